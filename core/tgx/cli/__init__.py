@@ -1,0 +1,339 @@
+"""The ``tgx`` command line: a typer app built from a plugin manager.
+
+How a run goes (:func:`main`): argv is pre-scanned for the root options that decide *which*
+plugins exist (``-p``/``--plugin``, ``--config``, ``-v``) — they must be known before the app
+is built, because plugins add commands — then config → plugin manager → :func:`build_app` →
+the command runs, and every failure becomes one line on stderr and an exit code:
+
+* :class:`tgx.errors.TgxError` → ``tgx: error: <message>`` (+ ``  hint: ...``), ``err.exit_code``;
+* a usage error (bad flag, missing argument) → the usage line and ``tgx: error: ...``, exit 2;
+* Ctrl-C → ``tgx: interrupted``, exit 130;
+* anything else → ``tgx: error: internal error: <Type>: <msg>``, exit 1 (traceback with ``-v``).
+
+Every message goes through :func:`tgx.console.redact`.
+
+**How a command gets the config and the plugin manager**: the root context's ``obj`` is an
+:class:`AppState`. In a command, take a ``ctx: typer.Context`` parameter and call
+``get_state(ctx)`` (or ``get_state()`` — it finds the current click context), then use
+``state.config``, ``state.pm``, ``state.make_client()``, ``async with state.connected_client()``,
+``state.peer_resolution(client, state_dir)``. A core command module in :data:`COMMAND_MODULES`
+exposes ``register(app: typer.Typer, pm) -> None``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import sys
+import traceback
+from collections.abc import AsyncIterator, Coroutine, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import pluggy
+import typer
+
+from .. import __version__, console
+from ..config import Config, load_config
+from ..errors import AuthError, ExitCode, NetworkError, PluginError, TgxError
+from ..manager import get_plugin_manager
+
+try:  # typer >= 0.20 vendors click as typer._click; older ones use click itself
+    from typer import _click as click  # type: ignore[attr-defined]
+except ImportError:  # pragma: no cover
+    import click  # type: ignore[no-redef]
+
+if TYPE_CHECKING:
+    from ..peers import PeerResolution
+
+T = TypeVar("T")
+
+# Core command groups, one module each in tgx.cli, imported lazily by name. A module that does
+# not exist (yet) is skipped silently; one that fails to import is a warning.
+COMMAND_MODULES = ["plugins", "login", "chats", "formats", "export", "render", "demo", "encoders", "metrics"]
+
+HELP = """Export Telegram history — channels, groups, private chats, forum topics — with media,
+into JSONL, Telegram-Desktop JSON, HTML, Markdown, CSV or SQLite. Resumable; extensible with plugins.
+
+Start with `tgx login`, list your chats with `tgx chats`, then `tgx export CHAT`."""
+
+
+@dataclass
+class AppState:
+    """What every command needs: the resolved config and the plugin manager of this run."""
+
+    pm: pluggy.PluginManager
+    config: Config
+    extra: dict[str, Any] = field(default_factory=dict)  # for commands that want to share things
+
+    def make_client(self) -> Any:
+        """A not-yet-connected Telethon client from the ``tgx_telegram_client`` hook."""
+        client = self.pm.hook.tgx_telegram_client(config=self.config)
+        if client is None:
+            raise PluginError("no plugin provides a Telegram client",
+                              hint="enable the built-in one: `tgx plugins enable telegram`")
+        return client
+
+    @asynccontextmanager
+    async def connected_client(self, *, require_login: bool = True) -> AsyncIterator[Any]:
+        """Connect a client for the duration of the block; disconnect whatever happens.
+
+        :param require_login: raise :class:`AuthError` (exit 5) when the session is not logged in.
+        """
+        client = self.make_client()
+        try:
+            try:
+                await client.connect()
+            except (TimeoutError, ConnectionError, OSError) as exc:
+                raise NetworkError(f"cannot connect to Telegram: {type(exc).__name__}: {exc}",
+                                   hint="check the network, then run the same command again") from None
+            if require_login and not await client.is_user_authorized():
+                raise AuthError("not logged in: run `tgx login`")
+            yield client
+        finally:
+            disconnect = client.disconnect()
+            if asyncio.iscoroutine(disconnect) or isinstance(disconnect, asyncio.Future):
+                await disconnect
+
+    def peer_resolution(self, client: Any, state_dir: Path | str) -> PeerResolution:
+        """The resolver chain (registered resolvers, then Telegram) for this run."""
+        from ..peers import PeerResolution
+
+        return PeerResolution.from_plugins(self.pm, client, state_dir, config=self.config)
+
+
+def get_state(ctx: typer.Context | None = None) -> AppState:
+    """The :class:`AppState` of the running command (from the root context's ``obj``)."""
+    ctx = ctx or click.get_current_context()
+    obj = ctx.find_root().obj
+    if not isinstance(obj, AppState):
+        raise RuntimeError("tgx command run outside the tgx app (no AppState in the context)")
+    return obj
+
+
+def run_async(coro: Coroutine[Any, Any, T]) -> T:
+    """Run a command's coroutine to completion (Ctrl-C propagates as KeyboardInterrupt)."""
+    return asyncio.run(coro)
+
+
+# -- building the app ------------------------------------------------------------------------------
+
+
+def _version_callback(value: bool) -> None:
+    if value:
+        typer.echo(f"tgx {__version__}")
+        raise typer.Exit()
+
+
+def _plugin_order(impl: pluggy.HookImpl) -> int:
+    return 0 if impl.tryfirst else 2 if impl.trylast else 1
+
+
+def _register_core_commands(app: typer.Typer, pm: pluggy.PluginManager) -> None:
+    for name in COMMAND_MODULES:
+        module_name = f"{__name__}.{name}"
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name == module_name:
+                continue  # not written yet
+            console.warn(f"command module '{name}' failed to load: {type(exc).__name__}: {exc}")
+            continue
+        except Exception as exc:
+            console.warn(f"command module '{name}' failed to load: {type(exc).__name__}: {exc}")
+            continue
+        register = getattr(module, "register", None)
+        if register is None:
+            console.warn(f"command module '{name}' has no register(app, pm)")
+            continue
+        register(app, pm)
+
+
+def _register_plugin_commands(app: typer.Typer, pm: pluggy.PluginManager) -> None:
+    """Call each plugin's ``tgx_register_commands`` on its own; undo and warn on failure.
+
+    Typer builds commands lazily, so a command with a broken signature would only fail when
+    the whole app is built — breaking every command. Building after each plugin catches it.
+    """
+    impls = sorted(pm.hook.tgx_register_commands.get_hookimpls(), key=_plugin_order)
+    for impl in impls:
+        if impl.hookwrapper or impl.wrapper:
+            continue
+        n_commands, n_groups = len(app.registered_commands), len(app.registered_groups)
+        try:
+            impl.function(*[{"app": app}[arg] for arg in impl.argnames])
+            typer.main.get_command(app)
+        except Exception as exc:
+            del app.registered_commands[n_commands:]
+            del app.registered_groups[n_groups:]
+            console.warn(f"plugin '{impl.plugin_name}' failed in tgx_register_commands: "
+                         f"{type(exc).__name__}: {exc} — its commands are unavailable; fix it or "
+                         f"disable it with `tgx plugins disable {impl.plugin_name}`")
+
+
+def build_app(pm: pluggy.PluginManager, config: Config | None = None) -> typer.Typer:
+    """The root ``tgx`` app for ``pm``: core command modules, then plugins' commands.
+
+    ``config`` defaults to ``pm.config`` (a :class:`tgx.manager.TgxPluginManager`). When the
+    app is invoked without an ``obj`` (e.g. by ``typer.testing.CliRunner``), the root callback
+    installs an :class:`AppState` for ``pm`` and ``config``.
+    """
+    if config is None:
+        config = getattr(pm, "config", None)
+        if config is None:
+            raise TypeError("build_app needs a config with a plain pluggy.PluginManager")
+    default_state = AppState(pm, config)
+    app = typer.Typer(
+        name="tgx",
+        help=HELP,
+        no_args_is_help=True,
+        add_completion=False,
+        rich_markup_mode="rich",
+        pretty_exceptions_enable=False,
+        context_settings={"help_option_names": ["-h", "--help"]},
+    )
+
+    @app.callback()
+    def root(
+        ctx: typer.Context,
+        plugin: list[str] | None = typer.Option(
+            None, "-p", "--plugin", metavar="NAME",
+            help="Enable plugin NAME, or disable it with [bold]no:NAME[/] (repeatable). "
+                 "Read before anything else; see `tgx plugins`.",
+        ),
+        config_path: Path | None = typer.Option(
+            None, "--config", metavar="PATH",
+            help="Read settings from PATH instead of $TGX_CONFIG, ./tgx.toml or the user config dir.",
+        ),
+        verbose: int = typer.Option(0, "-v", "--verbose", count=True,
+                                    help="More detail; -v also shows tracebacks of internal errors."),
+        version: bool = typer.Option(False, "--version", is_eager=True, callback=_version_callback,
+                                     help="Print the version and exit."),
+    ) -> None:
+        # -p/--config/-v were applied by main()'s pre-scan; declared here for --help and parsing.
+        if not isinstance(ctx.obj, AppState):
+            ctx.obj = default_state
+        ctx.obj.config.verbose = max(ctx.obj.config.verbose, verbose)
+
+    _register_core_commands(app, pm)
+    _register_plugin_commands(app, pm)
+    return app
+
+
+# -- main ------------------------------------------------------------------------------------------
+
+
+@dataclass
+class PreScan:
+    plugins: list[str] = field(default_factory=list)
+    config: str | None = None
+    verbose: int = 0
+
+
+def prescan(argv: Sequence[str]) -> PreScan:
+    """Read the root options that must be known before the app exists.
+
+    Only tokens before the sub-command are root options (click would reject them after it),
+    so a sub-command's own ``-p`` is never mistaken for a plugin flag.
+    """
+    scan = PreScan()
+    args = list(argv)
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        nxt = args[i + 1] if i + 1 < len(args) else None
+        if arg == "--":
+            break
+        if arg in ("-p", "--plugin"):
+            if nxt is not None:
+                scan.plugins.append(nxt)
+            i += 2
+            continue
+        if arg.startswith("--plugin="):
+            scan.plugins.append(arg.split("=", 1)[1])
+        elif arg.startswith("-p") and not arg.startswith("--"):
+            scan.plugins.append(arg[2:])
+        elif arg == "--config":
+            scan.config = nxt
+            i += 2
+            continue
+        elif arg.startswith("--config="):
+            scan.config = arg.split("=", 1)[1]
+        elif arg == "--verbose":
+            scan.verbose += 1
+        elif len(arg) > 1 and arg[0] == "-" and arg[1] != "-" and set(arg[1:]) == {"v"}:
+            scan.verbose += len(arg) - 1
+        elif not arg.startswith("-"):
+            break  # the sub-command: what follows is its own
+        i += 1
+    return scan
+
+
+def _report_click_error(exc: click.ClickException) -> None:
+    ctx = getattr(exc, "ctx", None)
+    if ctx is not None:
+        console.stderr().print(ctx.get_usage(), markup=False, highlight=False)
+        help_name = ctx.command_path
+        console.stderr().print(f"Try '{help_name} --help' for help.", markup=False, highlight=False)
+    console.error(exc.format_message())
+
+
+def _report_internal(exc: BaseException, verbose: int) -> None:
+    message = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    console.error(f"internal error: {type(exc).__name__}: {message}".rstrip(": ").rstrip(),
+                  hint=None if verbose else "run with -v for the traceback")
+    if verbose:
+        text = "".join(traceback.format_exception(exc))
+        sys.stderr.write(console.redact(text))
+        sys.stderr.flush()
+
+
+def _invoke(command: click.Command, args: list[str], state: AppState) -> int:
+    with command.make_context("tgx", args, obj=state) as ctx:
+        command.invoke(ctx)
+    return ExitCode.OK
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """The ``tgx`` console script. Returns the exit code (see :class:`tgx.errors.ExitCode`)."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    scan = prescan(args)
+    verbose = scan.verbose
+    try:
+        config = load_config(scan.config, cli_plugins=scan.plugins, verbose=verbose)
+        console.register_secret(config.api_hash)
+        console.register_secret(config.bot_token)
+        pm = get_plugin_manager(config, cli_plugins=scan.plugins)
+        app = build_app(pm, config)
+        command = typer.main.get_command(app)
+        return _invoke(command, args, AppState(pm, config))
+    except TgxError as exc:
+        console.error(exc.message, exc.hint)
+        return exc.exit_code
+    except typer.Exit as exc:
+        return exc.exit_code
+    except click.exceptions.NoArgsIsHelpError as exc:
+        help_text = exc.format_message()  # rich help is printed while it is formatted: often ""
+        if help_text.strip():
+            sys.stdout.write(help_text + "\n")
+        return ExitCode.USAGE
+    except click.ClickException as exc:
+        _report_click_error(exc)
+        return exc.exit_code
+    except typer.Abort as exc:
+        if isinstance(exc.__context__, KeyboardInterrupt):
+            console.info("interrupted")
+            return ExitCode.INTERRUPTED
+        console.error("aborted (no input)")
+        return ExitCode.FAILURE
+    except KeyboardInterrupt:
+        console.info("interrupted")
+        return ExitCode.INTERRUPTED
+    except Exception as exc:
+        _report_internal(exc, verbose)
+        return ExitCode.FAILURE
+
+
+__all__ = ["COMMAND_MODULES", "AppState", "PreScan", "build_app", "get_state", "main", "prescan", "run_async"]

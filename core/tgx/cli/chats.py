@@ -1,0 +1,78 @@
+"""``tgx chats``: the chats this account can export, with the ids and usernames CHAT accepts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pluggy
+import typer
+from rich.table import Table
+
+from .. import console
+from ..peers import peer_from_entity
+from . import AppState, get_state, run_async
+
+# Channels and supergroups number their messages per chat, so the newest id approximates the
+# count. Private chats and basic groups share one counter per account: their ids say nothing.
+PER_CHAT_IDS = ("channel", "supergroup")
+
+
+async def list_chats(state: AppState, *, limit: int | None, counts: bool) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
+    async with state.connected_client() as client:
+        async for dialog in client.iter_dialogs(limit=limit):
+            try:
+                peer = peer_from_entity(dialog.entity)
+            except TypeError:
+                continue
+            top = dialog.message.id if getattr(dialog, "message", None) is not None else None
+            total = None
+            if counts:
+                total = (await client.get_messages(dialog.input_entity, limit=0)).total
+            rows.append({
+                "id": peer.id, "kind": peer.kind, "title": peer.title, "username": peer.username,
+                "forum": peer.forum, "unread": dialog.unread_count, "top_message_id": top,
+                "messages": total,
+                "approx_messages": total if total is not None
+                else (top if peer.kind in PER_CHAT_IDS else None),
+            })
+    return rows
+
+
+def register(app: typer.Typer, pm: pluggy.PluginManager) -> None:
+    @app.command("chats")
+    def chats(
+        ctx: typer.Context,
+        json_output: bool = typer.Option(False, "--json", help="Print the list as JSON on stdout."),
+        limit: int | None = typer.Option(None, "--limit", min=1, metavar="N",
+                                         help="Only the N most recent chats."),
+        counts: bool = typer.Option(False, "--counts",
+                                    help="Ask Telegram for each chat's exact message count (one request per "
+                                         "chat: slower)."),
+    ) -> None:
+        """List your chats: id, kind, title, @username, unread and (approximate) message count.
+
+        Any id or @username shown here is a valid CHAT for `tgx export`.
+        """
+        rows = run_async(list_chats(get_state(ctx), limit=limit, counts=counts))
+        if json_output:
+            console.print_json(rows)
+            return
+        table = Table(box=None, pad_edge=False)
+        for column, justify in (("id", "right"), ("kind", "left"), ("title", "left"), ("username", "left"),
+                                ("unread", "right"), ("messages", "right")):
+            table.add_column(column, justify=justify, overflow="fold")  # type: ignore[arg-type]
+        for row in rows:
+            if row["messages"] is not None:
+                messages = str(row["messages"])
+            elif row["approx_messages"] is not None:
+                messages = f"~{row['approx_messages']}"
+            else:
+                messages = ""
+            kind = row["kind"] + (" (forum)" if row["forum"] else "")
+            username = f"@{row['username']}" if row["username"] else ""
+            table.add_row(str(row["id"]), kind, row["title"], username, str(row["unread"]), messages)
+        console.stdout().print(table)
+
+
+__all__ = ["list_chats", "register"]

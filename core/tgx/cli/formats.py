@@ -1,0 +1,48 @@
+"""``tgx formats``: the output formats ``--format`` accepts, and the plugin providing each."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pluggy
+import typer
+from rich.table import Table
+
+from .. import console, registry
+from . import get_state
+
+
+def _option_dict(option: Any) -> dict[str, Any]:
+    return {"name": option.name, "help": option.help, "default": option.default,
+            "type": getattr(option.type, "__name__", str(option.type)),
+            "choices": list(option.choices) if option.choices else None}
+
+
+def register(app: typer.Typer, pm: pluggy.PluginManager) -> None:
+    @app.command("formats")
+    def formats(
+        ctx: typer.Context,
+        json_output: bool = typer.Option(False, "--json", help="Print the list as JSON on stdout."),
+    ) -> None:
+        """List the output formats (for `tgx export --format`) and the plugin providing each."""
+        found = registry.formats(get_state(ctx).pm)
+        if json_output:
+            console.print_json([
+                {"name": name, "plugin": item.plugin, "description": item.spec.description,
+                 "options": [_option_dict(o) for o in item.spec.options]}
+                for name, item in sorted(found.items())
+            ])
+            return
+        if not found:
+            console.warn("no output formats are available (format plugins disabled? see `tgx plugins`)")
+            return
+        table = Table(box=None, pad_edge=False)
+        for column in ("format", "plugin", "description", "options"):
+            table.add_column(column, overflow="fold")
+        for name, item in sorted(found.items()):
+            options = " ".join(f"--{o.name}" for o in item.spec.options)
+            table.add_row(name, item.plugin, item.spec.description, options)
+        console.stdout().print(table)
+
+
+__all__ = ["register"]
