@@ -1,0 +1,54 @@
+"""The ``jsonl`` format: ``<chat>/messages.jsonl``, one JSON object per message (**contract**).
+
+Each line is ``orjson.dumps(Message.to_dict())`` — the archive's own serialization, so a line
+parses back with ``Message.from_dict(json.loads(line))``. Keys: id, chat_id, date (ISO 8601
+with UTC offset), edit_date, sender_id, text, entities, reply_to_id, reply_to_peer_id, forward,
+media, action, reactions, views, forwards, replies, grouped_id, topic_id, post_author,
+via_bot_id, out, pinned, deleted — every key present, ``null`` where absent. Lines are in
+ascending id order and newline-terminated; the file is UTF-8 with non-ASCII kept as is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import IO, Any
+
+import orjson
+import tgx
+from tgx.model import Message
+from tgx.specs import FormatSpec, RenderContext
+
+FILE_NAME = "messages.jsonl"
+
+_dumps = orjson.dumps
+_NEWLINE = orjson.OPT_APPEND_NEWLINE
+
+
+class JsonlWriter:
+    """Writes each batch as one joined ``bytes``: one ``write`` call per batch."""
+
+    def __init__(self, ctx: RenderContext):
+        self.ctx = ctx
+        self._file: IO[Any] | None = None
+
+    def open(self) -> None:
+        self._file = self.ctx.open(FILE_NAME, "wb")
+
+    def write(self, messages: Sequence[Message]) -> None:
+        assert self._file is not None, "write() before open()"
+        self._file.write(b"".join([_dumps(m.to_dict(), option=_NEWLINE) for m in messages]))
+
+    def close(self) -> None:
+        self._file = None  # the engine flushes, fsyncs and moves the file into place
+
+    def abort(self) -> None:
+        self._file = None  # the engine deletes the temp file
+
+
+@tgx.hookimpl
+def tgx_register_formats() -> FormatSpec:
+    return FormatSpec(
+        "jsonl", JsonlWriter,
+        "One JSON object per line (messages.jsonl): the archive's own message records, "
+        "in id order; easy to grep, stream and load into pandas/DuckDB.",
+    )
