@@ -1,0 +1,72 @@
+"""Built-in sink ``openmetrics``: a Prometheus textfile-collector file, refreshed every interval.
+
+Off unless ``--metrics-textfile PATH`` (or ``metrics-textfile`` in the ``[openmetrics]`` table of
+``tgx.toml``) is given: its spec is ``default_enabled=False`` and the core switches a sink on
+when one of its options is set. Each write is atomic (a hidden temporary file beside the target,
+then ``os.replace``), so node_exporter never reads half a file; the temporary name does not end
+in ``.prom``, so the collector ignores it.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import tgx
+from tgx.specs import MetricsSinkSpec, OptionSpec, SinkContext
+
+from .render import render
+
+OPTION = "metrics-textfile"
+
+
+def write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with open(tmp, "w", encoding="utf-8", newline="\n") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+class TextfileSink:
+    """Rewrites ``path`` with the latest snapshot each interval and with the report at the end.
+
+    Without a path the sink does nothing (it is only built when the option is set anyway).
+    """
+
+    def __init__(self, ctx: SinkContext) -> None:
+        value = ctx.options.get(OPTION)
+        self.path: Path | None = Path(value).expanduser() if value else None
+
+    def event(self, snapshot: Mapping[str, Any]) -> None:
+        if self.path is not None:
+            write_atomic(self.path, render(snapshot))
+
+    def report(self, report: Mapping[str, Any]) -> None:
+        if self.path is not None:
+            write_atomic(self.path, render(report))
+
+    def close(self) -> None:
+        pass
+
+
+@tgx.hookimpl
+def tgx_register_metrics_sinks(config: Any) -> MetricsSinkSpec:
+    return MetricsSinkSpec(
+        name="openmetrics",
+        factory=TextfileSink,
+        description="writes OpenMetrics text for node_exporter's textfile collector",
+        options=(OptionSpec(name=OPTION, help="write OpenMetrics text to PATH (a *.prom file in "
+                            "node_exporter's --collector.textfile.directory), refreshed every interval"),),
+        default_enabled=False,
+    )
+
+
+__all__ = ["TextfileSink", "render", "tgx_register_metrics_sinks"]
