@@ -1,0 +1,28 @@
+"""The ``csv`` format: ``<chat>/messages.csv``, one row per message (RFC 4180).
+
+Fixed, documented columns; UTF-8 with a byte-order mark by default so spreadsheets detect the
+encoding; cells that a spreadsheet would run as a formula get a leading ``'``. See
+docs/formats.md.
+"""
+
+from __future__ import annotations
+
+import tgx
+from tgx.specs import FormatSpec, OptionSpec
+
+from .writer import CsvWriter
+
+
+@tgx.hookimpl
+def tgx_register_formats() -> FormatSpec:
+    return FormatSpec(
+        name="csv",
+        factory=CsvWriter,
+        description="messages.csv: one row per message, for spreadsheets and data tools",
+        options=(
+            OptionSpec("csv-formula-guard", "prefix ' to text cells starting with = + - @ TAB or CR, so "
+                       "spreadsheets do not run them as formulas", default=True, type=bool),
+            OptionSpec("csv-bom", "start the file with a UTF-8 byte-order mark (Excel needs it to "
+                       "read UTF-8)", default=True, type=bool),
+        ),
+    )

@@ -1,0 +1,129 @@
+"""``<chat>/messages.csv``: one row per message, RFC 4180 (``\\r\\n`` line ends, minimal quoting).
+
+Every cell is text; empty means "none". Dates are ISO 8601 in UTC, exactly as in
+``messages.jsonl``. The text cell is the message text unchanged (entities are not rendered),
+except for the formula guard: a cell from the chat (text, names, file names) that starts with
+``=``, ``+``, ``-``, ``@``, a tab or a carriage return gets a leading ``'`` so spreadsheets
+show it instead of evaluating it (OWASP's advice for CSV injection; option
+``csv-formula-guard``, on by default).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Sequence
+from typing import IO, Any
+
+from tgx.model import Message, Reaction
+from tgx.specs import RenderContext
+
+FILE_NAME = "messages.csv"
+COLUMNS = (
+    "id", "date", "edit_date", "sender_id", "sender_name", "text", "reply_to_id", "forward_from_id",
+    "forward_from", "forward_date", "media_kind", "media_path", "media_file_name", "media_size",
+    "action", "views", "forwards", "reactions", "grouped_id", "topic_id", "deleted",
+)
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def flag(value: Any, default: bool) -> bool:
+    """An on/off option, whether it arrives as a bool or as text from a config file."""
+    if value is None:
+        return default
+    if isinstance(value, str):
+        return value.strip().lower() not in ("0", "false", "no", "off", "")
+    return bool(value)
+
+
+def reaction_label(reaction: Reaction) -> str:
+    if reaction.type == "paid":
+        return "⭐"
+    if reaction.type == "custom_emoji":
+        return f"custom:{reaction.document_id}" if reaction.document_id is not None else "custom"
+    return reaction.emoji or "?"
+
+
+def _cell(value: Any) -> str:
+    return "" if value is None else str(value)
+
+
+class CsvWriter:
+    def __init__(self, ctx: RenderContext) -> None:
+        self.ctx = ctx
+        self.guard = flag(ctx.options.get("csv-formula-guard"), True)
+        self.bom = flag(ctx.options.get("csv-bom"), True)
+        self._file: IO[str] | None = None
+        self._csv: Any = None
+
+    def open(self) -> None:
+        encoding = "utf-8-sig" if self.bom else "utf-8"
+        # errors="replace": a lone surrogate (never from Telegram; a damaged archive) becomes "?"
+        self._file = io.TextIOWrapper(self.ctx.open(FILE_NAME, "wb"), encoding=encoding, errors="replace",
+                                      newline="")
+        self._csv = csv.writer(self._file, lineterminator="\r\n", quoting=csv.QUOTE_MINIMAL)
+        self._csv.writerow(COLUMNS)
+
+    def write(self, messages: Sequence[Message]) -> None:
+        self._csv.writerows([self.row(m) for m in messages])
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+    def abort(self) -> None:
+        self.close()
+
+    # -- one row ----------------------------------------------------------------------------
+
+    def safe(self, value: str | None) -> str:
+        """Text that came from the chat: guarded against formula injection when asked."""
+        if not value:
+            return ""
+        if self.guard and value.startswith(FORMULA_STARTS):
+            return "'" + value
+        return value
+
+    def name_of(self, peer_id: int | None) -> str:
+        if peer_id is None:
+            return ""
+        peer = self.ctx.peer(peer_id)
+        if peer is None:
+            return ""
+        return peer.title or (f"@{peer.username}" if peer.username else "")
+
+    def row(self, m: Message) -> list[str]:
+        fwd = m.forward
+        media = m.media
+        if m.sender_id is not None:
+            sender = self.name_of(m.sender_id)
+        else:
+            sender = m.post_author or self.ctx.chat.title
+        forward_name = ""
+        if fwd is not None:
+            forward_name = (self.name_of(fwd.from_id) if fwd.from_id is not None else "") \
+                or fwd.from_name or fwd.post_author or ""
+        return [
+            str(m.id),
+            m.date.isoformat(),
+            m.edit_date.isoformat() if m.edit_date is not None else "",
+            _cell(m.sender_id),
+            self.safe(sender),
+            self.safe(m.text),
+            _cell(m.reply_to_id),
+            _cell(fwd.from_id) if fwd is not None else "",
+            self.safe(forward_name),
+            fwd.date.isoformat() if fwd is not None and fwd.date is not None else "",
+            media.kind if media is not None else "",
+            self.safe(media.path) if media is not None else "",
+            self.safe(media.file_name) if media is not None else "",
+            _cell(media.size) if media is not None else "",
+            m.action.type if m.action is not None else "",
+            _cell(m.views),
+            _cell(m.forwards),
+            "; ".join(f"{reaction_label(r)} {r.count}" for r in m.reactions),
+            _cell(m.grouped_id),
+            _cell(m.topic_id),
+            "1" if m.deleted else "0",
+        ]

@@ -1,0 +1,213 @@
+"""``<chat>/messages.sqlite``: the chat as a queryable database with full-text search.
+
+SQLite needs a path, not a file object. The writer asks the render context for the file
+(``ctx.open("messages.sqlite", "wb")``), closes that handle and opens the database at the
+handle's ``name``: the render engine hands out a temporary file beside the final name and moves
+it into place only after ``close()``, so a crash never leaves a half-built database where a
+finished one was. (If a context's handle has no usable ``name``, the database is built in a
+temporary directory and copied into the handle at the end.)
+
+The build runs with ``journal_mode=OFF`` and ``synchronous=OFF`` in one transaction: the
+temporary file is thrown away on any failure, so a journal would only cost time. At the end
+the indexes, the full-text index (``messages_fts``, external content, rebuilt in one pass)
+and its sync triggers are created, and the file is ``VACUUM``-ed, so it is compact and — on the
+same SQLite version — byte-identical across renders of the same archive. Opened later, the file
+is in the default rollback-journal (``DELETE``) mode.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sqlite3
+import tempfile
+from bisect import bisect_left
+from collections.abc import Sequence
+from itertools import accumulate
+from pathlib import Path
+from typing import IO, Any
+
+import orjson
+from tgx.model import Entity, Message, Peer
+from tgx.specs import RenderContext
+
+from . import schema
+
+FILE_NAME = "messages.sqlite"
+_SIDE_FILES = ("-journal", "-wal", "-shm")
+
+
+def _ts(value: Any) -> int | None:
+    return int(value.timestamp()) if value is not None else None
+
+
+def _iso(value: Any) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def _scrub(value: Any) -> Any:
+    """Lone surrogates (a damaged archive; never from Telegram) become U+FFFD, recursively."""
+    if isinstance(value, str):
+        return value.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
+    if isinstance(value, dict):
+        return {_scrub(k): _scrub(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_scrub(v) for v in value]
+    return value
+
+
+def _json(value: Any) -> str:
+    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+
+
+def entity_texts(text: str, entities: Sequence[Entity]) -> list[str]:
+    """The text each entity covers, slicing by UTF-16 code units as Telegram counts them."""
+    if not entities:
+        return []
+    length16 = len(text.encode("utf-16-le", "surrogatepass")) >> 1
+    if length16 == len(text):
+        return [text[max(0, e.offset):max(0, e.offset + e.length)] for e in entities]
+    table = list(accumulate((2 if ord(ch) > 0xFFFF else 1 for ch in text), initial=0))
+    out = []
+    for e in entities:
+        start = bisect_left(table, max(0, e.offset))
+        end = bisect_left(table, max(0, min(length16, e.offset + e.length)))
+        out.append(text[start:end])
+    return out
+
+
+class SqliteWriter:
+    def __init__(self, ctx: RenderContext) -> None:
+        self.ctx = ctx
+        self._conn: sqlite3.Connection | None = None
+        self._path: Path | None = None
+        self._copy_into: IO[bytes] | None = None  # only when the handle has no usable name
+        self._tmpdir: str | None = None
+
+    # -- FormatWriter -----------------------------------------------------------------------
+
+    def open(self) -> None:
+        handle = self.ctx.open(FILE_NAME, "wb")
+        name = getattr(handle, "name", None)
+        if isinstance(name, str) and os.path.isfile(name):
+            handle.close()
+            self._path = Path(name)
+            for suffix in _SIDE_FILES:  # left by a killed render: must not be "recovered" into ours
+                Path(name + suffix).unlink(missing_ok=True)
+        else:
+            self._copy_into = handle
+            self._tmpdir = tempfile.mkdtemp(prefix="tgx-sqlite-")
+            self._path = Path(self._tmpdir) / FILE_NAME
+        conn = self._conn = sqlite3.connect(self._path, isolation_level=None)
+        conn.execute("PRAGMA journal_mode = OFF")
+        conn.execute("PRAGMA synchronous = OFF")
+        conn.execute(f"PRAGMA user_version = {schema.SCHEMA_VERSION}")
+        conn.executescript(schema.TABLES)
+        chat = self.ctx.chat
+        conn.execute("BEGIN")
+        d = _scrub(chat.to_dict())
+        conn.execute("INSERT INTO chats VALUES (?, ?, ?, ?, ?, ?, ?)",
+                     (chat.id, d["kind"], d["title"], d["username"], int(chat.forum), self.ctx.message_count,
+                      _json(d)))
+
+    def write(self, messages: Sequence[Message]) -> None:
+        assert self._conn is not None
+        rows, media, reactions, entities = [], [], [], []
+        for m in messages:
+            d = m.to_dict()
+            try:
+                data = orjson.dumps(d).decode()
+            except orjson.JSONEncodeError:  # orjson refuses lone surrogates: repair this message
+                d = _scrub(d)
+                m = Message.from_dict(d)
+                data = _json(d)
+            fwd, md, act = m.forward, m.media, m.action
+            rows.append((
+                m.id, m.chat_id, _ts(m.date), d["date"], _ts(m.edit_date), d["edit_date"], m.sender_id,
+                m.text, m.reply_to_id, m.reply_to_peer_id,
+                fwd.from_id if fwd else None, fwd.from_name if fwd else None,
+                _ts(fwd.date) if fwd else None, fwd.channel_post if fwd else None,
+                fwd.post_author if fwd else None,
+                md.kind if md else None, md.path if md else None,
+                act.type if act else None, _json(act.data) if act else None,
+                m.views, m.forwards, m.replies, m.grouped_id, m.topic_id, m.post_author, m.via_bot_id,
+                int(m.out), int(m.pinned), int(m.deleted), data,
+            ))
+            if md is not None:
+                media.append((m.id, md.kind, md.id, md.file_name, md.mime_type, md.size, md.width,
+                              md.height, md.duration, md.performer, md.title, md.emoji, int(md.spoiler),
+                              md.path, md.thumbnail_path, _json(md.extra) if md.extra is not None else None))
+            for pos, r in enumerate(m.reactions):
+                reactions.append((m.id, pos, r.type, r.emoji, r.document_id, r.count, int(r.chosen)))
+            if m.entities:
+                for pos, (e, covered) in enumerate(zip(m.entities, entity_texts(m.text, m.entities),
+                                                       strict=True)):
+                    entities.append((m.id, pos, e.type, e.offset, e.length, covered, e.url, e.user_id,
+                                     e.language, e.document_id))
+        c = self._conn
+        c.executemany(schema.INSERT_MESSAGE, rows)
+        if media:
+            c.executemany(schema.INSERT_MEDIA, media)
+        if reactions:
+            c.executemany(schema.INSERT_REACTION, reactions)
+        if entities:
+            c.executemany(schema.INSERT_ENTITY, entities)
+
+    def close(self) -> None:
+        conn = self._conn
+        if conn is None:
+            return
+        try:
+            self._fill_users(conn)
+            conn.execute("COMMIT")
+            conn.executescript(schema.INDEXES)
+            conn.execute("INSERT INTO messages_fts(messages_fts) VALUES ('rebuild')")
+            conn.executescript(schema.TRIGGERS)
+            conn.execute("PRAGMA journal_mode = DELETE")
+            conn.execute("VACUUM")
+        finally:
+            conn.close()
+            self._conn = None
+        if self._copy_into is not None:
+            with open(self._path, "rb") as src:  # type: ignore[arg-type]
+                shutil.copyfileobj(src, self._copy_into)
+            self._copy_into.close()
+            self._cleanup_tmpdir()
+
+    def abort(self) -> None:
+        if self._conn is not None:
+            try:
+                self._conn.close()
+            finally:
+                self._conn = None
+        if self._path is not None and self._copy_into is None:
+            for suffix in _SIDE_FILES:
+                Path(str(self._path) + suffix).unlink(missing_ok=True)
+        if self._copy_into is not None:
+            self._copy_into.close()
+        self._cleanup_tmpdir()
+
+    # -- helpers ----------------------------------------------------------------------------
+
+    def _cleanup_tmpdir(self) -> None:
+        if self._tmpdir is not None:
+            shutil.rmtree(self._tmpdir, ignore_errors=True)
+            self._tmpdir = None
+
+    def _fill_users(self, conn: sqlite3.Connection) -> None:
+        """One row per referenced peer, streamed from the messages (memory stays flat)."""
+        cursor = conn.execute(schema.REFERENCED_PEERS)
+        while True:
+            ids = [row[0] for row in cursor.fetchmany(1000)]
+            if not ids:
+                break
+            rows = [self._user_row(peer_id, self.ctx.peer(peer_id)) for peer_id in ids]
+            conn.executemany(schema.INSERT_USER, rows)
+
+    @staticmethod
+    def _user_row(peer_id: int, peer: Peer | None) -> tuple[Any, ...]:
+        if peer is None:
+            return (peer_id, None, None, None, None, None, None, None)
+        d = _scrub(peer.to_dict())
+        return (peer_id, d["kind"], d["title"], d["username"], d["first_name"], d["last_name"],
+                int(peer.deleted), _json(d))
