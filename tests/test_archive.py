@@ -1,0 +1,341 @@
+"""tgx.archive: the SQLite archive — idempotent upserts, atomic checkpoints, streaming, damage."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import stat
+import subprocess
+import sys
+import textwrap
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from tgx.archive import SCHEMA_VERSION, Archive
+from tgx.errors import ExitCode, OutputError
+from tgx.model import Action, Entity, Forward, Media, Message, Peer, Reaction
+
+CHAT = -1000000000042
+T0 = datetime(2024, 1, 1, tzinfo=UTC)
+
+
+def make(i: int, chat: int = CHAT, **kw) -> Message:
+    kw.setdefault("text", f"message {i} ✓")
+    return Message(chat_id=chat, id=i, date=T0 + timedelta(minutes=i), sender_id=7, **kw)
+
+
+def rich(i: int) -> Message:
+    return make(
+        i, text="🙂 bold 𝔘", entities=[Entity("bold", 3, 4), Entity("text_link", 8, 2, url="https://x")],
+        edit_date=T0 + timedelta(days=1), reply_to_id=i - 1, topic_id=3,
+        forward=Forward(from_id=-1000000000001, date=T0, channel_post=5),
+        media=Media("video", id=99, dc_id=2, file_name="a.mp4", size=10, duration=1.5, extra={"k": [1]}),
+        reactions=[Reaction("emoji", 2, emoji="👍", chosen=True)], views=5, grouped_id=11, pinned=True)
+
+
+@pytest.fixture
+def archive(tmp_path: Path):
+    a = Archive.open(tmp_path)
+    yield a
+    a.close()
+
+
+def test_layout_and_permissions(tmp_path: Path):
+    with Archive.open(tmp_path) as a:
+        a.upsert_batch(CHAT, [make(1)])
+        state = tmp_path / ".tgx"
+        assert a.path == state / "archive.sqlite"
+        assert stat.S_IMODE(state.stat().st_mode) == 0o700
+        assert stat.S_IMODE(a.path.stat().st_mode) == 0o600
+        for side in state.glob("archive.sqlite-*"):  # WAL / SHM copy the database's mode
+            assert stat.S_IMODE(side.stat().st_mode) & 0o077 == 0
+        mode = a._conn.execute("PRAGMA journal_mode").fetchone()[0]
+        assert mode == "wal"
+        assert a._conn.execute("SELECT version FROM schema_version").fetchone()[0] == SCHEMA_VERSION
+
+
+def test_existing_state_dir_is_tightened(tmp_path: Path):
+    (tmp_path / ".tgx").mkdir(mode=0o755)
+    os.chmod(tmp_path / ".tgx", 0o755)
+    Archive.open(tmp_path).close()
+    assert stat.S_IMODE((tmp_path / ".tgx").stat().st_mode) == 0o700
+
+
+def test_reopen_keeps_data(tmp_path: Path):
+    with Archive.open(tmp_path) as a:
+        a.upsert_batch(CHAT, [rich(5)], [Peer(7, "user", "Ann")], {"ranges": [[1, 5]]})
+    with Archive.open(tmp_path) as a:
+        assert a.message(CHAT, 5) == rich(5)
+        assert a.checkpoint(CHAT) == {"ranges": [[1, 5]]}
+        assert a.peer(7) == Peer(7, "user", "Ann")
+
+
+def test_upsert_is_idempotent_and_replaces(archive: Archive):
+    batch = [make(i) for i in range(1, 51)]
+    archive.upsert_batch(CHAT, batch)
+    archive.upsert_batch(CHAT, batch)
+    assert archive.count(CHAT) == 50
+    edited = make(10, text="edited", edit_date=T0 + timedelta(days=2))
+    archive.upsert_batch(CHAT, [edited])
+    assert archive.count(CHAT) == 50
+    assert archive.message(CHAT, 10) == edited
+    row = archive._conn.execute("SELECT date, edit_date FROM messages WHERE chat_id=? AND id=10",
+                                (CHAT,)).fetchone()
+    assert row == (int(edited.date.timestamp()), int(edited.edit_date.timestamp()))
+
+
+def test_rich_messages_round_trip(archive: Archive):
+    messages = [rich(i) for i in range(2, 6)] + [
+        make(6, text="", action=Action("pin_message", {"message_id": 2})),
+        make(7, media=Media("poll", extra={"question": "Q?", "answers": [{"text": "A", "voters": 1}]})),
+    ]
+    archive.upsert_batch(CHAT, messages)
+    assert [archive.message(CHAT, m.id) for m in messages] == messages
+    assert archive.message(CHAT, 999) is None
+
+
+def test_chats_are_kept_apart(archive: Archive):
+    other = -5
+    archive.upsert_batch(CHAT, [make(i) for i in (1, 2, 3)])
+    archive.upsert_batch(other, [make(i, chat=other) for i in (2, 9)])
+    assert archive.count(CHAT) == 3 and archive.count(other) == 2
+    assert archive.max_id(CHAT) == 3 and archive.max_id(other) == 9 and archive.max_id(12345) is None
+    assert archive.min_id(other) == 2
+    assert [m.id for b in archive.iter_messages(other) for m in b] == [2, 9]
+
+
+def test_ordering_independent_of_insert_order(archive: Archive):
+    ids = [50, 3, 17, 1, 99, 42, 8]
+    for i in ids:
+        archive.upsert_batch(CHAT, [make(i)])
+    assert [m.id for b in archive.iter_messages(CHAT, batch_size=2) for m in b] == sorted(ids)
+    assert list(archive.iter_ids(CHAT, batch_size=3)) == sorted(ids)
+    assert [archive.message_rank(CHAT, i) for i in sorted(ids)] == list(range(len(ids)))
+    assert archive.message_rank(CHAT, 2) is None
+
+
+def test_keyset_streaming_is_bounded(archive: Archive, monkeypatch):
+    archive.upsert_batch(CHAT, [make(i) for i in range(1, 1001)])
+    # Every page is one bounded SELECT; count them and check no page exceeds batch_size.
+    seen = []
+    archive._conn.set_trace_callback(seen.append)
+    batches = list(archive.iter_messages(CHAT, batch_size=64))
+    archive._conn.set_trace_callback(None)
+    assert [len(b) for b in batches] == [64] * 15 + [40]
+    assert [m.id for b in batches for m in b] == list(range(1, 1001))
+    selects = [s for s in seen if s.startswith("SELECT id, data")]
+    assert len(selects) == 16
+    assert all("OFFSET" not in s.upper() for s in selects)
+
+
+def test_streaming_bounds_and_filters(archive: Archive):
+    archive.upsert_batch(CHAT, [make(i) for i in range(1, 21)])
+    archive.mark_deleted(CHAT, [3, 4])
+    window = [m.id for b in archive.iter_messages(CHAT, 5, min_id=5, max_id=12) for m in b]
+    assert window == list(range(5, 13))
+    kept = [m.id for b in archive.iter_messages(CHAT, include_deleted=False) for m in b]
+    assert 3 not in kept and 4 not in kept and len(kept) == 18
+    assert archive.count(CHAT, include_deleted=False) == 18
+    with pytest.raises(ValueError):
+        next(archive.iter_messages(CHAT, 0))
+
+
+def test_mark_deleted(archive: Archive):
+    archive.upsert_batch(CHAT, [make(i) for i in range(1, 6)])
+    assert archive.mark_deleted(CHAT, [2, 4, 77]) == 2
+    assert archive.message(CHAT, 2).deleted and not archive.message(CHAT, 3).deleted
+    flags = {m.id: m.deleted for b in archive.iter_messages(CHAT) for m in b}
+    assert flags == {1: False, 2: True, 3: False, 4: True, 5: False}
+    archive.upsert_batch(CHAT, [make(2)])  # it came back (e.g. a re-sync saw it)
+    assert not archive.message(CHAT, 2).deleted
+
+
+def test_checkpoint_and_peers(archive: Archive):
+    assert archive.checkpoint(CHAT) is None
+    archive.upsert_batch(CHAT, [make(1)], [Peer(7, "user", "Ann"), Peer(-9, "group", "G")],
+                         {"ranges": [[1, 1]]})
+    archive.upsert_batch(CHAT, [], [Peer(7, "user", "Ann B")], {"ranges": [[1, 100]], "newest": 100})
+    assert archive.checkpoint(CHAT) == {"ranges": [[1, 100]], "newest": 100}
+    assert archive.peer(7).title == "Ann B"
+    assert archive.peer(-9).kind == "group"
+    archive.set_checkpoint(-5, {"x": 1})
+    assert archive.checkpoint(-5) == {"x": 1}
+    assert archive.count(CHAT) == 1
+
+
+def test_chats_table(archive: Archive):
+    chat = Peer(CHAT, "channel", "News", "news")
+    archive.set_chat(chat, {"input": "@news"})
+    archive.set_chat(Peer(-1, "group", "G"))
+    assert archive.chat(CHAT) == chat and archive.chat(123) is None
+    assert [c.id for c in archive.chats()] == [CHAT, -1]
+    assert archive.chat_meta(CHAT) == {"input": "@news"}
+    archive.set_chat(Peer(CHAT, "channel", "News (renamed)", "news"))  # metadata is kept
+    assert archive.chat(CHAT).title == "News (renamed)" and archive.chat_meta(CHAT) == {"input": "@news"}
+    assert archive.peer(CHAT).title == "News (renamed)"  # chats answer peer lookups too
+
+
+def test_media_index_and_meta(archive: Archive):
+    assert archive.media_path(5) is None
+    archive.set_media(5, "media/photos/5.jpg", size=10, sha256="ab")
+    archive.set_media(6, None, status="failed")
+    assert archive.media_path(5) == "media/photos/5.jpg"
+    assert archive.media_path(6) is None
+    assert archive.media(6).status == "failed"
+    archive.set_meta("created_by", {"version": "0.1.0"})
+    assert archive.meta("created_by") == {"version": "0.1.0"}
+    assert archive.meta("missing", 3) == 3
+
+
+def test_lone_surrogates_do_not_break_a_batch(archive: Archive):
+    bad = make(1, text="a\ud800b")
+    archive.upsert_batch(CHAT, [bad, make(2)])
+    stored = archive.message(CHAT, 1)
+    assert stored.text == "a\ufffdb" and len(stored.text) == len(bad.text)
+
+
+# ---------------------------------------------------------------------------------------------
+# crash safety: a transaction that never commits leaves neither rows nor checkpoint
+
+CRASH_SCRIPT = textwrap.dedent("""
+    import os, sys
+    from datetime import datetime, timezone
+    from pathlib import Path
+    from tgx.archive import Archive
+    from tgx.model import Message, Peer
+
+    out, kill_at = Path(sys.argv[1]), sys.argv[2]
+    chat = -1000000000042
+    def m(i):
+        return Message(chat_id=chat, id=i, date=datetime(2024, 1, 1, tzinfo=timezone.utc), text=str(i))
+    a = Archive.open(out)
+    a.upsert_batch(chat, [m(i) for i in range(1, 11)], [Peer(1, "user", "old")], {"ranges": [[1, 10]]})
+    def trace(sql):
+        if kill_at in sql:
+            os._exit(9)  # the process dies here: no rollback, no close, no atexit
+    a._conn.set_trace_callback(trace)
+    a.upsert_batch(chat, [m(i) for i in range(11, 21)], [Peer(1, "user", "new")], {"ranges": [[1, 20]]})
+    os._exit(0)
+""")
+
+
+@pytest.mark.parametrize("kill_at", ["INSERT OR REPLACE INTO peers", "INSERT OR REPLACE INTO checkpoints",
+                                     "COMMIT"])
+def test_killed_mid_transaction_leaves_the_previous_batch(tmp_path: Path, kill_at: str):
+    proc = subprocess.run([sys.executable, "-c", CRASH_SCRIPT, str(tmp_path), kill_at], capture_output=True,
+                          text=True, timeout=60)
+    assert proc.returncode == 9, proc.stderr
+    with Archive.open(tmp_path) as a:
+        assert a.count(CHAT) == 10
+        assert a.max_id(CHAT) == 10
+        assert a.checkpoint(CHAT) == {"ranges": [[1, 10]]}
+        assert a.peer(1).title == "old"
+
+
+def test_killed_after_commit_keeps_the_batch(tmp_path: Path):
+    # Killing right after COMMIT returned (at the next statement) must keep the whole batch.
+    script = CRASH_SCRIPT.replace("os._exit(0)", "a._conn.execute('SELECT 1 /* after */')")
+    proc = subprocess.run([sys.executable, "-c", script, str(tmp_path), "after"], capture_output=True,
+                          text=True, timeout=60)
+    assert proc.returncode == 9, proc.stderr
+    with Archive.open(tmp_path) as a:
+        assert a.count(CHAT) == 20
+        assert a.checkpoint(CHAT) == {"ranges": [[1, 20]]}
+        assert a.peer(1).title == "new"
+
+
+def test_failure_inside_the_transaction_rolls_back(archive: Archive):
+    archive.upsert_batch(CHAT, [make(1)], (), {"ranges": [[1, 1]]})
+    archive._conn.execute("CREATE TRIGGER boom BEFORE INSERT ON checkpoints "
+                          "BEGIN SELECT RAISE(ABORT, 'boom'); END")
+    with pytest.raises(OutputError):
+        archive.upsert_batch(CHAT, [make(2)], (), {"ranges": [[1, 2]]})
+    assert archive.count(CHAT) == 1 and archive.checkpoint(CHAT) == {"ranges": [[1, 1]]}
+    assert not archive._conn.in_transaction
+
+
+# ---------------------------------------------------------------------------------------------
+# damaged or foreign files
+
+
+def _state(tmp_path: Path) -> Path:
+    (tmp_path / ".tgx").mkdir(mode=0o700, exist_ok=True)
+    return tmp_path / ".tgx" / "archive.sqlite"
+
+
+def _assert_corrupt(tmp_path: Path) -> OutputError:
+    with pytest.raises(OutputError) as info:
+        Archive.open(tmp_path)
+    err = info.value
+    assert err.exit_code == ExitCode.OUTPUT
+    assert "\n" not in err.message and "archive.sqlite" in err.message
+    return err
+
+
+def test_garbage_file_is_reported(tmp_path: Path):
+    _state(tmp_path).write_bytes(b"this is not a database at all" * 200)
+    err = _assert_corrupt(tmp_path)
+    assert "corrupt" in err.message and "move it away" in err.message and ".recover" in err.message
+
+
+def test_truncated_file_is_reported(tmp_path: Path):
+    with Archive.open(tmp_path) as a:
+        for start in range(1, 3001, 500):
+            a.upsert_batch(CHAT, [make(i, text="x" * 200) for i in range(start, start + 500)])
+        a._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    path = tmp_path / ".tgx" / "archive.sqlite"
+    for side in path.parent.glob("archive.sqlite-*"):
+        side.unlink()
+    size = path.stat().st_size
+    with path.open("r+b") as f:
+        f.truncate(size // 2)
+    err = _assert_corrupt(tmp_path)
+    assert "truncated" in err.message
+
+
+def test_damaged_pages_surface_as_output_error(tmp_path: Path):
+    with Archive.open(tmp_path) as a:
+        for start in range(1, 3001, 500):
+            a.upsert_batch(CHAT, [make(i, text="y" * 200) for i in range(start, start + 500)])
+        a._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    path = tmp_path / ".tgx" / "archive.sqlite"
+    data = bytearray(path.read_bytes())
+    page = int.from_bytes(data[16:18], "big")
+    for p in range(2, len(data) // page):  # scribble over every page but the header page
+        data[p * page:p * page + 64] = b"\xff" * 64
+    path.write_bytes(bytes(data))
+    with pytest.raises(OutputError) as info:
+        with Archive.open(tmp_path) as a:
+            for _ in a.iter_messages(CHAT):
+                pass
+            assert a.integrity_check() == []
+    assert "\n" not in info.value.message
+
+
+def test_foreign_sqlite_database_is_refused(tmp_path: Path):
+    conn = sqlite3.connect(_state(tmp_path))
+    conn.execute("CREATE TABLE something (x)")
+    conn.commit()
+    conn.close()
+    with pytest.raises(OutputError, match="not a tgx archive"):
+        Archive.open(tmp_path)
+
+
+def test_newer_schema_is_refused(tmp_path: Path):
+    with Archive.open(tmp_path) as a:
+        a._conn.execute("UPDATE schema_version SET version = ?", (SCHEMA_VERSION + 1,))
+    with pytest.raises(OutputError, match="newer"):
+        Archive.open(tmp_path)
+
+
+def test_unwritable_output_dir(tmp_path: Path):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with pytest.raises(OutputError):
+        Archive.open(blocker)
+
+
+def test_healthy_integrity_check(archive: Archive):
+    archive.upsert_batch(CHAT, [make(1)])
+    assert archive.integrity_check() == []

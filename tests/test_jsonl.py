@@ -1,0 +1,152 @@
+"""The ``jsonl`` format: messages.jsonl is the archive's own records, one per line, in id order."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import orjson
+import pytest
+import tgx_jsonl
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from tgx.archive import Archive
+from tgx.model import Action, Entity, Forward, Media, Message, Peer, Reaction
+from tgx.render import render_chat
+
+CHAT = -1000000000042
+T0 = datetime(2024, 1, 1, tzinfo=UTC)
+JSONL = tgx_jsonl.tgx_register_formats()
+
+KEYS = ["id", "chat_id", "date", "edit_date", "sender_id", "text", "entities", "reply_to_id",
+        "reply_to_peer_id",
+        "forward", "media", "action", "reactions", "views", "forwards", "replies", "grouped_id", "topic_id",
+        "post_author", "via_bot_id", "out", "pinned", "deleted"]
+
+
+def rich_messages() -> list[Message]:
+    d = lambda i: T0 + timedelta(minutes=i)  # noqa: E731
+    return [
+        Message(CHAT, 1, d(1), "plain", sender_id=5),
+        Message(CHAT, 2, d(2), "🙂 bold 𝔘 link", entities=[
+            Entity("bold", 3, 4), Entity("italic", 8, 2), Entity("text_link", 11, 4, url="https://e.x/?q=1&b"),
+            Entity("pre", 0, 2, language="py"), Entity("mention_name", 0, 1, user_id=5),
+            Entity("custom_emoji", 0, 2, document_id=2**62)], sender_id=5, edit_date=d(100)),
+        Message(CHAT, 3, d(3), "reply in topic", reply_to_id=2, topic_id=2, sender_id=-1000000000009,
+                reply_to_peer_id=-1000000000010),
+        Message(CHAT, 4, d(4), "", forward=Forward(from_id=-1000000000001, date=d(-5), channel_post=12,
+                                                   post_author="Ed", saved_from_peer=3, saved_from_msg_id=4),
+                media=Media("video", id=-(2**63), dc_id=4, file_name="a b.mp4", mime_type="video/mp4",
+                            size=10**10, width=1920, height=1080, duration=12.25, spoiler=True,
+                            path="media/video/a b.mp4", thumbnail_path="media/thumbs/a.jpg")),
+        Message(CHAT, 5, d(5), "", action=Action("invite_members", {"members": [1, 2]}), sender_id=1),
+        Message(CHAT, 6, d(6), "poll", media=Media("poll", id=8, extra={
+            "question": "Q?", "closed": False, "total_voters": 3,
+            "answers": [{"text": "A", "voters": 3, "chosen": True}]}),
+            reactions=[Reaction("emoji", 3, emoji="❤️", chosen=True),
+                       Reaction("custom_emoji", 1, document_id=9),
+                       Reaction("paid", 50)], views=1000, forwards=3, replies=7, grouped_id=-99,
+            post_author="Editor", via_bot_id=77, out=True, pinned=True),
+        Message(CHAT, 7, d(7), 'quotes " and \\ and \n newlines\u2028and\tcontrol\x01', deleted=True),
+        Message(CHAT, 9, d(9), "", media=Media("geo", extra={"latitude": 52.5, "longitude": 13.4})),
+    ]
+
+
+def render(tmp_path: Path, messages: list[Message]) -> Path:
+    with Archive.open(tmp_path) as a:
+        a.set_chat(Peer(CHAT, "channel", "News", "news"))
+        a.upsert_batch(CHAT, messages)
+        a.mark_deleted(CHAT, [m.id for m in messages if m.deleted])
+        result = render_chat(a, CHAT, tmp_path, {"jsonl": JSONL}, batch_size=3)
+        assert result.ok, result.formats
+    return tmp_path / "news" / "messages.jsonl"
+
+
+def test_registered_spec():
+    assert JSONL.name == "jsonl" and JSONL.description
+
+
+def test_round_trip_rich_messages(tmp_path: Path):
+    messages = rich_messages()
+    path = render(tmp_path, messages)
+    data = path.read_bytes()
+    assert data.endswith(b"\n") and data.count(b"\n") == len(messages)
+    lines = data.split(b"\n")[:-1]
+    back = [Message.from_dict(orjson.loads(line)) for line in lines]
+    assert back == messages
+    # stdlib json reads it too, and every key is present, in the contract's order
+    first = json.loads(lines[0])
+    assert list(first) == KEYS
+    assert first["date"] == "2024-01-01T00:01:00+00:00" and first["edit_date"] is None
+    assert [json.loads(line)["id"] for line in lines] == [1, 2, 3, 4, 5, 6, 7, 9]
+    assert "🙂".encode() in data  # UTF-8, not \u escapes
+
+
+def test_lines_are_in_id_order_whatever_the_insert_order(tmp_path: Path):
+    messages = rich_messages()
+    path = render(tmp_path, list(reversed(messages)))
+    ids = [orjson.loads(line)["id"] for line in path.read_bytes().splitlines()]
+    assert ids == sorted(ids)
+
+
+def test_each_batch_is_one_write(tmp_path: Path):
+    writes = []
+
+    class Ctx:
+        chat = Peer(CHAT, "channel", "N")
+        chat_dir = tmp_path
+        options: dict = {}
+        message_count = 0
+
+        def open(self, relpath, mode="w"):
+            assert (relpath, mode) == ("messages.jsonl", "wb")
+
+            class F:
+                def write(self, b):
+                    writes.append(b)
+
+            return F()
+
+    w = tgx_jsonl.JsonlWriter(Ctx())
+    w.open()
+    w.write(rich_messages()[:3])
+    w.write(rich_messages()[3:])
+    w.close()
+    assert len(writes) == 2 and writes[0].count(b"\n") == 3
+
+
+# Text of any Unicode scalar value: astral characters are surrogate *pairs* in UTF-16 (Telegram's
+# offsets count those), lone surrogates are not valid text and never come from Telegram.
+texts = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=60)
+small = st.integers(min_value=0, max_value=2**31 - 1)
+ids = st.integers(min_value=-(2**63), max_value=2**63 - 1)
+
+
+@st.composite
+def messages(draw, message_id):
+    text = draw(texts)
+    entities = draw(st.lists(st.builds(
+        Entity, st.sampled_from(["bold", "italic", "text_link", "code", "pre"]), small, small,
+        st.none() | texts, st.none() | ids, st.none() | texts, st.none() | ids), max_size=3))
+    media = draw(st.none() | st.builds(
+        Media, st.sampled_from(["photo", "document", "voice"]), st.none() | ids, st.none() | small,
+        st.none() | texts, st.none() | texts, st.none() | small, st.none() | small, st.none() | small,
+        st.none() | st.floats(allow_nan=False, allow_infinity=False, width=32)))
+    return Message(CHAT, message_id, T0 + timedelta(seconds=draw(small)), text, entities,
+                   sender_id=draw(st.none() | ids), media=media, views=draw(st.none() | small),
+                   post_author=draw(st.none() | texts))
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_round_trip_arbitrary_unicode(tmp_path_factory: pytest.TempPathFactory, data):
+    count = data.draw(st.integers(min_value=1, max_value=8))
+    msgs = [data.draw(messages(i + 1)) for i in range(count)]
+    out = tmp_path_factory.mktemp("jsonl")
+    path = render(out, msgs)
+    lines = path.read_bytes().split(b"\n")
+    assert lines[-1] == b"" and len(lines) == count + 1
+    assert [Message.from_dict(orjson.loads(line)) for line in lines[:-1]] == msgs
+    for line, m in zip(lines, msgs, strict=False):
+        assert orjson.loads(line)["text"].encode("utf-16-le") == m.text.encode("utf-16-le")
