@@ -98,7 +98,7 @@ def spy_spec(name: str = "spy", made: list | None = None, **kw) -> FormatSpec:
 
 def test_renders_jsonl_into_the_chat_folder(tmp_path: Path, archive: Archive):
     result = render_chat(archive, CHAT, tmp_path, {"jsonl": JSONL})
-    assert result.ok and result.message_count == 25
+    assert result.ok and result.message_count == 25 and result.errors == {}
     assert result.chat_dir == tmp_path / "news"
     assert result.formats["jsonl"].files == ["messages.jsonl"]
     lines = (tmp_path / "news" / "messages.jsonl").read_bytes().split(b"\n")
@@ -212,6 +212,7 @@ def test_failing_writer_keeps_old_file_and_others_finish(tmp_path: Path, archive
     result = render_chat(archive, CHAT, tmp_path, formats)
     spy = result.formats["spy"]
     assert not spy.ok and not result.ok and result.failed == ["spy"]
+    assert result.errors == {"spy": f"RuntimeError: spy failed in {fail_at}"}
     assert spy.error == f"RuntimeError: spy failed in {fail_at}" and spy.files == []
     assert isinstance(spy.exception, RuntimeError)
     assert made[0].calls[-1] == "abort"

@@ -75,6 +75,11 @@ class RenderResult:
     def failed(self) -> list[str]:
         return [name for name, r in self.formats.items() if not r.ok]
 
+    @property
+    def errors(self) -> dict[str, str]:
+        """Failed format → its one-line error (empty when every format succeeded)."""
+        return {name: r.error or "failed" for name, r in self.formats.items() if not r.ok}
+
 
 def _one_line(exc: BaseException) -> str:
     if isinstance(exc, TgxError):
