@@ -173,7 +173,7 @@ def get_plugin_manager(
         comes from ``-p`` and is checked strictly too.
     :param warn: where warnings go (default: ``tgx.console.warn``).
     """
-    warn = warn or _default_warn
+    warn = _default_warn if warn is None else warn
     pm = TgxPluginManager(config)
     pm.add_hookspecs(hookspecs)
     cli_disabled, cli_enabled = _cli_names(cli_plugins)

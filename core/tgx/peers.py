@@ -364,7 +364,7 @@ class PeerResolution:
         self.network = NetworkResolver(client)
         self._resolvers: list[tuple[str, PeerResolver]] = list(resolvers)
         self._disabled: set[str] = set()
-        self._warn = warn or _default_warn
+        self._warn = _default_warn if warn is None else warn
         self._closed = False
         self.resolutions = 0
         self.answered_by: dict[str, int] = {}
@@ -379,7 +379,7 @@ class PeerResolution:
         from . import registry
 
         cfg = config if config is not None else pm.config  # type: ignore[attr-defined]
-        warn = warn or _default_warn
+        warn = _default_warn if warn is None else warn
         context = ResolverContext(cfg, Path(state_dir))
         built: list[tuple[str, PeerResolver]] = []
         for item in registry.peer_resolvers(pm, cfg):

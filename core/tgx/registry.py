@@ -112,7 +112,7 @@ def collect(
     naming the plugin and skipped; nothing else is affected. A :class:`TgxError` raised by a hook
     (say, a ``ConfigError`` for a bad value in the plugin's table) is deliberate and propagates.
     """
-    warn = warn or _default_warn
+    warn = _default_warn if warn is None else warn
     caller = getattr(pm.hook, hook_name)
     impls = [i for i in caller.get_hookimpls() if not (i.hookwrapper or i.wrapper)]
     impls.sort(key=_order_key)  # stable: registration order within each group
@@ -165,7 +165,7 @@ def formats(pm: pluggy.PluginManager, warn: Warn | None = None) -> dict[str, Reg
     """Every output format by name. A duplicate name: one warning naming both; the first wins."""
 
     def build() -> dict[str, RegisteredFormat]:
-        w = warn or _default_warn
+        w = _default_warn if warn is None else warn
         by_name: dict[str, RegisteredFormat] = {}
         for item in collect(pm, "tgx_register_formats", FormatSpec, {}, warn=w):
             first = by_name.get(item.name)

@@ -26,7 +26,7 @@ import asyncio
 import importlib
 import sys
 import traceback
-from collections.abc import AsyncIterator, Coroutine, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -148,7 +148,16 @@ def _register_core_commands(app: typer.Typer, pm: pluggy.PluginManager) -> None:
         if register is None:
             console.warn(f"command module '{name}' has no register(app, pm)")
             continue
-        register(app, pm)
+        n_commands, n_groups = len(app.registered_commands), len(app.registered_groups)
+        try:
+            register(app, pm)
+        except Exception as exc:
+            # Even a deliberate TgxError (say, two plugins registering one encoder name) must not
+            # take `tgx plugins disable` — the fix — down with it.
+            del app.registered_commands[n_commands:]
+            del app.registered_groups[n_groups:]
+            reason = str(exc) if isinstance(exc, TgxError) else f"{type(exc).__name__}: {exc}"
+            console.warn(f"command module '{name}' failed to register: {reason}")
 
 
 def _register_plugin_commands(app: typer.Typer, pm: pluggy.PluginManager) -> None:
@@ -296,19 +305,10 @@ def _invoke(command: click.Command, args: list[str], state: AppState) -> int:
     return ExitCode.OK
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """The ``tgx`` console script. Returns the exit code (see :class:`tgx.errors.ExitCode`)."""
-    args = list(sys.argv[1:] if argv is None else argv)
-    scan = prescan(args)
-    verbose = scan.verbose
+def _guarded(body: Callable[[], int], verbose: int) -> int:
+    """Run ``body``; turn every way it can fail into one message and an exit code."""
     try:
-        config = load_config(scan.config, cli_plugins=scan.plugins, verbose=verbose)
-        console.register_secret(config.api_hash)
-        console.register_secret(config.bot_token)
-        pm = get_plugin_manager(config, cli_plugins=scan.plugins)
-        app = build_app(pm, config)
-        command = typer.main.get_command(app)
-        return _invoke(command, args, AppState(pm, config))
+        return body()
     except TgxError as exc:
         console.error(exc.message, exc.hint)
         return exc.exit_code
@@ -336,4 +336,35 @@ def main(argv: Sequence[str] | None = None) -> int:
         return ExitCode.FAILURE
 
 
-__all__ = ["COMMAND_MODULES", "AppState", "PreScan", "build_app", "get_state", "main", "prescan", "run_async"]
+def run(pm: pluggy.PluginManager, config: Config, argv: Sequence[str]) -> int:
+    """Build the app for ``pm`` and run ``argv`` with :func:`main`'s error handling.
+
+    For tests and embedders that build their own plugin manager (with in-process plugins);
+    the ``-p``/``--config`` root options are parsed but have no effect here.
+    """
+    def body() -> int:
+        command = typer.main.get_command(build_app(pm, config))
+        return _invoke(command, list(argv), AppState(pm, config))
+
+    return _guarded(body, config.verbose)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """The ``tgx`` console script. Returns the exit code (see :class:`tgx.errors.ExitCode`)."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    scan = prescan(args)
+
+    def body() -> int:
+        config = load_config(scan.config, cli_plugins=scan.plugins, verbose=scan.verbose)
+        console.register_secret(config.api_hash)
+        console.register_secret(config.bot_token)
+        pm = get_plugin_manager(config, cli_plugins=scan.plugins)
+        command = typer.main.get_command(build_app(pm, config))
+        return _invoke(command, args, AppState(pm, config))
+
+    return _guarded(body, scan.verbose)
+
+
+__all__ = [
+    "COMMAND_MODULES", "AppState", "PreScan", "build_app", "get_state", "main", "prescan", "run", "run_async",
+]
