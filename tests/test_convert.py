@@ -514,12 +514,73 @@ def test_converted_messages_round_trip_through_to_dict():
         assert Message.from_dict(orjson.loads(orjson.dumps(m.to_dict()))) == m
 
 
-def test_simulated_history_converts():
-    """A whole simulated history (tgx.testing), when the simulated Telegram offers one."""
-    testing = pytest.importorskip("tgx.testing.messages")
-    build = getattr(testing, "history", None) or getattr(testing, "make_history", None)
-    if build is None:
-        pytest.skip("tgx.testing exposes no history generator yet")
-    raws = list(build())
-    converted = convert_messages(raws, CHAT_ID)
-    assert converted and all(isinstance(m, Message) for m in converted)
+FILE_KIND_OF_PLAN = {
+    "photo": "photo", "album_photo": "photo", "video": "video", "album_video": "video", "big_video": "video",
+    "document": "document", "doc_128k": "document", "doc_other_dc": "document", "voice": "voice",
+    "sticker": "sticker", "audio": "audio", "animation": "animation", "round": "round",
+}
+ACTION_OF_PLAN = {"topic_create": "topic_created", "pin": "pin_message", "title": "edit_group_title",
+                  "add_user": "invite_members"}
+
+
+def test_simulated_history_converts_field_by_field():
+    """Every message of every chat of the simulated Telegram, checked against what it planned."""
+    from tgx.testing.world import SimulatedTelegram
+
+    world = SimulatedTelegram(seed=3, messages=400)
+    me = world.me.id
+    seen_kinds: set[str] = set()
+    total = 0
+    for chat in world.chats:
+        for message_id in world.expected_ids(chat):
+            f = world.facts(chat, message_id)
+            m = convert_message(world.tl_message(chat, message_id), chat.marked_id, self_id=me)
+            total += 1
+            seen_kinds.add(f.kind)
+            where = f"{chat.key}#{message_id} ({f.kind})"
+            assert (m.chat_id, m.id) == (chat.marked_id, message_id), where
+            assert int(m.date.timestamp()) == f.date and m.date.utcoffset() == timedelta(0), where
+            if chat.kind == "channel":
+                assert m.sender_id is None, where
+            elif f.sender == 0:
+                assert m.sender_id == chat.marked_id, where  # anonymous admin: the group itself
+            else:
+                assert m.sender_id == f.sender, where
+            assert (m.edit_date is not None) == f.edited, where
+            assert (m.grouped_id is not None) == bool(f.album_start), where
+            assert bool(m.reactions) == bool(f.react), where
+            if f.react == 1:
+                assert m.reactions[0].chosen, where
+            if f.reply_mode == 1:
+                assert (m.topic_id, m.reply_to_id) == (f.top_id, None), where
+            elif f.reply_mode == 2:
+                assert (m.topic_id, m.reply_to_id) == (f.top_id, f.reply_to), where
+            elif f.reply_mode == 3 and f.kind != "pin":
+                assert (m.topic_id, m.reply_to_id) == (None, f.reply_to), where
+            else:
+                assert m.reply_to_id is None, where
+            for e in m.entities:
+                assert e.type in ENTITY_TYPES, where
+                assert 0 <= e.offset and e.offset + e.length <= len(m.text.encode("utf-16-le")) // 2, where
+            if f.kind in FILE_KIND_OF_PLAN:
+                assert m.media.kind == FILE_KIND_OF_PLAN[f.kind], where
+                assert (m.media.id, m.media.size, m.media.dc_id) == (
+                    f.media.media_id, f.media.size, f.media.dc_id), where
+            elif f.kind == "poll":
+                assert m.media.kind == "poll" and m.media.extra["answers"], where
+            elif f.kind == "create":
+                expected = "create_group" if chat.kind == "group" else "create_channel"
+                assert m.action.type == expected and m.action.data["title"] == chat.title, where
+            elif f.kind in ACTION_OF_PLAN:
+                assert m.action.type == ACTION_OF_PLAN[f.kind], where
+                if f.kind == "pin":
+                    assert m.action.data["message_id"] == f.reply_to, where
+            else:
+                assert m.action is None and m.media is None, where
+            if f.kind.startswith("fwd_"):
+                assert m.forward is not None, where
+                assert (m.forward.from_name is not None) == (f.kind == "fwd_hidden"), where
+            if f.kind == "via_bot":
+                assert m.via_bot_id == world.users["bot"].id, where
+    assert total > 1000
+    assert {"rich", "reply", "album_photo", "poll", "pin", "topic_create", "fwd_hidden", "sticker"} <= seen_kinds
