@@ -553,6 +553,29 @@ def test_a_broken_encoder_plugin_is_unavailable_not_fatal(real_ffmpeg: str):
     assert chain.select().name == "cpu"
 
 
+def test_an_encoder_that_crashes_falls_back_like_one_that_fails(clips: dict[str, Path], real_ffmpeg: str,
+                                                                 tmp_path: Path):
+    class Buggy:
+        name = "buggy"
+
+        def __init__(self, config: Config) -> None:
+            pass
+
+        def probe(self) -> Availability:
+            return Availability(True)
+
+        def encode(self, job: EncodeJob) -> None:
+            raise KeyError("frame")
+
+    config = Config(env={**os.environ, "TGX_FFMPEG": real_ffmpeg, "FORCE_CPU_TRANSCODE": "1"})
+    warnings: list[str] = []
+    chain = EncoderChain([EncoderSpec("buggy", 99, Buggy), tgx_cpu.tgx_register_encoders(config=config)],
+                         config, warn=warnings.append)
+    assert chain.encode(EncodeJob(clips["compatible"], tmp_path / "b.mp4")) == "cpu"
+    assert chain.stats()["encoders"]["buggy"]["failures"] == 1
+    assert "encoder buggy failed (KeyError: 'frame')" in warnings[0]
+
+
 # ---------------------------------------------------------------------------------------------
 # The pool
 

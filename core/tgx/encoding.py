@@ -21,7 +21,7 @@ from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from .errors import DependencyError, EncodeError, UsageError
+from .errors import DependencyError, EncodeError, Interrupted, UsageError
 from .specs import Availability, EncodeJob, Encoder, EncoderSpec
 
 if TYPE_CHECKING:
@@ -279,8 +279,13 @@ class EncoderChain:
                 self._stats[name].attempts += 1
             try:
                 entry.encoder.encode(job)
-            except EncodeError as exc:
-                errors.append((name, str(exc) or type(exc).__name__))
+            except Interrupted:
+                raise
+            except Exception as exc:  # EncodeError, or a plugin bug: either way, this file goes on
+                text = str(exc) or type(exc).__name__
+                if not isinstance(exc, EncodeError):
+                    text = f"{type(exc).__name__}: {text}"
+                errors.append((name, text))
                 with self._lock:
                     self._stats[name].failures += 1
                     if index + 1 < len(candidates):

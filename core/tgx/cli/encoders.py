@@ -50,13 +50,14 @@ def _print_table(data: dict[str, Any]) -> None:
     out = console.stdout()
     ff = data["ffmpeg"]
     if ff:
-        out.print(Text(f"ffmpeg: {ff['path']} (version {ff['version']}, found via {ff['source']})"))
+        out.print(Text(f"ffmpeg: {ff['path']} (version {ff['version']}, found via {ff['source']})"),
+                  soft_wrap=True)
     else:
         out.print(Text(f"ffmpeg: none ({data['ffmpeg_error']})"))
     table = Table(show_edge=False, pad_edge=False)
-    for col in ("", "encoder", "plugin", "priority", "available", "reason"):
+    for col in ("", "encoder", "plugin", "priority", "available", "reason / description"):
         table.add_column(col, justify="right" if col == "priority" else "left",
-                         overflow="fold", no_wrap=col != "reason")
+                         overflow="fold", no_wrap=not col.startswith("reason"))
     for row in data["encoders"]:
         table.add_row("*" if row["selected"] else "", Text(row["name"]), Text(row["plugin"] or "-"),
                       str(row["priority"]), "yes" if row["available"] else "no",
