@@ -231,3 +231,33 @@ def test_disabling_the_cache_changes_only_the_request_count(tmp_path: Path) -> N
     a = asyncio.run(chain.resolve("@news"))
     b = asyncio.run(chain.resolve("@news"))
     assert a.peer == b.peer and client.requests == 2
+
+
+# -- end to end: Telethon's real client against the simulated Telegram ----------------------------------
+
+
+def test_second_run_resolves_from_the_persisted_cache_and_the_input_peer_works(tmp_path: Path) -> None:
+    from tgx.testing import SimulatedTelegram
+
+    world = SimulatedTelegram(seed=1)
+    state_dir = tmp_path / "out" / ".tgx"
+    config = Config(env={})
+
+    async def one_run() -> tuple[ResolvedPeer, int]:
+        client = world.client()
+        await client.connect()
+        try:
+            chain = chain_for(config, client, state_dir)
+            resolved = await chain.resolve("@tgx_demo")
+            [message] = await client.get_messages(resolved.input_peer, limit=1)  # the hash is valid
+            chain.close()
+            return resolved, message.id
+        finally:
+            await client.disconnect()
+
+    first, newest = asyncio.run(one_run())
+    assert first.peer == Peer(-1001700000002, "channel", "tgx demo channel", "tgx_demo")
+    assert world.request_counts().get("ResolveUsernameRequest") == 1
+    again, newest_again = asyncio.run(one_run())
+    assert world.request_counts().get("ResolveUsernameRequest") == 1  # answered from peer_cache.json
+    assert again.peer == first.peer and newest_again == newest

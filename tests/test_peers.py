@@ -293,3 +293,36 @@ def test_from_plugins_uses_registered_resolvers_in_priority_order(tmp_path: Any)
     chain = PeerResolution.from_plugins(pm, FakeTelethon(), tmp_path, warn=pytest.fail)
     assert chain.resolver_names == ["high", "low"]
     assert made == ["high", "low"]
+
+
+# -- end to end: Telethon's real client against the simulated Telegram ----------------------------------
+
+
+def test_network_resolution_against_the_simulated_telegram() -> None:
+    from tgx.testing import SimulatedTelegram
+
+    world = SimulatedTelegram(seed=1)
+
+    async def scenario() -> dict[str, Any]:
+        client = world.client()
+        await client.connect()
+        try:
+            chain = PeerResolution(client, [], warn=pytest.fail)
+            out: dict[str, Any] = {}
+            for arg in ("@tgx_demo", "https://t.me/c/1700000002/5", "@TGX_FORUM", "me", "@alice",
+                        "-4100000004"):
+                out[arg] = (await chain.resolve(arg)).peer
+            for arg in ("@nosuchuser_x", "-1009999999"):
+                with pytest.raises(ChatNotFound, match=f"chat {arg} not found"):
+                    await chain.resolve(arg)
+            return out
+        finally:
+            await client.disconnect()
+
+    peers = asyncio.run(scenario())
+    assert peers["@tgx_demo"] == peers["https://t.me/c/1700000002/5"]
+    assert (peers["@tgx_demo"].id, peers["@tgx_demo"].kind) == (-1001700000002, "channel")
+    assert (peers["@TGX_FORUM"].kind, peers["@TGX_FORUM"].forum) == ("supergroup", True)
+    assert peers["me"].kind == "self"
+    assert (peers["@alice"].kind, peers["@alice"].username) == ("user", "alice")
+    assert (peers["-4100000004"].kind, peers["-4100000004"].title) == ("group", "tgx basic group")
