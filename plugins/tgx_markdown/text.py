@@ -336,7 +336,7 @@ def render_text(text: str, entities: Sequence[Entity] = ()) -> str:
     spans = entity_spans(text, entities)
     if not spans:
         return "\n".join(_protect_indent(line) for line in escape_plain(text)[0].split("\n"))
-    pres = sorted((s, e, ent) for s, e, _, ent in spans if ent.type == "pre")
+    pres = [(s, e, ent) for s, e, _, ent in sorted(spans, key=lambda sp: (sp[0], sp[2])) if ent.type == "pre"]
     quotes = [(s, e) for s, e, _, ent in spans if ent.type == "blockquote"]
     inline = [sp for sp in spans if sp[3].type in INLINE_TYPES]
 
