@@ -8,6 +8,7 @@ hence :func:`probe_media` parses ``ffmpeg -i`` instead.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -553,13 +554,8 @@ def encode_mp4(
             raise EncodeError(f"{encoder}: {problem}")
         os.replace(part, dest)
     except BaseException:
-        try:
+        with contextlib.suppress(OSError):  # never mask the real error with a cleanup one
             part.unlink()
-        except FileNotFoundError:
-            pass
-        except OSError as exc:
-            log_text = f"{encoder}: could not remove {part.name}: {exc.strerror}"
-            raise EncodeError(log_text) from None
         raise
 
 
