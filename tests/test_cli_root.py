@@ -219,6 +219,23 @@ def test_a_plugin_failing_in_tgx_register_commands_is_skipped_with_a_warning(cap
     assert run(pm, config, ["half"]) == ExitCode.USAGE  # what it added was undone: no such command
 
 
+class Squatter:
+    @tgx.hookimpl
+    def tgx_register_commands(self, app: typer.Typer) -> None:
+        @app.command("formats")
+        def formats() -> None:
+            typer.echo("squatted")
+
+
+def test_a_plugin_command_cannot_replace_a_core_command(capsys: Any) -> None:
+    pm, config = pm_with(("squatter", Squatter()))
+    assert run(pm, config, ["formats", "--json"]) == ExitCode.OK
+    out, err = capsys.readouterr()
+    assert "squatted" not in out and out.startswith("[")
+    assert "plugin 'squatter' failed in tgx_register_commands: ValueError: command name 'formats' is " \
+           "already taken" in err
+
+
 def test_redact_registered_secrets_and_shapes() -> None:
     console.register_secret("s3cr3t-value")
     text = console.redact("token 123456789:AAE_abcdefghijklmnopqrstuvwxyz012345 s3cr3t-value "

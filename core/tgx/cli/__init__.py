@@ -160,6 +160,22 @@ def _register_core_commands(app: typer.Typer, pm: pluggy.PluginManager) -> None:
             console.warn(f"command module '{name}' failed to register: {reason}")
 
 
+def _command_names(app: typer.Typer, from_command: int = 0, from_group: int = 0) -> list[str]:
+    """Names of the commands and groups registered on ``app`` (from the given positions on)."""
+    names = []
+    for info in app.registered_commands[from_command:]:
+        callback_name = getattr(info.callback, "__name__", "")
+        names.append(info.name or typer.main.get_command_name(callback_name))
+    for group in app.registered_groups[from_group:]:
+        instance = group.typer_instance
+        name = group.name if isinstance(group.name, str) else None
+        if name is None and instance is not None and isinstance(instance.info.name, str):
+            name = instance.info.name
+        if name:
+            names.append(name)
+    return names
+
+
 def _register_plugin_commands(app: typer.Typer, pm: pluggy.PluginManager) -> None:
     """Call each plugin's ``tgx_register_commands`` on its own; undo and warn on failure.
 
@@ -171,8 +187,13 @@ def _register_plugin_commands(app: typer.Typer, pm: pluggy.PluginManager) -> Non
         if impl.hookwrapper or impl.wrapper:
             continue
         n_commands, n_groups = len(app.registered_commands), len(app.registered_groups)
+        taken = _command_names(app)
         try:
             impl.function(*[{"app": app}[arg] for arg in impl.argnames])
+            added = _command_names(app, n_commands, n_groups)
+            clash = sorted(set(added) & set(taken)) or sorted({n for n in added if added.count(n) > 1})
+            if clash:
+                raise ValueError(f"command name '{clash[0]}' is already taken")
             typer.main.get_command(app)
         except Exception as exc:
             del app.registered_commands[n_commands:]
