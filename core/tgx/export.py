@@ -1,0 +1,210 @@
+"""``tgx export``: resolve → fetch into the archive → (media) → render → metrics.
+
+Archive first, render second: every fetched page is committed with its checkpoint, so whatever
+instant the process dies, a rerun continues where it stopped, and rendering always streams from
+the archive (a resumed export renders byte-identical files). This module only orchestrates;
+each stage lives in its own module.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from time import perf_counter
+from typing import Any
+
+from . import __version__, registry
+from .archive import Archive
+from .calls import RequestRunner
+from .config import Config
+from .errors import AuthError, ExitCode, OutputError, PluginError, TgxError, UsageError
+from .fetch import FetchOptions, FetchResult, HistoryFetcher
+from .metrics import Metrics, build_sinks, sink_option_values
+from .model import Peer
+from .peers import PeerResolution, parse_chat
+from .progress import ExportProgress
+from .specs import PeerRef
+
+STATE_DIR = ".tgx"
+
+
+@dataclass
+class ExportRequest:
+    chats: Sequence[str]
+    out: Path
+    formats: Sequence[str] = ("jsonl",)
+    fetch: FetchOptions = field(default_factory=FetchOptions)
+    plugin_options: Mapping[str, Any] = field(default_factory=dict)  # --<option> values by name
+    media: Any = None  # tgx.media.MediaOptions; None or no kinds: no media stage
+    max_flood_wait: float = 900.0
+    metrics_interval: float = 5.0
+    quiet: bool = False
+    command: str = "export"
+
+
+@dataclass
+class ChatOutcome:
+    peer: Peer
+    fetch: FetchResult
+    folder: Path
+
+
+@dataclass
+class ExportOutcome:
+    chats: list[ChatOutcome]
+    report: dict[str, Any]
+    outputs: dict[str, str]
+    render_errors: list[str]
+    exit_code: int = ExitCode.OK
+
+
+def select_formats(pm: Any, names: Sequence[str]) -> dict[str, Any]:
+    """The registered formats named on the command line; unknown names are a usage error."""
+    available = registry.formats(pm)
+    wanted: dict[str, Any] = {}
+    for name in names:
+        if name not in available:
+            known = ", ".join(sorted(available)) or "none (all format plugins are disabled)"
+            raise UsageError(f"unknown format '{name}'", hint=f"available formats: {known} (see `tgx formats`)")
+        wanted[name] = available[name]
+    if not wanted:
+        raise UsageError("no output format given", hint="pass --format, e.g. --format jsonl")
+    return wanted
+
+
+def format_options(selected: Mapping[str, Any], config: Config, cli: Mapping[str, Any]) -> dict[str, dict]:
+    return {name: sink_option_values(item.plugin, item.spec, config, cli) for name, item in selected.items()}
+
+
+def prepare_out_dir(out: Path) -> Path:
+    """Create OUT/ and check it is writable, before anything else happens."""
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"cannot create output directory {out}: {exc.strerror}") from None
+    if not out.is_dir():
+        raise OutputError(f"output path {out} exists and is not a directory")
+    if not os.access(out, os.W_OK | os.X_OK):
+        raise OutputError(f"output directory {out} is not writable")
+    return out
+
+
+def check_folder_owner(archive: Archive, peer: Peer) -> None:
+    """OUT/<chat>/ belongs to one chat: a username now naming another chat must not mix them."""
+    for known in archive.chats():
+        if known.folder_name == peer.folder_name and known.id != peer.id:
+            raise OutputError(
+                f"{peer.folder_name}/ in this output belongs to another chat (id {known.id}, "
+                f"now @{peer.username} is id {peer.id})",
+                hint="export into a different --out directory",
+            )
+
+
+async def run_export(pm: Any, config: Config, req: ExportRequest, client: Any,
+                     progress: ExportProgress, *, render: Any) -> ExportOutcome:
+    """Export every chat of ``req`` with a connected, logged-in ``client``.
+
+    ``render`` is the render engine's ``render_chat`` (passed in so the orchestration is testable).
+    """
+    refs: list[PeerRef] = [parse_chat(c) for c in req.chats]  # malformed CHAT: fail before any I/O
+    selected = select_formats(pm, req.formats)
+    fmt_options = format_options(selected, config, req.plugin_options)
+    out = prepare_out_dir(req.out)
+    archive = Archive.open(out)
+    sinks = build_sinks(pm, config, out, req.plugin_options)
+    metrics = Metrics(
+        sinks, interval=req.metrics_interval,
+        run_info={"command": req.command, "plugins_enabled": sorted(pm.infos_enabled())
+                  if hasattr(pm, "infos_enabled") else _enabled_plugins(pm),
+                  "chats": list(req.chats), "formats": list(selected), "out_dir": str(out)},
+        secrets=(config.api_hash, config.bot_token),
+    )
+    metrics.start()
+    status = "ok"
+    exit_code = ExitCode.OK
+    outcomes: list[ChatOutcome] = []
+    render_errors: list[str] = []
+    media_warnings: list[str] = []
+    resolution = PeerResolution.from_plugins(pm, client, out / STATE_DIR, config=config)
+    metrics.add_cache_source("peer_resolution", lambda: _flatten_stats(resolution.stats()))
+    runner = RequestRunner(client, metrics=metrics, status=progress.status,
+                           max_flood_wait=req.max_flood_wait)
+    try:
+        resolved = []
+        for ref in refs:
+            with metrics.span("resolve", items=1):
+                rp = await resolution.resolve(ref)
+            check_folder_owner(archive, rp.peer)
+            archive.set_chat(rp.peer)
+            resolved.append(rp)
+
+        async def one(rp: Any) -> ChatOutcome:
+            label = rp.peer.folder_name
+            progress.add_chat(label, archive.count(rp.peer.id))
+            fetcher = HistoryFetcher(
+                runner, archive, rp.peer.id, rp.input_peer, options=req.fetch, metrics=metrics,
+                on_progress=lambda n, total: progress.advance(label, n, total), label=label)
+            result = await fetcher.run()
+            return ChatOutcome(rp.peer, result, out / rp.peer.folder_name)
+
+        outcomes = list(await asyncio.gather(*(one(rp) for rp in resolved)))
+        metrics.incr("messages", sum(o.fetch.fetched for o in outcomes))
+
+        if req.media is not None and req.media.kinds:
+            from .media import run_media_stage
+
+            media_result = await run_media_stage(
+                archive=archive, client=client, runner=runner, chats=[o.peer for o in outcomes],
+                out_dir=out, options=req.media, metrics=metrics, progress=progress, pm=pm, config=config)
+            media_warnings.extend(media_result.warnings)
+
+        for o in outcomes:
+            started = perf_counter()
+            result = render(archive, o.peer.id, out, {n: r.spec for n, r in selected.items()}, fmt_options)
+            metrics.record("render", perf_counter() - started, items=archive.count(o.peer.id))
+            for name, error in _render_failures(result):
+                render_errors.append(f"{o.peer.folder_name}: format '{name}' failed: {error}")
+        if render_errors:
+            status, exit_code = "render_failed", ExitCode.FAILURE
+    except TgxError as exc:
+        status, exit_code = type(exc).__name__, exc.exit_code
+        raise
+    except (KeyboardInterrupt, asyncio.CancelledError):
+        status, exit_code = "interrupted", ExitCode.INTERRUPTED
+        raise
+    finally:
+        resolution.close()
+        metrics.incr("requests", runner.requests)
+        report = metrics.finish(status=status, exit_code=exit_code)
+        archive.close()
+    return ExportOutcome(outcomes, report, metrics.outputs(), render_errors, exit_code)
+
+
+def _render_failures(result: Any) -> list[tuple[str, str]]:
+    failures = getattr(result, "failures", None)
+    if failures is None:
+        errors = getattr(result, "errors", {}) or {}
+        return list(errors.items())
+    return list(failures.items()) if isinstance(failures, Mapping) else list(failures)
+
+
+def _enabled_plugins(pm: Any) -> list[str]:
+    return sorted(name for name, plugin in pm.list_name_plugin() if plugin is not None)
+
+
+def _flatten_stats(stats: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+    return {f"{name}.{k}": v for name, values in stats.items() for k, v in values.items()}
+
+
+def require_client(pm: Any, config: Config) -> Any:
+    client = pm.hook.tgx_telegram_client(config=config)
+    if client is None:
+        raise PluginError("no plugin provides a Telegram client",
+                          hint="enable the built-in one: `tgx plugins enable telegram`")
+    return client
+
+
+__all__ = ["AuthError", "ExportOutcome", "ExportRequest", "run_export", "select_formats", "__version__"]

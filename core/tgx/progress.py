@@ -1,0 +1,124 @@
+"""Progress for long work: a rich live display on a terminal, plain log lines otherwise.
+
+One bar per chat (messages done / the server's count), one for media bytes, and a status line
+for waits ("waiting 12 s: Telegram rate limit"). When stderr is not a terminal (CI, pipes,
+`tgx export ... 2>log`) the same information arrives as occasional plain lines, and ``--quiet``
+silences both. Everything goes to stderr so stdout stays clean for ``--json``.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import Any
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeRemainingColumn,
+    TransferSpeedColumn,
+)
+
+
+class ExportProgress:
+    def __init__(self, *, quiet: bool = False, console: Console | None = None, plain_every: float = 5.0):
+        self.console = console or Console(stderr=True)
+        self.quiet = quiet
+        self.live = not quiet and self.console.is_terminal
+        self.plain_every = plain_every
+        self._chats: dict[str, dict[str, Any]] = {}
+        self._last_plain = 0.0
+        self._progress: Progress | None = None
+        self._media_task: TaskID | None = None
+        self._status_task: TaskID | None = None
+        if self.live:
+            self._progress = Progress(
+                TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                TextColumn("{task.fields[rate]}"), TimeRemainingColumn(),
+                console=self.console, transient=False,
+            )
+
+    def __enter__(self) -> ExportProgress:
+        if self._progress is not None:
+            self._progress.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+        elif not self.quiet:
+            for name in self._chats:
+                self._plain(name, force=True)
+
+    # -- chats -----------------------------------------------------------------------------------
+    def add_chat(self, name: str, total: int | None = None) -> None:
+        state = {"done": 0, "total": total, "started": time.monotonic(), "task": None}
+        if self._progress is not None:
+            state["task"] = self._progress.add_task(name, total=total, rate="")
+        self._chats[name] = state
+
+    def advance(self, name: str, n: int, total: int | None = None) -> None:
+        state = self._chats[name]
+        state["done"] += n
+        if total is not None:
+            state["total"] = total
+        if self._progress is not None:
+            elapsed = max(1e-6, time.monotonic() - state["started"])
+            self._progress.update(state["task"], completed=state["done"], total=state["total"],
+                                  rate=f"{state['done'] / elapsed:,.0f} msg/s")
+        else:
+            self._plain(name)
+
+    def _plain(self, name: str, force: bool = False) -> None:
+        if self.quiet:
+            return
+        now = time.monotonic()
+        if not force and now - self._last_plain < self.plain_every:
+            return
+        self._last_plain = now
+        state = self._chats[name]
+        total = f"/{state['total']}" if state["total"] is not None else ""
+        self.console.print(f"tgx: {name}: {state['done']}{total} messages", highlight=False)
+
+    # -- media -----------------------------------------------------------------------------------
+    def media_total(self, nbytes: int) -> None:
+        if self._progress is not None:
+            if self._media_task is None:
+                self._media_task = self._progress.add_task("media", total=nbytes, rate="")
+                self._progress.columns = (*self._progress.columns, DownloadColumn(), TransferSpeedColumn())
+            else:
+                self._progress.update(self._media_task, total=nbytes)
+
+    def media_advance(self, nbytes: int) -> None:
+        if self._progress is not None and self._media_task is not None:
+            self._progress.advance(self._media_task, nbytes)
+
+    # -- status ----------------------------------------------------------------------------------
+    def status(self, message: str | None) -> None:
+        """A transient line such as a flood wait; None clears it."""
+        if self.quiet:
+            return
+        if self._progress is not None:
+            if message is None:
+                if self._status_task is not None:
+                    self._progress.remove_task(self._status_task)
+                    self._status_task = None
+            elif self._status_task is None:
+                self._status_task = self._progress.add_task(message, total=None, rate="")
+            else:
+                self._progress.update(self._status_task, description=message)
+        elif message:
+            self.console.print(f"tgx: {message}", highlight=False)
+
+    def stage(self, message: str) -> None:
+        if not self.quiet:
+            self.console.print(f"tgx: {message}", highlight=False)
+
+
+def stderr_is_terminal() -> bool:
+    return sys.stderr.isatty()
