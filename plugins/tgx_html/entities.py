@@ -1,0 +1,157 @@
+"""Message text + entities -> escaped HTML with properly nested tags.
+
+Offsets are UTF-16 code units (Telegram's count); they are mapped to string indices once per
+message, and an offset inside a surrogate pair snaps to the end of that character. Entities
+may nest or overlap; the text is cut at every entity boundary and, for each run, the entities
+covering it are opened outermost first. When the set changes, tags are closed back to the
+longest still-valid prefix and reopened, so the output is always well-formed (an overlap
+``<b>ab<i>c</b>d</i>`` becomes ``<b>ab<i>c</i></b><i>d</i>``).
+
+Every text run goes through ``markupsafe.escape``; the only markup is the tags emitted here,
+and every attribute value is escaped as well. Links get an ``href`` only when
+:func:`tgx_html.safety.safe_href` allows it; otherwise their text stays plain.
+"""
+
+from __future__ import annotations
+
+import re
+from bisect import bisect_right
+from collections.abc import Sequence
+
+from markupsafe import Markup, escape
+from tgx.model import Entity
+
+from .safety import clean_text, mention_href, phone_href, safe_href
+
+Span = tuple[int, int, int, Entity]  # (start, end, order, entity) in string indices
+
+_SIMPLE_TAGS = {
+    "bold": ("<strong>", "</strong>"),
+    "italic": ("<em>", "</em>"),
+    "underline": ("<u>", "</u>"),
+    "strikethrough": ("<s>", "</s>"),
+    "spoiler": ('<span class="spoiler" tabindex="0">', "</span>"),
+    "code": ("<code>", "</code>"),
+    "blockquote": ("<blockquote>", "</blockquote>"),
+    "hashtag": ('<span class="hashtag">', "</span>"),
+    "cashtag": ('<span class="cashtag">', "</span>"),
+    "bot_command": ('<span class="bot-command">', "</span>"),
+    "bank_card": ('<span class="bank-card">', "</span>"),
+    "custom_emoji": ('<span class="custom-emoji">', "</span>"),
+}
+# Equal ranges nest in this order (outermost first), so the output does not depend on the
+# order Telegram happened to list them in.
+_NEST_RANK = {name: i for i, name in enumerate((
+    "blockquote", "pre", "text_link", "link", "email", "phone", "mention", "mention_name", "hashtag",
+    "cashtag", "bot_command", "bank_card", "spoiler", "bold", "italic", "underline", "strikethrough",
+    "code", "custom_emoji"))}
+_VERBATIM = frozenset({"pre", "code"})  # newlines stay newlines inside these
+_LANGUAGE_JUNK = re.compile(r"[^A-Za-z0-9_+#.\-]")
+_ASTRAL = re.compile("[\U00010000-\U0010FFFF]")
+
+
+def entity_spans(text: str, entities: Sequence[Entity]) -> list[Span]:
+    """Entities as string-index spans, clamped to the text; empty ones dropped.
+
+    Each astral character (U+10000 and up) is two UTF-16 units and one string index, so a
+    UTF-16 offset ``o`` is string index ``o - (astral characters that end at or before o)``;
+    an offset inside a pair lands just after its character.
+    """
+    if not text or not entities:
+        return []
+    ends = [m.start() + i + 2 for i, m in enumerate(_ASTRAL.finditer(text))]  # UTF-16 end of each
+    length16 = len(text) + len(ends)
+    spans = []
+    for order, entity in enumerate(entities):
+        start16 = max(0, entity.offset)
+        end16 = min(length16, entity.offset + entity.length)
+        if end16 <= start16:
+            continue
+        if ends:
+            start, end = start16 - bisect_right(ends, start16), end16 - bisect_right(ends, end16)
+        else:
+            start, end = start16, end16
+        if end > start:
+            spans.append((start, end, order, entity))
+    return spans
+
+
+def _run(text: str, verbatim: bool, next_char: str = "") -> str:
+    """One escaped run. A CR that ends the run but starts a CRLF with the next run is dropped
+    here, so the result does not depend on where entity boundaries fall."""
+    if next_char == "\n" and text.endswith("\r"):
+        text = text[:-1]
+    escaped = str(escape(clean_text(text)))
+    return escaped if verbatim else escaped.replace("\n", "<br>")
+
+
+def _attr(value: str) -> str:
+    return str(escape(value))
+
+
+def _link(href: str | None, title: str | None, css: str, in_link: bool) -> tuple[str, str, bool]:
+    """An ``<a>`` when there is a safe target and we are not inside another link (nested
+    anchors are invalid HTML and browsers would break the outer one)."""
+    title_attr = f' title="{_attr(title)}"' if title else ""
+    if href is None or in_link:
+        return f'<span class="{css}"{title_attr}>', "</span>", False
+    return (f'<a class="{css}" href="{_attr(href)}"{title_attr} rel="noopener noreferrer nofollow">',
+            "</a>", True)
+
+
+def _tags(entity: Entity, content: str, in_link: bool) -> tuple[str, str, bool]:
+    """(open, close, is_anchor) for one entity; ``content`` is the entity's whole text."""
+    kind = entity.type
+    simple = _SIMPLE_TAGS.get(kind)
+    if simple is not None:
+        return simple[0], simple[1], False
+    if kind == "pre":
+        language = _LANGUAGE_JUNK.sub("", entity.language or "")[:40]
+        code = f'<code class="language-{language}">' if language else "<code>"
+        return '<pre class="pre">' + code, "</code></pre>", False
+    if kind == "text_link":
+        href = safe_href(entity.url)
+        return _link(href, entity.url, "text-link" if href else "text-link blocked", in_link)
+    if kind == "link":
+        return _link(safe_href(content), None, "link", in_link)
+    if kind == "email":
+        return _link(safe_href("mailto:" + content.strip()), None, "email", in_link)
+    if kind == "phone":
+        return _link(phone_href(content), None, "phone", in_link)
+    if kind == "mention":
+        return _link(mention_href(content), None, "mention", in_link)
+    if kind == "mention_name":
+        href = f"tg://user?id={int(entity.user_id)}" if entity.user_id is not None else None
+        return _link(href, None, "mention-name", in_link)
+    return f'<span class="entity-{_LANGUAGE_JUNK.sub("", kind)}">', "</span>", False
+
+
+def render_text(text: str, entities: Sequence[Entity]) -> Markup:
+    """The message text as safe HTML (``<br>`` for newlines outside pre/code)."""
+    if not text:
+        return Markup("")
+    spans = entity_spans(text, entities)
+    if not spans:
+        return Markup(_run(text, False))
+    spans.sort(key=lambda s: (s[0], -s[1], _NEST_RANK.get(s[3].type, 99), s[2]))
+    bounds = sorted({0, len(text), *(s[0] for s in spans), *(s[1] for s in spans)})
+    out: list[str] = []
+    # open stack: (span, closing tag, is_anchor, verbatim)
+    stack: list[tuple[Span, str, bool, bool]] = []
+    for a, b in zip(bounds, bounds[1:], strict=False):
+        active = [s for s in spans if s[0] <= a and s[1] >= b]
+        keep = 0
+        while keep < len(stack) and keep < len(active) and stack[keep][0] is active[keep]:
+            keep += 1
+        while len(stack) > keep:
+            out.append(stack.pop()[1])
+        for span in active[keep:]:
+            in_link = any(entry[2] for entry in stack)
+            verbatim = any(entry[3] for entry in stack) or span[3].type in _VERBATIM
+            open_tag, close_tag, is_anchor = _tags(span[3], text[span[0]:span[1]], in_link)
+            out.append(open_tag)
+            stack.append((span, close_tag, is_anchor, verbatim))
+        out.append(_run(text[a:b], bool(stack) and stack[-1][3], text[b:b + 1]))
+    while stack:
+        out.append(stack.pop()[1])
+    return Markup("".join(out))
