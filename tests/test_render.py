@@ -342,3 +342,24 @@ def test_render_all_and_empty_chats(tmp_path: Path, archive: Archive):
     results = render_all(archive, tmp_path, {"jsonl": JSONL})
     assert [(r.chat_id, r.message_count, r.ok) for r in results] == [(CHAT, 25, True), (-77, 0, True)]
     assert (tmp_path / "-77" / "messages.jsonl").read_bytes() == b""
+
+
+def test_render_memory_does_not_grow_with_the_chat(tmp_path: Path):
+    """20k messages rendered in batches of 500: the peak is a few batches, not the chat."""
+    import tracemalloc
+
+    with Archive.open(tmp_path) as a:
+        a.set_chat(Peer(CHAT, "channel", "News", "news"))
+        for start in range(1, 20_001, 2000):
+            batch = [make(i, text=f"message {i} " + "x" * 200) for i in range(start, start + 2000)]
+            a.upsert_batch(CHAT, batch)
+        tracemalloc.start()
+        try:
+            result = render_chat(a, CHAT, tmp_path, {"jsonl": JSONL, "spy": spy_spec()}, batch_size=500)
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+    assert result.ok
+    size = (tmp_path / "news" / "messages.jsonl").stat().st_size
+    assert size > 8_000_000  # what holding the chat would cost, at the very least
+    assert peak < 6_000_000, f"peak {peak} bytes"

