@@ -131,7 +131,7 @@ def register(app: typer.Typer, pm: pluggy.PluginManager) -> None:
         ctx: typer.Context,
         bot_token: str | None = typer.Option(
             None, "--bot-token", metavar="TOKEN",
-            help="Log in as a bot with this token (default: TGX_BOT_TOKEN or [telegram] bot_token).",
+            help="Log in as a bot with this token (default: TGX_BOT_TOKEN or \\[telegram] bot_token).",
         ),
         phone: str | None = typer.Option(
             None, "--phone", metavar="PHONE",
@@ -141,7 +141,7 @@ def register(app: typer.Typer, pm: pluggy.PluginManager) -> None:
         """Log in to Telegram once; the session is kept in the data dir (0600).
 
         Needs an API id and hash from https://my.telegram.org: set TGX_API_ID and TGX_API_HASH,
-        or api_id/api_hash in the [telegram] table of tgx.toml.
+        or api_id/api_hash in the \\[telegram] table of tgx.toml.
         """
         console.register_secret(bot_token)
         console.register_secret(phone)

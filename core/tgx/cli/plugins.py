@@ -141,7 +141,7 @@ def register(app: typer.Typer, pm: pluggy.PluginManager) -> None:
         ctx: typer.Context,
         name: str = typer.Argument(..., metavar="NAME", help="The plugin's name, as `tgx plugins` shows it."),
     ) -> None:
-        """Enable plugin NAME again (removes it from [plugins] disable in the config file)."""
+        """Enable plugin NAME again (removes it from \\[plugins] disable in the config file)."""
         state = get_state(ctx)
         path = _config_file(state.config)
         listed = name in (state.config.disable or [])
