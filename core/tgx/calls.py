@@ -118,7 +118,7 @@ class RequestRunner:
                 raise ChatNotFound(f"{what} is no longer accessible ({type(exc).__name__}): "
                                    "it became private, was deleted, or you were removed",
                                    hint="what was exported so far is kept") from None
-            except (*_TRANSIENT_RPC, ConnectionError, OSError, asyncio.TimeoutError) as exc:
+            except (TimeoutError, *_TRANSIENT_RPC, ConnectionError, OSError) as exc:
                 failures += 1
                 self._count("retry", stage)
                 if failures > self.max_reconnects:

@@ -81,12 +81,12 @@ def format_options(selected: Mapping[str, Any], config: Config, cli: Mapping[str
 
 def prepare_out_dir(out: Path) -> Path:
     """Create OUT/ and check it is writable, before anything else happens."""
+    if out.exists() and not out.is_dir():
+        raise OutputError(f"output path {out} exists and is not a directory")
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise OutputError(f"cannot create output directory {out}: {exc.strerror}") from None
-    if not out.is_dir():
-        raise OutputError(f"output path {out} exists and is not a directory")
     if not os.access(out, os.W_OK | os.X_OK):
         raise OutputError(f"output directory {out} is not writable")
     return out

@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from time import perf_counter
 from typing import Any
 
@@ -145,7 +145,9 @@ class HistoryFetcher:
 
     async def _page(self, *, offset_id: int, min_id: int, first_in_top: bool) -> tuple[int, int | None] | None:
         """The first page of the open top gap; returns the bounded rest of that gap."""
-        offset_date = self.opts.until if first_in_top else None
+        # offset_date returns messages strictly older than it; --until is inclusive.
+        until = self.opts.until
+        offset_date = until + timedelta(seconds=1) if first_in_top and until is not None else None
         resp, seconds = await self._request(offset_id, min_id, offset_date=offset_date)
         msgs = resp.messages
         if not msgs:

@@ -14,8 +14,8 @@ from ..archive import Archive
 from ..errors import ExitCode, OutputError, UsageError
 from ..export import STATE_DIR, format_options, select_formats
 from ..peers import parse_chat
-from .export import _py_name, option_parameter, plugin_option_specs, split_formats
 from . import get_state
+from .export import _py_name, option_parameter, plugin_option_specs, split_formats
 
 RENDER_HELP = """Render output formats again from an export's archive (no network, no login).
 
