@@ -143,10 +143,11 @@ def register(app: typer.Typer, pm: pluggy.PluginManager) -> None:
         P("chats", P.POSITIONAL_OR_KEYWORD, annotation=list[str],
           default=typer.Argument(..., metavar="CHAT...", help="Chats to export (see above).")),
         P("out", P.KEYWORD_ONLY, annotation=Path | None, default=typer.Option(
-            None, "--out", "-o", help="Output directory (default: out in tgx.toml's export table, else ./tgx-export).")),
+            None, "--out", "-o",
+            help="Output directory (default: out in tgx.toml's export table, else ./tgx-export).")),
         P("format", P.KEYWORD_ONLY, annotation=list[str] | None, default=typer.Option(
-            None, "--format", "-f", metavar="FORMATS", help="Output formats, comma-separated or repeated (see `tgx formats`). "
-            "Default: jsonl.")),
+            None, "--format", "-f", metavar="FORMATS",
+            help="Output formats, comma-separated or repeated (see `tgx formats`). Default: jsonl.")),
         P("since", P.KEYWORD_ONLY, annotation=str | None, default=typer.Option(
             None, "--since", metavar="DATE", help="Only messages from DATE on (YYYY-MM-DD or ISO 8601, UTC).")),
         P("until", P.KEYWORD_ONLY, annotation=str | None, default=typer.Option(
