@@ -454,17 +454,18 @@ class PartDownloader:
     async def _fetch(self, transfer: Transfer, offset: int, limit: int, expected: int | None) -> bytes:
         while True:
             remote = transfer.remote
-            location = remote.location
+            location, dc_id = remote.location, remote.dc_id
             try:
                 data = await self.requester.get_file(remote, offset, limit)
             except _REF_ERRORS as exc:
                 await self._refresh(transfer, location, exc)
                 continue
             except tl_errors.FileMigrateError as exc:
-                if remote.dc_id == exc.new_dc:
+                if dc_id == exc.new_dc:
                     raise FileFailed(f"Telegram keeps redirecting to DC {exc.new_dc}") from None
-                remote.dc_id = exc.new_dc
-                self.migrated += 1
+                if remote.dc_id != exc.new_dc:  # parallel parts learn it once
+                    remote.dc_id = exc.new_dc
+                    self.migrated += 1
                 continue
             except (tl_errors.FileIdInvalidError, tl_errors.LocationInvalidError) as exc:
                 raise FileFailed(_rpc_name(exc)) from None

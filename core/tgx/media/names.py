@@ -257,10 +257,10 @@ def inside(folder: Path, name: str) -> Path:
     if not name or name in (".", "..") or "/" in name or "\\" in name or "\x00" in name:
         raise OutputError(f"unsafe file name {name!r}")
     path = folder / name
-    if path.resolve(strict=False).parent != folder.resolve():
-        raise OutputError(f"{name!r} does not stay inside {folder}")
     if path.is_symlink():
         raise OutputError(f"refusing to write through the symbolic link {path}")
+    if path.resolve(strict=False).parent != folder.resolve():
+        raise OutputError(f"{name!r} does not stay inside {folder}")
     return path
 
 
