@@ -313,6 +313,47 @@ def test_damaged_pages_surface_as_output_error(tmp_path: Path):
     assert "\n" not in info.value.message
 
 
+WAL_SCRIPT = textwrap.dedent("""
+    import os, sys
+    from datetime import datetime, timezone
+    from pathlib import Path
+    from tgx.archive import Archive
+    from tgx.model import Message
+
+    chat = -1000000000042
+    def m(i):
+        return Message(chat_id=chat, id=i, date=datetime(2024, 1, 1, tzinfo=timezone.utc), text="z" * 300)
+    a = Archive.open(Path(sys.argv[1]))
+    a.upsert_batch(chat, [m(i) for i in range(1, 101)])
+    a._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    a._conn.execute("PRAGMA wal_autocheckpoint = 0")
+    for start in range(101, 2001, 100):
+        a.upsert_batch(chat, [m(i) for i in range(start, start + 100)])
+    os._exit(0)  # killed: the newer batches live only in the WAL
+""")
+
+
+def test_killed_mid_checkpoint_is_not_mistaken_for_truncation(tmp_path: Path):
+    """Page 1 (with the grown size) reached the file, the other pages did not: the WAL has them."""
+    proc = subprocess.run([sys.executable, "-c", WAL_SCRIPT, str(tmp_path)], capture_output=True, text=True,
+                          timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    db = tmp_path / ".tgx" / "archive.sqlite"
+    wal = (tmp_path / ".tgx" / "archive.sqlite-wal").read_bytes()
+    page_size = int.from_bytes(wal[8:12], "big")
+    newest_page1 = None
+    for offset in range(32, len(wal) - 24 - page_size + 1, 24 + page_size):
+        if int.from_bytes(wal[offset:offset + 4], "big") == 1:
+            newest_page1 = wal[offset + 24:offset + 24 + page_size]
+    assert newest_page1 is not None
+    claimed = int.from_bytes(newest_page1[28:32], "big") * page_size
+    assert claimed > db.stat().st_size  # the state a checkpoint killed after writing page 1 leaves
+    with db.open("r+b") as f:
+        f.write(newest_page1)
+    with Archive.open(tmp_path) as a:
+        assert a.count(CHAT) == 2000 and a.integrity_check() == []
+
+
 def test_foreign_sqlite_database_is_refused(tmp_path: Path):
     conn = sqlite3.connect(_state(tmp_path))
     conn.execute("CREATE TABLE something (x)")

@@ -144,11 +144,18 @@ def _corrupt(path: Path, reason: str) -> OutputError:
 
 
 def _truncation(path: Path) -> str | None:
-    """Cheap O(1) sanity check of the file header: not SQLite, or shorter than it says it is."""
+    """Cheap O(1) sanity check of the file header: not SQLite, or shorter than it says it is.
+
+    The length check is skipped while a non-empty WAL exists: a process killed in the middle of
+    a checkpoint may leave page 1 (with the new size) written before the file has grown, and
+    SQLite completes that from the WAL on the next open.
+    """
     try:
         size = path.stat().st_size
         if size == 0:
             return None  # brand new (we created it)
+        wal = path.with_name(path.name + "-wal")
+        wal_size = wal.stat().st_size if wal.exists() else 0
         with path.open("rb") as f:
             header = f.read(100)
     except OSError as exc:
@@ -162,7 +169,7 @@ def _truncation(path: Path) -> str | None:
     pages = int.from_bytes(header[28:32], "big")
     change_counter = header[24:28]
     valid_for = header[92:96]
-    if pages and change_counter == valid_for and size < pages * page_size:
+    if pages and change_counter == valid_for and size < pages * page_size and not wal_size:
         return f"truncated: {size} bytes, header says {pages * page_size}"
     return None
 
