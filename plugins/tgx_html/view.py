@@ -294,5 +294,8 @@ def service_html(msg: Message, actor: str, name_of: Any, link_to: Any) -> Markup
 def peer_title(peer: Peer | None, fallback: str = "Unknown") -> str:
     if peer is None:
         return fallback
-    return clean_text(peer.title) or (("@" + peer.username) if peer.username else fallback)
+    title = clean_text(peer.title)
+    if title.strip():
+        return title
+    return ("@" + peer.username) if peer.username else fallback
 
