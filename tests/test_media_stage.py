@@ -21,7 +21,7 @@ from telethon.tl import types
 from tgx.archive import Archive
 from tgx.calls import RequestRunner
 from tgx.config import Config
-from tgx.errors import OutputError
+from tgx.errors import DependencyError, ExitCode, OutputError
 from tgx.fetch import HistoryFetcher
 from tgx.manager import get_plugin_manager
 from tgx.media import MediaOptions, MediaResult, attach_paths, run_media_stage
@@ -425,3 +425,12 @@ def test_the_photo_location_asks_for_the_largest_size() -> None:
     assert remote.size == len(world.expected_file("tgx_demo", photo_id))
     doc = remote_file(world.tl_message("tgx_demo", world.find("tgx_demo", "document")).media)
     assert isinstance(doc.location, types.InputDocumentFileLocation) and doc.location.thumb_size == ""
+
+
+def test_a_pinned_encoder_that_does_not_exist_ends_the_stage_before_downloading(tmp_path: Path) -> None:
+    world = world_of()
+    with pytest.raises(DependencyError, match="unknown encoder 'nope'") as info:
+        run_stage(world, tmp_path, ["tgx_demo"],
+                  MediaOptions(kinds=frozenset({"video"}), transcode="always", encoder="nope"))
+    assert info.value.exit_code == ExitCode.DEPENDENCY
+    assert not getfiles(world)

@@ -48,6 +48,7 @@ JOURNAL_MAGIC = "tgx-parts 1"
 _REF_ERRORS = (tl_errors.FileReferenceExpiredError, tl_errors.FilerefUpgradeNeededError,
                tl_errors.FileReferenceInvalidError)
 _DISK_FULL = {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)}
+_fdatasync = getattr(os, "fdatasync", os.fsync)  # macOS has no fdatasync
 
 
 class FileFailed(Exception):
@@ -180,6 +181,8 @@ class FileRequester:
                     sender = await self.client._borrow_exported_sender(dc_id)
                 except tl_errors.DcIdInvalidError:  # "another" DC that is in fact ours
                     return self.runner
+                except (TimeoutError, tl_errors.RPCError, ConnectionError, OSError) as exc:
+                    raise FileFailed(f"cannot connect to DC {dc_id} ({_rpc_name(exc)})") from None
                 base = self.runner
                 proxy = _ExportedSenderClient(self.client, sender, dc_id)
                 runner = RequestRunner(proxy, metrics=base.metrics, status=base.status,
@@ -278,6 +281,7 @@ class PartFile:
         self.path = path
         self.journal = journal
         self._lock = threading.Lock()
+        self._seek_lock = threading.Lock()
         self._busy = 0
         self._closing = False
         flags = os.O_RDWR | os.O_CREAT | (os.O_TRUNC if fresh else 0)
@@ -301,14 +305,11 @@ class PartFile:
                 raise RuntimeError("part file already closed")
             self._busy += 1
         try:
-            view = memoryview(data)
-            done = 0
-            while done < len(view):
-                done += os.pwrite(self.fd, view[done:], offset + done)
+            _pwrite_all(self.fd, data, offset, self._seek_lock)
             if self.jfd is not None:
-                os.fdatasync(self.fd)
+                _fdatasync(self.fd)
                 os.write(self.jfd, f"{index}\n".encode("ascii"))  # O_APPEND: one atomic line
-                os.fdatasync(self.jfd)
+                _fdatasync(self.jfd)
         finally:
             with self._lock:
                 self._busy -= 1
@@ -336,6 +337,20 @@ class PartFile:
                 except OSError:
                     pass
         self.fd = self.jfd = -1
+
+
+def _pwrite_all(fd: int, data: bytes, offset: int, lock: threading.Lock) -> None:
+    view = memoryview(data)
+    done = 0
+    pwrite = getattr(os, "pwrite", None)
+    if pwrite is not None:
+        while done < len(view):
+            done += pwrite(fd, view[done:], offset + done)
+        return
+    with lock:  # no pwrite (Windows): seek + write, one writer at a time
+        os.lseek(fd, offset, os.SEEK_SET)
+        while done < len(view):
+            done += os.write(fd, view[done:])
 
 
 def disk_full(path: Path) -> OutputError:

@@ -33,7 +33,7 @@ from telethon import utils as tl_utils
 from telethon.tl import functions, types
 
 from .. import console
-from ..errors import DependencyError, EncodeError, OutputError, TgxError, UsageError
+from ..errors import DependencyError, EncodeError, OutputError, TgxError
 from ..model import FILE_MEDIA_KINDS, Media, Peer, peer_kind_of_id
 from ..specs import EncodeJob
 from .downloader import (
@@ -264,6 +264,7 @@ class MediaStage:
             remote = remote_file(tl.media) if tl is not None and tl.media is not None else None
             if remote is None or remote.media_id != media.id:
                 self._file_failed(f"{chat.label}/{message_id}", "no longer available on Telegram")
+                self._seen.discard(media.id)  # another message showing it may still have it
                 continue
             job = self._make_job(chat, message_id, media, record, remote)
             self._total += remote.size or 0
@@ -353,21 +354,13 @@ class MediaStage:
         from .. import ffmpeg
         from ..encoding import EncodePool, EncoderChain
 
+        chain = EncoderChain.from_plugins(self.pm, self.config, self.options.encoder, warn=self._warn)
+        if self.options.encoder:
+            chain.select()  # a pinned encoder that is unknown or unavailable ends the export (exit 8)
         try:
             info = ffmpeg.find_ffmpeg(getattr(self.config, "env", None))
-        except DependencyError as exc:
-            self._warn(f"--transcode {mode} ignored: {exc}; videos are kept as downloaded")
-            return
-        if info is None:
-            self._warn(f"--transcode {mode} ignored: ffmpeg not found ({ffmpeg.INSTALL_HINT}); "
-                       "videos are kept as downloaded")
-            return
-        chain = EncoderChain.from_plugins(self.pm, self.config, self.options.encoder, warn=self._warn)
-        if self.options.encoder and self.options.encoder not in chain.names:
-            known = ", ".join(chain.names) or "none"
-            raise UsageError(f"--encoder {self.options.encoder}: no such encoder (known: {known})",
-                             hint="`tgx encoders` lists them")
-        try:
+            if info is None:
+                raise DependencyError(f"ffmpeg not found ({ffmpeg.INSTALL_HINT})")
             chain.select()
         except DependencyError as exc:
             self._warn(f"--transcode {mode} ignored: {exc}; videos are kept as downloaded")
