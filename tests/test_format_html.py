@@ -411,6 +411,9 @@ def test_overlapping_entities_nest_properly() -> None:
     assert render_text("a\nb", []) == "a<br>b"
     assert render_text("a\r\nb\rc", [Entity("bold", 0, 2)]) == "<strong>a</strong><br>b<br>c"
     assert render_text("a\nb", [Entity("pre", 0, 3)]) == '<pre class="pre"><code>a\nb</code></pre>'
+    # the newline right after a block is kept in the text but hidden by CSS (no empty line)
+    assert render_text("q\nnext", [Entity("blockquote", 0, 1)]) == (
+        '<blockquote>q</blockquote><br class="after-block">next')
 
 
 # ---------------------------------------------------------------------------------------------

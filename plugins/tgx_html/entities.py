@@ -46,6 +46,7 @@ _NEST_RANK = {name: i for i, name in enumerate((
     "cashtag", "bot_command", "bank_card", "spoiler", "bold", "italic", "underline", "strikethrough",
     "code", "custom_emoji"))}
 _VERBATIM = frozenset({"pre", "code"})  # newlines stay newlines inside these
+_BLOCK_ENDS = frozenset({"</blockquote>", "</code></pre>"})
 _LANGUAGE_JUNK = re.compile(r"[^A-Za-z0-9_+#.\-]")
 _ASTRAL = re.compile("[\U00010000-\U0010FFFF]")
 
@@ -76,13 +77,19 @@ def entity_spans(text: str, entities: Sequence[Entity]) -> list[Span]:
     return spans
 
 
-def _run(text: str, verbatim: bool, next_char: str = "") -> str:
+def _run(text: str, verbatim: bool, next_char: str = "", after_block: bool = False) -> str:
     """One escaped run. A CR that ends the run but starts a CRLF with the next run is dropped
-    here, so the result does not depend on where entity boundaries fall."""
+    here, so the result does not depend on where entity boundaries fall. The newline that
+    follows a blockquote or code block is marked so CSS can hide it: the block already ends
+    the line, and a visible ``<br>`` would add an empty one."""
     if next_char == "\n" and text.endswith("\r"):
         text = text[:-1]
     escaped = str(escape(clean_text(text)))
-    return escaped if verbatim else escaped.replace("\n", "<br>")
+    if verbatim:
+        return escaped
+    if after_block and escaped.startswith("\n"):
+        return '<br class="after-block">' + escaped[1:].replace("\n", "<br>")
+    return escaped.replace("\n", "<br>")
 
 
 def _attr(value: str) -> str:
@@ -138,20 +145,24 @@ def render_text(text: str, entities: Sequence[Entity]) -> Markup:
     out: list[str] = []
     # open stack: (span, closing tag, is_anchor, verbatim)
     stack: list[tuple[Span, str, bool, bool]] = []
+    after_block = False
     for a, b in zip(bounds, bounds[1:], strict=False):
         active = [s for s in spans if s[0] <= a and s[1] >= b]
         keep = 0
         while keep < len(stack) and keep < len(active) and stack[keep][0] is active[keep]:
             keep += 1
         while len(stack) > keep:
-            out.append(stack.pop()[1])
+            close_tag = stack.pop()[1]
+            out.append(close_tag)
+            after_block = after_block or close_tag in _BLOCK_ENDS
         for span in active[keep:]:
             in_link = any(entry[2] for entry in stack)
             verbatim = any(entry[3] for entry in stack) or span[3].type in _VERBATIM
             open_tag, close_tag, is_anchor = _tags(span[3], text[span[0]:span[1]], in_link)
             out.append(open_tag)
             stack.append((span, close_tag, is_anchor, verbatim))
-        out.append(_run(text[a:b], bool(stack) and stack[-1][3], text[b:b + 1]))
+        out.append(_run(text[a:b], bool(stack) and stack[-1][3], text[b:b + 1], after_block))
+        after_block = False
     while stack:
         out.append(stack.pop()[1])
     return Markup("".join(out))
