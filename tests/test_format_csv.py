@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from tgx.archive import Archive
 from tgx.model import Action, Entity, Forward, Media, Message, Peer, Reaction
 from tgx.render import render_chat
-from tgx_csv.writer import COLUMNS
+from tgx_csv.writer import COLUMNS, flag
 
 CHAT = Peer(-1001234567890, "supergroup", "Test Group", username="testgroup")
 ALICE = Peer(11, "user", "Alice Liddell", first_name="Alice", last_name="Liddell")
@@ -121,7 +121,7 @@ def test_rfc4180_bytes(tmp_path: Path) -> None:
 
 
 def test_options_turn_off_guard_and_bom(tmp_path: Path) -> None:
-    path = render(tmp_path, kitchen_sink(), {"csv-formula-guard": False, "csv-bom": "false"})
+    path = render(tmp_path, kitchen_sink(), {"csv-formula-guard": "off", "csv-bom": "off"})
     assert path.read_bytes().startswith(b"id,")
     by_id = {int(r["id"]): r for r in read_rows(path, encoding="utf-8")}
     assert by_id[11]["text"] == "+1" and by_id[3]["sender_name"] == "=Bob"
@@ -177,3 +177,9 @@ def test_reads_back_with_the_csv_module_defaults(tmp_path: Path) -> None:
     with open(path, encoding="utf-8-sig", newline="") as fh:
         rows = list(csv.DictReader(fh))
     assert len(rows) == 17 and rows[1]["text"].startswith("bold italic")
+
+
+@pytest.mark.parametrize(("value", "expected"), [("on", True), ("off", False), (True, True), (False, False),
+                                                 ("false", False), ("no", False), ("1", True), (None, True)])
+def test_on_off_values_from_cli_or_config(value: object, expected: bool) -> None:
+    assert flag(value, True) is expected

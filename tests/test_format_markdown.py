@@ -163,6 +163,8 @@ def E(kind: str, offset: int, length: int, **kw: object) -> Entity:  # noqa: N80
     ("😀x", [E("bold", 0, 1)], "<b>😀</b>x"),  # half a character: the end snaps forward
     ("x", [E("bold", -5, 3), E("italic", 0, 99)], "*x*"),  # clamped to the text
     ("tag #x", [E("hashtag", 4, 2)], "tag \\#x"),
+    ("ab", [E("code", 0, 1), E("code", 1, 1)], "`a`<code>b</code>"),  # no "``" run between them
+    ("Wow!site", [E("text_link", 4, 4, url="https://e.org")], "Wow\\![site](https://e.org)"),  # no image
 ])
 def test_entity_examples(text: str, entities: list[Entity], expected: str) -> None:
     assert render_text(text, entities) == expected

@@ -20,9 +20,11 @@ def tgx_register_formats() -> FormatSpec:
         factory=CsvWriter,
         description="messages.csv: one row per message, for spreadsheets and data tools",
         options=(
+            # on/off choices rather than type=bool: "--csv-bom off" reads the same on the command
+            # line and in tgx.toml (where true/false work as well)
             OptionSpec("csv-formula-guard", "prefix ' to text cells starting with = + - @ TAB or CR, so "
-                       "spreadsheets do not run them as formulas", default=True, type=bool),
+                       "spreadsheets do not run them as formulas", default="on", choices=("on", "off")),
             OptionSpec("csv-bom", "start the file with a UTF-8 byte-order mark (Excel needs it to "
-                       "read UTF-8)", default=True, type=bool),
+                       "read UTF-8)", default="on", choices=("on", "off")),
         ),
     )

@@ -12,9 +12,10 @@ Two promises, both tested:
   pieces are nested properly. Each piece is wrapped line by line (inline Markdown cannot span
   a paragraph break) with its whitespace moved outside the markers. Markdown markers (``**``,
   ``*``, ``~~``, ``==``) are used only where CommonMark's flanking rules make them certain to
-  work (a word character on both inner ends, no same marker right before); elsewhere the
-  equivalent inline HTML tag (``<b>``, ``<i>``, ``<s>``, ``<mark>``) is used. Underline has no
-  Markdown syntax and is always ``<u>``.
+  work (a word character on both inner ends, no same marker right before or nested inside);
+  elsewhere the equivalent inline HTML tag (``<b>``, ``<i>``, ``<s>``, ``<mark>``) is used.
+  Underline has no Markdown syntax and is always ``<u>``. Two code spans in a row, or a link
+  right after ``!``, are kept apart the same way.
 
 Block entities: ``pre`` becomes a fenced code block (the fence is longer than any backtick run
 inside, so text cannot close it early); ``blockquote`` prefixes its lines with ``> ``.
@@ -185,6 +186,9 @@ def _wordish(ch: str) -> bool:
     return not ch.isspace() and unicodedata.category(ch)[0] not in "PS"
 
 
+_ESCAPED = re.compile(r"\\.")
+
+
 def _split_ws(piece: str) -> tuple[str, str, str]:
     core = piece.strip()
     if not core:
@@ -208,7 +212,8 @@ def wrap_lines(kind: str, inner: str, prev: str | None, target: str | None) -> s
         before = lead[-1:] or (prev if n == 0 else None)
         marker = MARKDOWN_MARKERS.get(kind)
         if (marker and _wordish(core[0]) and _wordish(core[-1])
-                and (before is None or before != marker[0])):
+                and (before is None or before != marker[0])
+                and marker[0] not in _ESCAPED.sub("", core)):  # no same marker nested inside
             out.append(f"{lead}{marker}{core}{marker}{trail}")
         else:
             tag = HTML_TAGS[kind]
@@ -216,13 +221,20 @@ def wrap_lines(kind: str, inner: str, prev: str | None, target: str | None) -> s
     return "\n".join(out)
 
 
-def code_span(raw: str) -> str:
-    """Inline code, line by line; the backtick fence is longer than any run inside."""
+def code_span(raw: str, prev: str | None = None) -> str:
+    """Inline code, line by line; the backtick fence is longer than any run inside.
+
+    Right after another code span (``prev`` is a backtick) the two fences would merge into one
+    run, so the first line becomes ``<code>`` with escaped content instead.
+    """
     raw = raw.replace("\r", " ").replace("\0", "\ufffd")
     out = []
-    for line in raw.split("\n"):
+    for n, line in enumerate(raw.split("\n")):
         if not line or line.isspace():
             out.append(line)
+            continue
+        if n == 0 and prev == "`":
+            out.append(f"<code>{_escape_bulk(line)}</code>")
             continue
         longest = max((len(run) for run in re.findall("`+", line)), default=0)
         fence = "`" * (longest + 1)
@@ -277,32 +289,35 @@ class _Renderer:
         self.text = text
         self.state = 0
 
-    def render(self, node: _Node, in_link: bool) -> str:
+    def render(self, node: _Node, in_link: bool, before: str = "") -> str:
+        """``node``'s children as Markdown; ``before`` is the character emitted just before them."""
         parts: list[str] = []
-        last = ""  # the last character emitted at this level
+        last = before  # the last character emitted before the next child
         for child in node.children:
             if isinstance(child, tuple):
                 piece, self.state = escape_plain(self.text[child[0]:child[1]], self.state)
+                if piece.endswith("!"):  # a link may follow: "![...](...)" would be an image
+                    piece = piece[:-1] + "\\!"
             else:
                 kind = child.entity.type  # type: ignore[union-attr]
+                target = None
+                if kind in LINK_TYPES and not in_link:
+                    target = _link_target(child.entity)  # type: ignore[arg-type]
                 if kind == "code":
                     start, end = _node_range(child)
                     raw = self.text[start:end]
-                    piece = code_span(raw)
+                    piece = code_span(raw, last or None)
                     tail = raw.rsplit("\n", 1)[-1]
                     if "\n" in raw:
                         self.state = 0 if not tail.strip() else 2
                     elif tail.strip():
                         self.state = 2
+                elif kind in LINK_TYPES and target is None:
+                    # an unsafe or nested link: only its text, which continues this level
+                    piece = self.render(child, True, last)
                 else:
                     inner = self.render(child, in_link or kind in LINK_TYPES)
-                    target = None
-                    if kind in LINK_TYPES and not in_link:
-                        target = _link_target(child.entity)  # type: ignore[arg-type]
-                    if kind in LINK_TYPES and target is None:
-                        piece = inner  # unsafe or nested link: its text only
-                    else:
-                        piece = wrap_lines(kind, inner, last or None, target)
+                    piece = wrap_lines(kind, inner, last or None, target)
             if piece:
                 parts.append(piece)
                 last = "" if piece.endswith("\n") else piece[-1]
