@@ -363,3 +363,29 @@ def test_render_memory_does_not_grow_with_the_chat(tmp_path: Path):
     size = (tmp_path / "news" / "messages.jsonl").stat().st_size
     assert size > 8_000_000  # what holding the chat would cost, at the very least
     assert peak < 6_000_000, f"peak {peak} bytes"
+
+
+def test_media_paths_are_attached_from_the_media_index(tmp_path: Path, archive: Archive):
+    from tgx.model import Media
+
+    archive.set_chat(Peer(-77, "group", "Family"))
+    archive.upsert_batch(CHAT, [make(40, media=Media("photo", id=501)), make(41, media=Media("video", id=502)),
+                                make(42, media=Media("document", id=503)), make(43, reply_to_id=40)])
+    archive.set_media(501, "news/media/photos/501.jpg", size=3)
+    archive.set_media(502, "-77/media/videos/502.mp4", size=3)  # downloaded for another chat first
+    archive.set_media(503, "news/media/files/503.pdf", status="failed")
+    seen: dict[int, str | None] = {}
+
+    class MediaSpy(SpyWriter):
+        def write(self, messages):
+            for m in messages:
+                if m.media is not None:
+                    seen[m.id] = m.media.path
+                if m.reply_to_id == 40:
+                    seen[-40] = self.ctx.message(40).media.path
+
+    result = render_chat(archive, CHAT, tmp_path, {"m": FormatSpec("m", MediaSpy)}, batch_size=2)
+    assert result.ok
+    assert seen == {40: "media/photos/501.jpg", 41: "../-77/media/videos/502.mp4", 42: None,
+                    -40: "media/photos/501.jpg"}
+    assert archive.message(CHAT, 40).media.path is None  # rows keep no paths

@@ -2,6 +2,8 @@
 
 One pass: ``archive.iter_messages`` batches (ascending ids, bounded size) go to ALL writers, so
 ``--format jsonl,json,html`` reads the archive once and memory does not grow with the chat.
+Before a batch goes out, ``media.path`` is filled from the archive's media index
+(:func:`tgx.media.attach_paths`: downloaded files, relative to the chat folder).
 
 Files are never half-written where a finished one was: :meth:`ChatRenderContext.open` hands the
 writer a file named ``<name>.tgx-tmp`` beside the final name; only after the writer's
@@ -30,6 +32,7 @@ from typing import IO, Any
 
 from .archive import Archive
 from .errors import OutputError, TgxError
+from .media.index import attach_paths
 from .model import Message, Peer
 from .specs import FormatSpec, FormatWriter
 
@@ -116,9 +119,10 @@ class _LRU:
 class _ChatLookups:
     """Peer/message/rank lookups for one chat, cached, shared by all writers of a render."""
 
-    def __init__(self, archive: Archive, chat_id: int, peer_cache: int = 4096, message_cache: int = 1024):
+    def __init__(self, archive: Archive, chat: Peer, peer_cache: int = 4096, message_cache: int = 1024):
         self.archive = archive
-        self.chat_id = chat_id
+        self.chat = chat
+        self.chat_id = chat.id
         self._peers = _LRU(peer_cache)
         self._messages = _LRU(message_cache)
         self._ids: array | None = None
@@ -148,6 +152,8 @@ class _ChatLookups:
         hit = self._messages.get(message_id)
         if hit is _MISSING:
             hit = self.archive.message(self.chat_id, message_id)
+            if hit is not None and hit.media is not None:
+                attach_paths(self.archive, self.chat, [hit])
             self._messages.put(message_id, hit)
         return hit
 
@@ -355,7 +361,7 @@ def render_chat(archive: Archive, chat_id: int, out_dir: Path | str, formats: Ma
 
     count = archive.count(chat_id)
     result = RenderResult(chat_id, chat_dir, count)
-    lookups = _ChatLookups(archive, chat_id)
+    lookups = _ChatLookups(archive, chat)
     claims: dict[str, str] = {}
     options = options or {}
     active: dict[str, tuple[FormatWriter, ChatRenderContext]] = {}
@@ -397,6 +403,7 @@ def render_chat(archive: Archive, chat_id: int, out_dir: Path | str, formats: Ma
     try:
         if active:
             for batch in archive.iter_messages(chat_id, batch_size):
+                attach_paths(archive, chat, batch)  # media.path: downloaded files, chat-relative
                 lookups.set_batch(batch)
                 for name, (writer, ctx) in list(active.items()):
                     started = perf()
