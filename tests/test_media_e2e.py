@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 import json
 import signal
 import time
@@ -46,12 +45,6 @@ def check_files(out: Path, world: SimulatedTelegram, key: str) -> dict[int, str]
         archive.close()
 
 
-def render_links_media() -> bool:
-    import tgx.render
-
-    return "attach_paths" in inspect.getsource(tgx.render)
-
-
 def test_export_media_all_exact_bytes_other_dc_parallel_links_and_rerun(tmp_path: Path, sim_config) -> None:
     log = tmp_path / "requests.jsonl"
     scenario = {**SCENARIO, "latency_ms": 10}
@@ -73,12 +66,12 @@ def test_export_media_all_exact_bytes_other_dc_parallel_links_and_rerun(tmp_path
     dcs = {r["dc"] for r in read_log(log) if r["type"] == "GetFileRequest" and r["media_id"] == other}
     assert dcs == {world.other_dc}
 
-    if render_links_media():
-        for line in read_jsonl(out / "tgx_demo" / "messages.jsonl"):
+    for key in ("tgx_demo", "tgx_forum"):  # the rendered jsonl links every file, chat-relative
+        for line in read_jsonl(out / key / "messages.jsonl"):
             media = line["media"]
             if media and media["kind"] in ("photo", "video", "document", "voice", "audio", "sticker",
                                            "animation", "round"):
-                assert media["path"] and (out / "tgx_demo" / media["path"]).is_file()
+                assert media["path"] and (out / key / media["path"]).is_file()
 
     getfiles = sum(1 for r in read_log(log) if r["type"] == "GetFileRequest")
     again = tgx(tmp_path, "export", "@tgx_demo", "@tgx_forum", "--media", "all", "-o", "out", config=cfg)
@@ -86,7 +79,6 @@ def test_export_media_all_exact_bytes_other_dc_parallel_links_and_rerun(tmp_path
     assert sum(1 for r in read_log(log) if r["type"] == "GetFileRequest") == getfiles  # nothing again
 
 
-@pytest.mark.skipif(not render_links_media(), reason="render.py does not call tgx.media.attach_paths yet")
 def test_rendered_jsonl_links_downloaded_files(tmp_path: Path, sim_config) -> None:
     cfg = sim_config(**SCENARIO)
     result = tgx(tmp_path, "export", "@tgx_demo", "--media", "photo", "-o", "out", config=cfg)

@@ -38,7 +38,7 @@ def assert_safe(name: str) -> None:
     assert "\u202e" not in name
 
 
-@settings(max_examples=300, suppress_health_check=[HealthCheck.function_scoped_fixture], deadline=None)
+@settings(max_examples=200, suppress_health_check=[HealthCheck.function_scoped_fixture], deadline=None)
 @given(raw=st.one_of(st.none(), st.text(max_size=400),
                      st.text(alphabet=st.sampled_from(list("./\\\x00 :*?.\u202e\u0301aéЖ📄")), max_size=60)))
 def test_any_name_becomes_a_file_inside_the_folder(tmp_path: Path, raw: str | None) -> None:
