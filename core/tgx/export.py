@@ -59,6 +59,7 @@ class ExportOutcome:
     outputs: dict[str, str]
     render_errors: list[str]
     exit_code: int = ExitCode.OK
+    media: Any = None  # tgx.media.MediaResult when the media stage ran
 
 
 def select_formats(pm: Any, names: Sequence[str]) -> dict[str, Any]:
@@ -127,7 +128,7 @@ async def run_export(pm: Any, config: Config, req: ExportRequest, client: Any,
     exit_code = ExitCode.OK
     outcomes: list[ChatOutcome] = []
     render_errors: list[str] = []
-    media_warnings: list[str] = []
+    media_result = None
     resolution = PeerResolution.from_plugins(pm, client, out / STATE_DIR, config=config)
     metrics.add_cache_source("peer_resolution", lambda: _flatten_stats(resolution.stats()))
     runner = RequestRunner(client, metrics=metrics, status=progress.status,
@@ -158,8 +159,8 @@ async def run_export(pm: Any, config: Config, req: ExportRequest, client: Any,
 
             media_result = await run_media_stage(
                 archive=archive, client=client, runner=runner, chats=[o.peer for o in outcomes],
-                out_dir=out, options=req.media, metrics=metrics, progress=progress, pm=pm, config=config)
-            media_warnings.extend(media_result.warnings)
+                out_dir=out, options=req.media, metrics=metrics, progress=progress, pm=pm, config=config,
+                input_peers={rp.peer.id: rp.input_peer for rp in resolved})
 
         for o in outcomes:
             started = perf_counter()
@@ -180,7 +181,7 @@ async def run_export(pm: Any, config: Config, req: ExportRequest, client: Any,
         metrics.incr("requests", runner.requests)
         report = metrics.finish(status=status, exit_code=exit_code)
         archive.close()
-    return ExportOutcome(outcomes, report, metrics.outputs(), render_errors, exit_code)
+    return ExportOutcome(outcomes, report, metrics.outputs(), render_errors, exit_code, media_result)
 
 
 def _render_failures(result: Any) -> list[tuple[str, str]]:

@@ -37,7 +37,11 @@ def register(app: typer.Typer, pm: pluggy.PluginManager) -> None:
         scenario["messages"] = messages
         state.config.tables["simulated"] = scenario
         formats = sorted(registry.formats(state.pm))
-        req = ExportRequest(chats=[DEMO_CHAT], out=out, formats=formats, quiet=quiet, command="demo")
+        from ..media import MediaOptions
+
+        media = MediaOptions.from_cli(media="all", max_size=None, parallel_files=4, transcode="never",
+                                      encoder=None, crf=None, replace_originals=False)
+        req = ExportRequest(chats=[DEMO_CHAT], out=out, formats=formats, quiet=quiet, command="demo", media=media)
         code = run_async(export_with_client(state, req, json_output=False))
         console.info(f"demo export written to {out.resolve()} (formats: {', '.join(formats)})")
         if code != ExitCode.OK:

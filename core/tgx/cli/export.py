@@ -85,10 +85,14 @@ def export_request_from_cli(state: AppState, values: dict[str, Any], plugin_opts
         raise UsageError("--since is after --until")
     from ..media import MediaOptions
 
+    def pick(name: str, default: Any) -> Any:
+        """The flag when given, else tgx.toml's [export] key, else the built-in default."""
+        return values[name] if values[name] is not None else defaults.get(name, default)
+
     media = MediaOptions.from_cli(
-        media=values["media"] or defaults.get("media", "none"), max_size=values["max_size"],
-        parallel_files=values["parallel_files"], transcode=values["transcode"],
-        encoder=values["encoder"], crf=values["crf"], replace_originals=values["replace_originals"])
+        media=pick("media", "none"), max_size=pick("max_size", None),
+        parallel_files=pick("parallel_files", 4), transcode=pick("transcode", "never"),
+        encoder=pick("encoder", None), crf=pick("crf", None), replace_originals=values["replace_originals"])
     return ExportRequest(
         media=media,
         chats=values["chats"],
@@ -96,8 +100,8 @@ def export_request_from_cli(state: AppState, values: dict[str, Any], plugin_opts
         formats=formats,
         fetch=fetch,
         plugin_options={o.name: values[_py_name(o.name)] for o in plugin_opts},
-        max_flood_wait=values["max_flood_wait"],
-        metrics_interval=values["metrics_interval"],
+        max_flood_wait=float(pick("max_flood_wait", 900.0)),
+        metrics_interval=float(pick("metrics_interval", 5.0)),
         quiet=values["quiet"],
     )
 
@@ -117,6 +121,7 @@ async def export_with_client(state: AppState, req: ExportRequest, *, json_output
             "chats": [{"id": o.peer.id, "title": o.peer.title, "folder": str(o.folder),
                        "fetched": o.fetch.fetched, "complete": o.fetch.complete,
                        "server_count": o.fetch.server_count} for o in outcome.chats],
+            "media": outcome.media.as_dict() if outcome.media is not None else None,
             "exit_code": outcome.exit_code,
             "metrics": outcome.outputs,
         })
@@ -161,22 +166,22 @@ def register(app: typer.Typer, pm: pluggy.PluginManager) -> None:
             "video, voice, audio, document, sticker, animation, round. Default: none.")),
         P("max_size", P.KEYWORD_ONLY, annotation=str | None, default=typer.Option(
             None, "--max-size", metavar="SIZE", help="Skip media files larger than SIZE (e.g. 50MB, 2GiB).")),
-        P("parallel_files", P.KEYWORD_ONLY, annotation=int, default=typer.Option(
-            4, "--parallel-files", min=1, max=32, help="Media files downloaded at once.")),
-        P("transcode", P.KEYWORD_ONLY, annotation=Literal["never", "incompatible", "always"],
-          default=typer.Option("never", "--transcode",
-            help="Re-encode videos: never; incompatible (not playable inline by Telegram clients); always.")),
+        P("parallel_files", P.KEYWORD_ONLY, annotation=int | None, default=typer.Option(
+            None, "--parallel-files", min=1, max=32, help="Media files downloaded at once (default 4).")),
+        P("transcode", P.KEYWORD_ONLY, annotation=Literal["never", "incompatible", "always"] | None,
+          default=typer.Option(None, "--transcode",
+            help="Re-encode videos: never (default); incompatible (not playable inline by Telegram clients); always.")),
         P("encoder", P.KEYWORD_ONLY, annotation=str | None, default=typer.Option(
             None, "--encoder", metavar="NAME", help="Pin a video encoder (see `tgx encoders`).")),
         P("crf", P.KEYWORD_ONLY, annotation=int | None, default=typer.Option(
             None, "--crf", min=0, max=51, help="Quality for re-encoding (lower is better; default 23).")),
         P("replace_originals", P.KEYWORD_ONLY, annotation=bool, default=typer.Option(
             False, "--replace-originals", help="Delete an original video once its re-encode is verified.")),
-        P("max_flood_wait", P.KEYWORD_ONLY, annotation=float, default=typer.Option(
-            900.0, "--max-flood-wait", metavar="SECONDS",
-            help="Wait out Telegram rate limits up to this long; beyond it, stop (resumable).")),
-        P("metrics_interval", P.KEYWORD_ONLY, annotation=float, default=typer.Option(
-            5.0, "--metrics-interval", metavar="SECONDS", help="Seconds between metrics snapshots.")),
+        P("max_flood_wait", P.KEYWORD_ONLY, annotation=float | None, default=typer.Option(
+            None, "--max-flood-wait", metavar="SECONDS",
+            help="Wait out Telegram rate limits up to this long (default 900); beyond it, stop (resumable).")),
+        P("metrics_interval", P.KEYWORD_ONLY, annotation=float | None, default=typer.Option(
+            None, "--metrics-interval", metavar="SECONDS", help="Seconds between metrics snapshots (default 5).")),
         P("quiet", P.KEYWORD_ONLY, annotation=bool, default=typer.Option(
             False, "--quiet", "-q", help="No progress display and no summary.")),
         P("json_output", P.KEYWORD_ONLY, annotation=bool, default=typer.Option(
