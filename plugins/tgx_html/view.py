@@ -48,18 +48,22 @@ def day_label(value: datetime) -> str:
 
 
 def full_time(value: datetime) -> str:
-    return value.strftime("%Y-%m-%d %H:%M:%S UTC")
+    """``2024-03-01 09:30:00 UTC`` (f-string: several times faster than strftime per message)."""
+    return (f"{value.year:04d}-{value.month:02d}-{value.day:02d} "
+            f"{value.hour:02d}:{value.minute:02d}:{value.second:02d} UTC")
 
 
 def human_size(size: int | None) -> str:
     if not size:
         return ""
-    value = float(size)
-    for unit in ("B", "KB", "MB", "GB"):
-        if value < 1024 or unit == "GB":
-            return f"{int(value)} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+    if size < 1024:
+        return f"{size} B"
+    value = size / 1024
+    for unit in ("KB", "MB"):
+        if value < 1024:
+            return f"{value:.1f} {unit}"
         value /= 1024
-    return ""  # unreachable
+    return f"{value:.1f} GB"
 
 
 def human_duration(seconds: float | None) -> str:

@@ -51,7 +51,6 @@ CSP = Markup("default-src 'none'; img-src 'self' data:; media-src 'self'; style-
 JOIN_SECONDS = 15 * 60
 NAV_RADIUS = 3  # page links shown either side of the current page
 _ALBUM_CLOSE = Markup("</div></div></div>\n")
-_NAME_CACHE_LIMIT = 10_000
 
 
 def page_file(page: int) -> str:
@@ -137,7 +136,6 @@ class HtmlWriter:
         self._day: date | None = None
         self._album: int | None = None
         self._last: tuple[int, datetime] | None = None  # previous sender, date (for joining)
-        self._names: dict[int, str] = {}
 
     # -- FormatWriter -------------------------------------------------------------------------
     def open(self) -> None:
@@ -205,12 +203,7 @@ class HtmlWriter:
         chat = self.ctx.chat
         if peer_id == chat.id:
             return peer_title(chat, fallback=chat.folder_name)
-        cached = self._names.get(peer_id)
-        if cached is None:
-            if len(self._names) >= _NAME_CACHE_LIMIT:
-                self._names.clear()
-            cached = self._names[peer_id] = peer_title(self.ctx.peer(peer_id))
-        return cached
+        return peer_title(self.ctx.peer(peer_id))  # the engine caches peers
 
     def link_to(self, message_id: int) -> str | None:
         """``messagesN.html#messageID`` for a message of this chat, None when not archived."""
@@ -228,10 +221,9 @@ class HtmlWriter:
             view.separator = day_label(msg.date)
             self._day = day
             self._last = None
-        d = msg.date
-        view.time = f"{d.hour:02d}:{d.minute:02d}"
-        view.iso = f"{d.year:04d}-{d.month:02d}-{d.day:02d}T{view.time}:{d.second:02d}Z"
-        view.full_time = f"{view.iso[:10]} {view.time}:{d.second:02d} UTC"
+        view.full_time = full_time(msg.date)  # "2024-03-01 09:30:00 UTC"
+        view.iso = f"{view.full_time[:10]}T{view.full_time[11:19]}Z"
+        view.time = view.full_time[11:16]
         sender = msg.sender_id if msg.sender_id is not None else self.ctx.chat.id
 
         if msg.action is not None:

@@ -32,7 +32,6 @@ MEDIA_TYPES = {
     "animation": "animation", "video": "video_file", "audio": "audio_file",
 }
 _REF_PREFIX = {"user": "user", "group": "chat", "channel": "channel"}
-_NAME_CACHE_LIMIT = 10_000
 
 _NEWLINE_INDENT = re.compile(rb"\n( *)")
 
@@ -54,7 +53,8 @@ def _reindent(match: re.Match[bytes]) -> bytes:
 
 def fix_surrogates(value: Any) -> Any:
     """Lone surrogates (invalid in UTF-8) become U+FFFD; paired ones become their character.
-    Applied only when orjson refuses an object, so the common path pays nothing."""
+    Applied only when orjson refuses an object, so the common path pays nothing (the retry
+    also writes any type orjson does not know as its ``str``)."""
     if isinstance(value, str):
         return value.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
     if isinstance(value, dict):
@@ -107,7 +107,6 @@ class JsonWriter:
         self.ctx = ctx
         self._file: IO[bytes] | None = None
         self._count = 0
-        self._names: dict[int, str | None] = {}
 
     # -- FormatWriter -------------------------------------------------------------------------
     def open(self) -> None:
@@ -150,16 +149,8 @@ class JsonWriter:
             return None
         if peer_id == self.ctx.chat.id:
             return self.ctx.chat.title or None
-        try:
-            return self._names[peer_id]
-        except KeyError:
-            pass
-        peer = self.ctx.peer(peer_id)
-        name = (peer.title or None) if peer is not None else None
-        if len(self._names) >= _NAME_CACHE_LIMIT:
-            self._names.clear()
-        self._names[peer_id] = name
-        return name
+        peer = self.ctx.peer(peer_id)  # the engine caches peers
+        return (peer.title or None) if peer is not None else None
 
     def message_object(self, msg: Message) -> dict[str, Any]:
         """The message as Telegram Desktop shapes it, plus tgx's own keys at the end."""
