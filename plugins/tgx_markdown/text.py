@@ -25,18 +25,12 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from bisect import bisect_left
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from itertools import accumulate
 from urllib.parse import quote
 
 from tgx.model import Entity
 
-# Always escaped: ASCII punctuation that starts inline syntax in CommonMark, GFM or Obsidian
-# (\ ` * _ [ ] < & | ~ emphasis/code/links/HTML/tables/strike; # tags and headings; = highlight;
-# $ math; % comments; ^ block ids and inline footnotes).
-_ALWAYS = re.compile(r"([\\`*_\[\]<&|~#=$%^])")
 _LINE_START_MARKERS = ">+-"  # block quote, list items, thematic breaks, setext underlines
 _WHITESPACE_REFS = {" ": "&#32;", "\t": "&#9;"}
 
@@ -54,13 +48,21 @@ _URL_SAFE_CHARS = ":/?#[]@!$&'*+,;=%-._~"
 # plain text
 
 
+# Always escaped: ASCII punctuation that starts inline syntax in CommonMark, GFM or Obsidian
+# (\ ` * _ [ ] < & | ~ emphasis/code/links/HTML/tables/strike; # tags and headings; = highlight;
+# $ math; % comments; ^ block ids and inline footnotes). CR is a line ending in Markdown (kept
+# as a character reference); NUL is replaced by CommonMark anyway (kept out of the file).
+# A regex with a lookup beats str.translate on non-Latin-1 text.
+_ESCAPES = {**{c: "\\" + c for c in "\\`*_[]<&|~#=$%^"}, "\r": "&#13;", "\0": "\ufffd"}
+_NEEDS_ESCAPE = re.compile(r"[\\`*_\[\]<&|~#=$%^\r\0]")
+
+
+def _escape_one(m: re.Match[str]) -> str:
+    return _ESCAPES[m.group()]
+
+
 def _escape_bulk(s: str) -> str:
-    out = _ALWAYS.sub(r"\\\1", s)
-    if "\r" in out:  # CR is a line ending in Markdown: keep it as a character reference
-        out = out.replace("\r", "&#13;")
-    if "\0" in out:  # CommonMark replaces NUL anyway; keep it out of the file
-        out = out.replace("\0", "\ufffd")
-    return out
+    return _NEEDS_ESCAPE.sub(_escape_one, s) if _NEEDS_ESCAPE.search(s) else s
 
 
 # Line state: 0 = only spaces/tabs so far on this line, 1 = spaces then digits, 2 = anything else.
@@ -131,20 +133,27 @@ def entity_spans(text: str, entities: Sequence[Entity]) -> list[tuple[int, int, 
     """
     if not text or not entities:
         return []
-    length16 = len(text.encode("utf-16-le", "surrogatepass")) >> 1
-    table = None
-    if length16 != len(text):
-        table = list(accumulate((2 if ord(ch) > 0xFFFF else 1 for ch in text), initial=0))
+    units = text.encode("utf-16-le", "surrogatepass")
+    length16 = len(units) >> 1
+    astral = length16 != len(text)
+    index: dict[int, int] = {}
+
+    def py_index(u: int) -> int:
+        # the characters before UTF-16 position u; a cut pair decodes to one more (snaps forward)
+        if not astral:
+            return u
+        i = index.get(u)
+        if i is None:
+            i = index[u] = len(units[: 2 * u].decode("utf-16-le", "surrogatepass"))
+        return i
+
     spans = []
     for order, entity in enumerate(entities):
         start16 = max(0, entity.offset)
         end16 = min(length16, entity.offset + entity.length)
         if end16 <= start16:
             continue
-        if table is None:
-            start, end = start16, end16
-        else:
-            start, end = bisect_left(table, start16), bisect_left(table, end16)
+        start, end = py_index(start16), py_index(end16)
         if end > start:
             spans.append((start, end, order, entity))
     return spans

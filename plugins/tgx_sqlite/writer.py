@@ -21,9 +21,7 @@ import os
 import shutil
 import sqlite3
 import tempfile
-from bisect import bisect_left
 from collections.abc import Sequence
-from itertools import accumulate
 from pathlib import Path
 from typing import IO, Any
 
@@ -61,19 +59,23 @@ def _json(value: Any) -> str:
 
 
 def entity_texts(text: str, entities: Sequence[Entity]) -> list[str]:
-    """The text each entity covers, slicing by UTF-16 code units as Telegram counts them."""
+    """The text each entity covers, cutting by UTF-16 code units as Telegram counts them.
+
+    An offset inside a surrogate pair snaps forward to the end of that character, so a part is
+    always whole characters.
+    """
     if not entities:
         return []
-    length16 = len(text.encode("utf-16-le", "surrogatepass")) >> 1
-    if length16 == len(text):
+    units = text.encode("utf-16-le", "surrogatepass")
+    if len(units) == 2 * len(text):  # no astral characters: units are characters
         return [text[max(0, e.offset):max(0, e.offset + e.length)] for e in entities]
-    table = list(accumulate((2 if ord(ch) > 0xFFFF else 1 for ch in text), initial=0))
-    out = []
-    for e in entities:
-        start = bisect_left(table, max(0, e.offset))
-        end = bisect_left(table, max(0, min(length16, e.offset + e.length)))
-        out.append(text[start:end])
-    return out
+    length16 = len(units) >> 1
+
+    def index(u: int) -> int:
+        u = min(max(0, u), length16)
+        return len(units[: 2 * u].decode("utf-16-le", "surrogatepass"))
+
+    return [text[index(e.offset):index(e.offset + e.length)] for e in entities]
 
 
 class SqliteWriter:
