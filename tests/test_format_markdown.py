@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from markdown_it import MarkdownIt
 from tgx.archive import Archive
-from tgx.model import Action, Entity, Forward, Media, Message, Peer, Reaction
+from tgx.model import ENTITY_TYPES, Action, Entity, Forward, Media, Message, Peer, Reaction
 from tgx.render import render_chat
 from tgx_markdown.text import escape_inline, render_text, safe_url
 
@@ -493,3 +493,20 @@ def test_simulated_export_renders_and_rerenders_identically(tmp_path: Path, sim_
     assert after == files
     for p in files:
         assert p.read_bytes() == before[p], p
+
+
+EXPECTED_TAG = {"bold": "strong", "italic": "em", "underline": "u", "strikethrough": "s", "code": "code",
+                "blockquote": "blockquote", "text_link": "a", "mention_name": "a"}
+
+
+@pytest.mark.parametrize("kind", ENTITY_TYPES)
+def test_every_entity_type_of_the_model(kind: str) -> None:
+    text = "say hello now"
+    md = render_text(text, [Entity(kind, 4, 5, url="https://e.org", user_id=5, language="py", document_id=9)])
+    if kind == "spoiler":  # Obsidian's highlight; CommonMark does not know it
+        assert md == "say ==hello== now"
+        return
+    shown, tags = visible(md)
+    assert squash(shown) == squash(text)
+    expected = {"pre", "code"} if kind == "pre" else {EXPECTED_TAG[kind]} if kind in EXPECTED_TAG else set()
+    assert tags - {"p"} == expected, (kind, md)

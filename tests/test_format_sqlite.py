@@ -15,7 +15,7 @@ import tgx_sqlite
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from tgx.archive import Archive
-from tgx.model import Action, Entity, Forward, Media, Message, Peer, Reaction
+from tgx.model import ENTITY_TYPES, Action, Entity, Forward, Media, Message, Peer, Reaction
 from tgx.render import render_chat
 from tgx_sqlite.writer import SqliteWriter
 
@@ -286,3 +286,11 @@ def test_fts_finds_every_word(tmp_path_factory: pytest.TempPathFactory, texts: l
     for i, text in enumerate(texts):
         for word in text.split():
             assert i + 1 in search(db, f'"{word}"'), (word, text)
+
+
+def test_every_entity_type_is_stored(tmp_path: Path) -> None:
+    text = "x" * len(ENTITY_TYPES) + "😀"
+    entities = [Entity(kind, i, 1) for i, kind in enumerate(ENTITY_TYPES)] + [Entity("bold", len(ENTITY_TYPES), 2)]
+    db = connect(render(tmp_path, [Message(CHAT.id, 1, T0, text=text, entities=entities, sender_id=ALICE.id)]))
+    rows = db.execute("SELECT type, utf16_offset, text FROM entities ORDER BY position").fetchall()
+    assert rows == [(k, i, "x") for i, k in enumerate(ENTITY_TYPES)] + [("bold", len(ENTITY_TYPES), "😀")]
