@@ -1,20 +1,40 @@
-"""Fetching one chat's history into the archive: gaps of the checkpoint, parallel windows.
+"""Fetching one chat's history into the archive: the gaps of its checkpoint, in parallel.
 
 The checkpoint is an :class:`~tgx.ranges.IdRanges` of covered ids. A run fetches the gaps:
-first the open top gap (new messages, newest first), then older holes left by an interrupted
-run. A large hole is split into id windows fetched concurrently (``messages.GetHistory`` with
-``offset_id``/``min_id`` bounds), each page committed with the updated ranges in one
-transaction. Windows are correct for every chat type: ``min_id``/``offset_id`` filter the
-chat's own messages, so a sparse id space (basic groups, private chats) only costs empty pages.
+first the open top gap (new messages, newest first: its first page tells the newest id), then
+every bounded gap, older holes left by an interrupted run included. Every request is
+``messages.GetHistory`` with ``offset_id``/``min_id`` bounds, so a page covers a known id range
+whatever the chat: ``min_id``/``offset_id`` filter the chat's *own* messages, correct for dense
+ids (channels, supergroups) and for the account-wide id sequence that private chats and basic
+groups share.
 
-While a page is converted and committed, the next request of its window is already in
-flight, so one window is never idle on the network.
+**Parallel ranges.** Gaps become ranges drained newest first by a pool of workers (at most
+``concurrency``; the :class:`~tgx.pacing.Pacer` decides how many requests are really in flight).
+A worker with nothing left steals the lower half of the busy range with the most *expected*
+messages: expected = ids × the chat's density (messages per id, learned from every page). So a
+dense channel splits into as many ranges as there are workers, while a private chat whose
+messages are 1 in 500 ids is only split where a half would still hold a few pages: sparse
+chats never pay for empty windows, and no static window size has to be guessed. A split
+while the owner's request is in flight is safe: the owner drops what it got below its new
+bound (the thief fetches it) and only covers its own part.
+
+**Exactly once, whatever instant the process dies.** A page's messages and the id range they
+cover are committed in one transaction (``Archive.upsert_batch``); ranges are only claimed for
+pages whose messages are in that batch or an earlier one, and writes are applied in order by
+one writer thread. Upserts make a page fetched twice harmless; a kill loses at most the
+batches not yet committed, which the next run fetches again.
+
+**CPU.** Pages are converted from raw TL (:mod:`tgx.convert`) on the event loop, then written
+in batches of ~:data:`FLUSH_MESSAGES` by a writer thread (SQLite releases the GIL while it
+works, so the second core is used), while the next request of the range is already in flight.
+Peers (senders, forward sources) are written only when new or changed.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from time import perf_counter
@@ -22,10 +42,16 @@ from typing import Any
 
 from telethon.tl import functions
 
-from .convert import convert_message, convert_peer
+from .convert import convert_message, convert_peers
+from .model import Message, Peer
 from .ranges import IdRanges
 
 PAGE = 100  # Telegram's maximum for messages.GetHistory
+HISTORY_KINDS = ("GetHistoryRequest", "InvokeWithTakeoutRequest")  # pacer keys of history requests
+MIN_SPLIT_PAGES = 2  # a range is split only when each half should still hold this many pages
+FLUSH_MESSAGES = 1000  # write a batch once this many messages are waiting ...
+FLUSH_SECONDS = 0.5  # ... or once the oldest waiting page is this old
+MAX_WRITES_IN_FLIGHT = 2  # batches handed to the writer thread and not yet committed
 
 
 @dataclass(slots=True)
@@ -33,8 +59,12 @@ class FetchOptions:
     since: datetime | None = None  # oldest message date to fetch
     until: datetime | None = None  # newest message date to fetch
     limit: int | None = None  # at most this many (newest) messages this run
-    concurrency: int = 4  # windows in flight at once
-    window: int = 5_000  # ids per window (dense chats: 50 pages)
+    concurrency: int = 8  # history requests in flight at most (adaptive below it, see tgx.pacing)
+
+    @property
+    def filtered(self) -> bool:
+        """--since/--until/--limit: fetched newest first, one range at a time."""
+        return self.limit is not None or self.since is not None or self.until is not None
 
 
 @dataclass(slots=True)
@@ -46,11 +76,22 @@ class FetchResult:
     errors: list[str] = field(default_factory=list)
 
 
-class _Stop(Exception):
-    """A filter (--since/--limit) says no older message is wanted."""
+@dataclass(slots=True, eq=False)
+class _Range:
+    """Ids ``lo..hi`` not fetched yet; its worker asks for ids <= ``hi`` next."""
+
+    lo: int
+    hi: int
+    busy: bool = False
+
+    @property
+    def size(self) -> int:
+        return self.hi - self.lo + 1
 
 
 class HistoryFetcher:
+    """Fetches one chat (see the module doc). ``await HistoryFetcher(...).run()``."""
+
     def __init__(
         self,
         runner: Any,  # tgx.calls.RequestRunner
@@ -72,92 +113,143 @@ class HistoryFetcher:
         self.on_progress = on_progress or (lambda _n, _total: None)
         self.label = label
         state = archive.checkpoint(chat_id) or {}
-        self.ranges = IdRanges(state.get("ranges", ()))
+        self.ranges = IdRanges(state.get("ranges", ()))  # committed: in the archive
         self.result = FetchResult(server_count=state.get("server_count"))
+        self.self_id: int | None = getattr(getattr(runner, "client", None), "_self_id", None)
         self._stop = False
+        self._plan: list[_Range] = []
+        self._msgs_seen = 0
+        self._ids_seen = 0
+        self._peers: dict[int, Peer] = {}
+        # waiting to be written: messages, peers, covered ranges
+        self._batch: list[Message] = []
+        self._batch_peers: list[Peer] = []
+        self._batch_ranges: list[tuple[int, int]] = []
+        self._batch_since = 0.0
+        self._batch_pages = 0
+        self._writes: list[asyncio.Future[None]] = []
+        self._executor: ThreadPoolExecutor | None = None
+        self._write_error: BaseException | None = None
+        gate = getattr(runner, "gate", None)
+        if hasattr(gate, "manage"):
+            for kind in HISTORY_KINDS:
+                gate.manage(kind, maximum=max(1, self.opts.concurrency))
 
     # -- the plan ------------------------------------------------------------------------------
     async def run(self) -> FetchResult:
-        sequential = self.opts.limit is not None or self.opts.since is not None or self.opts.until is not None
-        gaps = list(self.ranges.gaps())
-        top_lo, _ = gaps[0]
-        # The top gap is open-ended: its first page tells the newest id, then it is a bounded gap.
-        first = await self._page(offset_id=0, min_id=top_lo - 1, first_in_top=True)
-        bounded: list[tuple[int, int]] = []
-        if first is not None and first[1] is not None:
-            bounded.append(first)  # type: ignore[arg-type]
-        bounded += [(lo, hi) for lo, hi in gaps[1:] if hi is not None]
-        if not self._stop:
-            if sequential:
-                for lo, hi in bounded:
-                    await self._fetch_range(lo, hi)
-                    if self._stop:
-                        break
-            else:
-                await self._fetch_windows(bounded)
+        try:
+            gaps = list(self.ranges.gaps())
+            rest = await self._first_page(gaps[0][0])
+            bounded = ([rest] if rest is not None else []) + [(lo, hi) for lo, hi in gaps[1:] if hi is not None]
+            if bounded and not self._stop:
+                if self.opts.filtered:
+                    for lo, hi in bounded:
+                        await self._drain(_Range(lo, hi, busy=True))
+                        if self._stop:
+                            break
+                else:
+                    await self._parallel(bounded)
+        except BaseException:
+            await self._finish_writes(raise_errors=False)  # the original error is the one to report
+            raise
+        await self._finish_writes(raise_errors=True)
         self.result.complete = not self._stop and not any(hi is not None for _lo, hi in self.ranges.gaps())
         return self.result
 
-    async def _fetch_windows(self, gaps: list[tuple[int, int]]) -> None:
-        windows: list[tuple[int, int]] = []
-        for lo, hi in gaps:
-            w_hi = hi
-            while w_hi >= lo:
-                w_lo = max(lo, w_hi - self.opts.window + 1)
-                windows.append((w_lo, w_hi))
-                w_hi = w_lo - 1
-        queue: asyncio.Queue[tuple[int, int]] = asyncio.Queue()
-        for w in windows:
-            queue.put_nowait(w)
+    async def _first_page(self, top_lo: int) -> tuple[int, int] | None:
+        """The first page of the open top gap; returns the bounded rest of that gap (or None)."""
+        # offset_date returns messages strictly older than it; --until is inclusive.
+        until = self.opts.until
+        offset_date = until + timedelta(seconds=1) if until is not None else None
+        resp, seconds = await self._request(0, top_lo - 1, offset_date)
+        msgs = resp.messages
+        if not msgs:
+            return None
+        newest = max(m.id for m in msgs)
+        oldest = min(m.id for m in msgs)
+        full = len(msgs) >= PAGE and oldest > top_lo
+        self._accept(resp, msgs, oldest if full else top_lo, newest, seconds)
+        if self.result.server_count is None and len(msgs) < PAGE and top_lo <= 1:
+            self.result.server_count = len(msgs)  # messages.Messages: the whole history, no count
+        await self._backpressure()
+        if self._stop or not full:
+            return None
+        return (top_lo, oldest - 1)
 
-        async def worker() -> None:
-            while not queue.empty():
-                lo, hi = queue.get_nowait()
-                await self._fetch_range(lo, hi)
-
-        workers = [asyncio.create_task(worker()) for _ in range(max(1, min(self.opts.concurrency, len(windows))))]
+    async def _parallel(self, bounded: list[tuple[int, int]]) -> None:
+        self._plan = [_Range(lo, hi) for lo, hi in bounded]
+        workers = [asyncio.ensure_future(self._worker()) for _ in range(max(1, self.opts.concurrency))]
         try:
             await asyncio.gather(*workers)
         finally:
             for task in workers:
                 task.cancel()
+            await asyncio.gather(*workers, return_exceptions=True)
 
-    # -- one bounded range, newest first, one request always in flight -------------------------
-    async def _fetch_range(self, lo: int, hi: int) -> None:
-        """Fetch ids in ``[lo, hi]``; covered ranges are committed page by page."""
-        offset = hi + 1
-        pending = asyncio.ensure_future(self._request(offset, lo - 1))
+    async def _worker(self) -> None:
+        while not self._stop:
+            rng = self._take()
+            if rng is None:
+                return
+            try:
+                await self._drain(rng)
+            finally:
+                rng.busy = False
+
+    def _take(self) -> _Range | None:
+        """An idle range (the largest), else the lower half of the busy range expected to hold
+        the most messages, if both halves are worth a worker; None: nothing left to start."""
+        self._plan = [r for r in self._plan if r.hi >= r.lo]
+        idle = [r for r in self._plan if not r.busy]
+        if idle:
+            rng = max(idle, key=lambda r: r.size)
+            rng.busy = True
+            return rng
+        if not self._plan:
+            return None
+        victim = max(self._plan, key=lambda r: r.size)
+        if victim.size * self.density < 2 * MIN_SPLIT_PAGES * PAGE:
+            return None
+        mid = victim.lo + victim.size // 2 - 1
+        thief = _Range(victim.lo, mid, busy=True)
+        victim.lo = mid + 1
+        self._plan.append(thief)
+        return thief
+
+    @property
+    def density(self) -> float:
+        """Messages per id seen so far (1.0 before any page): how sparse the chat's ids are."""
+        if self._ids_seen < PAGE:
+            return 1.0
+        return max(1e-6, min(1.0, self._msgs_seen / self._ids_seen))
+
+    # -- one range, newest first, the next request always in flight -----------------------------
+    async def _drain(self, rng: _Range) -> None:
+        pending: asyncio.Future | None = asyncio.ensure_future(self._request(rng.hi + 1, rng.lo - 1))
         try:
             while pending is not None:
                 resp, seconds = await pending
-                msgs = resp.messages
                 pending = None
-                page_lo = msgs[-1].id if len(msgs) >= PAGE else lo
-                if len(msgs) >= PAGE and msgs[-1].id > lo and not self._stop:
-                    pending = asyncio.ensure_future(self._request(msgs[-1].id, lo - 1))
-                self._commit(resp, msgs, page_lo, offset - 1, seconds)
+                msgs = resp.messages
+                top, lo = rng.hi, rng.lo  # lo may have been raised by a split meanwhile
+                oldest = min(m.id for m in msgs) if msgs else lo
+                if len(msgs) >= PAGE and oldest > lo:
+                    cover_lo = oldest
+                    rng.hi = oldest - 1
+                    if not self._stop:
+                        pending = asyncio.ensure_future(self._request(oldest, rng.lo - 1))
+                else:  # the server had nothing more down to lo: the range is done
+                    cover_lo = lo
+                    rng.hi = lo - 1
+                    if oldest < lo:
+                        msgs = [m for m in msgs if m.id >= lo]  # below lo: a thief's part
+                self._accept(resp, msgs, cover_lo, top, seconds)
+                await self._backpressure()
                 if self._stop:
                     break
-                offset = page_lo
         finally:
             if pending is not None:
-                pending.cancel()
-
-    async def _page(self, *, offset_id: int, min_id: int, first_in_top: bool) -> tuple[int, int | None] | None:
-        """The first page of the open top gap; returns the bounded rest of that gap."""
-        # offset_date returns messages strictly older than it; --until is inclusive.
-        until = self.opts.until
-        offset_date = until + timedelta(seconds=1) if first_in_top and until is not None else None
-        resp, seconds = await self._request(offset_id, min_id, offset_date=offset_date)
-        msgs = resp.messages
-        if not msgs:
-            return None
-        newest = max(m.id for m in msgs)
-        page_lo = msgs[-1].id if len(msgs) >= PAGE else min_id + 1
-        self._commit(resp, msgs, page_lo, newest, seconds)
-        if self._stop or page_lo <= min_id + 1:
-            return None
-        return (min_id + 1, page_lo - 1)
+                _discard(pending)
 
     async def _request(self, offset_id: int, min_id: int, offset_date: datetime | None = None):
         request = functions.messages.GetHistoryRequest(
@@ -168,43 +260,138 @@ class HistoryFetcher:
         resp = await self.runner(request, stage="fetch", chat=self.label)
         return resp, perf_counter() - started
 
-    # -- convert + commit ----------------------------------------------------------------------
-    def _commit(self, resp: Any, msgs: list[Any], page_lo: int, page_hi: int, seconds: float) -> None:
+    # -- convert, then hand to the writer ------------------------------------------------------
+    def _accept(self, resp: Any, msgs: list[Any], cover_lo: int, cover_hi: int, seconds: float) -> None:
+        """Convert a page covering ids ``cover_lo..cover_hi`` and queue it for writing."""
         started = perf_counter()
-        chat_id = self.chat_id
+        chat_id, self_id = self.chat_id, self.self_id
+        out: list[Message] = []
+        if self.opts.filtered:
+            out, cover_lo, cover_hi = self._filter(msgs, cover_lo, cover_hi)
+        else:
+            for raw in msgs:
+                m = convert_message(raw, chat_id, self_id)
+                if m is not None:
+                    out.append(m)
+        count = getattr(resp, "count", None)
+        if count is not None:
+            self.result.server_count = count
+        peers = self._changed_peers(resp)
+        if cover_hi >= cover_lo:
+            self._msgs_seen += len(msgs)
+            self._ids_seen += cover_hi - cover_lo + 1
+            self._batch_ranges.append((cover_lo, cover_hi))
+        if not self._batch_pages:
+            self._batch_since = perf_counter()
+        self._batch += out
+        self._batch_peers += peers
+        self._batch_pages += 1
+        self.result.pages += 1
+        if self.metrics is not None:
+            self.metrics.record("fetch", seconds, items=len(msgs))
+            self.metrics.record("normalize", perf_counter() - started, items=len(msgs))
+        if len(self._batch) >= FLUSH_MESSAGES or perf_counter() - self._batch_since >= FLUSH_SECONDS:
+            self._submit()
+        self.on_progress(len(out), self.result.server_count)
+
+    def _filter(self, msgs: list[Any], cover_lo: int, cover_hi: int) -> tuple[list[Message], int, int]:
+        """--since/--until/--limit on a page (newest first); narrows the covered range to what
+        was stored, so a later run without filters fetches the rest."""
         since, until, limit = self.opts.since, self.opts.until, self.opts.limit
-        out = []
+        queued = self.result.fetched + len(self._batch)
+        out: list[Message] = []
+        skipped_above: int | None = None
         for raw in msgs:
-            m = convert_message(raw, chat_id)
+            m = convert_message(raw, self.chat_id, self.self_id)
             if m is None:
                 continue
             if until is not None and m.date > until:
+                skipped_above = m.id if skipped_above is None else min(skipped_above, m.id)
                 continue
             if since is not None and m.date < since:
                 self._stop = True
                 break
             out.append(m)
-            if limit is not None and self.result.fetched + len(out) >= limit:
+            if limit is not None and queued + len(out) >= limit:
                 self._stop = True
                 break
+        if skipped_above is not None:
+            cover_hi = min(cover_hi, skipped_above - 1)
         if self._stop:
-            # Only what was stored (and the absent ids above it) counts as covered.
-            page_lo = out[-1].id if out else page_hi + 1
-        peers = [convert_peer(e) for e in (*getattr(resp, "users", ()), *getattr(resp, "chats", ()))]
-        count = getattr(resp, "count", None)
-        if count is not None:
-            self.result.server_count = count
-        self.ranges.add(page_lo, page_hi)
-        converted = perf_counter()
-        self.archive.upsert_batch(
-            chat_id, out, peers,
-            {"ranges": self.ranges.to_list(), "server_count": self.result.server_count},
-        )
-        done = perf_counter()
-        self.result.fetched += len(out)
-        self.result.pages += 1
+            cover_lo = min((m.id for m in out), default=cover_hi + 1)
+        return out, cover_lo, cover_hi
+
+    def _changed_peers(self, resp: Any) -> list[Peer]:
+        users, chats = getattr(resp, "users", None) or (), getattr(resp, "chats", None) or ()
+        if not users and not chats:
+            return []
+        known = self._peers
+        changed = []
+        for peer in convert_peers((*users, *chats)):
+            if known.get(peer.id) != peer:
+                known[peer.id] = peer
+                changed.append(peer)
+        return changed
+
+    # -- the writer thread ---------------------------------------------------------------------
+    def _submit(self) -> None:
+        """Hand the waiting pages to the writer: messages + peers + the checkpoint that claims
+        exactly the ranges of this batch and the earlier ones, in one transaction."""
+        if not self._batch_pages:
+            return
+        for lo, hi in self._batch_ranges:
+            self.ranges.add(lo, hi)
+        checkpoint = {"ranges": self.ranges.to_list(), "server_count": self.result.server_count}
+        batch, peers = self._batch, self._batch_peers
+        self.result.fetched += len(batch)
+        self._batch, self._batch_peers, self._batch_ranges, self._batch_pages = [], [], [], 0
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tgx-archive")
+        loop = asyncio.get_running_loop()
+        self._writes.append(loop.run_in_executor(self._executor, self._write, batch, peers, checkpoint))
+
+    def _write(self, batch: list[Message], peers: list[Peer], checkpoint: dict[str, Any]) -> None:
+        """(writer thread) One transaction; after a failure nothing later is written, since a
+        later checkpoint would claim the failed batch's ranges."""
+        if self._write_error is not None:
+            raise self._write_error
+        started = perf_counter()
+        try:
+            self.archive.upsert_batch(self.chat_id, batch, peers, checkpoint)
+        except BaseException as exc:
+            self._write_error = exc
+            raise
         if self.metrics is not None:
-            self.metrics.record("fetch", seconds, items=len(msgs))
-            self.metrics.record("normalize", converted - started, items=len(msgs))
-            self.metrics.record("archive", done - converted, items=len(out))
-        self.on_progress(len(out), self.result.server_count)
+            self.metrics.record("archive", perf_counter() - started, items=len(batch))
+
+    async def _backpressure(self, limit: int = MAX_WRITES_IN_FLIGHT) -> None:
+        while len(self._writes) > limit:
+            await self._writes.pop(0)
+
+    async def _finish_writes(self, *, raise_errors: bool) -> None:
+        """Commit what was converted, even when stopping on an error (its ranges are valid),
+        then wait for the writer thread: nothing may write after run() returns."""
+        try:
+            if self._write_error is None:
+                self._submit()
+            writes, self._writes = self._writes, []
+            if writes:
+                await asyncio.gather(*writes, return_exceptions=True)
+            if raise_errors and self._write_error is not None:
+                raise self._write_error
+        finally:
+            if self._executor is not None:
+                self._executor.shutdown(wait=True)
+                self._executor = None
+
+
+def _discard(task: asyncio.Future) -> None:
+    """Cancel a prefetch nobody will read; an error it already had is consumed, not logged."""
+    if task.done():
+        if not task.cancelled():
+            task.exception()
+    else:
+        task.cancel()
+
+
+__all__ = ["FetchOptions", "FetchResult", "HistoryFetcher", "PAGE"]
