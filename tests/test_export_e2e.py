@@ -215,3 +215,15 @@ def test_archive_rows_match_jsonl(tmp_path, sim_config):
     assert tgx(tmp_path, "export", "@bigchannel", "-o", "out", config=cfg).returncode == 0
     con = sqlite3.connect(tmp_path / "out" / ".tgx" / "archive.sqlite")
     assert con.execute("SELECT COUNT(*) FROM messages").fetchone()[0] == 200
+
+
+def test_plugin_options_from_config_and_cli(tmp_path, sim_config):
+    """A format option: tgx.toml's plugin table applies unless the flag is given."""
+    cfg = sim_config(chats=[{**CHANNEL, "messages": 30}], extra={"csv": {"csv-bom": "off"}})
+    assert tgx(tmp_path, "export", "@bigchannel", "-o", "a", "-f", "csv", config=cfg).returncode == 0
+    assert not (tmp_path / "a" / "bigchannel" / "messages.csv").read_bytes().startswith(b"\xef\xbb\xbf")
+    r = tgx(tmp_path, "export", "@bigchannel", "-o", "b", "-f", "csv", "--csv-bom", "on", config=cfg)
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "b" / "bigchannel" / "messages.csv").read_bytes().startswith(b"\xef\xbb\xbf")
+    r = tgx(tmp_path, "export", "@bigchannel", "-o", "c", "-f", "csv", "--csv-bom", "maybe", config=cfg)
+    assert r.returncode == ExitCode.USAGE and "maybe" in r.stderr

@@ -17,11 +17,12 @@ from .. import console, registry
 from ..errors import ExitCode, UsageError
 from ..export import ExportRequest, run_export
 from ..fetch import FetchOptions
+from ..interrupt import guarded_render, run_cli
 from ..progress import ExportProgress
 from ..specs import OptionSpec
-from . import AppState, get_state, run_async
+from . import AppState, get_state
 
-EXPORT_HELP = """Export the history of one or more chats into OUT/<chat>/.
+EXPORT_HELP = """Export the history of one or more chats (--all-dialogs: of every chat) into OUT/<chat>/.
 
 CHAT is @username, username, https://t.me/username, https://t.me/c/ID/MSG, a numeric id, or me.
 Rerunning the same command resumes an interrupted export and then fetches only what is new."""
@@ -57,13 +58,14 @@ def plugin_option_specs(pm: pluggy.PluginManager) -> list[OptionSpec]:
 
 
 def option_parameter(opt: OptionSpec) -> inspect.Parameter:
-    kwargs: dict[str, Any] = {"help": opt.help, "show_default": opt.default is not None}
+    """A plugin option as a typer option whose CLI default is None, so that "not given" falls
+    back to the plugin's tgx.toml table, then to ``opt.default`` (see ``sink_option_values``)."""
+    shown = f" [default: {opt.default}]" if opt.default is not None else ""
     annotation: Any = Literal[opt.choices] if opt.choices else opt.type
-    if opt.default is None and opt.type is not bool:
-        annotation = annotation | None
-    default = typer.Option(opt.default, f"--{opt.name}", **kwargs)
+    flags = [f"--{opt.name}/--no-{opt.name}"] if opt.type is bool else [f"--{opt.name}"]
+    default = typer.Option(None, *flags, help=opt.help + shown, show_default=False)
     return inspect.Parameter(_py_name(opt.name), inspect.Parameter.KEYWORD_ONLY,
-                             default=default, annotation=annotation)
+                             default=default, annotation=annotation | None)
 
 
 def _py_name(flag: str) -> str:
@@ -83,6 +85,13 @@ def export_request_from_cli(state: AppState, values: dict[str, Any], plugin_opts
     )
     if fetch.since and fetch.until and fetch.since > fetch.until:
         raise UsageError("--since is after --until")
+    from ..dialogs import parse_dialog_types
+
+    dialog_types = parse_dialog_types(values["dialog_type"] or [])
+    if dialog_types and not values["all_dialogs"]:
+        raise UsageError("--dialog-type only applies with --all-dialogs")
+    if not values["chats"] and not values["all_dialogs"]:
+        raise UsageError("no CHAT to export", hint="name chats (see `tgx chats`) or pass --all-dialogs")
     from ..media import MediaOptions
 
     def pick(name: str, default: Any) -> Any:
@@ -95,7 +104,9 @@ def export_request_from_cli(state: AppState, values: dict[str, Any], plugin_opts
         encoder=pick("encoder", None), crf=pick("crf", None), replace_originals=values["replace_originals"])
     return ExportRequest(
         media=media,
-        chats=values["chats"],
+        chats=values["chats"] or [],
+        all_dialogs=values["all_dialogs"],
+        dialog_types=sorted(dialog_types),
         out=Path(values["out"] or defaults.get("out", "tgx-export")),
         formats=formats,
         fetch=fetch,
@@ -103,6 +114,10 @@ def export_request_from_cli(state: AppState, values: dict[str, Any], plugin_opts
         max_flood_wait=float(pick("max_flood_wait", 900.0)),
         metrics_interval=float(pick("metrics_interval", 5.0)),
         quiet=values["quiet"],
+        max_reconnects=values["max_reconnects"],
+        takeout=values["takeout"] or values["takeout_fallback"],
+        takeout_fallback=values["takeout_fallback"],
+        refresh_edits=values["refresh_edits"],
     )
 
 
@@ -112,7 +127,8 @@ async def export_with_client(state: AppState, req: ExportRequest, *, json_output
 
     with ExportProgress(quiet=req.quiet or json_output) as progress:
         async with state.connected_client() as client:
-            outcome = await run_export(state.pm, state.config, req, client, progress, render=render_chat)
+            outcome = await run_export(state.pm, state.config, req, client, progress,
+                                       render=guarded_render(render_chat))
     for line in outcome.render_errors:
         console.error(line)
     if json_output:
@@ -138,15 +154,20 @@ def register(app: typer.Typer, pm: pluggy.PluginManager) -> None:
     def export(ctx: typer.Context, **values: Any) -> None:
         state = get_state(ctx)
         req = export_request_from_cli(state, values, plugin_opts)
-        code = run_async(export_with_client(state, req, json_output=values["json_output"]))
+        code = run_cli(export_with_client(state, req, json_output=values["json_output"]))
         if code != ExitCode.OK:
             raise typer.Exit(code)
 
     P = inspect.Parameter
     params = [
         P("ctx", P.POSITIONAL_OR_KEYWORD, annotation=typer.Context),
-        P("chats", P.POSITIONAL_OR_KEYWORD, annotation=list[str],
-          default=typer.Argument(..., metavar="CHAT...", help="Chats to export (see above).")),
+        P("chats", P.POSITIONAL_OR_KEYWORD, annotation=list[str] | None,
+          default=typer.Argument(None, metavar="[CHAT]...", help="Chats to export (see above).")),
+        P("all_dialogs", P.KEYWORD_ONLY, annotation=bool, default=typer.Option(
+            False, "--all-dialogs", help="Export every chat in your dialog list (each into its own folder).")),
+        P("dialog_type", P.KEYWORD_ONLY, annotation=list[str] | None, default=typer.Option(
+            None, "--dialog-type", metavar="TYPES",
+            help="With --all-dialogs: only these kinds, comma-separated: channel, supergroup, group, user, bot.")),
         P("out", P.KEYWORD_ONLY, annotation=Path | None, default=typer.Option(
             None, "--out", "-o",
             help="Output directory (default: out in tgx.toml's export table, else ./tgx-export).")),
@@ -160,7 +181,8 @@ def register(app: typer.Typer, pm: pluggy.PluginManager) -> None:
         P("limit", P.KEYWORD_ONLY, annotation=int | None, default=typer.Option(
             None, "--limit", metavar="N", help="At most the N newest messages (per chat) this run.")),
         P("concurrency", P.KEYWORD_ONLY, annotation=int, default=typer.Option(
-            4, "--concurrency", min=1, max=32, help="History windows in flight at once per chat.")),
+            8, "--concurrency", min=1, max=32, help="Most history requests in flight at once (adaptive: "
+            "starts at 4, grows while Telegram answers, halves on a flood wait).")),
         P("media", P.KEYWORD_ONLY, annotation=str | None, default=typer.Option(
             None, "--media", metavar="KINDS", help="Media to download: all, none, or a comma list of photo, "
             "video, voice, audio, document, sticker, animation, round. Default: none.")),
@@ -180,6 +202,19 @@ def register(app: typer.Typer, pm: pluggy.PluginManager) -> None:
         P("max_flood_wait", P.KEYWORD_ONLY, annotation=float | None, default=typer.Option(
             None, "--max-flood-wait", metavar="SECONDS",
             help="Wait out Telegram rate limits up to this long (default 900); beyond it, stop (resumable).")),
+        P("max_reconnects", P.KEYWORD_ONLY, annotation=int, default=typer.Option(
+            5, "--max-reconnects", min=0, max=100, metavar="N",
+            help="Retry a request this many times after a lost connection, then stop (resumable).")),
+        P("takeout", P.KEYWORD_ONLY, annotation=bool, default=typer.Option(
+            False, "--takeout", help="Fetch history in a takeout (data export) session: gentler rate "
+            "limits; Telegram may first ask you to confirm the export in an app.")),
+        P("takeout_fallback", P.KEYWORD_ONLY, annotation=bool, default=typer.Option(
+            False, "--takeout-fallback",
+            help="Use --takeout, but when Telegram delays it, warn and go on with the normal API.")),
+        P("refresh_edits", P.KEYWORD_ONLY, annotation=int | None, default=typer.Option(
+            None, "--refresh-edits", metavar="DAYS", min=1,
+            help="Re-check the last DAYS days (up to the newest archived message; 7 is typical) "
+                 "for edits and deletions.")),
         P("metrics_interval", P.KEYWORD_ONLY, annotation=float | None, default=typer.Option(
             None, "--metrics-interval", metavar="SECONDS", help="Seconds between metrics snapshots (default 5).")),
         P("quiet", P.KEYWORD_ONLY, annotation=bool, default=typer.Option(
