@@ -9,7 +9,7 @@ messages of c are at or below id x" and "whose is id x" O(1) for any history siz
 from __future__ import annotations
 
 import random
-from bisect import bisect_left
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterator, Sequence
 from typing import Protocol
 
@@ -139,6 +139,39 @@ class ThreadIds:
         if message_id < self.base or message_id > self.last:
             return False
         return self.seq.at(message_id - self.base)[0] == self.member
+
+
+class WithoutIds:
+    """A history minus the ids deleted on the server: ranks and the count skip them.
+
+    Used for ``deleted = [...]`` in a scenario's chat table; message contents are still planned
+    from the full space, so deleting one message changes no other message.
+    """
+
+    __slots__ = ("base", "count", "gone", "gone_ranks")
+
+    def __init__(self, base: IdSpace, removed: Sequence[int] | frozenset[int]):
+        self.base = base
+        self.gone = sorted(i for i in set(removed) if base.contains(i))
+        self.gone_ranks = [base.rank_le(i) - 1 for i in self.gone]
+        self.count = base.count - len(self.gone)
+
+    def id_at(self, rank: int) -> int:
+        r = rank
+        for g in self.gone_ranks:
+            if g > r:
+                break
+            r += 1
+        return self.base.id_at(r)
+
+    def rank_le(self, message_id: int) -> int:
+        return self.base.rank_le(message_id) - bisect_right(self.gone, message_id)
+
+    def contains(self, message_id: int) -> bool:
+        if not self.base.contains(message_id):
+            return False
+        i = bisect_left(self.gone, message_id)
+        return not (i < len(self.gone) and self.gone[i] == message_id)
 
 
 class IdsView(Sequence[int]):

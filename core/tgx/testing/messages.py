@@ -153,13 +153,15 @@ def plan(world: SimulatedTelegram, chat: ChatSpec, message_id: int) -> Facts:
         if kind.startswith("rich:"):
             sub = int(kind[5:])
             kind = "rich"
+        elif kind == "hostile":
+            sub = 0  # the <script> one
         if kind == "album":
             album_start = space.id_at(rank - album_index)
     else:
         kind = ""
         if chat.media:
             block = (rank - len(shown)) >> 2
-            hb = hash_of(chat.salt, 0xA1B0, block)
+            hb = mix64(chat.salt ^ 0xA1B0A1B0 ^ (block << 20))
             if hb % 100 < ALBUM_PERCENT:
                 length = 2 + (hb >> 8) % 3
                 start_rank = len(shown) + (block << 2)
@@ -536,7 +538,8 @@ class _Refs:
 def build_template(world: SimulatedTelegram, chat: ChatSpec, f: Facts) -> Template:
     """Build the variant of ``f`` as a real TL message carrying sentinels."""
     refs = _Refs()
-    refs.chats[chat.index] = None
+    if chat.kind != "private":
+        refs.chats[chat.index] = None
     peer = chat.peer()
     kind = f.kind
     date = sentinel_date("date")

@@ -50,6 +50,8 @@ CHAT_KEYS: dict[str, tuple[tuple[type, ...], str]] = {
     "signatures": ((bool,), "true or false"),
     "topics": ((int, list), "a number of topics or a list of titles"),
     "user": ((str,), "a simulated user (alice, bob, carol, dave, erin, bot, deleted)"),
+    "edited": ((list,), "a list of message ids edited since an earlier run"),
+    "deleted": ((list,), "a list of message ids deleted since an earlier run"),
 }
 FAULT_COMMON = {"type", "request", "after", "times"}
 FAULT_KEYS: dict[str, set[str]] = {
@@ -111,6 +113,9 @@ def validate(scenario: Mapping[str, Any]) -> dict[str, Any]:
                 raise ConfigError(f"{place}: unknown key {key!r}",
                                   hint="known keys: " + ", ".join(sorted(CHAT_KEYS)))
             _check(place, key, value, CHAT_KEYS[key])
+            if key in ("edited", "deleted") and not all(
+                    isinstance(i, int) and not isinstance(i, bool) and i > 0 for i in value):
+                raise ConfigError(f"{place}: {key} must be a list of positive message ids")
         kind = chat.get("kind")
         if kind not in CHAT_KINDS:
             raise ConfigError(f"{place}: kind must be one of {', '.join(CHAT_KINDS)}, not {kind!r}")
@@ -205,19 +210,21 @@ def build_world(scenario: Mapping[str, Any]) -> SimulatedTelegram:
         common = {"media": chat.get("media")}
         try:
             if kind in ("channel", "supergroup", "forum"):
-                world.add_channel(
+                spec = world.add_channel(
                     chat.get("username"), chat.get("title"), chat.get("messages", 1000),
                     megagroup=kind != "channel", forum=kind == "forum", topics=chat.get("topics"),
                     joined=chat.get("joined", True), signatures=chat.get("signatures", kind == "channel"),
                     id=chat.get("id"), **common)
             elif kind == "group":
-                world.add_group(chat.get("title", "basic group"), chat.get("messages", 200),
+                spec = world.add_group(chat.get("title", "basic group"), chat.get("messages", 200),
                                 id=chat.get("id"),
                                 **common)
             else:
-                world.add_private(chat["user"], chat.get("messages", 200), **common)
+                spec = world.add_private(chat["user"], chat.get("messages", 200), **common)
         except (KeyError, ValueError) as exc:
             raise ConfigError(f"{place}: {exc.args[0] if exc.args else exc}") from None
+        world.edit_messages(spec, chat.get("edited", ()))
+        world.delete_messages(spec, chat.get("deleted", ()))
     for i, fault in enumerate(s.get("faults", ())):
         args = dict(fault)
         kind = args.pop("type")

@@ -341,7 +341,10 @@ class Server:
             facts = msgs.plan(world, chat, message_id)
             tpl = world.template(facts)
             ents.add_facts(facts, tpl)
-            out.append(Raw(tpl.render(world, facts)))
+            data = tpl.render(world, facts)
+            if chat.edited:
+                data = world.edited_bytes(facts, data)
+            out.append(Raw(data))
         return out
 
     def _history_answer(self, chat: ChatSpec | None, ids: list[int], count: int, whole: bool) -> Any:
@@ -361,7 +364,7 @@ class Server:
     def get_history(self, req: Any, ctx: _Ctx) -> Any:
         self.world.freeze()
         chat = self._peer_chat(req.peer)
-        space = chat.space if chat is not None else None
+        space = chat.history if chat is not None else None
         ids, count, whole = self._slice(chat, space, req)
         return self._history_answer(chat, ids, count, whole)
 
@@ -409,7 +412,7 @@ class Server:
         chat = self._touch(self._input_channel(req.channel))
 
         def lookup(message_id: int) -> tuple[ChatSpec, int] | None:
-            return (chat, message_id) if chat.space.contains(message_id) else None
+            return (chat, message_id) if chat.history.contains(message_id) else None
 
         out, ents = self._messages_by_id(lookup, req.id, chat)
         ents.add_chat(chat)
@@ -423,7 +426,7 @@ class Server:
 
         def lookup(message_id: int) -> tuple[ChatSpec, int] | None:
             for chat in shared:
-                if chat.space.contains(message_id) and chat.index not in world.forbidden:
+                if chat.history.contains(message_id) and chat.index not in world.forbidden:
                     return chat, message_id
             return None
 

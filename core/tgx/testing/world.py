@@ -19,7 +19,7 @@ from telethon.tl import types
 from . import content, messages
 from .content import hash_of, signed64
 from .faults import Faults, RateLimiter, RequestLog
-from .ids import DenseIds, IdSpace, IdsView, Interleave, SharedIds, ThreadIds
+from .ids import DenseIds, IdSpace, IdsView, Interleave, SharedIds, ThreadIds, WithoutIds
 
 if TYPE_CHECKING:
     from telethon.sessions import Session
@@ -30,6 +30,8 @@ DATE_EPOCH = 1_609_459_200  # 2021-01-01T00:00:00Z: histories start here
 DATE_SPAN = 4 * 365 * 86_400  # ... and end within four years, whatever their size
 TOPIC_COLORS = (0x6FB9F0, 0xFFD67E, 0xCB86DB, 0x8EEE98, 0xFF93B2, 0xFB6F5F)
 DEFAULT_TOPICS = ("Announcements 📣", "Random 🎲", "Help & <Support>")
+EDIT_SUFFIX = " (edited later)"  # appended to the text of a message listed in ``edited``
+EDIT_DELAY = 5 * 86_400  # its new edit_date: this long after the message's date
 
 ChatRef = "ChatSpec | str | int"
 
@@ -89,6 +91,10 @@ class ChatSpec:
     topic_seq: Interleave | None = None
     threads: tuple[ThreadIds, ...] = ()
     topic_base: int = 0
+    # changes "since an earlier run" (scenario keys edited/deleted): see SimulatedTelegram.edit_messages
+    edited: frozenset[int] = frozenset()
+    deleted: frozenset[int] = frozenset()
+    history: Any = None  # ``space`` minus ``deleted``: what GetHistory serves
 
     @property
     def is_channel(self) -> bool:
@@ -357,6 +363,7 @@ class SimulatedTelegram:
                 self._freeze_forum(chat)
             chat.showcase = messages.showcase(chat, self.big_file_mb > 0)
             chat.kinds = messages.kind_table(chat)
+            chat.history = WithoutIds(chat.space, chat.deleted) if chat.deleted else chat.space
 
     def _freeze_forum(self, chat: ChatSpec) -> None:
         count = len(chat.topics)
@@ -370,9 +377,9 @@ class SimulatedTelegram:
     # -- messages
 
     def expected_ids(self, chat: ChatSpec | str | int) -> IdsView:
-        """Every message id of the chat, ascending, lazily (O(1) memory)."""
+        """Every message id of the chat (deleted ones excluded), ascending, lazily (O(1) memory)."""
         self.freeze()
-        return IdsView(self.chat(chat).space)
+        return IdsView(self.chat(chat).history)
 
     def space(self, chat: ChatSpec | str | int) -> IdSpace:
         self.freeze()
@@ -402,7 +409,34 @@ class SimulatedTelegram:
     def message_bytes(self, chat: ChatSpec | str | int, message_id: int) -> bytes:
         """The message exactly as the server serializes it."""
         facts = self.facts(chat, message_id)
-        return self.template(facts).render(self, facts)
+        return self.edited_bytes(facts, self.template(facts).render(self, facts))
+
+    def edited_bytes(self, facts: messages.Facts, data: bytes) -> bytes:
+        """``data`` (a rendered message) as edited, when its id is in the chat's ``edited``."""
+        if facts.id not in facts.chat.edited:
+            return data
+        from telethon.extensions import BinaryReader
+
+        msg = BinaryReader(data).tgread_object()
+        if not isinstance(msg, types.Message):
+            return data  # service messages cannot be edited
+        msg.message = (msg.message or "") + EDIT_SUFFIX
+        msg.edit_date = datetime.fromtimestamp(facts.date + EDIT_DELAY, UTC)
+        return bytes(msg)
+
+    def edit_messages(self, chat: ChatSpec | str | int, ids: Iterable[int]) -> None:
+        """Edit messages "since an earlier run": their text gains :data:`EDIT_SUFFIX` and their
+        ``edit_date`` becomes date + :data:`EDIT_DELAY`. Other messages are unchanged."""
+        spec = self.chat(chat)
+        spec.edited = spec.edited | frozenset(ids)
+
+    def delete_messages(self, chat: ChatSpec | str | int, ids: Iterable[int]) -> None:
+        """Delete messages on the server: GetHistory no longer lists them (counts and pages shift
+        like Telegram's); every other message keeps its content."""
+        spec = self.chat(chat)
+        spec.deleted = spec.deleted | frozenset(ids)
+        if spec.space is not None:
+            spec.history = WithoutIds(spec.space, spec.deleted)
 
     def tl_message(self, chat: ChatSpec | str | int, message_id: int) -> Any:
         """The message as a Telethon TL object (what a client receives)."""
