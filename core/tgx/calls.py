@@ -5,8 +5,21 @@ bare ``ValueError('Request was unsuccessful…')``. tgx sets the client's own th
 handles waits here instead, so that a wait is shown ("waiting 12 s: Telegram rate limit"),
 counted in metrics, slept *once* for every worker sending that request type, and bounded by
 ``--max-flood-wait``: beyond it the export stops with its checkpoint committed (exit 6).
-Dropped connections are retried with backoff and a reconnect; after ``max_reconnects`` failures
-the export stops the same clean way.
+``FLOOD_PREMIUM_WAIT_N`` (a limit of non-Premium accounts) is handled the same way.
+
+Dropped connections: a request that fails with a connection error (Telethon fails every pending
+request with ``ConnectionError`` when its own reconnects give up) is retried after a backoff
+(1, 2, 4 … s, at most 30 s) and a reconnect; nothing is lost because the caller has not
+committed anything for that request yet. After ``max_reconnects`` consecutive failures of one
+request the export stops the same clean, resumable way (exit 6).
+
+Errors that mean "stop" become one-line :mod:`tgx.errors`: a revoked session → AuthError
+(exit 5), a chat that became private or was deleted → ChatNotFound (exit 4). Any other RPC error
+is raised unchanged: callers handle the ones they expect (the media stage refreshes expired file
+references, for example).
+
+A takeout session (``--takeout``, see :mod:`tgx.takeout`) plugs in as :attr:`RequestRunner.takeout`:
+requests of the wrapped stages (history fetching) are sent as ``InvokeWithTakeout``.
 """
 
 from __future__ import annotations
@@ -19,18 +32,24 @@ from typing import Any
 from telethon import errors as tl_errors
 
 from .errors import AuthError, ChatNotFound, NetworkError
+from .pacing import Pacer
 
 StatusCallback = Callable[[str | None], None]
 
 _TRANSIENT_RPC = (tl_errors.ServerError, tl_errors.TimedOutError, tl_errors.RpcCallFailError,
                   tl_errors.RpcMcgetFailError, tl_errors.InterdcCallErrorError,
                   tl_errors.InterdcCallRichErrorError)
-_FLOOD = (tl_errors.FloodWaitError, tl_errors.FloodPremiumWaitError, tl_errors.FloodTestPhoneWaitError)
+# Explicit classes, not FloodError: TAKEOUT_INIT_DELAY (also a FloodError) is not a rate limit
+# to sleep through but a days-long confirmation delay that tgx.takeout reports.
+_FLOOD = (tl_errors.FloodWaitError, tl_errors.FloodPremiumWaitError, tl_errors.FloodTestPhoneWaitError,
+          tl_errors.SlowModeWaitError)
 _REVOKED = (tl_errors.AuthKeyUnregisteredError, tl_errors.SessionRevokedError,
             tl_errors.SessionExpiredError, tl_errors.UserDeactivatedError,
             tl_errors.UserDeactivatedBanError, tl_errors.AuthKeyDuplicatedError)
 _GONE = (tl_errors.ChannelPrivateError, tl_errors.ChannelInvalidError, tl_errors.ChatForbiddenError,
          tl_errors.PeerIdInvalidError, tl_errors.ChatIdInvalidError)
+_CONNECTION = (TimeoutError, ConnectionError, OSError, EOFError)
+MAX_BACKOFF = 30.0
 
 
 def request_kind(request: Any) -> str:
@@ -61,7 +80,12 @@ class FloodGate:
 
 
 class RequestRunner:
-    """Sends requests with flood-wait handling, retries and reconnects (see the module doc)."""
+    """Sends requests with flood-wait handling, retries and reconnects (see the module doc).
+
+    :param max_flood_wait: longest wait (seconds) slept through; a longer one stops the export.
+    :param max_reconnects: consecutive connection failures of one request before stopping.
+    :param backoff: the first retry delay in seconds (doubled each time, capped at 30 s).
+    """
 
     def __init__(
         self,
@@ -79,15 +103,22 @@ class RequestRunner:
         self.max_flood_wait = max_flood_wait
         self.max_reconnects = max_reconnects
         self.backoff = backoff
-        self.gate = FloodGate()
+        self.gate: Any = Pacer(metrics=metrics)  # a FloodGate that also paces (tgx.pacing)
         self.requests = 0
         self.flood_waits = 0
         self.flood_wait_seconds = 0.0
+        self.retries = 0
+        self.reconnects = 0
+        self.takeout: Any = None  # a tgx.takeout.TakeoutSession while one is active
+        self.takeout_stages = frozenset({"fetch"})
         self._reconnect_lock = asyncio.Lock()
         # We handle every flood wait ourselves (visible, counted, shared by workers).
         client.flood_sleep_threshold = 0
 
     async def __call__(self, request: Any, *, stage: str = "fetch", chat: str | None = None) -> Any:
+        takeout = self.takeout if stage in self.takeout_stages else None
+        if takeout is not None:
+            request = takeout.wrap(request)
         kind = request_kind(request)
         failures = 0
         while True:
@@ -95,67 +126,117 @@ class RequestRunner:
                 await self._sleep_flood(kind)
             try:
                 self.requests += 1
-                return await self.client(request)
+                return await self._send(request, kind)
             except _FLOOD as exc:
-                seconds = max(1, int(getattr(exc, "seconds", 1) or 1))
-                if seconds > self.max_flood_wait:
-                    raise NetworkError(
-                        f"Telegram asks to wait {seconds} s before the next {kind} "
-                        f"(more than --max-flood-wait {int(self.max_flood_wait)} s); progress is saved",
-                        hint="run the same command again later to resume where it stopped",
-                    ) from None
-                if self.gate.remaining(kind) < seconds:  # a new wait, not one a peer already saw
-                    self.gate.block(kind, seconds)
-                    self.flood_waits += 1
-                    self.flood_wait_seconds += seconds
-                    if self.metrics is not None:
-                        self.metrics.flood_wait(stage, seconds)
+                self._flood(exc, kind, stage)
             except _REVOKED as exc:
                 raise AuthError(f"the Telegram session is no longer valid ({type(exc).__name__})",
-                                hint="run `tgx login` again") from None
+                                hint="run `tgx login` again, then the same command to resume") from None
             except _GONE as exc:
                 what = f"chat {chat}" if chat else "the chat"
                 raise ChatNotFound(f"{what} is no longer accessible ({type(exc).__name__}): "
                                    "it became private, was deleted, or you were removed",
                                    hint="what was exported so far is kept") from None
-            except (TimeoutError, *_TRANSIENT_RPC, ConnectionError, OSError) as exc:
+            except (*_CONNECTION, *_TRANSIENT_RPC) as exc:
                 failures += 1
-                self._count("retry", stage)
-                if failures > self.max_reconnects:
-                    raise NetworkError(
-                        f"connection to Telegram failed {failures} times ({type(exc).__name__}: {exc}); "
-                        "progress is saved",
-                        hint="check the network and run the same command again to resume",
-                    ) from None
-                delay = min(30.0, self.backoff * 2 ** (failures - 1))
-                self.status(f"connection problem ({type(exc).__name__}); retrying in {delay:.0f} s")
-                await asyncio.sleep(delay)
-                await self._reconnect()
-                self.status(None)
+                await self._retry(failures, kind, stage, f"{type(exc).__name__}: {exc}", reconnect=True)
             except ValueError as exc:
-                # Telethon's "Request was unsuccessful N time(s)" after its own internal retries.
+                # Telethon's "Request was unsuccessful N time(s)" after its own internal retries
+                # (server errors, zero-second flood waits): transient, retried like a drop.
                 if "unsuccessful" not in str(exc):
                     raise
                 failures += 1
-                if failures > self.max_reconnects:
-                    raise NetworkError(f"Telegram kept failing {kind}; progress is saved",
-                                       hint="run the same command again to resume") from None
-                await asyncio.sleep(min(30.0, self.backoff * 2 ** (failures - 1)))
+                await self._retry(failures, kind, stage, "Telegram kept failing the request", reconnect=False)
+
+    # -- flood waits -----------------------------------------------------------------------------
+    def _flood(self, exc: Exception, kind: str, stage: str) -> None:
+        seconds = max(1, int(getattr(exc, "seconds", 1) or 1))
+        premium = isinstance(exc, tl_errors.FloodPremiumWaitError)
+        if seconds > self.max_flood_wait:
+            why = " (a limit of non-Premium accounts)" if premium else ""
+            raise NetworkError(
+                f"Telegram asks to wait {_duration(seconds)} before the next {kind}{why}, more than "
+                f"--max-flood-wait {int(self.max_flood_wait)} s; stopped, progress is saved",
+                hint="run the same command again later to resume where it stopped "
+                     "(or raise --max-flood-wait to wait it out)",
+            ) from None
+        if self._new_flood(kind, seconds, getattr(exc, "tgx_sent_at", None)):
+            self.flood_waits += 1
+            self.flood_wait_seconds += seconds
+            if self.metrics is not None:
+                self.metrics.flood_wait(stage, seconds)
+
+    def _new_flood(self, kind: str, seconds: int, sent_at: float | None) -> bool:
+        """Block ``kind``; True for a new wait, False for one a peer in flight already saw."""
+        flood = getattr(self.gate, "flood", None)
+        if flood is not None:  # a tgx.pacing.Pacer: tells events apart by send time, halves, learns
+            return flood(kind, seconds, sent_at)
+        if self.gate.remaining(kind) >= seconds:
+            return False
+        self.gate.block(kind, seconds)
+        return True
+
+    async def _send(self, request: Any, kind: str) -> Any:
+        """One send, admitted by the pacer (concurrency window, rate) when the gate has one."""
+        acquire = getattr(self.gate, "acquire", None)
+        if acquire is None:
+            return await self.client(request)
+        ticket = await acquire(kind)
+        ok = False
+        try:
+            result = await self.client(request)
+            ok = True
+            return result
+        except _FLOOD as exc:
+            exc.tgx_sent_at = ticket.sent_at  # type: ignore[attr-defined]
+            raise
+        finally:
+            self.gate.release(ticket, ok=ok)
 
     async def _sleep_flood(self, kind: str) -> None:
         self.status(f"waiting {self.gate.remaining(kind):.0f} s: Telegram rate limit ({kind})")
-        await self.gate.wait(kind)
-        self.status(None)
+        try:
+            await self.gate.wait(kind)
+        finally:
+            self.status(None)
+
+    # -- connection problems -----------------------------------------------------------------------
+    async def _retry(self, failures: int, kind: str, stage: str, why: str, *, reconnect: bool) -> None:
+        self.retries += 1
+        if self.metrics is not None:
+            self.metrics.retry(stage)
+        if failures > self.max_reconnects:
+            raise NetworkError(
+                f"connection to Telegram failed {failures} times in a row ({why}); stopped, progress is saved",
+                hint="check the network and run the same command again to resume",
+            ) from None
+        delay = min(MAX_BACKOFF, self.backoff * 2 ** (failures - 1))
+        self.status(f"connection problem ({why.split(':')[0]}); retry {failures}/{self.max_reconnects} "
+                    f"of {kind} in {delay:.0f} s")
+        try:
+            await asyncio.sleep(delay)
+            if reconnect:
+                await self._reconnect()
+        finally:
+            self.status(None)
 
     async def _reconnect(self) -> None:
         async with self._reconnect_lock:
             if self.client.is_connected():
                 return
+            self.reconnects += 1
             try:
                 await self.client.connect()
-            except (ConnectionError, OSError):
+            except _CONNECTION:
                 pass  # the next attempt counts as another failure
 
-    def _count(self, what: str, stage: str) -> None:
-        if self.metrics is not None and what == "retry":
-            self.metrics.retry(stage)
+
+def _duration(seconds: int) -> str:
+    if seconds < 120:
+        return f"{seconds} s"
+    if seconds < 7200:
+        return f"{seconds} s (~{round(seconds / 60)} min)"
+    return f"{seconds} s (~{seconds / 3600:.1f} h)"
+
+
+__all__ = ["FloodGate", "RequestRunner", "request_kind"]

@@ -26,7 +26,9 @@ from .metrics import Metrics, build_sinks, sink_option_values
 from .model import Peer
 from .peers import PeerResolution, parse_chat
 from .progress import ExportProgress
+from .resync import refresh_recent
 from .specs import PeerRef
+from .takeout import TakeoutSession
 
 STATE_DIR = ".tgx"
 
@@ -40,6 +42,13 @@ class ExportRequest:
     plugin_options: Mapping[str, Any] = field(default_factory=dict)  # --<option> values by name
     media: Any = None  # tgx.media.MediaOptions; None or no kinds: no media stage
     max_flood_wait: float = 900.0
+    max_reconnects: int = 5  # consecutive connection failures of one request before stopping (exit 6)
+    takeout: bool = False  # fetch history in a takeout session (tgx.takeout)
+    takeout_fallback: bool = False  # TAKEOUT_INIT_DELAY: warn and go on without takeout
+    refresh_edits: int | None = None  # re-check the last N days for edits/deletions (tgx.resync)
+    all_dialogs: bool = False  # also export every dialog of the account (tgx.dialogs)
+    dialog_types: Sequence[str] = ()  # with all_dialogs: only these Peer kinds (empty: every kind)
+    chats_at_once: int = 16  # chats fetched concurrently; they share one pacing budget (tgx.pacing)
     metrics_interval: float = 5.0
     quiet: bool = False
     command: str = "export"
@@ -132,7 +141,8 @@ async def run_export(pm: Any, config: Config, req: ExportRequest, client: Any,
     resolution = PeerResolution.from_plugins(pm, client, out / STATE_DIR, config=config)
     metrics.add_cache_source("peer_resolution", lambda: _flatten_stats(resolution.stats()))
     runner = RequestRunner(client, metrics=metrics, status=progress.status,
-                           max_flood_wait=req.max_flood_wait)
+                           max_flood_wait=req.max_flood_wait, max_reconnects=req.max_reconnects)
+    takeout = TakeoutSession.for_export(client, runner, req, metrics=metrics)
     try:
         resolved = []
         for ref in refs:
@@ -141,6 +151,19 @@ async def run_export(pm: Any, config: Config, req: ExportRequest, client: Any,
             check_folder_owner(archive, rp.peer)
             archive.set_chat(rp.peer)
             resolved.append(rp)
+        if req.all_dialogs:
+            from .dialogs import list_dialogs
+
+            with metrics.span("resolve") as span:
+                listed = await list_dialogs(runner, kinds=req.dialog_types or None)
+                span.items = len(listed)
+            named = {rp.peer.id for rp in resolved}
+            for rp in listed:
+                if rp.peer.id not in named:
+                    check_folder_owner(archive, rp.peer)
+                    archive.set_chat(rp.peer)
+                    resolved.append(rp)
+        await takeout.start()
 
         async def one(rp: Any) -> ChatOutcome:
             label = rp.peer.folder_name
@@ -149,9 +172,18 @@ async def run_export(pm: Any, config: Config, req: ExportRequest, client: Any,
                 runner, archive, rp.peer.id, rp.input_peer, options=req.fetch, metrics=metrics,
                 on_progress=lambda n, total: progress.advance(label, n, total), label=label)
             result = await fetcher.run()
+            if req.refresh_edits:
+                await refresh_recent(runner, archive, rp.peer.id, rp.input_peer, days=req.refresh_edits,
+                                     label=label, metrics=metrics, note=progress.stage)
             return ChatOutcome(rp.peer, result, out / rp.peer.folder_name)
 
-        outcomes = list(await asyncio.gather(*(one(rp) for rp in resolved)))
+        at_once = asyncio.Semaphore(max(1, req.chats_at_once))
+
+        async def bounded(rp: Any) -> ChatOutcome:
+            async with at_once:
+                return await one(rp)
+
+        outcomes = list(await asyncio.gather(*(bounded(rp) for rp in resolved)))
         metrics.incr("messages", sum(o.fetch.fetched for o in outcomes))
 
         if req.media is not None and req.media.kinds:
@@ -161,6 +193,7 @@ async def run_export(pm: Any, config: Config, req: ExportRequest, client: Any,
                 archive=archive, client=client, runner=runner, chats=[o.peer for o in outcomes],
                 out_dir=out, options=req.media, metrics=metrics, progress=progress, pm=pm, config=config,
                 input_peers={rp.peer.id: rp.input_peer for rp in resolved})
+        await takeout.finish(success=True)
 
         for o in outcomes:
             started = perf_counter()
@@ -181,6 +214,7 @@ async def run_export(pm: Any, config: Config, req: ExportRequest, client: Any,
         metrics.incr("requests", runner.requests)
         report = metrics.finish(status=status, exit_code=exit_code)
         archive.close()
+        await takeout.finish(success=False)  # no-op unless a takeout is still open (a failure)
     return ExportOutcome(outcomes, report, metrics.outputs(), render_errors, exit_code, media_result)
 
 

@@ -52,7 +52,7 @@ T = TypeVar("T")
 
 # Core command groups, one module each in tgx.cli, imported lazily by name. A module that does
 # not exist (yet) is skipped silently; one that fails to import is a warning.
-COMMAND_MODULES = ["plugins", "login", "chats", "formats", "export", "render", "demo", "encoders", "metrics"]
+COMMAND_MODULES = ["plugins", "login", "chats", "formats", "export", "render", "demo", "encoders", "metrics", "doctor"]
 
 HELP = """Export Telegram history — channels, groups, private chats, forum topics — with media,
 into JSONL, Telegram-Desktop JSON, HTML, Markdown, CSV or SQLite. Resumable; extensible with plugins.

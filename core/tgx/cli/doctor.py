@@ -1,0 +1,254 @@
+"""``tgx doctor [--online] [--json]``: is this machine ready to export, and if not, what to fix.
+
+Every check is local and quick (no network) unless ``--online`` is given, which connects once
+to confirm the session is still logged in. Statuses: ``ok``; ``warn`` — works, but slower or
+without an optional feature (no VA-API: the CPU encoder is used; no cryptg: slow decryption);
+``fail`` — needs fixing before ``tgx export`` works as expected. Exit 0 when nothing fails, 1
+otherwise. A config file that cannot be read stops every command, this one included, with exit
+3 and the file, line and key.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import sqlite3
+import stat
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import pluggy
+import typer
+from rich.table import Table
+from rich.text import Text
+
+from .. import console
+from ..config import Config
+from ..errors import ExitCode, TgxError
+
+OK, WARN, FAIL = "ok", "warn", "fail"
+
+
+@dataclass(slots=True)
+class Check:
+    name: str
+    status: str  # ok | warn | fail
+    detail: str
+    fix: str = ""
+
+
+def _mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def _simulated(config: Config) -> bool:
+    if config.is_disabled("simulated"):
+        return False
+    try:
+        from ..testing.scenario import scenario_from_config
+
+        return scenario_from_config(config) is not None
+    except TgxError:
+        return True  # configured, but broken: the config check reports it
+
+
+def check_config(config: Config, pm: pluggy.PluginManager) -> list[Check]:
+    where = config.path if config.path is not None and config.path.is_file() else None
+    checks = [Check("config", OK, f"{where}" if where else "no config file (built-in defaults)")]
+    known = {name for name, _plugin in pm.list_name_plugin()} | set(getattr(pm, "infos", {}) or {})
+    for table in sorted(config.tables):
+        if table not in known:
+            checks.append(Check(f"config [{table}]", WARN, "matches no plugin (ignored)",
+                                f"remove the table or install/enable the plugin '{table}'"))
+    if "simulated" in config.tables or config.env.get("TGX_SIMULATED"):
+        try:
+            from ..testing.scenario import scenario_from_config
+
+            scenario_from_config(config)
+        except TgxError as exc:
+            checks.append(Check("config [simulated]", FAIL, exc.message, exc.hint or "fix the table"))
+    fmt = config.export.get("format")
+    if fmt:
+        from .. import registry
+
+        names = [n.strip() for n in str(fmt).split(",") if n.strip()]
+        unknown = [n for n in names if n not in registry.formats(pm)]
+        if unknown:
+            checks.append(Check("config [export] format", FAIL, f"unknown format '{unknown[0]}'",
+                                "see `tgx formats` for the available ones"))
+    return checks
+
+
+def _logged_in(session: Path) -> bool | None:
+    """Whether a Telethon session file holds an auth key (None: cannot tell)."""
+    try:
+        con = sqlite3.connect(f"file:{session}?mode=ro", uri=True, timeout=1)
+        try:
+            row = con.execute("SELECT auth_key FROM sessions LIMIT 1").fetchone()
+        finally:
+            con.close()
+    except sqlite3.Error:
+        return None
+    return bool(row and row[0])
+
+
+def check_session(config: Config) -> list[Check]:
+    if _simulated(config):
+        return [Check("telegram", OK, "the simulated Telegram is configured: no credentials or login needed")]
+    checks: list[Check] = []
+    missing = [n for n, v in (("TGX_API_ID", config.api_id), ("TGX_API_HASH", config.api_hash)) if not v]
+    if missing:
+        checks.append(Check("credentials", FAIL, f"{' and '.join(missing)} not set",
+                            "get an api_id and api_hash at https://my.telegram.org and set TGX_API_ID / "
+                            "TGX_API_HASH (or [telegram] api_id/api_hash in tgx.toml)"))
+    else:
+        checks.append(Check("credentials", OK, f"api_id {config.api_id}, api_hash set"))
+    session = config.session_path.with_name(config.session_path.name + ".session")
+    folder = session.parent
+    if not session.exists():
+        checks.append(Check("session", FAIL, f"not logged in (no {session})", "run `tgx login`"))
+        return checks
+    problems = []
+    if _mode(folder) & 0o077:
+        problems.append(f"folder {folder} is {_mode(folder):04o}")
+    if _mode(session) & 0o077:
+        problems.append(f"file is {_mode(session):04o}")
+    if problems:
+        checks.append(Check("session permissions", FAIL,
+                            "readable by others: " + ", ".join(problems) + " (a session is as good as a login)",
+                            f"chmod 700 {folder} && chmod 600 {session}"))
+    else:
+        checks.append(Check("session permissions", OK, f"{session} (0600 in a 0700 folder)"))
+    logged = _logged_in(session)
+    if logged is False:
+        checks.append(Check("session", FAIL, "the session file holds no login", "run `tgx login`"))
+    elif logged is None:
+        checks.append(Check("session", WARN, "the session file cannot be read as a Telethon session",
+                            "move it away and run `tgx login`"))
+    else:
+        checks.append(Check("session", OK, f"logged in (session '{config.session}'; not verified online)"))
+    return checks
+
+
+async def check_online(state: Any) -> Check:
+    from ..errors import AuthError, NetworkError
+
+    try:
+        async with state.connected_client(require_login=False) as client:
+            if not await client.is_user_authorized():
+                return Check("online", FAIL, "Telegram says this session is not logged in", "run `tgx login`")
+            from .login import describe_account
+
+            return Check("online", OK, f"connected, logged in as {describe_account(await client.get_me())}")
+    except (AuthError, NetworkError) as exc:
+        return Check("online", FAIL, exc.message, exc.hint or "")
+
+
+def check_crypto() -> Check:
+    if importlib.util.find_spec("cryptg") is not None:
+        return Check("cryptg", OK, "installed: fast AES for Telethon")
+    return Check("cryptg", WARN, "not installed: Telethon's pure-Python AES is ~30x slower (media, big exports)",
+                 "pip install cryptg")
+
+
+def check_media(pm: pluggy.PluginManager, config: Config) -> list[Check]:
+    from ..encoding import EncoderChain
+    from ..ffmpeg import find_ffmpeg
+
+    checks: list[Check] = []
+    try:
+        info = find_ffmpeg(config.env)
+    except TgxError as exc:
+        checks.append(Check("ffmpeg", FAIL, exc.message, exc.hint or "unset TGX_FFMPEG or point it at ffmpeg"))
+        info = None
+    else:
+        if info is None:
+            checks.append(Check("ffmpeg", WARN, "not found (only needed for --transcode)",
+                                "install ffmpeg, or `pip install 'tgx[ffmpeg]'`"))
+        else:
+            checks.append(Check("ffmpeg", OK, f"{info.path} (version {info.version}, via {info.source})"))
+    try:
+        statuses = EncoderChain.from_plugins(pm, config, warn=lambda _m: None).statuses()
+    except TgxError as exc:
+        return [*checks, Check("encoders", FAIL, exc.message, exc.hint or "`tgx plugins` to disable the culprit")]
+    for s in statuses:
+        if s.available:
+            checks.append(Check(f"encoder {s.name}", OK, f"available (priority {s.priority})"))
+        else:
+            fix = ("check /dev/dri/renderD*, the VA-API driver and membership of the 'render' group"
+                   if s.name == "vaapi" else "see `tgx encoders`")
+            checks.append(Check(f"encoder {s.name}", WARN, f"unavailable: {s.reason}", fix))
+    return checks
+
+
+def check_locations(config: Config) -> list[Check]:
+    import platformdirs
+
+    checks: list[Check] = []
+    data = config.data_dir
+    if data.exists() and not os.access(data, os.W_OK | os.X_OK):
+        checks.append(Check("data dir", FAIL, f"{data} is not writable", f"fix the permissions of {data}"))
+    else:
+        checks.append(Check("data dir", OK, f"{data}" + ("" if data.exists() else " (created on login)")))
+    cfg_dir = Path(platformdirs.user_config_dir("tgx"))
+    checks.append(Check("config dir", OK, f"{cfg_dir} (or $TGX_CONFIG, ./tgx.toml)"))
+    return checks
+
+
+def check_plugins(pm: pluggy.PluginManager) -> list[Check]:
+    from ..manager import plugin_infos
+
+    checks = []
+    broken = [info for info in plugin_infos(pm) if info.error]
+    for info in broken:
+        checks.append(Check(f"plugin {info.name}", FAIL, f"failed to load: {info.error}",
+                            f"reinstall or fix it, or `tgx plugins disable {info.name}`"))
+    enabled = sum(1 for info in plugin_infos(pm) if info.enabled)
+    if not broken:
+        checks.append(Check("plugins", OK, f"{enabled} enabled, none failed to load"))
+    return checks
+
+
+def run_checks(pm: pluggy.PluginManager, config: Config) -> list[Check]:
+    return [*check_config(config, pm), *check_session(config), check_crypto(),
+            *check_media(pm, config), *check_locations(config), *check_plugins(pm)]
+
+
+def _print(checks: list[Check]) -> None:
+    out = console.stdout()
+    table = Table(show_edge=False, pad_edge=False)
+    for col in ("check", "status", "detail", "what to do"):
+        table.add_column(col, overflow="fold", no_wrap=col in ("check", "status"))
+    style = {OK: "green", WARN: "yellow", FAIL: "bold red"}
+    for c in checks:
+        table.add_row(Text(c.name), Text(c.status, style=style.get(c.status, "")), Text(c.detail), Text(c.fix))
+    out.print(table)
+    failed = sum(c.status == FAIL for c in checks)
+    out.print(Text("everything needed works" if not failed else f"{failed} problem(s) to fix (see above)"))
+
+
+def register(app: typer.Typer, pm: pluggy.PluginManager) -> None:
+    @app.command("doctor")
+    def doctor(
+        ctx: typer.Context,
+        online: bool = typer.Option(False, "--online", help="Also connect to Telegram to confirm the login."),
+        as_json: bool = typer.Option(False, "--json", help="Print a JSON document instead of a table."),
+    ) -> None:
+        """Check the setup: config, login and session permissions, cryptg, ffmpeg, VA-API, plugins."""
+        from . import get_state, run_async
+
+        state = get_state(ctx)
+        checks = run_checks(state.pm, state.config)
+        if online:
+            checks.append(run_async(check_online(state)))
+        ok = not any(c.status == FAIL for c in checks)
+        if as_json:
+            console.print_json({"ok": ok, "checks": [asdict(c) for c in checks]})
+        else:
+            _print(checks)
+        if not ok:
+            raise typer.Exit(ExitCode.FAILURE)
+
+
+__all__ = ["Check", "register", "run_checks"]
