@@ -1,10 +1,8 @@
 """Message text as Telegram Desktop's flat ``text`` / ``text_entities`` parts.
 
-Telegram counts entity offsets in UTF-16 code units; Python strings count code points. The
-two differ only at astral characters (most emoji), which are found once per message with one
-regex scan; an offset that falls inside a surrogate pair (Telegram never sends
-one, a hostile archive might) snaps forward to the end of that character, so every part is
-whole characters and the parts always concatenate to the original text.
+Entity offsets count UTF-16 code units; :func:`tgx.text.entity_slices` turns them into string
+indices (an offset inside a surrogate pair snaps forward), so every part is whole characters and
+the parts always concatenate to the original text.
 
 Telegram Desktop gives each run of text exactly one type. Where entities overlap or nest, it
 keeps the first and drops the rest. tgx instead splits the text at every entity boundary and
@@ -16,50 +14,23 @@ merge back together. Without overlaps this is exactly Telegram Desktop's output.
 
 from __future__ import annotations
 
-import re
-from bisect import bisect_right
 from collections.abc import Sequence
 from typing import Any
 
 from tgx.model import Entity
+from tgx.text import EntitySlice, covering_runs, entity_slices
 
 # Pure formatting loses to entities that carry a target, an id or a meaning of their own.
-_ASTRAL = re.compile("[\U00010000-\U0010FFFF]")
 FORMATTING = frozenset({"bold", "italic", "underline", "strikethrough", "spoiler", "blockquote"})
 
 Part = tuple[str, str, Entity | None]  # (type, text, the entity or None for plain)
 
 
-def entity_spans(text: str, entities: Sequence[Entity]) -> list[tuple[int, int, int, Entity]]:
-    """``(start, end, order, entity)`` in Python string indices, clamped to the text, empty
-    spans dropped. ``order`` is the entity's position in the message (the final tie-breaker).
-
-    Each astral character is two UTF-16 units and one string index, so UTF-16 offset ``o`` is
-    string index ``o - (astral characters that end at or before o)``; an offset inside a pair
-    lands just after its character.
-    """
-    if not text or not entities:
-        return []
-    ends = [m.start() + i + 2 for i, m in enumerate(_ASTRAL.finditer(text))]  # UTF-16 end of each
-    length16 = len(text) + len(ends)
-    spans = []
-    for order, entity in enumerate(entities):
-        start16 = max(0, entity.offset)
-        end16 = min(length16, entity.offset + entity.length)
-        if end16 <= start16:
-            continue
-        if ends:
-            start, end = start16 - bisect_right(ends, start16), end16 - bisect_right(ends, end16)
-        else:
-            start, end = start16, end16
-        if end > start:
-            spans.append((start, end, order, entity))
-    return spans
-
-
-def _owner_key(span: tuple[int, int, int, Entity]) -> tuple[int, int, int, int]:
-    start, end, order, entity = span
-    return (0 if entity.type in FORMATTING else 1, start - end, -start, -order)
+def _owner_key(span: EntitySlice) -> tuple[int, int, int]:
+    """Data beats formatting, then the innermost, then the earliest start; ``max`` keeps the
+    first of equal keys, which is the entity listed first in the message."""
+    start, end, entity = span
+    return (0 if entity.type in FORMATTING else 1, start - end, -start)
 
 
 def flat_parts(text: str, entities: Sequence[Entity]) -> list[Part]:
@@ -67,15 +38,15 @@ def flat_parts(text: str, entities: Sequence[Entity]) -> list[Part]:
     entity type). Empty text gives no parts."""
     if not text:
         return []
-    spans = entity_spans(text, entities)
+    spans = entity_slices(text, entities)
     if not spans:
         return [("plain", text, None)]
-    spans.sort(key=lambda s: (s[0], -s[1], s[2]))
+    spans.sort(key=lambda s: (s[0], -s[1]))  # stable: equal ranges stay in the message's order
     overlapping = any(spans[i][0] < spans[i - 1][1] for i in range(1, len(spans)))
     parts: list[Part] = []
     if not overlapping:
         pos = 0
-        for start, end, _order, entity in spans:
+        for start, end, entity in spans:
             if start > pos:
                 parts.append(("plain", text[pos:start], None))
             parts.append((entity.type, text[start:end], entity))
@@ -84,10 +55,8 @@ def flat_parts(text: str, entities: Sequence[Entity]) -> list[Part]:
             parts.append(("plain", text[pos:], None))
         return parts
 
-    bounds = sorted({0, len(text), *(s[0] for s in spans), *(s[1] for s in spans)})
-    owners: list[tuple[int, int, tuple[int, int, int, Entity] | None]] = []
-    for a, b in zip(bounds, bounds[1:], strict=False):
-        covering = [s for s in spans if s[0] <= a and s[1] >= b]
+    owners: list[tuple[int, int, EntitySlice | None]] = []
+    for a, b, covering in covering_runs(spans, 0, len(text)):
         owner = max(covering, key=_owner_key) if covering else None
         if owners and owners[-1][2] is owner:
             owners[-1] = (owners[-1][0], b, owner)
@@ -97,7 +66,7 @@ def flat_parts(text: str, entities: Sequence[Entity]) -> list[Part]:
         if owner is None:
             parts.append(("plain", text[a:b], None))
         else:
-            parts.append((owner[3].type, text[a:b], owner[3]))
+            parts.append((owner[2].type, text[a:b], owner[2]))
     return parts
 
 

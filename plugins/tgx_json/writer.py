@@ -20,6 +20,7 @@ from typing import IO, Any
 import orjson
 from tgx.model import Media, Message, Peer, bare_id, peer_kind_of_id
 from tgx.specs import RenderContext
+from tgx.text import scrub_surrogates
 
 from .text import text_fields
 
@@ -51,25 +52,14 @@ def _reindent(match: re.Match[bytes]) -> bytes:
     return _INDENTS[len(match.group(1))]
 
 
-def fix_surrogates(value: Any) -> Any:
-    """Lone surrogates (invalid in UTF-8) become U+FFFD; paired ones become their character.
-    Applied only when orjson refuses an object, so the common path pays nothing (the retry
-    also writes any type orjson does not know as its ``str``)."""
-    if isinstance(value, str):
-        return value.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
-    if isinstance(value, dict):
-        return {fix_surrogates(k): fix_surrogates(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [fix_surrogates(v) for v in value]
-    return value
-
-
 def dump_message(obj: dict[str, Any]) -> bytes:
-    """One message object, indented as the second level of Telegram Desktop's file."""
+    """One message object, indented as the second level of Telegram Desktop's file. Lone
+    surrogates are repaired only when orjson refuses an object, so the common path pays nothing
+    (the retry also writes any type orjson does not know as its ``str``)."""
     try:
         raw = orjson.dumps(obj, option=orjson.OPT_INDENT_2)
     except orjson.JSONEncodeError:
-        raw = orjson.dumps(fix_surrogates(obj), option=orjson.OPT_INDENT_2, default=str)
+        raw = orjson.dumps(scrub_surrogates(obj), option=orjson.OPT_INDENT_2, default=str)
     return b"\n  " + _NEWLINE_INDENT.sub(_reindent, raw)
 
 
@@ -117,7 +107,7 @@ class JsonWriter:
             head["name"] = chat.title or None
         head["type"] = kind
         head["id"] = bare_id(chat.id)
-        body = orjson.dumps(fix_surrogates(head), option=orjson.OPT_INDENT_2)
+        body = orjson.dumps(scrub_surrogates(head), option=orjson.OPT_INDENT_2)
         self._file = self.ctx.open(FILE_NAME, "wb")
         # '{\n  "name": ...\n}' -> one-space indent, then open the messages array
         self._file.write(body[:-2].replace(b"\n  ", b"\n ") + b',\n "messages": [')
