@@ -42,8 +42,9 @@ from tgx.archive import Archive
 from tgx.errors import UsageError
 from tgx.model import ENTITY_TYPES, Entity, Media, Message, Peer
 from tgx.render import render_chat
+from tgx.text import scrub_surrogates
 from tgx_html.entities import render_text
-from tgx_html.safety import SAFE_SCHEMES, clean_text, media_href, safe_href
+from tgx_html.safety import SAFE_SCHEMES, clean_text, media_href
 from tgx_html.writer import CSP, HtmlWriter, page_file
 
 VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}
@@ -123,10 +124,6 @@ def render_html(out: Path, messages: list[Message], *, page_size: int | None = N
     render(HtmlWriter, ctx, messages, batch=batch)
     assert ctx.opened[0] == "style.css"
     return [out / name for name in ctx.opened[1:]]
-
-
-def fixed(text: str) -> str:
-    return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
 
 
 def check_url(tag: str, attr: str, value: str) -> None:
@@ -323,19 +320,7 @@ def test_page_size_must_be_a_positive_number(tmp_path: Path, bad: object) -> Non
 # safety
 
 
-@pytest.mark.parametrize("url", UNSAFE_LINKS)
-def test_unsafe_link_targets_are_refused(url: str) -> None:
-    assert safe_href(url) is None
-
-
-@pytest.mark.parametrize("url", SAFE_LINKS)
-def test_safe_link_targets_are_kept(url: str) -> None:
-    assert safe_href(url) == url
-
-
-def test_bare_hosts_become_http() -> None:
-    assert safe_href("example.com/x") == "http://example.com/x"
-    assert safe_href("example.com:8080/x") == "http://example.com:8080/x"
+# link targets: tgx.text.safe_href, tested in test_text.py against the same hostile corpus
 
 
 @pytest.mark.parametrize("path", MEDIA_PATHS_UNSAFE)
@@ -392,7 +377,7 @@ def test_hostile_corpus_renders_inert(tmp_path: Path) -> None:
         assert media_href(path) in hrefs
     visible = "\n".join(page.texts)
     for text in TEXTS:
-        assert clean_text(fixed(text)) in visible, text[:40]
+        assert clean_text(scrub_surrogates(text)) in visible, text[:40]
     for name in FILE_NAMES:
         assert clean_text(name) in visible
     for name in NAMES:  # sender names and the chat title, escaped
@@ -486,7 +471,7 @@ def test_any_text_is_well_formed_and_visible(tmp_path: Path, sample: tuple[str, 
     (page_path,) = render_html(tmp_path, [msg])
     page = parse(page_path)
     check_inert(page)
-    expected = clean_text(fixed(text))
+    expected = clean_text(scrub_surrogates(text))
     if expected:
         assert page.texts == [expected]
     else:

@@ -1,29 +1,26 @@
 """Message text + entities -> escaped HTML with properly nested tags.
 
-Offsets are UTF-16 code units (Telegram's count); they are mapped to string indices once per
-message, and an offset inside a surrogate pair snaps to the end of that character. Entities
-may nest or overlap; the text is cut at every entity boundary and, for each run, the entities
-covering it are opened outermost first. When the set changes, tags are closed back to the
-longest still-valid prefix and reopened, so the output is always well-formed (an overlap
-``<b>ab<i>c</b>d</i>`` becomes ``<b>ab<i>c</i></b><i>d</i>``).
+Offsets are UTF-16 code units (Telegram's count), mapped to string indices by
+:func:`tgx.text.entity_slices`. Entities may nest or overlap; :func:`tgx.text.nested_runs` cuts
+the text at every entity boundary and says which tags to close and reopen, so the output is
+always well-formed (an overlap ``<b>ab<i>c</b>d</i>`` becomes ``<b>ab<i>c</i></b><i>d</i>``);
+equal ranges nest in a fixed order of types.
 
 Every text run goes through ``markupsafe.escape``; the only markup is the tags emitted here,
 and every attribute value is escaped as well. Links get an ``href`` only when
-:func:`tgx_html.safety.safe_href` allows it; otherwise their text stays plain.
+:func:`tgx.text.safe_href` allows it; otherwise their text stays plain.
 """
 
 from __future__ import annotations
 
 import re
-from bisect import bisect_right
 from collections.abc import Sequence
 
 from markupsafe import Markup, escape
 from tgx.model import Entity
+from tgx.text import EntitySlice, entity_slices, nested_runs, safe_href
 
-from .safety import clean_text, mention_href, phone_href, safe_href
-
-Span = tuple[int, int, int, Entity]  # (start, end, order, entity) in string indices
+from .safety import clean_text, mention_href, phone_href
 
 _SIMPLE_TAGS = {
     "bold": ("<strong>", "</strong>"),
@@ -48,33 +45,6 @@ _NEST_RANK = {name: i for i, name in enumerate((
 _VERBATIM = frozenset({"pre", "code"})  # newlines stay newlines inside these
 _BLOCK_ENDS = frozenset({"</blockquote>", "</code></pre>"})
 _LANGUAGE_JUNK = re.compile(r"[^A-Za-z0-9_+#.\-]")
-_ASTRAL = re.compile("[\U00010000-\U0010FFFF]")
-
-
-def entity_spans(text: str, entities: Sequence[Entity]) -> list[Span]:
-    """Entities as string-index spans, clamped to the text; empty ones dropped.
-
-    Each astral character (U+10000 and up) is two UTF-16 units and one string index, so a
-    UTF-16 offset ``o`` is string index ``o - (astral characters that end at or before o)``;
-    an offset inside a pair lands just after its character.
-    """
-    if not text or not entities:
-        return []
-    ends = [m.start() + i + 2 for i, m in enumerate(_ASTRAL.finditer(text))]  # UTF-16 end of each
-    length16 = len(text) + len(ends)
-    spans = []
-    for order, entity in enumerate(entities):
-        start16 = max(0, entity.offset)
-        end16 = min(length16, entity.offset + entity.length)
-        if end16 <= start16:
-            continue
-        if ends:
-            start, end = start16 - bisect_right(ends, start16), end16 - bisect_right(ends, end16)
-        else:
-            start, end = start16, end16
-        if end > start:
-            spans.append((start, end, order, entity))
-    return spans
 
 
 def _run(text: str, verbatim: bool, next_char: str = "", after_block: bool = False) -> str:
@@ -137,28 +107,23 @@ def render_text(text: str, entities: Sequence[Entity]) -> Markup:
     """The message text as safe HTML (``<br>`` for newlines outside pre/code)."""
     if not text:
         return Markup("")
-    spans = entity_spans(text, entities)
+    spans = entity_slices(text, entities)
     if not spans:
         return Markup(_run(text, False))
-    spans.sort(key=lambda s: (s[0], -s[1], _NEST_RANK.get(s[3].type, 99), s[2]))
-    bounds = sorted({0, len(text), *(s[0] for s in spans), *(s[1] for s in spans)})
+    spans.sort(key=lambda s: (s[0], -s[1], _NEST_RANK.get(s[2].type, 99)))  # stable: then message order
     out: list[str] = []
     # open stack: (span, closing tag, is_anchor, verbatim)
-    stack: list[tuple[Span, str, bool, bool]] = []
+    stack: list[tuple[EntitySlice, str, bool, bool]] = []
     after_block = False
-    for a, b in zip(bounds, bounds[1:], strict=False):
-        active = [s for s in spans if s[0] <= a and s[1] >= b]
-        keep = 0
-        while keep < len(stack) and keep < len(active) and stack[keep][0] is active[keep]:
-            keep += 1
+    for a, b, keep, opened in nested_runs(spans, 0, len(text)):
         while len(stack) > keep:
             close_tag = stack.pop()[1]
             out.append(close_tag)
             after_block = after_block or close_tag in _BLOCK_ENDS
-        for span in active[keep:]:
+        for span in opened:
             in_link = any(entry[2] for entry in stack)
-            verbatim = any(entry[3] for entry in stack) or span[3].type in _VERBATIM
-            open_tag, close_tag, is_anchor = _tags(span[3], text[span[0]:span[1]], in_link)
+            verbatim = any(entry[3] for entry in stack) or span[2].type in _VERBATIM
+            open_tag, close_tag, is_anchor = _tags(span[2], text[span[0]:span[1]], in_link)
             out.append(open_tag)
             stack.append((span, close_tag, is_anchor, verbatim))
         out.append(_run(text[a:b], bool(stack) and stack[-1][3], text[b:b + 1], after_block))

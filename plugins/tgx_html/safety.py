@@ -1,10 +1,10 @@
 """What may become an ``href``/``src``, and text made safe to embed.
 
 Everything from Telegram is untrusted: link targets, file names, media paths in a (possibly
-tampered) archive. Links keep only the ``http``, ``https``, ``mailto``, ``tel`` and ``tg``
-schemes; a URL that contains whitespace or control characters anywhere (browsers silently
-drop tabs and newlines, so ``java\\tscript:`` *is* ``javascript:``) is refused outright. Media
-paths must stay inside the chat folder: relative, no ``..``, no drive letters, no backslashes.
+tampered) archive. Link targets go through :func:`tgx.text.safe_href` with its default, strictest
+rules (``SAFE_SCHEMES``: ``http``, ``https``, ``mailto``, ``tel``, ``tg``; whitespace or control
+characters anywhere refuse the URL). Media paths must stay inside the chat folder: relative, no
+``..``, no drive letters, no backslashes.
 """
 
 from __future__ import annotations
@@ -12,32 +12,11 @@ from __future__ import annotations
 import re
 from urllib.parse import quote
 
-SAFE_SCHEMES = frozenset({"http", "https", "mailto", "tel", "tg"})
-_SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.\-]*):")
+from tgx.text import LINK_SCHEMES, scrub_surrogates
+
+SAFE_SCHEMES = LINK_SCHEMES  # what an href may start with (the browser test checks every page for it)
 _USERNAME = re.compile(r"[A-Za-z0-9_]{1,64}")
-_CONTROL_OR_SPACE = re.compile(r"[\x00-\x20\x7f-\x9f]")
 _PATH_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-
-
-def safe_href(url: str | None) -> str | None:
-    """``url`` if it may be a link target, ``http://`` + it when it has no scheme (Telegram
-    detects bare ``example.com`` links), else None: the caller renders plain text."""
-    if not url:
-        return None
-    url = url.strip()
-    if not url or _CONTROL_OR_SPACE.search(url):
-        return None
-    match = _SCHEME.match(url)
-    if match is not None:
-        scheme = match.group(1)
-        if scheme.lower() in SAFE_SCHEMES:
-            return url
-        if "." not in scheme:  # a real scheme we do not allow (javascript:, data:, file:, ...)
-            return None
-        # "example.com:8080/x": a host and port, not a scheme
-    if url.startswith(("/", "\\")):  # protocol-relative or rooted: would leave the archive
-        return None
-    return "http://" + url
 
 
 def mention_href(text: str) -> str | None:
@@ -75,4 +54,4 @@ def encode_utf8(text: str) -> bytes:
     try:
         return text.encode("utf-8")
     except UnicodeEncodeError:
-        return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace").encode("utf-8")
+        return scrub_surrogates(text).encode("utf-8")

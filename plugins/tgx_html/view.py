@@ -12,8 +12,9 @@ from typing import Any
 
 from markupsafe import Markup
 from tgx.model import Media, Message, Peer, bare_id
+from tgx.text import human_size, safe_href, utc_stamp
 
-from .safety import clean_text, media_href, safe_href
+from .safety import clean_text, media_href
 
 MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September",
           "October", "November", "December")
@@ -48,22 +49,8 @@ def day_label(value: datetime) -> str:
 
 
 def full_time(value: datetime) -> str:
-    """``2024-03-01 09:30:00 UTC`` (f-string: several times faster than strftime per message)."""
-    return (f"{value.year:04d}-{value.month:02d}-{value.day:02d} "
-            f"{value.hour:02d}:{value.minute:02d}:{value.second:02d} UTC")
-
-
-def human_size(size: int | None) -> str:
-    if not size:
-        return ""
-    if size < 1024:
-        return f"{size} B"
-    value = size / 1024
-    for unit in ("KB", "MB"):
-        if value < 1024:
-            return f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{value:.1f} GB"
+    """``2024-03-01 09:30:00 UTC``."""
+    return utc_stamp(value) + " UTC"
 
 
 def human_duration(seconds: float | None) -> str:
@@ -123,7 +110,8 @@ def media_view(media: Media) -> MediaView:
     mime = media.mime_type or ""
     view = MediaView(
         kind=kind, label=KIND_LABELS.get(kind, "Media"), href=media_href(media.path),
-        poster=media_href(media.thumbnail_path), name=media.file_name or "", size=human_size(media.size),
+        poster=media_href(media.thumbnail_path), name=media.file_name or "",
+        size=human_size(media.size) if media.size else "",  # no "0 B": an unknown size shows nothing
         duration=human_duration(media.duration), mime=mime, width=media.width or None,
         height=media.height or None, spoiler=media.spoiler, emoji=media.emoji or "",
         performer=media.performer or "", title=media.title or "", extra=dict(media.extra or {}),
