@@ -11,6 +11,7 @@ from typing import Any
 from urllib.parse import quote
 
 from tgx.model import Action, Media, Reaction
+from tgx.text import human_size, reaction_label
 
 from .text import escape_inline, escape_plain, safe_url
 
@@ -27,17 +28,6 @@ MAX_NAMES = 20  # members listed in one service message before "and N more"
 def alias(text: str) -> str:
     """Text after ``|`` in a wikilink: brackets and pipes would end the link."""
     return text.translate(_ALIAS_TABLE).strip() or "…"
-
-
-def human_size(size: int | None) -> str:
-    if size is None:
-        return ""
-    value = float(size)
-    for unit in ("B", "KB", "MB", "GB"):
-        if value < 1024 or unit == "GB":
-            return f"{size} B" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{size} B"  # pragma: no cover
 
 
 def file_link(path: str, label: str, depth: int, embed: bool) -> str:
@@ -98,14 +88,6 @@ def media_md(media: Media, depth: int) -> str:
         return escape_inline(f"{emoticon} {extra.get('value', '')}".strip())
     title = media.title or extra.get("title")
     return escape_inline(f"({kind}{': ' + str(title) if title else ''})")
-
-
-def reaction_label(reaction: Reaction) -> str:
-    if reaction.type == "paid":
-        return "⭐"
-    if reaction.type == "custom_emoji":
-        return f"custom:{reaction.document_id}" if reaction.document_id is not None else "custom"
-    return reaction.emoji or "?"
 
 
 def reactions_md(reactions: Sequence[Reaction]) -> str:

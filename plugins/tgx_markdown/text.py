@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from urllib.parse import quote
 
 from tgx.model import Entity
+from tgx.text import LINK_SCHEMES, EntitySlice, entity_slices, nested_runs, url_scheme
 
 _LINE_START_MARKERS = ">+-"  # block quote, list items, thematic breaks, setext underlines
 _WHITESPACE_REFS = {" ": "&#32;", "\t": "&#9;"}
@@ -39,8 +40,7 @@ HTML_TAGS = {"bold": "b", "italic": "i", "strikethrough": "s", "underline": "u",
 LINK_TYPES = ("text_link", "mention_name")
 INLINE_TYPES = frozenset({*HTML_TAGS, *LINK_TYPES, "code"})
 
-SAFE_URL_SCHEMES = ("http", "https", "tg", "mailto", "ftp", "tel")
-_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*):")
+SAFE_URL_SCHEMES = LINK_SCHEMES | {"ftp"}
 _URL_SAFE_CHARS = ":/?#[]@!$&'*+,;=%-._~"
 
 
@@ -122,44 +122,6 @@ def _protect_indent(line: str) -> str:
 
 
 # ---------------------------------------------------------------------------------------------
-# UTF-16 offsets
-
-
-def entity_spans(text: str, entities: Sequence[Entity]) -> list[tuple[int, int, int, Entity]]:
-    """``(start, end, order, entity)`` in Python indices, clamped, empty ones dropped.
-
-    An offset inside a surrogate pair snaps forward to the end of that character, so spans
-    always hold whole characters.
-    """
-    if not text or not entities:
-        return []
-    units = text.encode("utf-16-le", "surrogatepass")
-    length16 = len(units) >> 1
-    astral = length16 != len(text)
-    index: dict[int, int] = {}
-
-    def py_index(u: int) -> int:
-        # the characters before UTF-16 position u; a cut pair decodes to one more (snaps forward)
-        if not astral:
-            return u
-        i = index.get(u)
-        if i is None:
-            i = index[u] = len(units[: 2 * u].decode("utf-16-le", "surrogatepass"))
-        return i
-
-    spans = []
-    for order, entity in enumerate(entities):
-        start16 = max(0, entity.offset)
-        end16 = min(length16, entity.offset + entity.length)
-        if end16 <= start16:
-            continue
-        start, end = py_index(start16), py_index(end16)
-        if end > start:
-            spans.append((start, end, order, entity))
-    return spans
-
-
-# ---------------------------------------------------------------------------------------------
 # links
 
 
@@ -168,14 +130,17 @@ def safe_url(url: str | None) -> str | None:
 
     No scheme means ``https://`` (as Telegram's apps do; a bare name would be a note link in
     Obsidian). Spaces, parentheses, angle brackets, backslashes and non-ASCII are percent-encoded.
+    Not :func:`tgx.text.safe_href` (the html rule), whose output differs here: ``ftp`` is allowed,
+    whitespace inside is percent-encoded rather than refused, leading slashes are dropped rather
+    than refused, and ``name.tld:port`` reads as a scheme (refused) rather than a host.
     """
     if not url:
         return None
     url = url.strip()
-    m = _SCHEME.match(url)
-    if m is None:
+    scheme = url_scheme(url)
+    if scheme is None:
         url = "https://" + url.lstrip("/")
-    elif m.group(1).lower() not in SAFE_URL_SCHEMES:
+    elif scheme not in SAFE_URL_SCHEMES:
         return None
     return quote(url, safe=_URL_SAFE_CHARS)
 
@@ -258,25 +223,17 @@ class _Node:
     children: list[_Node | tuple[int, int]] = field(default_factory=list)
 
 
-def _tree(spans: list[tuple[int, int, int, Entity]], a: int, b: int) -> _Node:
+def _tree(spans: list[EntitySlice], a: int, b: int) -> _Node:
     """Nest the spans over [a, b): cut at every boundary, reopen what a closing span interrupts."""
-    spans = sorted(spans, key=lambda s: (s[0], -s[1], s[2]))
-    points = sorted({a, b, *(s[0] for s in spans), *(s[1] for s in spans)})
+    spans = sorted(spans, key=lambda s: (s[0], -s[1]))  # stable: equal ranges in the message's order
     root = _Node(None)
     stack = [root]
-    open_spans: list[tuple[int, int, int, Entity]] = []
-    for p, q in zip(points, points[1:], strict=False):
-        active = [s for s in spans if s[0] <= p and s[1] >= q]
-        k = 0
-        while k < len(open_spans) and k < len(active) and open_spans[k] is active[k]:
-            k += 1
-        del stack[k + 1:]
-        del open_spans[k:]
-        for span in active[k:]:
-            node = _Node(span[3])
+    for p, q, keep, opened in nested_runs(spans, a, b):
+        del stack[keep + 1:]
+        for span in opened:
+            node = _Node(span[2])
             stack[-1].children.append(node)
             stack.append(node)
-            open_spans.append(span)
         stack[-1].children.append((p, q))
     return root
 
@@ -333,8 +290,8 @@ class _Renderer:
         return "".join(parts)
 
 
-def _render_inline(text: str, a: int, b: int, spans: list[tuple[int, int, int, Entity]]) -> str:
-    clipped = [(max(s, a), min(e, b), o, ent) for s, e, o, ent in spans if s < b and e > a]
+def _render_inline(text: str, a: int, b: int, spans: list[EntitySlice]) -> str:
+    clipped = [(max(s, a), min(e, b), ent) for s, e, ent in spans if s < b and e > a]
     if not clipped:
         return escape_plain(text[a:b])[0]
     return _Renderer(text).render(_tree(clipped, a, b), False)
@@ -357,12 +314,12 @@ def render_text(text: str, entities: Sequence[Entity] = ()) -> str:
     """The message text as Markdown (no trailing newline added)."""
     if not text:
         return ""
-    spans = entity_spans(text, entities)
+    spans = entity_slices(text, entities)
     if not spans:
         return "\n".join(_protect_indent(line) for line in escape_plain(text)[0].split("\n"))
-    pres = [(s, e, ent) for s, e, _, ent in sorted(spans, key=lambda sp: (sp[0], sp[2])) if ent.type == "pre"]
-    quotes = [(s, e) for s, e, _, ent in spans if ent.type == "blockquote"]
-    inline = [sp for sp in spans if sp[3].type in INLINE_TYPES]
+    pres = [sp for sp in sorted(spans, key=lambda sp: sp[0]) if sp[2].type == "pre"]  # stable
+    quotes = [(s, e) for s, e, ent in spans if ent.type == "blockquote"]
+    inline = [sp for sp in spans if sp[2].type in INLINE_TYPES]
 
     # merge overlapping pre spans; the first one's language wins
     blocks: list[tuple[int, int, str | None]] = []

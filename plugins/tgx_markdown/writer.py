@@ -17,11 +17,12 @@ import re
 import shutil
 import tempfile
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import IO, Any
 
 from tgx.model import Message, Peer
 from tgx.specs import RenderContext
+from tgx.text import utc_stamp
 
 from .describe import alias, describe_action, media_md, reactions_md
 from .text import escape_inline, render_text, wrap_lines
@@ -71,17 +72,6 @@ def yaml_value(value: Any) -> str:
     return yaml_str(str(value))
 
 
-def as_utc(value: datetime) -> datetime:
-    if value.tzinfo is UTC:
-        return value
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-def stamp(value: datetime) -> str:
-    """``YYYY-MM-DD HH:MM:SS`` in UTC (isoformat is several times cheaper than strftime)."""
-    return as_utc(value).isoformat(" ", "seconds")[:19]
-
-
 def _option(options: Any, name: str, default: str) -> str:
     value = options.get(name) if options else None
     return str(value) if value else default
@@ -111,7 +101,7 @@ class MarkdownWriter:
     # -- paths ------------------------------------------------------------------------------
 
     def period_of(self, date: datetime) -> str:
-        return stamp(date)[:10 if self.split == "day" else 7]
+        return utc_stamp(date)[:10 if self.split == "day" else 7]
 
     @staticmethod
     def note_target(period: str) -> str:
@@ -268,7 +258,7 @@ class MarkdownWriter:
             name = self.name_of(fwd.from_id)
         else:
             name = fwd.from_name or fwd.post_author or "a hidden user"
-        when = f" · {stamp(fwd.date)} UTC" if fwd.date is not None else ""
+        when = f" · {utc_stamp(fwd.date)} UTC" if fwd.date is not None else ""
         return f"> ↪ Forwarded from {escape_inline(name)}{when}"
 
     def _header(self, msg: Message, when: str) -> str:
@@ -297,7 +287,7 @@ class MarkdownWriter:
 
     def _add(self, msg: Message) -> None:
         assert self._body is not None
-        when = stamp(msg.date)
+        when = utc_stamp(msg.date)
         chunks: list[str] = []
         if self.split == "month":
             day = when[:10]
