@@ -28,6 +28,7 @@ from typing import IO, Any
 import orjson
 from tgx.model import Entity, Message, Peer
 from tgx.specs import RenderContext
+from tgx.text import scrub_surrogates, utf16_index_map
 
 from . import schema
 
@@ -43,38 +44,16 @@ def _iso(value: Any) -> str | None:
     return value.isoformat() if value is not None else None
 
 
-def _scrub(value: Any) -> Any:
-    """Lone surrogates (a damaged archive; never from Telegram) become U+FFFD, recursively."""
-    if isinstance(value, str):
-        return value.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
-    if isinstance(value, dict):
-        return {_scrub(k): _scrub(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_scrub(v) for v in value]
-    return value
-
-
 def _json(value: Any) -> str:
     return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
 
 
 def entity_texts(text: str, entities: Sequence[Entity]) -> list[str]:
-    """The text each entity covers, cutting by UTF-16 code units as Telegram counts them.
-
-    An offset inside a surrogate pair snaps forward to the end of that character, so a part is
-    always whole characters.
-    """
+    """The text each entity covers, one per entity (empty where it covers nothing). Offsets count
+    UTF-16 code units; one inside a surrogate pair snaps forward, so a part is whole characters."""
     if not entities:
         return []
-    units = text.encode("utf-16-le", "surrogatepass")
-    if len(units) == 2 * len(text):  # no astral characters: units are characters
-        return [text[max(0, e.offset):max(0, e.offset + e.length)] for e in entities]
-    length16 = len(units) >> 1
-
-    def index(u: int) -> int:
-        u = min(max(0, u), length16)
-        return len(units[: 2 * u].decode("utf-16-le", "surrogatepass"))
-
+    index = utf16_index_map(text)
     return [text[index(e.offset):index(e.offset + e.length)] for e in entities]
 
 
@@ -107,7 +86,7 @@ class SqliteWriter:
         conn.executescript(schema.TABLES)
         chat = self.ctx.chat
         conn.execute("BEGIN")
-        d = _scrub(chat.to_dict())
+        d = scrub_surrogates(chat.to_dict())
         conn.execute("INSERT INTO chats VALUES (?, ?, ?, ?, ?, ?, ?)",
                      (chat.id, d["kind"], d["title"], d["username"], int(chat.forum), self.ctx.message_count,
                       _json(d)))
@@ -120,7 +99,7 @@ class SqliteWriter:
             try:
                 data = orjson.dumps(d).decode()
             except orjson.JSONEncodeError:  # orjson refuses lone surrogates: repair this message
-                d = _scrub(d)
+                d = scrub_surrogates(d)
                 m = Message.from_dict(d)
                 data = _json(d)
             fwd, md, act = m.forward, m.media, m.action
@@ -210,6 +189,6 @@ class SqliteWriter:
     def _user_row(peer_id: int, peer: Peer | None) -> tuple[Any, ...]:
         if peer is None:
             return (peer_id, None, None, None, None, None, None, None)
-        d = _scrub(peer.to_dict())
+        d = scrub_surrogates(peer.to_dict())
         return (peer_id, d["kind"], d["title"], d["username"], d["first_name"], d["last_name"],
                 int(peer.deleted), _json(d))
