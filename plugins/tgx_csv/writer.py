@@ -15,8 +15,9 @@ import io
 from collections.abc import Sequence
 from typing import IO, Any
 
-from tgx.model import Message, Reaction
+from tgx.model import Message
 from tgx.specs import RenderContext
+from tgx.text import reaction_label
 
 FILE_NAME = "messages.csv"
 COLUMNS = (
@@ -34,14 +35,6 @@ def flag(value: Any, default: bool) -> bool:
     if isinstance(value, str):
         return value.strip().lower() not in ("0", "false", "no", "off", "")
     return bool(value)
-
-
-def reaction_label(reaction: Reaction) -> str:
-    if reaction.type == "paid":
-        return "⭐"
-    if reaction.type == "custom_emoji":
-        return f"custom:{reaction.document_id}" if reaction.document_id is not None else "custom"
-    return reaction.emoji or "?"
 
 
 def _cell(value: Any) -> str:

@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import io
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
 from typing import IO, Any
 
-from tgx.model import Action, Media, Message, Reaction
+from tgx.model import Action, Media, Message
 from tgx.specs import RenderContext
+from tgx.text import human_size, reaction_label, utc_stamp
 
 FILE_NAME = "messages.txt"
 INDENT = "    "
@@ -24,34 +24,8 @@ EXCERPT_CHARS = 60
 MAX_NAMES = 20
 
 
-def stamp(value: datetime) -> str:
-    """``YYYY-MM-DD HH:MM:SS`` in UTC (isoformat is several times cheaper than strftime)."""
-    if value.tzinfo is not UTC:
-        value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-    return value.isoformat(" ", "seconds")[:19]
-
-
 def one_line(text: str) -> str:
     return " ".join(text.split())
-
-
-def human_size(size: int | None) -> str:
-    if size is None:
-        return ""
-    value = float(size)
-    for unit in ("B", "KB", "MB", "GB"):
-        if value < 1024 or unit == "GB":
-            return f"{size} B" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{size} B"  # pragma: no cover
-
-
-def reaction_label(reaction: Reaction) -> str:
-    if reaction.type == "paid":
-        return "⭐"
-    if reaction.type == "custom_emoji":
-        return f"custom:{reaction.document_id}" if reaction.document_id is not None else "custom"
-    return reaction.emoji or "?"
 
 
 def describe_media(media: Media) -> list[str]:
@@ -157,7 +131,7 @@ class TxtWriter:
         assert out is not None
         write = out.write
         for msg in messages:
-            when = stamp(msg.date)
+            when = utc_stamp(msg.date)
             day = when[:10]
             if day != self._day:
                 write(f"\n--- {day} ---\n")
@@ -208,7 +182,7 @@ class TxtWriter:
             name = self.name_of(fwd.from_id)
         else:
             name = one_line(fwd.from_name or fwd.post_author or "") or "a hidden user"
-        when = f", {stamp(fwd.date)} UTC" if fwd.date is not None else ""
+        when = f", {utc_stamp(fwd.date)} UTC" if fwd.date is not None else ""
         return f"[forwarded from {name}{when}]"
 
     def format_message(self, msg: Message, when: str) -> str:
@@ -237,7 +211,7 @@ class TxtWriter:
             counts = ", ".join(f"{reaction_label(r)} {r.count}" for r in msg.reactions)
             lines.append(f"[reactions: {counts}]")
         if msg.edit_date is not None:
-            lines.append(f"[edited {stamp(msg.edit_date)} UTC]")
+            lines.append(f"[edited {utc_stamp(msg.edit_date)} UTC]")
         if msg.deleted:
             lines.append("[deleted]")
         if not lines:
