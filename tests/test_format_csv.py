@@ -8,11 +8,10 @@ from pathlib import Path
 
 import pytest
 import tgx_csv
+from corpus.archived import message_maker, render_archived
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from tgx.archive import Archive
 from tgx.model import Action, Entity, Forward, Media, Message, Peer, Reaction
-from tgx.render import render_chat
 from tgx_csv.writer import COLUMNS, flag
 
 CHAT = Peer(-1001234567890, "supergroup", "Test Group", username="testgroup")
@@ -25,12 +24,7 @@ T0 = datetime(2024, 5, 1, 12, 34, 56, tzinfo=UTC)
 
 def kitchen_sink() -> list[Message]:
     """One message of every kind the model has."""
-    c = CHAT.id
-
-    def msg(i: int, **kw: object) -> Message:
-        kw.setdefault("sender_id", ALICE.id)
-        return Message(c, i, T0 + timedelta(hours=i), **kw)  # type: ignore[arg-type]
-
+    msg = message_maker(CHAT, T0, ALICE)
     text = "bold italic 😀 link @bob #tag code"
     entities = [Entity("bold", 0, 4), Entity("italic", 5, 6), Entity("text_link", 15, 4, url="https://x.org"),
                 Entity("mention", 20, 4), Entity("hashtag", 25, 4), Entity("code", 30, 4)]
@@ -62,15 +56,10 @@ PEERS = [ALICE, BOB, NEWS, BOT]
 
 
 def render(out: Path, messages: list[Message], options: dict | None = None, batch_size: int = 1000) -> Path:
-    spec = tgx_csv.tgx_register_formats()
-    with Archive.open(out) as archive:
-        archive.set_chat(CHAT)
-        archive.upsert_batch(CHAT.id, messages, PEERS)
-        result = render_chat(archive, CHAT.id, out, {"csv": spec}, {"csv": options or {}},
+    result = render_archived(out, CHAT, messages, PEERS, tgx_csv.tgx_register_formats(), options,
                              batch_size=batch_size)
-    assert result.ok, result.formats["csv"].error
     assert result.formats["csv"].files == ["messages.csv"]
-    return out / CHAT.folder_name / "messages.csv"
+    return result.chat_dir / "messages.csv"
 
 
 def read_rows(path: Path, encoding: str = "utf-8-sig") -> list[dict[str, str]]:

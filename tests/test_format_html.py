@@ -15,6 +15,7 @@ from urllib.parse import unquote
 import psutil
 import pytest
 import tgx_html
+from corpus.archived import render_archived
 from corpus.hostile import (
     FILE_NAMES,
     MEDIA_PATHS_SAFE,
@@ -38,10 +39,8 @@ from corpus.sample_chat import (
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from markupsafe import escape
-from tgx.archive import Archive
 from tgx.errors import UsageError
 from tgx.model import ENTITY_TYPES, Entity, Media, Message, Peer
-from tgx.render import render_chat
 from tgx.text import scrub_surrogates
 from tgx_html.entities import render_text
 from tgx_html.safety import SAFE_SCHEMES, clean_text, media_href
@@ -408,12 +407,8 @@ def test_overlapping_entities_nest_properly() -> None:
 def test_through_the_real_engine_and_archive(tmp_path: Path) -> None:
     """Same bytes as the in-memory render: the engine's ranks and lookups agree with it."""
     messages = sample_messages()
-    with Archive.open(tmp_path) as archive:
-        archive.set_chat(CHAT)
-        archive.upsert_batch(CHAT.id, messages, list(PEERS.values()))
-        result = render_chat(archive, CHAT.id, tmp_path, {"html": tgx_html.tgx_register_formats()},
-                             {"html": {"html-page-size": 12}}, batch_size=5)
-    assert result.ok, result.errors
+    result = render_archived(tmp_path, CHAT, messages, PEERS.values(), tgx_html.tgx_register_formats(),
+                             {"html-page-size": 12}, batch_size=5)
     assert result.formats["html"].files == ["style.css"] + [page_file(p) for p in range(5)]
     memory = tmp_path / "memory"
     memory.mkdir()

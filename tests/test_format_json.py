@@ -14,6 +14,7 @@ from typing import Any
 import psutil
 import pytest
 import tgx_json
+from corpus.archived import render_archived
 from corpus.hostile import FILE_NAMES, NAMES, TEXTS
 from corpus.sample_chat import (
     ALICE,
@@ -29,9 +30,7 @@ from corpus.sample_chat import (
 )
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from tgx.archive import Archive
 from tgx.model import ENTITY_TYPES, Entity, Media, Message, Peer
-from tgx.render import render_chat
 from tgx.text import scrub_surrogates
 from tgx_json.text import flat_parts
 from tgx_json.writer import NOT_INCLUDED, JsonWriter
@@ -308,12 +307,8 @@ def test_hostile_strings_stay_valid_json(tmp_path: Path) -> None:
 def test_through_the_real_engine_and_archive(tmp_path: Path) -> None:
     """Same bytes as the in-memory render: the engine's context changes nothing."""
     messages = sample_messages()
-    with Archive.open(tmp_path) as archive:
-        archive.set_chat(CHAT)
-        archive.upsert_batch(CHAT.id, messages, list(PEERS.values()))
-        result = render_chat(archive, CHAT.id, tmp_path, {"json": tgx_json.tgx_register_formats()},
+    result = render_archived(tmp_path, CHAT, messages, PEERS.values(), tgx_json.tgx_register_formats(),
                              batch_size=9)
-    assert result.ok, result.errors
     assert result.formats["json"].files == ["result.json"]
     engine_bytes = (tmp_path / CHAT.folder_name / "result.json").read_bytes()
     memory = tmp_path / "memory"

@@ -16,12 +16,11 @@ from pathlib import Path
 import pytest
 import tgx_markdown
 import tgx_markdown.writer as md_writer
+from corpus.archived import message_maker, render_archived
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from markdown_it import MarkdownIt
-from tgx.archive import Archive
 from tgx.model import ENTITY_TYPES, Action, Entity, Forward, Media, Message, Peer, Reaction
-from tgx.render import render_chat
 from tgx_markdown.text import escape_inline, render_text, safe_url
 
 CHAT = Peer(-1001234567890, "supergroup", 'The "Test" Group\n#1', username="testgroup")
@@ -247,12 +246,7 @@ def test_safe_url_drops_the_rest(url: str | None) -> None:
 
 
 def kitchen_sink() -> list[Message]:
-    c = CHAT.id
-
-    def msg(i: int, hours: float, **kw: object) -> Message:
-        kw.setdefault("sender_id", ALICE.id)
-        return Message(c, i, T0 + timedelta(hours=hours), **kw)  # type: ignore[arg-type]
-
+    msg = message_maker(CHAT, T0, ALICE)
     text = "bold italic 😀 link @bob #tag code"
     entities = [E("bold", 0, 4), E("italic", 5, 6), E("text_link", 15, 4, url="https://x.org"),
                 E("mention", 20, 4), E("hashtag", 25, 4), E("code", 30, 4)]
@@ -286,14 +280,8 @@ def kitchen_sink() -> list[Message]:
 
 
 def render(out: Path, messages: list[Message], options: dict | None = None, batch_size: int = 1000) -> Path:
-    spec = tgx_markdown.tgx_register_formats()
-    with Archive.open(out) as archive:
-        archive.set_chat(CHAT)
-        archive.upsert_batch(CHAT.id, messages, PEERS)
-        result = render_chat(archive, CHAT.id, out, {"markdown": spec}, {"markdown": options or {}},
-                             batch_size=batch_size)
-    assert result.ok, result.formats["markdown"].error
-    return out / CHAT.folder_name
+    return render_archived(out, CHAT, messages, PEERS, tgx_markdown.tgx_register_formats(), options,
+                           batch_size=batch_size).chat_dir
 
 
 _YAML_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", '"': '"', "\\": "\\"}
@@ -440,11 +428,8 @@ titles = st.text(st.characters(exclude_categories=("Cs",)), min_size=1, max_size
 def test_any_title_and_text_survive(tmp_path_factory: pytest.TempPathFactory, title: str, text: str) -> None:
     chat = Peer(CHAT.id, "supergroup", title, username="testgroup")
     out = tmp_path_factory.mktemp("md")
-    spec = tgx_markdown.tgx_register_formats()
-    with Archive.open(out) as archive:
-        archive.set_chat(chat)
-        archive.upsert_batch(chat.id, [Message(chat.id, 1, T0, text=text, sender_id=ALICE.id)], PEERS)
-        assert render_chat(archive, chat.id, out, {"markdown": spec}).ok
+    render_archived(out, chat, [Message(chat.id, 1, T0, text=text, sender_id=ALICE.id)], PEERS,
+                    tgx_markdown.tgx_register_formats())
     note = (out / "testgroup/markdown/2024/2024-05-01.md").read_text("utf-8")
     assert front_matter(note)["chat"] == title
     if text.strip():

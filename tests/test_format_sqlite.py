@@ -12,11 +12,10 @@ from types import MappingProxyType
 import orjson
 import pytest
 import tgx_sqlite
+from corpus.archived import message_maker, render_archived
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from tgx.archive import Archive
 from tgx.model import ENTITY_TYPES, Action, Entity, Forward, Media, Message, Peer, Reaction
-from tgx.render import render_chat
 from tgx_sqlite.writer import SqliteWriter
 
 CHAT = Peer(-1001234567890, "supergroup", "Test Group", username="testgroup", forum=True)
@@ -46,12 +45,7 @@ SCHEMA = {
 
 
 def kitchen_sink() -> list[Message]:
-    c = CHAT.id
-
-    def msg(i: int, **kw: object) -> Message:
-        kw.setdefault("sender_id", ALICE.id)
-        return Message(c, i, T0 + timedelta(hours=i), **kw)  # type: ignore[arg-type]
-
+    msg = message_maker(CHAT, T0, ALICE)
     text = "bold 😀 italic link @bob #tag Bob"
     entities = [Entity("bold", 0, 4), Entity("italic", 8, 6), Entity("text_link", 15, 4, url="https://x.org"),
                 Entity("mention", 20, 4), Entity("hashtag", 25, 4), Entity("mention_name", 30, 3, user_id=44)]
@@ -80,14 +74,9 @@ def kitchen_sink() -> list[Message]:
 
 
 def render(out: Path, messages: list[Message], batch_size: int = 1000) -> Path:
-    spec = tgx_sqlite.tgx_register_formats()
-    with Archive.open(out) as archive:
-        archive.set_chat(CHAT)
-        archive.upsert_batch(CHAT.id, messages, PEERS)
-        result = render_chat(archive, CHAT.id, out, {"sqlite": spec}, batch_size=batch_size)
-    assert result.ok, result.formats["sqlite"].error
+    result = render_archived(out, CHAT, messages, PEERS, tgx_sqlite.tgx_register_formats(), batch_size=batch_size)
     assert result.formats["sqlite"].files == ["messages.sqlite"]
-    return out / CHAT.folder_name / "messages.sqlite"
+    return result.chat_dir / "messages.sqlite"
 
 
 def connect(path: Path) -> sqlite3.Connection:

@@ -7,11 +7,10 @@ from pathlib import Path
 
 import pytest
 import tgx_txt
+from corpus.archived import message_maker, render_archived
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from tgx.archive import Archive
 from tgx.model import Action, Entity, Forward, Media, Message, Peer, Reaction
-from tgx.render import render_chat
 
 CHAT = Peer(-1001234567890, "supergroup", "Test Group", username="testgroup")
 ALICE = Peer(11, "user", "Alice Liddell", first_name="Alice", last_name="Liddell")
@@ -24,12 +23,7 @@ T0 = datetime(2024, 5, 1, 12, 34, 56, tzinfo=UTC)
 
 def kitchen_sink() -> list[Message]:
     """One message of every kind the model has."""
-    c = CHAT.id
-
-    def msg(i: int, **kw: object) -> Message:
-        kw.setdefault("sender_id", ALICE.id)
-        return Message(c, i, T0 + timedelta(hours=i), **kw)  # type: ignore[arg-type]
-
+    msg = message_maker(CHAT, T0, ALICE)
     text = "bold italic 😀 link @bob #tag code"
     entities = [Entity("bold", 0, 4), Entity("italic", 5, 6), Entity("text_link", 15, 4, url="https://x.org"),
                 Entity("mention", 20, 4), Entity("hashtag", 25, 4), Entity("code", 30, 4)]
@@ -68,13 +62,8 @@ def kitchen_sink() -> list[Message]:
 
 
 def render(out: Path, messages: list[Message], batch_size: int = 1000) -> Path:
-    spec = tgx_txt.tgx_register_formats()
-    with Archive.open(out) as archive:
-        archive.set_chat(CHAT)
-        archive.upsert_batch(CHAT.id, messages, PEERS)
-        result = render_chat(archive, CHAT.id, out, {"txt": spec}, batch_size=batch_size)
-    assert result.ok, result.formats["txt"].error
-    return out / CHAT.folder_name / "messages.txt"
+    result = render_archived(out, CHAT, messages, PEERS, tgx_txt.tgx_register_formats(), batch_size=batch_size)
+    return result.chat_dir / "messages.txt"
 
 
 def test_transcript_shows_every_kind(tmp_path: Path) -> None:
