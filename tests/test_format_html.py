@@ -12,7 +12,6 @@ from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import unquote
 
-import psutil
 import pytest
 import tgx_html
 from corpus.archived import render_archived
@@ -33,14 +32,16 @@ from corpus.sample_chat import (
     T0,
     MemoryContext,
     render,
+    rss_growth,
     sample_messages,
     write_media,
 )
+from corpus.strategies import texts, texts_with_entities
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from markupsafe import escape
 from tgx.errors import UsageError
-from tgx.model import ENTITY_TYPES, Entity, Media, Message, Peer
+from tgx.model import Entity, Media, Message, Peer
 from tgx.text import scrub_surrogates
 from tgx_html.entities import render_text
 from tgx_html.safety import SAFE_SCHEMES, clean_text, media_href
@@ -428,38 +429,20 @@ def test_memory_stays_flat_while_streaming(tmp_path: Path) -> None:
     ctx = MemoryContext(CHAT, tmp_path, count=total, lookup=make, rank=lambda i: i - 1)
     writer = HtmlWriter(ctx)
     writer.open()
-    proc = psutil.Process()
-    samples = []
-    for start in range(1, total + 1, batch):
-        writer.write([make(i) for i in range(start, start + batch)])
-        if start == 5 * batch + 1 or start + batch > total:
-            samples.append(proc.memory_info().rss)
-    writer.close()
-    assert samples[-1] - samples[0] < 20 << 20, [s >> 20 for s in samples]
+    grown = rss_growth(writer, make, total, batch, warmup=6)
+    assert grown < 20 << 20, grown >> 20
     assert len(list(tmp_path.glob("messages*.html"))) == 30
 
 
 # ---------------------------------------------------------------------------------------------
 # properties
 
-_HIGH_SURROGATES = st.sampled_from(["\ud800", "\ud83d", "\udbff"])
-_TEXT = st.lists(st.one_of(st.characters(), st.sampled_from(["\U0001F600", "\n", "\r\n", "<", "&", "'", '"']),
-                           _HIGH_SURROGATES), max_size=50).map("".join)
-
-
-@st.composite
-def text_with_entities(draw: st.DrawFn) -> tuple[str, list[Entity]]:
-    text = draw(_TEXT)
-    length16 = len(text.encode("utf-16-le", "surrogatepass")) // 2
-    entities = draw(st.lists(st.builds(
-        Entity, st.sampled_from(ENTITY_TYPES), st.integers(-2, length16 + 2), st.integers(-1, length16 + 2),
-        st.none() | st.sampled_from(SAFE_LINKS + UNSAFE_LINKS) | st.text(max_size=8),
-        st.none() | st.integers(1, 10**10), st.none() | st.text(max_size=5)), max_size=6))
-    return text, entities
+_TEXT = texts(["\U0001F600", "\n", "\r\n", "<", "&", "'", '"'], max_size=50)
+_URLS = st.none() | st.sampled_from(SAFE_LINKS + UNSAFE_LINKS) | st.text(max_size=8)
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(sample=text_with_entities())
+@given(sample=texts_with_entities(_TEXT, _URLS))
 def test_any_text_is_well_formed_and_visible(tmp_path: Path, sample: tuple[str, list[Entity]]) -> None:
     text, entities = sample
     msg = Message(CHAT_ID, 1, T0, text, entities, sender_id=ALICE)

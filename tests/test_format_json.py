@@ -11,7 +11,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-import psutil
 import pytest
 import tgx_json
 from corpus.archived import render_archived
@@ -25,9 +24,11 @@ from corpus.sample_chat import (
     T0,
     MemoryContext,
     render,
+    rss_growth,
     sample_messages,
     write_media,
 )
+from corpus.strategies import texts, texts_with_entities
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from tgx.model import ENTITY_TYPES, Entity, Media, Message, Peer
@@ -327,14 +328,8 @@ def test_memory_stays_flat_while_streaming(tmp_path: Path) -> None:
     ctx = MemoryContext(CHAT, tmp_path, count=total, lookup=lambda i: None, rank=lambda i: None)
     writer = JsonWriter(ctx)
     writer.open()
-    proc = psutil.Process()
-    samples = []
-    for start in range(1, total + 1, batch):
-        writer.write([make(i) for i in range(start, start + batch)])
-        if start == 10 * batch + 1 or start + batch > total:
-            samples.append(proc.memory_info().rss)
-    writer.close()
-    assert samples[-1] - samples[0] < 20 << 20, [s >> 20 for s in samples]
+    grown = rss_growth(writer, make, total, batch, warmup=11)
+    assert grown < 20 << 20, grown >> 20
     with (tmp_path / "result.json").open(encoding="utf-8") as fh:
         assert len(json.load(fh)["messages"]) == total
 
@@ -342,24 +337,11 @@ def test_memory_stays_flat_while_streaming(tmp_path: Path) -> None:
 # ---------------------------------------------------------------------------------------------
 # properties: any text, any entity offsets (incl. astral characters and lone surrogates)
 
-_HIGH_SURROGATES = st.sampled_from(["\ud800", "\ud83d", "\udbff"])  # never pair with each other
-_TEXT = st.lists(st.one_of(st.characters(), st.sampled_from(["\U0001F600", "\U0001D54F", "\n", "<", "&"]),
-                           _HIGH_SURROGATES), max_size=60).map("".join)
-
-
-@st.composite
-def text_with_entities(draw: st.DrawFn) -> tuple[str, list[Entity]]:
-    text = draw(_TEXT)
-    length16 = len(text.encode("utf-16-le", "surrogatepass")) // 2
-    entities = draw(st.lists(st.builds(
-        Entity, st.sampled_from(ENTITY_TYPES), st.integers(-2, length16 + 2), st.integers(-1, length16 + 2),
-        st.none() | st.text(max_size=8), st.none() | st.integers(1, 10**10), st.none() | st.text(max_size=5),
-        st.none() | st.integers(1, 2**63 - 1)), max_size=6))
-    return text, entities
+_TEXT = texts(["\U0001F600", "\U0001D54F", "\n", "<", "&"], max_size=60)
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(sample=text_with_entities())
+@given(sample=texts_with_entities(_TEXT, st.none() | st.text(max_size=8)))
 def test_any_text_round_trips(tmp_path: Path, sample: tuple[str, list[Entity]]) -> None:
     text, entities = sample
     msg = Message(CHAT_ID, 1, T0, text, entities, sender_id=ALICE)

@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import IO, Any
 
+import psutil
 from tgx.model import Action, Entity, Forward, Media, Message, Peer, Reaction
 
 CHAT_ID = -1001234567890
@@ -83,6 +84,22 @@ def render(factory: Callable[[Any], Any], ctx: Any, messages: Iterable[Message],
         writer.write(chunk)
     writer.close()
     return writer
+
+
+def rss_growth(writer: Any, make: Callable[[int], Message], total: int, batch: int, warmup: int) -> int:
+    """Bytes the process grew by while an opened ``writer`` took messages ``make(1)`` to
+    ``make(total)`` in batches, counted from the end of batch ``warmup`` (allocators settle in
+    the first batches); the writer is closed at the end. A writer that kept messages grows
+    with them."""
+    proc = psutil.Process()
+    settled = proc.memory_info().rss
+    for n, start in enumerate(range(1, total + 1, batch), 1):
+        writer.write([make(i) for i in range(start, min(start + batch, total + 1))])
+        if n == warmup:
+            settled = proc.memory_info().rss
+    grown = proc.memory_info().rss - settled
+    writer.close()
+    return grown
 
 
 def png_bytes(width: int = 64, height: int = 48, rgb: tuple[int, int, int] = (40, 120, 200)) -> bytes:
