@@ -21,6 +21,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from markdown_it import MarkdownIt
 from tgx.model import ENTITY_TYPES, Action, Entity, Forward, Media, Message, Peer, Reaction
+from tgx.text import utf16_len
 from tgx_markdown.text import escape_inline, render_text, safe_url
 
 CHAT = Peer(-1001234567890, "supergroup", 'The "Test" Group\n#1', username="testgroup")
@@ -74,10 +75,6 @@ def visible(md: str) -> tuple[str, set[str]]:
 def squash(text: str) -> str:
     """Markdown collapses and trims whitespace: compare characters, not spacing."""
     return "".join(text.replace("\0", "\ufffd").split())
-
-
-def utf16_len(text: str) -> int:
-    return len(text.encode("utf-16-le", "surrogatepass")) // 2
 
 
 # ---------------------------------------------------------------------------------------------
