@@ -21,7 +21,6 @@ from telethon.tl.functions import account, auth, channels, contacts, help, messa
 
 from . import content
 from . import messages as msgs
-from .faults import request_name
 
 if TYPE_CHECKING:
     from .world import ChatSpec, SimulatedTelegram
@@ -816,4 +815,4 @@ def _params(request: Any) -> dict[str, Any]:
     return {}
 
 
-__all__ = ["Connection", "Dropped", "RpcFault", "Server", "request_name"]
+__all__ = ["Connection", "Dropped", "RpcFault", "Server"]

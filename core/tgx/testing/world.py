@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -17,7 +17,7 @@ from telethon import utils
 from telethon.tl import types
 
 from . import content, messages
-from .content import hash_of, signed64
+from .content import hash_of, mix64, signed64
 from .faults import Faults, RateLimiter, RequestLog
 from .ids import DenseIds, IdSpace, IdsView, Interleave, SharedIds, ThreadIds, WithoutIds
 
@@ -33,7 +33,6 @@ DEFAULT_TOPICS = ("Announcements 📣", "Random 🎲", "Help & <Support>")
 EDIT_SUFFIX = " (edited later)"  # appended to the text of a message listed in ``edited``
 EDIT_DELAY = 5 * 86_400  # its new edit_date: this long after the message's date
 
-ChatRef = "ChatSpec | str | int"
 
 
 @dataclass(slots=True, eq=False)
@@ -168,6 +167,8 @@ class SimulatedTelegram:
         clock: Callable[[], float] = time.monotonic,
     ):
         self.seed = seed
+        self._media_salt = hash_of(seed, 0xACC)
+        self._ref_salt = hash_of(seed, 0xF11E)
         self.media = media
         self.latency = latency
         self.big_file_mb = big_file_mb
@@ -479,11 +480,12 @@ class SimulatedTelegram:
         return hash_of(self.seed, media_id, sum(map(ord, thumb)) if thumb else 0)
 
     def access_hash_for(self, media_id: int) -> int:
-        return signed64(hash_of(self.seed, 0xACC, media_id))
+        return signed64(mix64(self._media_salt ^ media_id))
 
     def file_reference(self, media_id: int, epoch: int | None = None) -> bytes:
+        """16 bytes naming the file and the epoch it was handed out in (see expire_file_references)."""
         epoch = self.file_ref_epoch if epoch is None else epoch
-        mac = hash_of(self.seed, 0xF11E, media_id, epoch)
+        mac = mix64(self._ref_salt ^ media_id ^ (epoch << 52))
         return b"\x02" + epoch.to_bytes(3, "big") + mac.to_bytes(8, "big") + b"tgx\x00"
 
     def media_for_id(self, media_id: int) -> tuple[ChatSpec | None, int]:
@@ -591,4 +593,4 @@ class SimulatedTelegram:
         return f"SimulatedTelegram(seed={self.seed}, chats={[c.key for c in self.chats]})"
 
 
-__all__ = ["ChatSpec", "SimulatedTelegram", "TopicSpec", "UserSpec", "field"]
+__all__ = ["ChatSpec", "SimulatedTelegram", "TopicSpec", "UserSpec"]
