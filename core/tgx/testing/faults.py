@@ -164,6 +164,7 @@ class RequestLog:
         self.records: deque[RequestRecord] = deque(maxlen=limit)
         self.seq = 0
         self._lock = threading.Lock()
+        self._file: Any = None  # opened on first use, line-buffered: each line survives a SIGKILL
 
     def add(self, type: str, dc: int, takeout: bool, params: dict[str, Any]) -> RequestRecord:
         self.seq += 1
@@ -177,8 +178,10 @@ class RequestLog:
         record.error = error
         if self.path:
             line = json.dumps(record.to_dict(), ensure_ascii=False, default=str)
-            with self._lock, open(self.path, "a", encoding="utf-8") as fh:
-                fh.write(line + "\n")
+            with self._lock:
+                if self._file is None:
+                    self._file = open(self.path, "a", encoding="utf-8", buffering=1)  # noqa: SIM115
+                self._file.write(line + "\n")
 
     def entries(self) -> list[dict[str, Any]]:
         return [r.to_dict() for r in self.records]
