@@ -33,8 +33,10 @@ Peers (senders, forward sources) are written only when new or changed.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+import gc
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from time import perf_counter
@@ -52,6 +54,7 @@ MIN_SPLIT_PAGES = 2  # a range is split only when each half should still hold th
 FLUSH_MESSAGES = 1000  # write a batch once this many messages are waiting ...
 FLUSH_SECONDS = 0.5  # ... or once the oldest waiting page is this old
 MAX_WRITES_IN_FLIGHT = 2  # batches handed to the writer thread and not yet committed
+GC_THRESHOLD = 20_000  # allocations between young-generation collections while fetching
 
 
 @dataclass(slots=True)
@@ -137,6 +140,10 @@ class HistoryFetcher:
 
     # -- the plan ------------------------------------------------------------------------------
     async def run(self) -> FetchResult:
+        with _quiet_gc():
+            return await self._run()
+
+    async def _run(self) -> FetchResult:
         try:
             gaps = list(self.ranges.gaps())
             rest = await self._first_page(gaps[0][0])
@@ -343,6 +350,9 @@ class HistoryFetcher:
             self.ranges.add(lo, hi)
         checkpoint = {"ranges": self.ranges.to_list(), "server_count": self.result.server_count}
         batch, peers = self._batch, self._batch_peers
+        # Ascending ids: a sorted run fills fresh b-tree pages (pages come newest first, and rows
+        # inserted in descending order leave SQLite's pages 40 % full: 2.3x the file, 2x the time).
+        batch.sort(key=_by_id)
         self.result.fetched += len(batch)
         self._batch, self._batch_peers, self._batch_ranges, self._batch_pages = [], [], [], 0
         if self._executor is None:
@@ -383,6 +393,36 @@ class HistoryFetcher:
             if self._executor is not None:
                 self._executor.shutdown(wait=True)
                 self._executor = None
+
+
+_gc_fetches = 0
+_gc_saved: tuple[int, int, int] = (700, 10, 10)
+
+
+@contextmanager
+def _quiet_gc() -> Iterator[None]:
+    """Fewer cyclic-GC passes while fetching: every page allocates thousands of short-lived
+    objects, and with the default thresholds the collector re-scans everything the process
+    holds (Telethon's TL classes, the modules) every few pages — 10-15 % of the CPU of a fast
+    export, measured. Objects alive at the start are frozen out of the scans; the settings are
+    restored when the last concurrent fetch ends."""
+    global _gc_fetches, _gc_saved
+    if _gc_fetches == 0:
+        _gc_saved = gc.get_threshold()
+        gc.freeze()
+        gc.set_threshold(max(_gc_saved[0], GC_THRESHOLD), *_gc_saved[1:])
+    _gc_fetches += 1
+    try:
+        yield
+    finally:
+        _gc_fetches -= 1
+        if _gc_fetches == 0:
+            gc.set_threshold(*_gc_saved)
+            gc.unfreeze()
+
+
+def _by_id(m: Message) -> int:
+    return m.id
 
 
 def _discard(task: asyncio.Future) -> None:
