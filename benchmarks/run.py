@@ -1,0 +1,654 @@
+#!/usr/bin/env python
+"""tgx benchmarks: each figure measured side by side with its baseline, in ONE run, against the
+simulated Telegram (the real Telethon client; see docs/performance.md).
+
+    python benchmarks/run.py                  # everything (~15-20 min on 2 cores)
+    python benchmarks/run.py --quick          # a small smoke version (what the test suite runs)
+    python benchmarks/run.py --only latency,ratelimit --json results.json
+
+Benches (``--only`` / ``--skip`` names):
+
+1. ``spine``     100k messages: ``tgx export`` (a subprocess, start-up included) vs Telethon
+                 ``iter_messages(wait_time=0)`` + ``to_dict`` + orjson JSONL in this process;
+                 peak RSS of ``tgx export`` at 100k and 1M messages.
+2. ``latency``   50 ms round trip, 20k messages: tgx vs ``iter_messages(wait_time=0)``.
+3. ``ratelimit`` R GetHistory requests/s, FLOOD_WAIT beyond: tgx msg/s as a fraction of R x 100.
+4. ``cpu``       no latency, 100k messages, in process: the tgx pipeline vs the naive loop.
+5. ``chats``     10 chats x 10k messages at 50 ms: one ``tgx export`` of all vs ten in a row.
+6. ``formats``   render throughput per format (100k, in process); peak RSS of ``tgx render``
+                 json/html at 1M vs the jsonl export's.
+7. ``media``     one 32 MB video at 50 ms: tgx's media stage vs Telethon ``download_media``;
+                 the ``cpu`` encoder vs the same ffmpeg command run directly.
+8. ``metrics``   export with metrics sinks and the monitor on vs off.
+
+Every line prints tgx's figure, the baseline's, their ratio, the target and PASS/FAIL (INFO
+for figures without a target). Wall-clock figures are only as steady as the machine: the load
+average is printed with each bench. Exit status is 0 unless a bench crashed (``--strict``:
+also 1 when a target is missed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+import tomlkit
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT / "core") not in sys.path:  # run from a checkout without installing
+    sys.path.insert(0, str(ROOT / "core"))
+    sys.path.insert(0, str(ROOT / "plugins"))
+
+MIB = 1 << 20
+
+# Runs one command, then writes its wall time, exit status, peak RSS (the kernel's high-water
+# mark of the child: getrusage(RUSAGE_CHILDREN)) and CPU time as JSON to the file in argv[1].
+_WRAPPER = r"""
+import json, resource, subprocess, sys, time
+t = time.perf_counter()
+rc = subprocess.run(sys.argv[2:]).returncode
+wall = time.perf_counter() - t
+ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+with open(sys.argv[1], "w") as f:
+    json.dump({"rc": rc, "wall": wall, "maxrss_kb": ru.ru_maxrss, "cpu": ru.ru_utime + ru.ru_stime}, f)
+"""
+
+
+# ---------------------------------------------------------------------------------------------
+# results
+
+
+@dataclass
+class Row:
+    bench: str
+    what: str
+    value: float | None
+    unit: str
+    baseline: float | None = None
+    ratio: float | None = None
+    target: str = ""
+    ok: bool | None = None  # None: information only
+    note: str = ""
+
+    @property
+    def verdict(self) -> str:
+        return "INFO" if self.ok is None else ("PASS" if self.ok else "FAIL")
+
+
+def _num(value: float | None, unit: str = "") -> str:
+    if value is None:
+        return "-"
+    if unit in ("msg/s", "MB", "KB") or abs(value) >= 100:
+        text = f"{value:,.0f}"
+    elif abs(value) >= 10:
+        text = f"{value:.1f}"
+    else:
+        text = f"{value:.2f}"
+    return f"{text} {unit}".strip()
+
+
+class Report:
+    def __init__(self) -> None:
+        self.rows: list[Row] = []
+        self.errors: list[str] = []
+
+    def add(self, row: Row) -> Row:
+        self.rows.append(row)
+        ratio = f"{row.ratio:.2f}x" if row.ratio is not None else ""
+        base = _num(row.baseline, row.unit) if row.baseline is not None else ""
+        print(f"  {row.verdict:4}  {row.what:<52} {_num(row.value, row.unit):>16} {base:>16} {ratio:>8}"
+              f"  {row.target}{'  (' + row.note + ')' if row.note else ''}", flush=True)
+        return row
+
+    def table(self) -> str:
+        head = f"{'bench':<9} {'measure':<52} {'tgx':>16} {'baseline':>16} {'ratio':>8}  {'target':<22} result"
+        lines = [head, "-" * len(head)]
+        for r in self.rows:
+            ratio = f"{r.ratio:.2f}x" if r.ratio is not None else ""
+            base = _num(r.baseline, r.unit) if r.baseline is not None else ""
+            lines.append(f"{r.bench:<9} {r.what:<52} {_num(r.value, r.unit):>16} {base:>16} {ratio:>8}  "
+                         f"{r.target:<22} {r.verdict}")
+        for e in self.errors:
+            lines.append(f"ERROR  {e}")
+        passed = sum(1 for r in self.rows if r.ok)
+        failed = sum(1 for r in self.rows if r.ok is False)
+        lines.append(f"{passed} PASS, {failed} FAIL, {len(self.errors)} ERROR")
+        return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------------------------
+# running things
+
+
+@dataclass
+class Sizes:
+    spine: int = 100_000
+    big: int = 1_000_000
+    latency: int = 20_000
+    rate_msgs: int = 30_000
+    rate: float = 20.0
+    cpu: int = 100_000
+    chats: int = 10
+    chat_msgs: int = 10_000
+    formats: int = 100_000
+    formats_big: int = 1_000_000
+    video_mb: int = 32
+    clip: str = "1280x720"
+    clip_seconds: int = 10
+    metrics_msgs: int = 50_000
+    metrics_runs: int = 3
+
+    @classmethod
+    def quick(cls) -> Sizes:
+        return cls(spine=2_000, big=8_000, latency=1_500, rate_msgs=2_000, rate=40.0, cpu=2_000, chats=2,
+                   chat_msgs=500, formats=2_000, formats_big=8_000, video_mb=4, clip="160x90",
+                   clip_seconds=1, metrics_msgs=1_500, metrics_runs=1)
+
+
+@dataclass
+class Ctx:
+    tmp: Path
+    sizes: Sizes
+    report: Report
+    keep: dict[str, Any] = field(default_factory=dict)  # artefacts shared by benches
+
+    def dir(self, name: str) -> Path:
+        path = self.tmp / name
+        shutil.rmtree(path, ignore_errors=True)
+        path.mkdir(parents=True)
+        return path
+
+
+def channel(username: str, messages: int, *, media: bool = False) -> dict[str, Any]:
+    return {"kind": "channel", "username": username, "title": username, "messages": messages, "media": media}
+
+
+def scenario_file(path: Path, **scenario: Any) -> Path:
+    path.write_text(tomlkit.dumps({"simulated": scenario}), encoding="utf-8")
+    return path
+
+
+def tgx_env(ctx: Ctx, config: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TGX_")}
+    env.update(TGX_CONFIG=str(config), TGX_DATA_DIR=str(ctx.tmp / "data"), PYTHONUNBUFFERED="1")
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "core"), str(ROOT / "plugins"), env.get("PYTHONPATH", "")])
+    return env
+
+
+@dataclass
+class Measured:
+    rc: int
+    wall: float
+    maxrss_mb: float
+    cpu: float
+
+
+def run_measured(argv: Sequence[str], *, env: dict[str, str], cwd: Path, timeout: float = 3_600) -> Measured:
+    """Run ``argv`` under the RSS wrapper; stdout/stderr go to a log next to ``cwd``."""
+    fd, result = tempfile.mkstemp(suffix=".json", dir=cwd)
+    os.close(fd)
+    log = cwd / "bench-commands.log"
+    with open(log, "ab") as out:
+        out.write(("\n$ " + " ".join(argv) + "\n").encode())
+        out.flush()
+        subprocess.run([sys.executable, "-c", _WRAPPER, result, *argv], env=env, cwd=cwd, stdout=out,
+                       stderr=out, timeout=timeout, check=False)
+    data = json.loads(Path(result).read_text())
+    os.unlink(result)
+    return Measured(data["rc"], data["wall"], data["maxrss_kb"] / 1024, data["cpu"])
+
+
+def tgx_cmd(*args: str) -> list[str]:
+    return [sys.executable, "-m", "tgx", *args]
+
+
+def run_tgx(ctx: Ctx, config: Path, *args: str, cwd: Path | None = None) -> Measured:
+    m = run_measured(tgx_cmd(*args), env=tgx_env(ctx, config), cwd=cwd or ctx.tmp)
+    if m.rc != 0:
+        raise RuntimeError(f"tgx {' '.join(args)} exited {m.rc} (see {(cwd or ctx.tmp) / 'bench-commands.log'})")
+    return m
+
+
+def world_of(**scenario: Any) -> Any:
+    from tgx.testing import SimulatedTelegram
+
+    return SimulatedTelegram.from_scenario(scenario)
+
+
+async def naive_loop(world: Any, username: str, path: Path) -> tuple[int, float]:
+    """The baseline: Telethon's iterator without its sleep, to_dict, orjson, one JSONL file."""
+    client = world.client()
+    await client.connect()
+    try:
+        entity = await client.get_input_entity(username)
+        started = time.perf_counter()
+        n = 0
+        with open(path, "wb") as f:
+            async for m in client.iter_messages(entity, wait_time=0):
+                f.write(orjson.dumps(m.to_dict(), default=str, option=orjson.OPT_APPEND_NEWLINE))
+                n += 1
+        return n, time.perf_counter() - started
+    finally:
+        await client.disconnect()
+
+
+def naive(world: Any, username: str, path: Path) -> tuple[int, float]:
+    return asyncio.run(naive_loop(world, username, path))
+
+
+def export_in_process(world: Any, chats: list[str], out: Path, *, formats: Sequence[str] = ("jsonl",),
+                      media: Any = None, concurrency: int | None = None) -> tuple[Any, float]:
+    """``tgx export`` without the interpreter start: run_export with the plugin manager and a client."""
+    from tgx.config import Config
+    from tgx.export import ExportRequest, run_export
+    from tgx.fetch import FetchOptions
+    from tgx.manager import get_plugin_manager
+    from tgx.progress import ExportProgress
+    from tgx.render import render_chat
+
+    async def main() -> tuple[Any, float]:
+        config = Config(env={"TGX_DATA_DIR": str(out.parent / "data")})
+        pm = get_plugin_manager(config, load_entrypoints=False)
+        client = world.client()
+        await client.connect()
+        try:
+            fetch = FetchOptions() if concurrency is None else FetchOptions(concurrency=concurrency)
+            req = ExportRequest(chats=chats, out=out, formats=list(formats), fetch=fetch, media=media,
+                                metrics_interval=0, quiet=True)
+            started = time.perf_counter()
+            with ExportProgress(quiet=True) as progress:
+                outcome = await run_export(pm, config, req, client, progress, render=render_chat)
+            return outcome, time.perf_counter() - started
+        finally:
+            await client.disconnect()
+
+    return asyncio.run(main())
+
+
+def load() -> str:
+    one, five, fifteen = os.getloadavg()
+    return f"load {one:.1f}/{five:.1f}/{fifteen:.1f}"
+
+
+def ratio_row(ctx: Ctx, bench: str, what: str, tgx_value: float, base: float, target: float, *,
+              unit: str = "msg/s", higher_is_better: bool = True, note: str = "") -> Row:
+    ratio = tgx_value / base if base else None
+    ok = None if ratio is None else (ratio >= target if higher_is_better else ratio <= target)
+    sign = ">=" if higher_is_better else "<="
+    return ctx.report.add(Row(bench, what, tgx_value, unit, base, ratio, f"ratio {sign} {target}", ok, note))
+
+
+# ---------------------------------------------------------------------------------------------
+# 1. spine
+
+
+def export_subprocess(ctx: Ctx, name: str, messages: int, *extra: str, latency_ms: float = 0) -> tuple[Measured, Path]:
+    work = ctx.dir(name)
+    cfg = scenario_file(work / "tgx.toml", chats=[channel("bigchan", messages)], latency_ms=latency_ms)
+    m = run_tgx(ctx, cfg, "export", "@bigchan", "-o", str(work / "out"), "-f", "jsonl", "-q", *extra, cwd=work)
+    return m, work / "out"
+
+
+def bench_spine(ctx: Ctx) -> None:
+    s = ctx.sizes
+    n, base_s = naive(world_of(chats=[channel("bigchan", s.spine)]), "bigchan", ctx.dir("spine-naive") / "x.jsonl")
+    base = n / base_s
+    m, _ = export_subprocess(ctx, "spine-100k", s.spine)
+    ratio_row(ctx, "spine", f"tgx export {s.spine:,} msgs (subprocess, start-up incl.)", s.spine / m.wall, base,
+              1.0, note=f"{m.wall:.1f} s vs {base_s:.1f} s")
+    ctx.report.add(Row("spine", f"peak RSS of tgx export at {s.spine:,}", m.maxrss_mb, "MB", note=load()))
+    big, big_out = export_subprocess(ctx, "spine-1m", s.big)
+    ctx.keep["big_out"], ctx.keep["big_export_rss"] = big_out, big.maxrss_mb
+    ctx.report.add(Row("spine", f"peak RSS of tgx export at {s.big:,}", big.maxrss_mb, "MB", target="<= 150 MB",
+                       ok=big.maxrss_mb <= 150, note=f"{s.big / big.wall:,.0f} msg/s"))
+    growth = big.maxrss_mb / m.maxrss_mb
+    ctx.report.add(Row("spine", f"RSS {s.big:,} / RSS {s.spine:,}", growth, "x", target="<= 1.15",
+                       ok=growth <= 1.15))
+
+
+# ---------------------------------------------------------------------------------------------
+# 2. latency
+
+
+def bench_latency(ctx: Ctx) -> None:
+    s = ctx.sizes
+    scenario = {"chats": [channel("bigchan", s.latency)], "latency_ms": 50}
+    n, base_s = naive(world_of(**scenario), "bigchan", ctx.dir("latency-naive") / "x.jsonl")
+    outcome, tgx_s = export_in_process(world_of(**scenario), ["@bigchan"], ctx.dir("latency-tgx") / "out")
+    fetched = outcome.chats[0].fetch.fetched
+    ratio_row(ctx, "latency", f"50 ms RTT, {s.latency:,} msgs: export (in process)", fetched / tgx_s, n / base_s,
+              4.0, note=f"{tgx_s:.1f} s vs {base_s:.1f} s; {load()}")
+    fetch = outcome.report["stages"]["fetch"]
+    peak = outcome.report["gauges"].get("pacing.GetHistoryRequest.in_flight", {}).get("max")
+    ctx.report.add(Row("latency", "  fetch phase alone", fetched / fetch["wall_seconds"], "msg/s",
+                       note=f"peak {peak} requests in flight"))
+
+
+# ---------------------------------------------------------------------------------------------
+# 3. rate limit
+
+
+def bench_ratelimit(ctx: Ctx) -> None:
+    s = ctx.sizes
+    work = ctx.dir("ratelimit")
+    cfg = scenario_file(work / "tgx.toml", chats=[channel("bigchan", s.rate_msgs)], latency_ms=20,
+                        rate_limit=s.rate, rate_window=1.0)
+    m = run_measured(tgx_cmd("export", "@bigchan", "-o", str(work / "out"), "-q"), env=tgx_env(ctx, cfg), cwd=work)
+    ctx.report.add(Row("ratelimit", "failed exports", 0 if m.rc == 0 else 1, "", target="0", ok=m.rc == 0))
+    if m.rc != 0:
+        return
+    report = json.loads((work / "out" / "export_metrics.json").read_text())
+    fetch = report["stages"]["fetch"]
+    ceiling = s.rate * 100
+    rate = s.rate_msgs / fetch["wall_seconds"]
+    waits = report["totals"]["flood_waits"]
+    cap = report["gauges"].get("pacing.GetHistoryRequest.rate_limit", {}).get("last")
+    ctx.report.add(Row("ratelimit", f"R={s.rate:g} req/s, {s.rate_msgs:,} msgs: fetch msg/s / (R x 100)",
+                       rate, "msg/s", ceiling, rate / ceiling, "fraction >= 0.9", rate / ceiling >= 0.9,
+                       note=f"{waits} flood waits, learned cap {cap} req/s"))
+    ctx.report.add(Row("ratelimit", "  whole command (start-up, render incl.)", s.rate_msgs / m.wall, "msg/s",
+                       ceiling, s.rate_msgs / m.wall / ceiling, note=load()))
+
+
+# ---------------------------------------------------------------------------------------------
+# 4. CPU path
+
+
+def bench_cpu(ctx: Ctx) -> None:
+    s = ctx.sizes
+    scenario = {"chats": [channel("bigchan", s.cpu)]}
+    n, base_s = naive(world_of(**scenario), "bigchan", ctx.dir("cpu-naive") / "x.jsonl")
+    out = ctx.dir("cpu-tgx") / "out"
+    cpu0 = time.process_time()
+    outcome, tgx_s = export_in_process(world_of(**scenario), ["@bigchan"], out)
+    cpu = time.process_time() - cpu0
+    ctx.keep["formats_out"] = (out, outcome.chats[0].peer.id)
+    ratio_row(ctx, "cpu", f"no latency, {s.cpu:,} msgs: pipeline vs naive loop", n / tgx_s, n / base_s, 1.3,
+              note=f"{tgx_s:.1f} s vs {base_s:.1f} s; {load()}")
+    stages = outcome.report["stages"]
+    split = ", ".join(f"{k} {stages[k]['seconds']:.1f}" for k in ("normalize", "archive", "render"))
+    ctx.report.add(Row("cpu", "  CPU seconds of the tgx pipeline (all threads)", cpu, "s", note=f"busy s: {split}"))
+
+
+# ---------------------------------------------------------------------------------------------
+# 5. many chats
+
+
+def bench_chats(ctx: Ctx) -> None:
+    s = ctx.sizes
+    names = [f"chan{i}" for i in range(s.chats)]
+    work = ctx.dir("chats")
+    cfg = scenario_file(work / "tgx.toml", chats=[channel(u, s.chat_msgs) for u in names], latency_ms=50)
+    seq = 0.0
+    for u in names:
+        seq += run_tgx(ctx, cfg, "export", f"@{u}", "-o", str(work / "seq"), "-q", cwd=work).wall
+    one = run_tgx(ctx, cfg, "export", *(f"@{u}" for u in names), "-o", str(work / "one"), "-q", cwd=work).wall
+    ratio_row(ctx, "chats", f"{s.chats} chats x {s.chat_msgs:,} at 50 ms: one export vs {s.chats} in a row", one,
+              seq, 0.35, unit="s", higher_is_better=False, note=load())
+
+
+# ---------------------------------------------------------------------------------------------
+# 6. formats
+
+
+def format_names(ctx: Ctx) -> list[str]:
+    cfg = scenario_file(ctx.tmp / "formats.toml", messages=10)
+    out = subprocess.run(tgx_cmd("formats", "--json"), env=tgx_env(ctx, cfg), capture_output=True, text=True,
+                         check=True, cwd=ctx.tmp).stdout
+    return [f["name"] for f in json.loads(out)]
+
+
+def bench_formats(ctx: Ctx) -> None:
+    from tgx import registry
+    from tgx.archive import Archive
+    from tgx.config import Config
+    from tgx.export import format_options, select_formats
+    from tgx.manager import get_plugin_manager
+    from tgx.render import render_chat
+
+    s = ctx.sizes
+    names = format_names(ctx)
+    kept = ctx.keep.get("formats_out")
+    if kept is None or s.formats != s.cpu:
+        outcome, _ = export_in_process(world_of(chats=[channel("bigchan", s.formats)]), ["@bigchan"],
+                                       ctx.dir("formats") / "out")
+        kept = (outcome.chats[0].folder.parent, outcome.chats[0].peer.id)
+    out, chat_id = kept
+    config = Config(env={})
+    pm = get_plugin_manager(config, load_entrypoints=False)
+    available = registry.formats(pm)
+    for name in names:
+        if name not in available:
+            continue
+        selected = select_formats(pm, [name])
+        options = format_options(selected, config, {})
+        with Archive.open(out) as archive:
+            started = time.perf_counter()
+            result = render_chat(archive, chat_id, out, {name: selected[name].spec}, options)
+            took = time.perf_counter() - started
+        ok = result.ok
+        ctx.report.add(Row("formats", f"render {name} ({s.formats:,} msgs)", s.formats / took if ok else None,
+                           "msg/s", note="" if ok else f"failed: {result.errors}"))
+    big_out = ctx.keep.get("big_out")
+    export_rss = ctx.keep.get("big_export_rss")
+    if big_out is None or s.formats_big != s.big:
+        m, big_out = export_subprocess(ctx, "formats-1m", s.formats_big)
+        export_rss = m.maxrss_mb
+    cfg = scenario_file(ctx.tmp / "render.toml", messages=10)
+    for name in ("json", "html"):
+        if name not in names:
+            ctx.report.add(Row("formats", f"peak RSS of tgx render {name}", None, "MB", note="format not available"))
+            continue
+        m = run_tgx(ctx, cfg, "render", str(big_out), "-f", name)
+        ratio_row(ctx, "formats", f"peak RSS of tgx render {name} at {s.formats_big:,}", m.maxrss_mb, export_rss,
+                  1.0, unit="MB", higher_is_better=False,
+                  note=f"vs the jsonl export's; {s.formats_big / m.wall:,.0f} msg/s")
+
+
+# ---------------------------------------------------------------------------------------------
+# 7. media
+
+
+async def telethon_download(world: Any, username: str, message_id: int, path: Path) -> tuple[int, float]:
+    client = world.client()
+    await client.connect()
+    try:
+        msg = await client.get_messages(username, ids=message_id)
+        started = time.perf_counter()
+        await client.download_media(msg, file=str(path))
+        return path.stat().st_size, time.perf_counter() - started
+    finally:
+        await client.disconnect()
+
+
+def bench_media(ctx: Ctx) -> None:
+    s = ctx.sizes
+    scenario = {"chats": [channel("media_chan", 40, media=True)], "big_file_mb": s.video_mb, "latency_ms": 50}
+    world = world_of(**scenario)
+    big = world.find("media_chan", "big_video")
+    size, base_s = asyncio.run(telethon_download(world, "media_chan", big, ctx.dir("media-telethon") / "big.mp4"))
+    media_stage = _media_options()
+    if media_stage is None:
+        ctx.report.add(Row("media", "download", None, "MB/s", note="media stage not available"))
+    else:
+        outcome, _ = export_in_process(world_of(**scenario), ["@media_chan"], ctx.dir("media-tgx") / "out",
+                                       media=media_stage)
+        download = outcome.report["stages"]["download"]
+        files = outcome.report["totals"]["media_files"]
+        if not download["bytes"] or not download["wall_seconds"]:
+            ctx.report.add(Row("media", "download", None, "MB/s", note="the media stage downloaded nothing"))
+        else:
+            tgx_rate = download["bytes"] / download["wall_seconds"] / MIB
+            ratio_row(ctx, "media", f"{s.video_mb} MB video at 50 ms: media stage vs download_media", tgx_rate,
+                      size / base_s / MIB, 4.0, unit="MB/s",
+                      note=f"{files} videos, {download['bytes'] / MIB:.0f} MB; {load()}")
+    _bench_transcode(ctx)
+
+
+def _media_options() -> Any:
+    try:
+        from tgx.media import MediaOptions
+    except ImportError:
+        return None
+    return MediaOptions(kinds=frozenset({"video"}), parallel_files=4)
+
+
+def _bench_transcode(ctx: Ctx) -> None:
+    from tgx import ffmpeg
+
+    s = ctx.sizes
+    info = ffmpeg.find_ffmpeg(os.environ)
+    if info is None or not info.has_encoder("libx264"):
+        ctx.report.add(Row("media", "transcode", None, "s", note="no ffmpeg with libx264"))
+        return
+    try:
+        from tgx.config import Config
+        from tgx.encoding import EncoderChain
+        from tgx.manager import get_plugin_manager
+        from tgx.specs import EncodeJob
+    except ImportError as exc:
+        ctx.report.add(Row("media", "transcode", None, "s", note=f"encoding not available: {exc}"))
+        return
+    work = ctx.dir("transcode")
+    src = work / "source.mp4"
+    subprocess.run([info.path, "-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i",
+                    f"testsrc2=size={s.clip}:rate=30", "-f", "lavfi", "-i", "sine=frequency=440",
+                    "-t", str(s.clip_seconds), "-c:v", "mpeg4", "-q:v", "4", "-c:a", "aac", "-y", str(src)],
+                   check=True)
+    config = Config(env=dict(os.environ))
+    pm = get_plugin_manager(config, load_entrypoints=False)
+    chain = EncoderChain.from_plugins(pm, config, pinned="cpu")
+    encoder = chain.select()
+    preset = getattr(encoder, "preset", "veryfast")
+    crf = getattr(encoder, "crf", 23)
+    direct = [info.path, "-hide_banner", "-nostdin", "-nostats", "-i", str(src), "-map", "0:v:0", "-map", "0:a:0?",
+              "-sn", "-dn", "-vf", ffmpeg.long_side_scale(1920), "-c:v", "libx264", "-preset", preset, "-crf",
+              str(crf), "-profile:v", "high", "-pix_fmt", "yuv420p", "-c:a", "aac", "-movflags", "+faststart",
+              "-f", "mp4", "-y", str(work / "direct.mp4")]
+    tgx_times, direct_times = [], []
+    for i in range(2):  # alternate, keep the best of each: the machine's noise, not the tool's
+        started = time.perf_counter()
+        chain.encode(EncodeJob(src, work / f"tgx{i}.mp4"))
+        tgx_times.append(time.perf_counter() - started)
+        started = time.perf_counter()
+        subprocess.run(direct, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        direct_times.append(time.perf_counter() - started)
+    ratio_row(ctx, "media", f"cpu encoder, {s.clip} {s.clip_seconds}s clip: tgx vs ffmpeg direct", min(tgx_times),
+              min(direct_times), 1.05, unit="s", higher_is_better=False, note=f"preset {preset}, crf {crf}")
+
+
+# ---------------------------------------------------------------------------------------------
+# 8. metrics overhead
+
+
+def bench_metrics(ctx: Ctx) -> None:
+    s = ctx.sizes
+    work = ctx.dir("metrics")
+    cfg = scenario_file(work / "tgx.toml", chats=[channel("bigchan", s.metrics_msgs)])
+    on_args = ["--metrics-interval", "1", "--metrics-textfile", str(work / "tgx.prom")]
+    off_args = ["-p", "no:metrics_json", "--metrics-interval", "0"]
+    on: list[Measured] = []
+    off: list[Measured] = []
+    for i in range(s.metrics_runs):  # alternate on/off so drift in the machine's load hits both
+        on.append(run_tgx(ctx, cfg, "export", "@bigchan", "-o", str(work / f"on{i}"), "-q", *on_args, cwd=work))
+        off.append(run_tgx(ctx, cfg, *off_args[:2], "export", "@bigchan", "-o", str(work / f"off{i}"), "-q",
+                           *off_args[2:], cwd=work))
+    cpu_on = statistics.median(m.cpu for m in on)
+    cpu_off = statistics.median(m.cpu for m in off)
+    wall_on = statistics.median(m.wall for m in on)
+    wall_off = statistics.median(m.wall for m in off)
+    overhead = cpu_on / cpu_off - 1
+    ctx.report.add(Row("metrics", f"sinks + monitor on vs off, {s.metrics_msgs:,} msgs: CPU overhead",
+                       overhead * 100, "%", target="< 2 %", ok=overhead < 0.02,
+                       note=f"median CPU {cpu_on:.2f} s vs {cpu_off:.2f} s of {s.metrics_runs} runs each"))
+    ctx.report.add(Row("metrics", "  wall-clock overhead", (wall_on / wall_off - 1) * 100, "%",
+                       note=f"median {wall_on:.2f} s vs {wall_off:.2f} s; {load()}"))
+
+
+BENCHES: dict[str, tuple[str, Callable[[Ctx], None]]] = {
+    "spine": ("100k msgs vs Telethon + orjson; peak RSS at 100k and 1M", bench_spine),
+    "latency": ("50 ms RTT, 20k msgs vs iter_messages", bench_latency),
+    "ratelimit": ("R GetHistory req/s: fraction of R x 100", bench_ratelimit),
+    "cpu": ("no latency, 100k msgs vs the naive loop", bench_cpu),
+    "chats": ("10 chats x 10k at 50 ms: one export vs ten", bench_chats),
+    "formats": ("render throughput per format; json/html RSS at 1M", bench_formats),
+    "media": ("32 MB video at 50 ms; cpu encoder vs ffmpeg", bench_media),
+    "metrics": ("metrics sinks + monitor on vs off", bench_metrics),
+}
+
+
+def _names(value: str | None) -> list[str]:
+    names = [v.strip() for v in (value or "").split(",") if v.strip()]
+    unknown = [n for n in names if n not in BENCHES]
+    if unknown:
+        raise SystemExit(f"unknown bench(es): {', '.join(unknown)} (known: {', '.join(BENCHES)})")
+    return names
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="small sizes: a smoke run in well under a minute")
+    parser.add_argument("--only", metavar="NAMES", help="comma-separated benches to run (default: all)")
+    parser.add_argument("--skip", metavar="NAMES", help="comma-separated benches to leave out")
+    parser.add_argument("--json", metavar="PATH", help="also write every row as JSON")
+    parser.add_argument("--keep", metavar="DIR", help="work in DIR and keep it (default: a temp dir, removed)")
+    parser.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
+    parser.add_argument("--list", action="store_true", help="list the benches and exit")
+    args = parser.parse_args(argv)
+    if args.list:
+        for name, (what, _) in BENCHES.items():
+            print(f"{name:<10} {what}")
+        return 0
+    chosen = _names(args.only) or list(BENCHES)
+    skipped = set(_names(args.skip))
+    chosen = [n for n in chosen if n not in skipped]
+    sizes = Sizes.quick() if args.quick else Sizes()
+    tmp = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="tgx-bench-"))
+    tmp.mkdir(parents=True, exist_ok=True)
+    report = Report()
+    ctx = Ctx(tmp, sizes, report)
+    started = time.perf_counter()
+    print(f"tgx benchmarks ({'quick' if args.quick else 'full'}): {', '.join(chosen)}; {os.cpu_count()} CPUs, "
+          f"{load()}; work dir {tmp}", flush=True)
+    try:
+        for name in chosen:
+            print(f"[{name}] {BENCHES[name][0]}", flush=True)
+            t0 = time.perf_counter()
+            try:
+                BENCHES[name][1](ctx)
+            except Exception as exc:  # noqa: BLE001 - one bench failing must not hide the others
+                report.errors.append(f"{name}: {type(exc).__name__}: {exc}")
+                traceback.print_exc()
+            print(f"[{name}] done in {time.perf_counter() - t0:.0f} s", flush=True)
+    finally:
+        if not args.keep:
+            shutil.rmtree(tmp, ignore_errors=True)
+    print(f"\nResults ({time.perf_counter() - started:.0f} s):")
+    print(report.table())
+    if args.json:
+        Path(args.json).write_text(json.dumps({"rows": [asdict(r) for r in report.rows], "errors": report.errors,
+                                               "quick": args.quick}, indent=2))
+    if report.errors:
+        return 2
+    if args.strict and any(r.ok is False for r in report.rows):
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
