@@ -84,13 +84,19 @@ def entity_slices(text: str, entities: Sequence[Entity]) -> list[EntitySlice]:
     """
     if not text or not entities:
         return []
-    index = utf16_index_map(text)
+    ends = _astral_ends(text)  # what utf16_index_map does, inlined: this runs for every message
+    length16 = len(text) + len(ends)
     slices = []
     for entity in entities:
-        start = index(entity.offset)
-        end = index(entity.offset + entity.length)
-        if end > start:
-            slices.append((start, end, entity))
+        start = max(0, entity.offset)
+        end = min(length16, entity.offset + entity.length)
+        if end <= start:
+            continue
+        if ends:
+            start, end = start - bisect_right(ends, start), end - bisect_right(ends, end)
+            if end <= start:
+                continue
+        slices.append((start, end, entity))
     return slices
 
 
@@ -98,13 +104,19 @@ def entity_slices(text: str, entities: Sequence[Entity]) -> list[EntitySlice]:
 # overlapping entities
 
 
+def _bounds(slices: Sequence[EntitySlice], start: int, end: int) -> list[int]:
+    bounds = sorted({start, end, *(s[0] for s in slices), *(s[1] for s in slices)})
+    if bounds[0] < start or bounds[-1] > end:
+        bounds = [p for p in bounds if start <= p <= end]
+    return bounds
+
+
 def covering_runs(slices: Sequence[EntitySlice], start: int,
                   end: int) -> Iterator[tuple[int, int, list[EntitySlice]]]:
     """Cut ``[start, end)`` at every slice boundary inside it: ``(a, b, covering)`` per run, in
     text order, where ``covering`` lists the slices that cover all of ``[a, b)``, in the order of
     ``slices`` (runs that no slice covers come with an empty list)."""
-    bounds = sorted({start, end, *(s[0] for s in slices if start < s[0] < end),
-                     *(s[1] for s in slices if start < s[1] < end)})
+    bounds = _bounds(slices, start, end)
     for a, b in zip(bounds, bounds[1:], strict=False):
         yield a, b, [s for s in slices if s[0] <= a and s[1] >= b]
 
@@ -120,8 +132,10 @@ def nested_runs(slices: Sequence[EntitySlice], start: int,
     crosses another is closed where the other ends and opened again, so the output is always
     well-formed.
     """
+    bounds = _bounds(slices, start, end)
     still_open: list[EntitySlice] = []
-    for a, b, active in covering_runs(slices, start, end):
+    for a, b in zip(bounds, bounds[1:], strict=False):
+        active = [s for s in slices if s[0] <= a and s[1] >= b]
         keep = 0
         while keep < len(still_open) and keep < len(active) and still_open[keep] is active[keep]:
             keep += 1
