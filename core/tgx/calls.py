@@ -240,3 +240,19 @@ def _duration(seconds: int) -> str:
 
 
 __all__ = ["FloodGate", "RequestRunner", "request_kind"]
+
+
+class RequestCounter:
+    """Counts every request the client sends, whoever sends it (the runner, Telethon's own
+    entity look-ups during resolution, downloads through other DCs' senders), for the report's
+    ``totals.requests``. Every path in Telethon 1.x goes through ``TelegramClient._call``."""
+
+    def __init__(self, client: Any) -> None:
+        self.count = 0
+        inner = client._call
+
+        async def counting_call(sender: Any, request: Any, *args: Any, **kwargs: Any) -> Any:
+            self.count += len(request) if isinstance(request, list | tuple) else 1
+            return await inner(sender, request, *args, **kwargs)
+
+        client._call = counting_call

@@ -16,12 +16,13 @@ from pathlib import Path
 from time import perf_counter
 from typing import Any
 
-from . import __version__, registry
+from . import registry
 from .archive import Archive
-from .calls import RequestRunner
+from .calls import RequestCounter, RequestRunner
 from .config import Config
-from .errors import AuthError, ExitCode, OutputError, PluginError, TgxError, UsageError
+from .errors import ExitCode, OutputError, TgxError, UsageError
 from .fetch import FetchOptions, FetchResult, HistoryFetcher
+from .manager import plugin_infos
 from .metrics import Metrics, build_sinks, sink_option_values
 from .model import Peer
 from .peers import PeerResolution, parse_chat
@@ -127,8 +128,7 @@ async def run_export(pm: Any, config: Config, req: ExportRequest, client: Any,
     sinks = build_sinks(pm, config, out, req.plugin_options)
     metrics = Metrics(
         sinks, interval=req.metrics_interval,
-        run_info={"command": req.command, "plugins_enabled": sorted(pm.infos_enabled())
-                  if hasattr(pm, "infos_enabled") else _enabled_plugins(pm),
+        run_info={"command": req.command, "plugins_enabled": _enabled_plugins(pm),
                   "chats": list(req.chats), "formats": list(selected), "out_dir": str(out)},
         secrets=(config.api_hash, config.bot_token),
     )
@@ -139,7 +139,9 @@ async def run_export(pm: Any, config: Config, req: ExportRequest, client: Any,
     render_errors: list[str] = []
     media_result = None
     resolution = PeerResolution.from_plugins(pm, client, out / STATE_DIR, config=config)
-    metrics.add_cache_source("peer_resolution", lambda: _flatten_stats(resolution.stats()))
+    for name in [*resolution.resolver_names, "network"]:  # one cache entry per resolver: hits, misses...
+        metrics.add_cache_source(name, lambda name=name: resolution.stats().get(name, {}))
+    counter = RequestCounter(client)
     runner = RequestRunner(client, metrics=metrics, status=progress.status,
                            max_flood_wait=req.max_flood_wait, max_reconnects=req.max_reconnects)
     takeout = TakeoutSession.for_export(client, runner, req, metrics=metrics)
@@ -199,7 +201,7 @@ async def run_export(pm: Any, config: Config, req: ExportRequest, client: Any,
             started = perf_counter()
             result = render(archive, o.peer.id, out, {n: r.spec for n, r in selected.items()}, fmt_options)
             metrics.record("render", perf_counter() - started, items=archive.count(o.peer.id))
-            for name, error in _render_failures(result):
+            for name, error in result.errors.items():
                 render_errors.append(f"{o.peer.folder_name}: format '{name}' failed: {error}")
         if render_errors:
             status, exit_code = "render_failed", ExitCode.FAILURE
@@ -211,35 +213,15 @@ async def run_export(pm: Any, config: Config, req: ExportRequest, client: Any,
         raise
     finally:
         resolution.close()
-        metrics.incr("requests", runner.requests)
+        metrics.incr("requests", counter.count)
         report = metrics.finish(status=status, exit_code=exit_code)
         archive.close()
         await takeout.finish(success=False)  # no-op unless a takeout is still open (a failure)
     return ExportOutcome(outcomes, report, metrics.outputs(), render_errors, exit_code, media_result)
 
 
-def _render_failures(result: Any) -> list[tuple[str, str]]:
-    failures = getattr(result, "failures", None)
-    if failures is None:
-        errors = getattr(result, "errors", {}) or {}
-        return list(errors.items())
-    return list(failures.items()) if isinstance(failures, Mapping) else list(failures)
-
-
 def _enabled_plugins(pm: Any) -> list[str]:
-    return sorted(name for name, plugin in pm.list_name_plugin() if plugin is not None)
+    return sorted(info.name for info in plugin_infos(pm) if info.enabled)
 
 
-def _flatten_stats(stats: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
-    return {f"{name}.{k}": v for name, values in stats.items() for k, v in values.items()}
-
-
-def require_client(pm: Any, config: Config) -> Any:
-    client = pm.hook.tgx_telegram_client(config=config)
-    if client is None:
-        raise PluginError("no plugin provides a Telegram client",
-                          hint="enable the built-in one: `tgx plugins enable telegram`")
-    return client
-
-
-__all__ = ["AuthError", "ExportOutcome", "ExportRequest", "run_export", "select_formats", "__version__"]
+__all__ = ["ExportOutcome", "ExportRequest", "run_export", "select_formats"]

@@ -214,9 +214,7 @@ class FileRequester:
 
     async def close(self) -> None:
         dcs, self._dc = self._dc, {}
-        for runner, sender in dcs.values():
-            if self.metrics is not None:
-                self.metrics.incr("requests", runner.requests)
+        for _runner, sender in dcs.values():
             try:
                 await self.client._return_exported_sender(sender)
             except Exception:  # noqa: BLE001 - a bookkeeping failure must not hide the real outcome
