@@ -171,6 +171,8 @@ class HistoryFetcher:
         resp, seconds = await self._request(0, top_lo - 1, offset_date)
         msgs = resp.messages
         if not msgs:
+            if self.metrics is not None:
+                self.metrics.record("fetch", seconds, items=0)
             return None
         newest = max(m.id for m in msgs)
         oldest = min(m.id for m in msgs)
