@@ -14,6 +14,8 @@ import json
 import os
 import signal
 import sqlite3
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -421,3 +423,62 @@ def test_simulator_deletions_page_like_telegram(sim_run):
     with pytest.raises(Exception, match="positive message ids"):
         validate({"chats": [{**SMALL, "deleted": ["x"]}]})
 
+
+
+# -- the signal handling itself, deterministically --------------------------------------------------------
+
+SLOW_UNWIND = """
+import asyncio, sys, time
+from tgx.interrupt import run_cli, sync_section
+
+async def main(mode):
+    print("ready", flush=True)
+    if mode == "sync":  # blocking code (like a render): the first signal unwinds it right there
+        with sync_section():
+            try:
+                while True:
+                    time.sleep(0.01)
+            finally:
+                print("cleaned up", flush=True)
+    while True:  # a slow unwind: ignores the first cancellation for a while
+        try:
+            await asyncio.sleep(30)
+        except asyncio.CancelledError:
+            print("cancelled", flush=True)
+            await asyncio.sleep(30)
+
+try:
+    run_cli(main(sys.argv[1]))
+except SystemExit:
+    raise
+except BaseException as exc:  # typer.Exit
+    sys.exit(getattr(exc, "exit_code", 99))
+"""
+
+
+def _signal_script(tmp_path: Path, mode: str) -> subprocess.Popen:
+    script = tmp_path / "unwind.py"
+    script.write_text(SLOW_UNWIND)
+    proc = subprocess.Popen([sys.executable, str(script), mode], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    assert proc.stdout.readline() == "ready\n"
+    return proc
+
+
+def test_second_signal_exits_at_once_while_the_first_unwinds(tmp_path):
+    proc = _signal_script(tmp_path, "async")
+    proc.send_signal(signal.SIGINT)
+    assert proc.stdout.readline() == "cancelled\n"  # the first one only cancelled the task
+    proc.send_signal(signal.SIGTERM)
+    _out, err = proc.communicate(timeout=30)
+    assert proc.returncode == ExitCode.INTERRUPTED, err
+    assert "press Ctrl-C again to quit at once" in err and "interrupted again: quitting now" in err
+
+
+def test_signal_during_blocking_code_unwinds_through_finally(tmp_path):
+    proc = _signal_script(tmp_path, "sync")
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == ExitCode.INTERRUPTED, err
+    assert out == "cleaned up\n"
+    assert "tgx: interrupted; run the same command again to resume" in err

@@ -118,11 +118,10 @@ def run_interruptible(coro: Coroutine[Any, Any, T]) -> T:
                 raise
             raise CommandInterrupted(RESUME_HINT) from None
     finally:
-        if guard.count == 0:
-            for sig, handler in previous.items():
-                signal.signal(sig, handler)
-        # else: stay installed, so that another signal while the command winds down still
-        # means "quit at once" (exit 130), never a traceback.
+        # Restored even after a signal: another Ctrl-C while the CLI prints its last line is a
+        # plain KeyboardInterrupt, which the CLI reports as "interrupted" (exit 130).
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
         _active = outer
 
 
