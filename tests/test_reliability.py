@@ -432,14 +432,15 @@ import asyncio, sys, time
 from tgx.interrupt import run_cli, sync_section
 
 async def main(mode):
-    print("ready", flush=True)
     if mode == "sync":  # blocking code (like a render): the first signal unwinds it right there
         with sync_section():
             try:
+                print("ready", flush=True)
                 while True:
                     time.sleep(0.01)
             finally:
                 print("cleaned up", flush=True)
+    print("ready", flush=True)
     while True:  # a slow unwind: ignores the first cancellation for a while
         try:
             await asyncio.sleep(30)
