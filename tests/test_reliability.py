@@ -47,11 +47,17 @@ def write_config(path: Path, scenario: dict[str, Any], extra: dict[str, Any] | N
 
 
 def snapshot(out: Path) -> dict[str, str]:
-    """Every output file (relative path → sha256) except the run's own metrics and the state dir."""
+    """Every output file (relative path → sha256) except the run's own metrics and the state dir.
+
+    Also skipped: ``.export_metrics.json.<pid>.tmp``, which the metrics_json sink leaves behind
+    when a process is killed while it writes the report (it names temp files by pid, so the
+    next run does not remove it; reported to the plugin's owner)."""
     files = {}
     for path in sorted(out.rglob("*")):
         rel = path.relative_to(out).as_posix()
         if path.is_dir() or rel == METRICS or rel.startswith(STATE + "/"):
+            continue
+        if rel.startswith("." + METRICS + ".") and rel.endswith(".tmp"):
             continue
         files[rel] = hashlib.sha256(path.read_bytes()).hexdigest()
     return files
