@@ -32,6 +32,7 @@ from typing import IO, Any
 
 from .archive import Archive
 from .errors import OutputError, TgxError
+from .fsutil import fsync_dir
 from .media.index import attach_paths
 from .model import Message, Peer
 from .specs import FormatSpec, FormatWriter
@@ -272,7 +273,7 @@ class ChatRenderContext:
             os.replace(pf.tmp, pf.final)
             dirs.add(pf.final.parent)
         for d in sorted(dirs):
-            _fsync_dir(d)
+            fsync_dir(d)
 
     def _discard(self) -> None:
         for pf in self._files:
@@ -287,19 +288,6 @@ class ChatRenderContext:
             if self._claims.get(pf.relpath) == self._format:
                 del self._claims[pf.relpath]
         self._files.clear()
-
-
-def _fsync_dir(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 # ---------------------------------------------------------------------------------------------

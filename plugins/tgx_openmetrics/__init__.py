@@ -9,30 +9,17 @@ in ``.prom``, so the collector ignores it.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import tgx
+from tgx.fsutil import write_atomic
 from tgx.specs import MetricsSinkSpec, OptionSpec, SinkContext
 
 from .render import render
 
 OPTION = "metrics-textfile"
-
-
-def write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "w", encoding="utf-8", newline="\n") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
 
 
 class TextfileSink:

@@ -13,9 +13,7 @@ wall-clock seconds, so it holds across runs. Everything is O(1): one ``OrderedDi
 from __future__ import annotations
 
 import base64
-import contextlib
 import logging
-import os
 import time
 from collections import OrderedDict
 from collections.abc import Callable
@@ -24,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+from tgx.fsutil import write_atomic
 from tgx.model import Peer
 from tgx.specs import PeerRef, ResolvedPeer
 
@@ -163,22 +162,7 @@ class PeerCache:
 
     def save(self, path: Path) -> None:
         """Write atomically (temp file, fsync, rename), readable by the owner only (0600)."""
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(self.to_json())
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.chmod(tmp, 0o600)
-            os.replace(tmp, path)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                tmp.unlink()
-            raise
+        write_atomic(path, self.to_json(), mode=0o600)
 
     def _load(self, path: Path) -> None:
         """Load what a previous run learned; a missing, foreign or damaged file is an empty cache."""

@@ -7,8 +7,6 @@ if missing, with tomlkit so the user's comments and layout survive.
 
 from __future__ import annotations
 
-import contextlib
-import os
 from pathlib import Path
 
 import pluggy
@@ -19,6 +17,7 @@ from rich.table import Table
 from .. import console
 from ..config import Config, default_config_path
 from ..errors import ConfigError, PluginError
+from ..fsutil import write_atomic
 from ..manager import PluginInfo, check_plugin_name, known_plugin_names, plugin_infos
 from . import get_state
 
@@ -68,17 +67,10 @@ def _disable_array(doc: tomlkit.TOMLDocument, path: Path, *, create: bool) -> to
 
 
 def _write_atomically(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
     mode = path.stat().st_mode & 0o777 if path.exists() else 0o600  # it may hold the API hash
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
+        write_atomic(path, text, mode=mode)
     except OSError as exc:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
         raise ConfigError(f"{path}: cannot write config: {exc.strerror or exc}") from None
 
 

@@ -34,6 +34,7 @@ from telethon.tl import functions, types
 
 from .. import console
 from ..errors import DependencyError, EncodeError, OutputError, TgxError
+from ..fsutil import fsync_dir
 from ..model import FILE_MEDIA_KINDS, Media, Peer, peer_kind_of_id
 from ..specs import EncodeJob
 from .downloader import (
@@ -479,16 +480,7 @@ def _finish_file(part: Path, final: Path, journal: Path) -> None:
         raise OSError(f"{final.name} became a symbolic link")
     os.replace(part, final)
     _unlink(journal)
-    try:
-        fd = os.open(final.parent, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
+    fsync_dir(final.parent)
 
 
 def _unlink(path: Path) -> None:
