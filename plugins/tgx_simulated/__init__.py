@@ -16,7 +16,7 @@ from tgx.config import Config
 
 @tgx.hookimpl
 def tgx_telegram_client(config: Config) -> Any:
-    from tgx.testing.scenario import build_world, scenario_from_config
+    from tgx.testing import build_world, scenario_from_config
 
     scenario = scenario_from_config(config)
     if scenario is None:
