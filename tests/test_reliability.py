@@ -315,12 +315,12 @@ def test_interrupt_commits_and_resumes(tmp_path, baseline, sig):
     stderr = stderr.decode()
     assert proc.returncode == ExitCode.INTERRUPTED, stderr
     assert "interrupted; run the same command again to resume" in stderr
-    assert "Traceback" not in stderr and "error" not in stderr.lower()
-    assert seen <= archived_count(out) < CHANNEL["messages"]
+    assert "Traceback" not in stderr and "error" not in stderr.lower(), stderr
+    assert seen <= archived_count(out) < CHANNEL["messages"], (seen, archived_count(out), stderr)
     _no_temp_files(out)
-    assert not (out / CHAT / "messages.jsonl").exists()  # skipped the render, wrote nothing half
+    assert not (out / CHAT / "messages.jsonl").exists(), stderr  # skipped the render, wrote nothing half
     metrics = json.loads((out / METRICS).read_text())
-    assert metrics["run"]["exit_status"] == "interrupted" and metrics["run"]["exit_code"] == 130
+    assert metrics["run"]["exit_status"] == "interrupted" and metrics["run"]["exit_code"] == 130, metrics["run"]
 
     r = tgx(tmp_path, *export_args("out"), config=clean(tmp_path))
     assert r.returncode == 0, r.stderr
