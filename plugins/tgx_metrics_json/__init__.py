@@ -29,6 +29,8 @@ class JsonReportSink:
 
     def __init__(self, ctx: SinkContext) -> None:
         self.path = Path(ctx.out_dir) / FILE_NAME
+        for stale in self.path.parent.glob(f".{FILE_NAME}.*.tmp"):  # a killed run's half-written copy
+            stale.unlink(missing_ok=True)
 
     def event(self, snapshot: Mapping[str, Any]) -> None:
         write_atomic(self.path, dumps(snapshot))

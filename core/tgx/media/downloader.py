@@ -47,7 +47,7 @@ JOURNAL_MAGIC = "tgx-parts 1"
 
 _REF_ERRORS = (tl_errors.FileReferenceExpiredError, tl_errors.FilerefUpgradeNeededError,
                tl_errors.FileReferenceInvalidError)
-_DISK_FULL = {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)}
+_DISK_FULL = {errno.ENOSPC, errno.EFBIG, getattr(errno, "EDQUOT", errno.ENOSPC)}  # EFBIG: a file-size limit
 _fdatasync = getattr(os, "fdatasync", os.fsync)  # macOS has no fdatasync
 
 
