@@ -277,14 +277,14 @@ def test_split_while_the_owner_waits_drops_the_thiefs_part_and_covers_only_its_o
             fetcher._plan.append(owner)
             drain = asyncio.ensure_future(fetcher._drain(owner))
             await asyncio.sleep(0.01)  # the owner's request (ids <= 1940, any age) is in flight
-            thief = fetcher._take()  # density is 1.0 so far: worth splitting
-            assert thief is not None and (thief.lo, thief.hi) == (1, 970) and owner.lo == 971
+            thief = fetcher._take()  # density is 1.0 so far: worth splitting below its next page
+            assert thief is not None and (thief.lo, thief.hi) == (1, 920) and owner.lo == 921
             net.hold.set()
             await drain  # its page held 1060..1001 and 50..11: it keeps only its own
             assert owner.hi < owner.lo
             fetcher._submit()
             await fetcher._backpressure(0)
-            assert archive.checkpoint(-1000000000001)["ranges"] == [[971, 2_040]]  # not the thief's part
+            assert archive.checkpoint(-1000000000001)["ranges"] == [[921, 2_040]]  # not the thief's part
             await fetcher._drain(thief)
             await fetcher._finish_writes(raise_errors=True)
             assert fetcher.result.fetched == len(ids)  # nothing counted (or stored) twice

@@ -135,3 +135,33 @@ def test_chats_exported_together_share_one_pacing_budget(tmp_path):
     assert gauges["pacing.GetHistoryRequest.in_flight"]["max"] <= 6  # one budget for all four chats
     refused = sum(1 for r in world.request_log if r["type"] == "GetHistoryRequest" and r["error"])
     assert outcome.report["totals"]["flood_waits"] <= max(1, refused)
+    # Ranges are split only when a request slot is free: a saturated account does not pay a
+    # short page per split for parallelism it cannot use.
+    pages = sum(-(-len(world.expected_ids(n.lstrip("@"))) // 100) for n in names)
+    answered = world.request_counts()["GetHistoryRequest"] - refused
+    assert answered <= pages + 3 * len(names) + 6
+
+
+def test_a_saturated_account_does_not_split_ranges_it_cannot_use(tmp_path):
+    """Eight chats, eight request slots in all: each chat gets about one slot, so splitting each
+    into eight ranges would only buy a short page per split."""
+    chats = [{"kind": "channel", "username": f"wide_{i}", "messages": 4_000, "media": False} for i in range(8)]
+    world = SimulatedTelegram.from_scenario({"chats": chats, "latency_ms": 4})
+
+    async def main():
+        config = Config(env={})
+        pm = get_plugin_manager(config, load_entrypoints=False)
+        client = world.client()
+        await client.connect()
+        try:
+            req = ExportRequest(chats=[f"@wide_{i}" for i in range(8)], out=tmp_path / "out",
+                                fetch=FetchOptions(concurrency=8), metrics_interval=0, quiet=True)
+            with ExportProgress(quiet=True) as progress:
+                return await run_export(pm, config, req, client, progress, render=render_chat)
+        finally:
+            await client.disconnect()
+
+    outcome = asyncio.run(main())
+    assert all(o.fetch.complete and o.fetch.fetched == 4_000 for o in outcome.chats)
+    requests = world.request_counts()["GetHistoryRequest"]
+    assert requests <= 1.1 * 8 * 41  # 41 pages a chat if unsplit; splits cost under 10 % more

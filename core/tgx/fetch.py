@@ -54,6 +54,7 @@ MIN_SPLIT_PAGES = 2  # a range is split only when each half should still hold th
 FLUSH_MESSAGES = 1000  # write a batch once this many messages are waiting ...
 FLUSH_SECONDS = 0.5  # ... or once the oldest waiting page is this old
 MAX_WRITES_IN_FLIGHT = 2  # batches handed to the writer thread and not yet committed
+ROOM_POLL = 0.1  # seconds an idle worker waits before looking for a range to split again
 GC_THRESHOLD = 20_000  # allocations between young-generation collections while fetching
 
 
@@ -62,7 +63,7 @@ class FetchOptions:
     since: datetime | None = None  # oldest message date to fetch
     until: datetime | None = None  # newest message date to fetch
     limit: int | None = None  # at most this many (newest) messages this run
-    concurrency: int = 8  # history requests in flight at most (adaptive below it, see tgx.pacing)
+    concurrency: int = 16  # history requests in flight at most (adaptive below it, see tgx.pacing)
 
     @property
     def filtered(self) -> bool:
@@ -77,6 +78,9 @@ class FetchResult:
     server_count: int | None = None  # messages in the chat according to Telegram
     complete: bool = False  # every gap down to id 1 (or --since) is covered
     errors: list[str] = field(default_factory=list)
+
+
+_NO_ROOM = object()  # _take(): there is work to split, but no free request slot for it now
 
 
 @dataclass(slots=True, eq=False)
@@ -198,6 +202,11 @@ class HistoryFetcher:
     async def _worker(self) -> None:
         while not self._stop:
             rng = self._take()
+            if rng is _NO_ROOM:
+                # Every request slot of the account is taken (other ranges, other chats): a split
+                # now would only queue, and each split costs a short page. Look again shortly.
+                await asyncio.sleep(ROOM_POLL)
+                continue
             if rng is None:
                 return
             try:
@@ -205,9 +214,10 @@ class HistoryFetcher:
             finally:
                 rng.busy = False
 
-    def _take(self) -> _Range | None:
+    def _take(self) -> Any:
         """An idle range (the largest), else the lower half of the busy range expected to hold
-        the most messages, if both halves are worth a worker; None: nothing left to start."""
+        the most messages, if both halves are worth a worker and the pacer has a free slot for
+        it (:data:`_NO_ROOM` if not); None: nothing left to start."""
         self._plan = [r for r in self._plan if r.hi >= r.lo]
         idle = [r for r in self._plan if not r.busy]
         if idle:
@@ -216,14 +226,25 @@ class HistoryFetcher:
             return rng
         if not self._plan:
             return None
-        victim = max(self._plan, key=lambda r: r.size)
-        if victim.size * self.density < 2 * MIN_SPLIT_PAGES * PAGE:
+        # The owner's next page is already asked for: it covers about PAGE / density ids below
+        # its top. Only what lies below that is shared out, so the page is not cut short.
+        ahead = int(PAGE / self.density)
+        victim = max(self._plan, key=lambda r: r.size - ahead)
+        free = victim.size - ahead
+        if free * self.density < 2 * MIN_SPLIT_PAGES * PAGE:
             return None
-        mid = victim.lo + victim.size // 2 - 1
+        if not self._has_room():
+            return _NO_ROOM
+        mid = victim.lo + free // 2 - 1
         thief = _Range(victim.lo, mid, busy=True)
         victim.lo = mid + 1
         self._plan.append(thief)
         return thief
+
+    def _has_room(self) -> bool:
+        gate = getattr(self.runner, "gate", None)
+        has_room = getattr(gate, "has_room", None)
+        return has_room is None or all(has_room(kind) for kind in HISTORY_KINDS)
 
     @property
     def density(self) -> float:

@@ -214,6 +214,12 @@ class Pacer:
                 self._gauge(pace, "concurrency", int(pace.cwnd))
         self._wake(pace)
 
+    def has_room(self, kind: str) -> bool:
+        """True when a request of ``kind`` sent now would go without queueing: the window has a
+        free slot nobody waits for, and no flood wait is running."""
+        pace = self.pace(kind)
+        return pace.in_flight + len(pace.waiters) < pace.slots and self.remaining(kind) <= 0
+
     def _wake(self, pace: Pace) -> None:
         free = pace.slots - pace.in_flight
         while free > 0 and pace.waiters:

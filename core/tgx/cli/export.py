@@ -181,7 +181,7 @@ def register(app: typer.Typer, pm: pluggy.PluginManager) -> None:
         P("limit", P.KEYWORD_ONLY, annotation=int | None, default=typer.Option(
             None, "--limit", metavar="N", help="At most the N newest messages (per chat) this run.")),
         P("concurrency", P.KEYWORD_ONLY, annotation=int, default=typer.Option(
-            8, "--concurrency", min=1, max=32, help="Most history requests in flight at once (adaptive: "
+            16, "--concurrency", min=1, max=32, help="Most history requests in flight at once (adaptive: "
             "starts at 4, grows while Telegram answers, halves on a flood wait).")),
         P("media", P.KEYWORD_ONLY, annotation=str | None, default=typer.Option(
             None, "--media", metavar="KINDS", help="Media to download: all, none, or a comma list of photo, "
