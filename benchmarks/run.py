@@ -150,7 +150,7 @@ class Sizes:
     clip: str = "1280x720"
     clip_seconds: int = 10
     metrics_msgs: int = 50_000
-    metrics_runs: int = 3
+    metrics_runs: int = 5
 
     @classmethod
     def quick(cls) -> Sizes:
