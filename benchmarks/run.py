@@ -575,16 +575,18 @@ def bench_metrics(ctx: Ctx) -> None:
         on.append(run_tgx(ctx, cfg, "export", "@bigchan", "-o", str(work / f"on{i}"), "-q", *on_args, cwd=work))
         off.append(run_tgx(ctx, cfg, *off_args[:2], "export", "@bigchan", "-o", str(work / f"off{i}"), "-q",
                            *off_args[2:], cwd=work))
-    cpu_on = statistics.median(m.cpu for m in on)
-    cpu_off = statistics.median(m.cpu for m in off)
+    # The least CPU of each side: noise (other jobs, cache misses) only ever adds, so the minima
+    # are the steadiest estimate of what each costs; run-to-run spread here is 10-15 %.
+    cpu_on = min(m.cpu for m in on)
+    cpu_off = min(m.cpu for m in off)
     wall_on = statistics.median(m.wall for m in on)
     wall_off = statistics.median(m.wall for m in off)
     overhead = cpu_on / cpu_off - 1
     ctx.report.add(Row("metrics", f"sinks + monitor on vs off, {s.metrics_msgs:,} msgs: CPU overhead",
                        overhead * 100, "%", target="< 2 %", ok=overhead < 0.02,
-                       note=f"median CPU {cpu_on:.2f} s vs {cpu_off:.2f} s of {s.metrics_runs} runs each"))
-    ctx.report.add(Row("metrics", "  wall-clock overhead", (wall_on / wall_off - 1) * 100, "%",
-                       note=f"median {wall_on:.2f} s vs {wall_off:.2f} s; {load()}"))
+                       note=f"least CPU {cpu_on:.2f} s vs {cpu_off:.2f} s of {s.metrics_runs} runs each"))
+    ctx.report.add(Row("metrics", "  wall-clock overhead (medians)", (wall_on / wall_off - 1) * 100, "%",
+                       note=f"{wall_on:.2f} s vs {wall_off:.2f} s; {load()}"))
 
 
 BENCHES: dict[str, tuple[str, Callable[[Ctx], None]]] = {
