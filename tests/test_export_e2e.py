@@ -199,6 +199,10 @@ def test_render_offline_matches_export(tmp_path, sim_config):
     r = tgx(tmp_path, "render", "out", "--format", "jsonl")  # no [simulated], no network
     assert r.returncode == 0, r.stderr
     assert (tmp_path / "out" / "bigchannel" / "messages.jsonl").read_bytes() == exported
+    r = tgx(tmp_path, "render", "out", "--format", "jsonl", "--chat", "@BigChannel")  # usernames ignore case
+    assert r.returncode == 0, r.stderr
+    r = tgx(tmp_path, "render", "out", "--format", "jsonl", "--chat", "@elsewhere")
+    assert r.returncode == ExitCode.USAGE and "bigchannel" in r.stderr
     r = tgx(tmp_path, "render", "nowhere", "--format", "jsonl")
     assert r.returncode == ExitCode.OUTPUT
 

@@ -22,6 +22,13 @@ RENDER_HELP = """Render output formats again from an export's archive (no networ
 Useful after installing a format plugin, or to change format options: `tgx render OUT --format html`."""
 
 
+def _is(peer: Any, value: str | int) -> bool:
+    """Whether a parsed CHAT value (a marked id, or a username in any case) names ``peer``."""
+    if isinstance(value, int):
+        return peer.id == value
+    return bool(peer.username) and peer.username.lower() == value.lower()
+
+
 def render_archive(state: Any, out: Path, formats: list[str], chats: list[str], options: dict[str, Any]) -> int:
     from ..render import render_chat
 
@@ -38,16 +45,14 @@ def render_archive(state: Any, out: Path, formats: list[str], chats: list[str], 
             wanted = []
             for arg in chats:
                 ref = parse_chat(arg)
-                match = [p for p in known if ref.value in (p.id, p.username, str(p.id), p.folder_name)
-                         or (isinstance(ref.value, str) and p.username
-                             and p.username.lower() == ref.value.lower())]
+                match = [p for p in known if _is(p, ref.value)]
                 if not match:
                     raise UsageError(f"chat {arg} is not in this archive",
                                      hint="archived chats: " + ", ".join(p.folder_name for p in known))
                 wanted += match
         for peer in wanted:
             result = render_chat(archive, peer.id, out, {n: r.spec for n, r in selected.items()}, fmt_options)
-            for name, error in (getattr(result, "errors", None) or {}).items():
+            for name, error in result.errors.items():
                 failures += 1
                 console.error(f"{peer.folder_name}: format '{name}' failed: {error}")
             console.info(f"{peer.title}: rendered {', '.join(selected)} into {out / peer.folder_name}")
@@ -55,7 +60,7 @@ def render_archive(state: Any, out: Path, formats: list[str], chats: list[str], 
 
 
 def register(app: typer.Typer, pm: pluggy.PluginManager) -> None:
-    plugin_opts = [o for o in plugin_option_specs(pm)]
+    plugin_opts = plugin_option_specs(pm)
 
     def render(ctx: typer.Context, **values: Any) -> None:
         state = get_state(ctx)
