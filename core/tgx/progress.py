@@ -15,14 +15,14 @@ from typing import Any
 from rich.console import Console
 from rich.progress import (
     BarColumn,
-    DownloadColumn,
     MofNCompleteColumn,
     Progress,
     TaskID,
     TextColumn,
     TimeRemainingColumn,
-    TransferSpeedColumn,
 )
+
+MIB = 1024 * 1024
 
 
 class ExportProgress:
@@ -87,16 +87,22 @@ class ExportProgress:
 
     # -- media -----------------------------------------------------------------------------------
     def media_total(self, nbytes: int) -> None:
+        """The media bar counts MiB, so the shared "done/total" column reads naturally."""
         if self._progress is not None:
+            total = max(1, round(nbytes / MIB))
             if self._media_task is None:
-                self._media_task = self._progress.add_task("media", total=nbytes, rate="")
-                self._progress.columns = (*self._progress.columns, DownloadColumn(), TransferSpeedColumn())
+                self._media_started = time.monotonic()
+                self._media_done = 0
+                self._media_task = self._progress.add_task("media (MiB)", total=total, rate="")
             else:
-                self._progress.update(self._media_task, total=nbytes)
+                self._progress.update(self._media_task, total=total)
 
     def media_advance(self, nbytes: int) -> None:
         if self._progress is not None and self._media_task is not None:
-            self._progress.advance(self._media_task, nbytes)
+            self._media_done += nbytes
+            elapsed = max(1e-6, time.monotonic() - self._media_started)
+            self._progress.update(self._media_task, completed=round(self._media_done / MIB),
+                                  rate=f"{self._media_done / MIB / elapsed:,.1f} MiB/s")
 
     # -- status ----------------------------------------------------------------------------------
     def status(self, message: str | None) -> None:
