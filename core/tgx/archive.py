@@ -37,6 +37,8 @@ import orjson
 
 from .errors import OutputError
 from .model import Message, Peer
+from .records import MessageRow, message_row
+from .records import dumps as _dumps
 
 SCHEMA_VERSION = 1
 STATE_DIR = ".tgx"
@@ -91,42 +93,6 @@ class MediaRecord:
     size: int | None
     sha256: str | None
     status: str
-
-
-def _dumps(value: Any) -> bytes:
-    """orjson, copied into a right-sized ``bytes``: orjson's own result keeps a much larger
-    allocation alive (~8 KiB for a 600-byte message), so a batch of them costs 10x the memory
-    and, measured, twice the time of the copy."""
-    try:
-        return bytes(memoryview(orjson.dumps(value)))
-    except TypeError:
-        # Lone surrogates (never from the wire: Telethon decodes with errors="replace") would make
-        # orjson refuse the row; replace them with U+FFFD, which keeps UTF-16 offsets intact.
-        return bytes(memoryview(orjson.dumps(_scrub(value))))
-
-
-def _scrub(value: Any) -> Any:
-    if isinstance(value, str):
-        return _scrub_str(value) if _has_surrogate(value) else value
-    if isinstance(value, dict):
-        return {k: _scrub(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_scrub(v) for v in value]
-    return value
-
-
-def _has_surrogate(text: str) -> bool:
-    return any("\ud800" <= ch <= "\udfff" for ch in text)
-
-
-def _scrub_str(text: str) -> str:
-    return "".join("\ufffd" if "\ud800" <= ch <= "\udfff" else ch for ch in text)
-
-
-def _message_row(chat_id: int, m: Message) -> tuple[Any, ...]:
-    edit = m.edit_date
-    return (chat_id, m.id, int(m.date.timestamp()), int(edit.timestamp()) if edit is not None else None,
-            1 if m.deleted else 0, _dumps(m.to_dict()))
 
 
 def _load_message(data: bytes, deleted: int) -> Message:
@@ -285,7 +251,13 @@ class Archive:
                      checkpoint: Mapping[str, Any] | None = None) -> None:
         """Store a batch in ONE transaction: messages (replacing by ``(chat_id, id)``), peers and
         the chat's checkpoint. Either all of it is committed or none of it."""
-        rows = [_message_row(chat_id, m) for m in messages]
+        self.upsert_rows(chat_id, [message_row(chat_id, m) for m in messages], peers, checkpoint)
+
+    def upsert_rows(self, chat_id: int, rows: Sequence[MessageRow], peers: Sequence[Peer] = (),
+                    checkpoint: Mapping[str, Any] | None = None) -> None:
+        """:meth:`upsert_batch` for messages already serialized (:func:`tgx.records.message_row`,
+        e.g. by a decode worker): the rows go in as they are, in one transaction with the peers
+        and the checkpoint. Rows sorted by id fill the b-tree's pages densely (see tgx.fetch)."""
         peer_rows = [(p.id, _dumps(p.to_dict())) for p in peers]
         cp = _dumps(checkpoint) if checkpoint is not None else None
         with self._lock:
