@@ -12,8 +12,11 @@ import tgx_jsonl
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from tgx.archive import Archive
+from tgx.convert import convert_message, convert_peer
 from tgx.model import Action, Entity, Forward, Media, Message, Peer, Reaction
 from tgx.render import render_chat
+from tgx.specs import FormatSpec
+from tgx.testing import SimulatedTelegram
 
 CHAT = -1000000000042
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
@@ -150,3 +153,122 @@ def test_round_trip_arbitrary_unicode(tmp_path_factory: pytest.TempPathFactory, 
     assert [Message.from_dict(orjson.loads(line)) for line in lines[:-1]] == msgs
     for line, m in zip(lines, msgs, strict=False):
         assert orjson.loads(line)["text"].encode("utf-16-le") == m.text.encode("utf-16-le")
+
+
+# ---------------------------------------------------------------------------------------------
+# the engine's records path (write_records) writes what write() writes, from a varied archive
+
+
+class MessagesOnlyJsonl(tgx_jsonl.JsonlWriter):
+    """The jsonl writer without its fast path: the engine must hand it Messages."""
+
+    write_records = None
+
+
+MESSAGES_ONLY = FormatSpec("jsonl", MessagesOnlyJsonl, "jsonl through write()")
+
+
+def demo_archive(out: Path, sim_run, *, downloaded: bool) -> tuple[Archive, Peer, list[Message]]:
+    """The simulated @tgx_demo (every message kind, fetched through Telethon) in a real archive,
+    with a few rows flagged deleted after the fact and, if ``downloaded``, some files recorded in
+    the media index (one of this chat's, one another chat downloaded first, one failed)."""
+    world = SimulatedTelegram(seed=5, messages=120)
+
+    async def fetch(client):
+        entity = await client.get_entity("tgx_demo")
+        return convert_peer(entity), [m async for m in client.iter_messages(entity, wait_time=0)]
+
+    chat, raw = sim_run(fetch, world=world)
+    messages = sorted((m for m in (convert_message(r, chat.id) for r in raw) if m is not None),
+                      key=lambda m: m.id)
+    archive = Archive.open(out)
+    archive.set_chat(chat)
+    archive.upsert_batch(chat.id, messages)
+    files = [m for m in messages if m.media is not None and m.media.is_file]
+    plain = [m for m in messages if m.media is None]
+    # deleted: a plain message, a message with a (downloaded, if any) file, the last message
+    gone = {plain[0].id, files[0].id, messages[-1].id}
+    assert archive.mark_deleted(chat.id, gone) == 3
+    if downloaded:
+        archive.set_media(files[0].media.id, f"{chat.folder_name}/media/a.jpg", size=1)
+        archive.set_media(files[1].media.id, "-77/media/b.mp4", size=1)
+        archive.set_media(files[2].media.id, f"{chat.folder_name}/media/c.pdf", status="failed")
+    return archive, chat, messages
+
+
+def expected_jsonl(chat: Peer, messages: list[Message], gone: set[int], paths: dict[int, str]) -> bytes:
+    """The file computed by hand: the deleted flags and the chat-relative media paths applied."""
+    lines = []
+    for m in messages:
+        m = Message.from_dict(m.to_dict())  # a copy
+        m.deleted = m.id in gone
+        if m.media is not None and m.media.id in paths:
+            m.media.path = paths[m.media.id]
+        lines.append(orjson.dumps(m.to_dict()) + b"\n")
+    return b"".join(lines)
+
+
+@pytest.mark.parametrize("downloaded", [False, True], ids=["no-media-files", "media-files"])
+def test_records_path_is_byte_identical_to_write(tmp_path: Path, sim_run, downloaded: bool):
+    archive, chat, messages = demo_archive(tmp_path / "src", sim_run, downloaded=downloaded)
+    with archive:
+        kinds = {m.media.kind for m in messages if m.media is not None}
+        assert {"photo", "video", "document", "poll", "sticker"} <= kinds  # the fixture is varied
+        assert any(m.forward for m in messages) and any(m.action for m in messages)
+        assert any(m.entities for m in messages) and any(m.reactions for m in messages)
+        fast = render_chat(archive, chat.id, tmp_path / "fast", {"jsonl": JSONL}, batch_size=7)
+        slow = render_chat(archive, chat.id, tmp_path / "slow", {"jsonl": MESSAGES_ONLY}, batch_size=7)
+        assert fast.ok and slow.ok, (fast.errors, slow.errors)
+        gone = {m.id for m in messages if archive.message(chat.id, m.id).deleted}
+    got = (fast.chat_dir / "messages.jsonl").read_bytes()
+    assert got == (slow.chat_dir / "messages.jsonl").read_bytes()
+
+    files = [m for m in messages if m.media is not None and m.media.is_file]
+    paths = {files[0].media.id: "media/a.jpg", files[1].media.id: "../-77/media/b.mp4"} if downloaded else {}
+    assert got == expected_jsonl(chat, messages, gone, paths)
+    lines = {d["id"]: d for d in map(orjson.loads, got.splitlines())}
+    assert sorted(d["id"] for d in lines.values() if d["deleted"]) == sorted(gone) and len(gone) == 3
+    assert lines[files[0].id]["deleted"] is True
+    if downloaded:
+        assert lines[files[0].id]["media"]["path"] == "media/a.jpg"
+        assert lines[files[1].id]["media"]["path"] == "../-77/media/b.mp4"
+    assert lines[files[2].id]["media"]["path"] is None  # failed download: no link
+
+
+def test_jsonl_alone_decodes_only_the_rows_it_must_fix(tmp_path: Path, sim_run, monkeypatch):
+    """``--format jsonl`` copies stored records: without downloaded files, only the rows
+    flagged deleted are decoded; a writer that takes messages gets every row decoded."""
+    archive, chat, messages = demo_archive(tmp_path / "src", sim_run, downloaded=False)
+    decoded: list[int] = []
+    real = Message.from_dict.__func__
+
+    def counting(cls, d):
+        decoded.append(d["id"])
+        return real(cls, d)
+
+    monkeypatch.setattr(Message, "from_dict", classmethod(counting))
+    with archive:
+        render_chat(archive, chat.id, tmp_path / "a", {"jsonl": JSONL}, batch_size=50)
+        assert len(decoded) == 3  # the three deleted rows
+        decoded.clear()
+        render_chat(archive, chat.id, tmp_path / "b", {"jsonl": MESSAGES_ONLY}, batch_size=50)
+        assert sorted(decoded) == [m.id for m in messages]
+
+
+def test_write_records_writes_one_buffer_per_batch_and_nothing_for_none(tmp_path: Path):
+    writes = []
+
+    class Ctx:
+        def open(self, relpath, mode="w"):
+            class F:
+                def write(self, b):
+                    writes.append(bytes(b))
+
+            return F()
+
+    w = tgx_jsonl.JsonlWriter(Ctx())
+    w.open()
+    w.write_records([b'{"id":1}', b'{"id":2}'])
+    w.write_records([])
+    w.write_records([b'{"id":3}'])
+    assert writes == [b'{"id":1}\n{"id":2}\n', b'{"id":3}\n']

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import orjson
 import pytest
 import tgx_jsonl
 from tgx.archive import Archive
@@ -389,3 +390,135 @@ def test_media_paths_are_attached_from_the_media_index(tmp_path: Path, archive: 
     assert seen == {40: "media/photos/501.jpg", 41: "../-77/media/videos/502.mp4", 42: None,
                     -40: "media/photos/501.jpg"}
     assert archive.message(CHAT, 40).media.path is None  # rows keep no paths
+
+
+# ---------------------------------------------------------------------------------------------
+# writers that take archive records (write_records) next to writers that take messages
+
+
+def test_iter_records_are_the_stored_rows_undecoded(archive: Archive):
+    archive.mark_deleted(CHAT, [4])
+    batches = list(archive.iter_records(CHAT, batch_size=10))
+    assert [len(b) for b in batches] == [10, 10, 5]
+    rows = [r for b in batches for r in b]
+    assert [r[0] for r in rows] == list(range(1, 26))
+    assert [r[2] for r in rows] == [1 if i == 4 else 0 for i in range(1, 26)]
+    assert all(type(data) is bytes for _, data, _ in rows)
+    assert rows[0][1] == orjson.dumps(make(1).to_dict())
+    assert b'"deleted":false' in rows[3][1]  # the column is the truth; the record is stale
+    assert list(archive.iter_records(12345)) == []
+    with pytest.raises(ValueError):
+        next(archive.iter_records(CHAT, batch_size=0))
+
+
+def test_has_media_files_counts_only_downloaded_files(archive: Archive):
+    assert not archive.has_media_files()
+    archive.set_media(1, "news/media/1.jpg", status="partial")
+    archive.set_media(2, None, status="failed")
+    assert not archive.has_media_files()
+    archive.set_media(3, "news/media/3.jpg")
+    assert archive.has_media_files()
+
+
+class RecordsSpy:
+    """Takes records; looks each one up through the context, which must still work."""
+
+    def __init__(self, ctx: ChatRenderContext, *, fail_after_batches: int = 0):
+        self.ctx = ctx
+        self.batches: list[list[bytes]] = []
+        self.fail_after_batches = fail_after_batches
+        self.calls: list[str] = []
+
+    def open(self) -> None:
+        self.f = self.ctx.open("records.txt", "wb")
+
+    def write(self, messages: Sequence[Message]) -> None:
+        raise AssertionError("write() called on a writer with write_records")
+
+    def write_records(self, records: Sequence[bytes]) -> None:
+        self.batches.append(list(records))
+        for record in records:
+            message = self.ctx.message(orjson.loads(record)["id"])
+            self.f.write(b"%d %s\n" % (self.ctx.message_index(message.id), message.text.encode()))
+        if self.fail_after_batches and len(self.batches) >= self.fail_after_batches:
+            raise RuntimeError("records spy failed mid-stream")
+
+    def close(self) -> None:
+        self.calls.append("close")
+
+    def abort(self) -> None:
+        self.calls.append("abort")
+
+
+def test_write_only_writer_gets_messages_next_to_a_records_writer(tmp_path: Path, archive: Archive):
+    from tgx.model import Media
+
+    archive.upsert_batch(CHAT, [make(26, media=Media("photo", id=501))])
+    archive.set_media(501, "news/media/501.jpg", size=3)
+    archive.mark_deleted(CHAT, [2, 26])
+    seen: list[Message] = []
+    records: list[RecordsSpy] = []
+
+    class Collect(SpyWriter):
+        def write(self, messages):
+            seen.extend(messages)
+
+    def records_factory(ctx):
+        records.append(RecordsSpy(ctx))
+        return records[-1]
+
+    result = render_chat(archive, CHAT, tmp_path, {"c": FormatSpec("c", Collect),
+                                                   "r": FormatSpec("r", records_factory)}, batch_size=4)
+    assert result.ok, result.errors
+    assert all(type(m) is Message for m in seen) and [m.id for m in seen] == list(range(1, 27))
+    assert [m.id for m in seen if m.deleted] == [2, 26]
+    assert seen[-1].media.path == "media/501.jpg"
+    got = [orjson.loads(r) for b in records[0].batches for r in b]
+    assert [len(b) for b in records[0].batches] == [4] * 6 + [2]
+    assert got == [m.to_dict() for m in seen]  # the same messages, as records
+    lines = (tmp_path / "news" / "records.txt").read_bytes().splitlines()
+    assert lines[0] == b"0 message 1" and lines[-1] == b"25 message 26"
+
+
+def test_jsonl_and_json_in_one_render_match_each_alone(tmp_path: Path, archive: Archive):
+    import tgx_json
+    from tgx.model import Media
+
+    json_spec = tgx_json.tgx_register_formats()
+    archive.upsert_batch(CHAT, [make(26, media=Media("photo", id=501)), make(27, media=Media("video", id=502))])
+    archive.set_media(501, "news/media/501.jpg", size=3)
+    archive.mark_deleted(CHAT, [3, 27])
+
+    def files(out: Path, formats) -> dict[str, bytes]:
+        result = render_chat(archive, CHAT, out, formats, batch_size=6)
+        assert result.ok, result.errors
+        return {f: (result.chat_dir / f).read_bytes() for r in result.formats.values() for f in r.files}
+
+    both = files(tmp_path / "both", {"jsonl": JSONL, "json": json_spec})
+    alone = {**files(tmp_path / "j", {"jsonl": JSONL}), **files(tmp_path / "k", {"json": json_spec})}
+    assert both == alone and set(both) == {"messages.jsonl", "result.json"}
+    lines = [orjson.loads(line) for line in both["messages.jsonl"].splitlines()]
+    assert [d["id"] for d in lines if d["deleted"]] == [3, 27]
+    assert lines[25]["media"]["path"] == "media/501.jpg" and lines[26]["media"]["path"] is None
+
+
+def test_failing_write_records_is_isolated_like_write(tmp_path: Path, archive: Archive):
+    assert render_chat(archive, CHAT, tmp_path, {"r": FormatSpec("r", RecordsSpy)}).ok
+    old = (tmp_path / "news" / "records.txt").read_bytes()
+    assert old.splitlines()[2] == b"2 message 3"  # lookups work with no message writer at all
+    archive.upsert_batch(CHAT, [make(26)])
+    made: list[RecordsSpy] = []
+
+    def failing(ctx):
+        made.append(RecordsSpy(ctx, fail_after_batches=2))
+        return made[-1]
+
+    result = render_chat(archive, CHAT, tmp_path, {"r": FormatSpec("r", failing), "jsonl": JSONL,
+                                                   "spy": spy_spec()}, batch_size=5)
+    assert result.failed == ["r"] and result.errors == {"r": "RuntimeError: records spy failed mid-stream"}
+    assert len(made[0].batches) == 2 and made[0].calls == ["abort"]
+    assert (tmp_path / "news" / "records.txt").read_bytes() == old
+    assert result.formats["jsonl"].ok and result.formats["spy"].ok
+    assert len((tmp_path / "news" / "messages.jsonl").read_bytes().splitlines()) == 26
+    assert len((tmp_path / "news" / "spy.txt").read_text().splitlines()) == 27
+    assert not tmp_files(tmp_path)

@@ -442,6 +442,32 @@ class Archive:
                 return
             last = rows[-1][0]
 
+    def iter_records(self, chat_id: int, batch_size: int = 1000) -> Iterator[list[tuple[int, bytes, int]]]:
+        """Stream the chat's raw rows, ``(id, data, deleted)``, ascending id, ``batch_size`` at a time.
+
+        Nothing is decoded: ``data`` is the stored ``orjson`` of ``Message.to_dict()``, whose
+        ``deleted`` key may be stale (:meth:`mark_deleted` updates only the column) and whose
+        ``media.path`` is as stored (downloaded files are attached at render time, from the
+        ``media`` table). Keyset-paged like :meth:`iter_messages`.
+        """
+        if batch_size < 1:
+            raise ValueError("batch_size must be positive")
+        sql = "SELECT id, data, deleted FROM messages WHERE chat_id = ? AND id > ? ORDER BY id LIMIT ?"
+        last = -(2**63)
+        while True:
+            rows = self._all(sql, (chat_id, last, batch_size))
+            if not rows:
+                return
+            yield rows
+            if len(rows) < batch_size:
+                return
+            last = rows[-1][0]
+
+    def has_media_files(self) -> bool:
+        """Whether any media file is downloaded (a ``media`` row with status ``done``): when none
+        is, no rendered message gets a ``media.path`` attached."""
+        return self._one("SELECT 1 FROM media WHERE status = 'done' AND path IS NOT NULL LIMIT 1") is not None
+
     def iter_ids(self, chat_id: int, batch_size: int = 10_000) -> Iterator[int]:
         """Every archived id of the chat, ascending (keyset-paged; no message is decoded)."""
         last = -(2**63)

@@ -1,9 +1,14 @@
 """The render engine: streams a chat from the archive to every selected format writer at once.
 
-One pass: ``archive.iter_messages`` batches (ascending ids, bounded size) go to ALL writers, so
+One pass: ``archive.iter_records`` batches (ascending ids, bounded size) go to ALL writers, so
 ``--format jsonl,json,html`` reads the archive once and memory does not grow with the chat.
-Before a batch goes out, ``media.path`` is filled from the archive's media index
-(:func:`tgx.media.attach_paths`: downloaded files, relative to the chat folder).
+Rows are decoded into :class:`~tgx.model.Message` only when some writer needs them; before a
+batch goes out, ``deleted`` is taken from the archive's column and ``media.path`` is filled from
+the archive's media index (:func:`tgx.media.attach_paths`: downloaded files, relative to the
+chat folder). A writer with ``write_records`` gets each message's record (``orjson`` of
+``Message.to_dict()``) instead: the stored bytes themselves where they are already exact (not
+flagged deleted, no media path to attach), re-serialized from the fixed message otherwise — so
+``--format jsonl`` alone copies rows to the file without decoding them.
 
 Files are never half-written where a finished one was: :meth:`ChatRenderContext.open` hands the
 writer a file named ``<name>.tgx-tmp`` beside the final name; only after the writer's
@@ -29,6 +34,8 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath, PureWindowsPath
 from types import MappingProxyType
 from typing import IO, Any
+
+import orjson
 
 from .archive import Archive
 from .errors import OutputError, TgxError
@@ -318,6 +325,29 @@ def remove_stale_temp_files(chat_dir: Path) -> int:
     return removed
 
 
+def _load(data: bytes, deleted: int) -> Message:
+    """A stored row as a message; the ``deleted`` column is the truth (the record may be stale)."""
+    message = Message.from_dict(orjson.loads(data))
+    message.deleted = bool(deleted)
+    return message
+
+
+def _records(rows: Sequence[tuple[int, bytes, int]], messages: Sequence[Message] | None) -> list[bytes]:
+    """Each row's record as a ``write_records`` writer must get it: ``orjson.dumps(to_dict())``.
+
+    A stored record is exact unless the row is flagged deleted (:meth:`Archive.mark_deleted`
+    changes only the column) or its message has a media path (attach_paths may have filled it);
+    those are re-serialized from the fixed message, which is always right.
+    ``messages`` are the batch decoded and path-attached, or None when no file is downloaded
+    at all (then only deleted rows need fixing, and only those are decoded).
+    """
+    dumps = orjson.dumps
+    if messages is None:
+        return [dumps(_load(data, 1).to_dict()) if deleted else data for _, data, deleted in rows]
+    return [data if not deleted and (m.media is None or m.media.path is None) else dumps(m.to_dict())
+            for (_, data, deleted), m in zip(rows, messages, strict=True)]
+
+
 def _format_options(spec: FormatSpec, given: Mapping[str, Any] | None) -> Mapping[str, Any]:
     merged = {opt.name: opt.default for opt in spec.options}
     if given:
@@ -353,6 +383,7 @@ def render_chat(archive: Archive, chat_id: int, out_dir: Path | str, formats: Ma
     claims: dict[str, str] = {}
     options = options or {}
     active: dict[str, tuple[FormatWriter, ChatRenderContext]] = {}
+    by_records: set[str] = set()  # active writers that take records (write_records) over messages
     perf = time.perf_counter
 
     def fail(name: str, ctx: ChatRenderContext, writer: FormatWriter | None, exc: BaseException) -> None:
@@ -387,16 +418,29 @@ def render_chat(archive: Archive, chat_id: int, out_dir: Path | str, formats: Ma
             continue
         res.seconds += perf() - started
         active[name] = (writer, ctx)
+        if callable(getattr(writer, "write_records", None)):
+            by_records.add(name)
 
     try:
         if active:
-            for batch in archive.iter_messages(chat_id, batch_size):
-                attach_paths(archive, chat, batch)  # media.path: downloaded files, chat-relative
-                lookups.set_batch(batch)
+            # Asked once per chat: rendering runs after the media stage has finished.
+            media_files = archive.has_media_files()
+            for rows in archive.iter_records(chat_id, batch_size):
+                wants_records = any(name in by_records for name in active)
+                messages: list[Message] | None = None
+                if (wants_records and media_files) or any(name not in by_records for name in active):
+                    messages = [_load(data, deleted) for _, data, deleted in rows]
+                    attach_paths(archive, chat, messages)  # media.path: downloaded files, chat-relative
+                lookups.set_batch(messages or ())
+                # Built before any writer runs, so a writer that mutates its messages changes no record.
+                records = _records(rows, messages) if wants_records else None
                 for name, (writer, ctx) in list(active.items()):
                     started = perf()
                     try:
-                        writer.write(batch)
+                        if name in by_records:
+                            writer.write_records(records)  # type: ignore[attr-defined]
+                        else:
+                            writer.write(messages)  # type: ignore[arg-type]
                     except Exception as exc:  # noqa: BLE001
                         fail(name, ctx, writer, exc)
                     result.formats[name].seconds += perf() - started

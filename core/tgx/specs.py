@@ -72,6 +72,13 @@ class FormatWriter(Protocol):
 
     Batches are bounded, so a writer that does not keep messages keeps memory flat.
     ``abort()`` is called instead of ``close()`` when rendering fails.
+
+    Optional fast path: a writer MAY also define ``write_records(records: Sequence[bytes]) ->
+    None``. The render engine then calls it INSTEAD of ``write()``, per batch, with each
+    message's archive record — exactly ``orjson.dumps(Message.to_dict())``, no newline, in
+    ascending id order, with ``deleted`` and ``media.path`` already correct — and decodes no
+    message for that writer (``RenderContext`` lookups still work). For formats that write the
+    records as they are (``jsonl``).
     """
 
     def open(self) -> None: ...
