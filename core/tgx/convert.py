@@ -29,7 +29,7 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 __all__ = [
     "action_name", "convert_action", "convert_entities", "convert_media", "convert_message",
-    "convert_messages", "convert_peer", "convert_peers", "peer_id",
+    "convert_messages", "convert_peer", "convert_peers", "generated_class", "peer_id",
 ]
 
 
@@ -514,9 +514,23 @@ def _forward(f: Any) -> Forward:
 # ---------------------------------------------------------------------------------------------
 # messages
 
-_TL_MESSAGE = tl.Message
-_TL_SERVICE = tl.MessageService
-_TL_EMPTY = tl.MessageEmpty
+
+_TL_MODULE = "telethon.tl.types"
+
+
+def generated_class(cls: type) -> type:
+    """The TL class Telethon generated for ``cls``: it patches ``types.Message``,
+    ``MessageService`` and ``MessageEmpty`` into subclasses that mix in its custom ``Message``
+    wrapper; the generated base parses ~13 % faster (:mod:`tgx.decode`'s workers use it)."""
+    for base in cls.__mro__:
+        if base.__module__ == _TL_MODULE and base.__name__ == cls.__name__:
+            return base
+    return cls
+
+
+_TL_MESSAGE = generated_class(tl.Message)  # isinstance() of it also holds for Telethon's wrapper
+_TL_SERVICE = generated_class(tl.MessageService)
+_SERVICE_BY_TYPE = {tl.Message: False, _TL_MESSAGE: False, tl.MessageService: True, _TL_SERVICE: True}
 _TL_REPLY = tl.MessageReplyHeader
 _PEER_USER = tl.PeerUser
 
@@ -536,19 +550,14 @@ def convert_message(msg: Any, chat_id: int, self_id: int | None = None) -> Messa
     topic) or ``reply_to_msg_id`` (a plain post in the topic, which is then *not* a reply).
     Messages of the "General" topic carry no ``reply_to`` and get ``topic_id=None``.
     """
-    cls = type(msg)
-    if cls is _TL_MESSAGE:
-        service = False
-    elif cls is _TL_SERVICE:
-        service = True
-    elif cls is _TL_EMPTY or msg is None:
-        return None
-    elif isinstance(msg, _TL_MESSAGE):
-        service = False
-    elif isinstance(msg, _TL_SERVICE):
-        service = True
-    else:
-        return None
+    service = _SERVICE_BY_TYPE.get(type(msg))
+    if service is None:
+        if isinstance(msg, _TL_MESSAGE):
+            service = False
+        elif isinstance(msg, _TL_SERVICE):
+            service = True
+        else:
+            return None  # MessageEmpty, None, not a message
 
     # sender
     from_id = msg.from_id

@@ -20,6 +20,7 @@ from . import registry
 from .archive import Archive
 from .calls import RequestCounter, RequestRunner
 from .config import Config
+from .decode import PageDecoder
 from .errors import ExitCode, OutputError, TgxError, UsageError
 from .fetch import FetchOptions, FetchResult, HistoryFetcher, quiet_gc
 from .manager import plugin_infos
@@ -145,6 +146,7 @@ async def run_export(pm: Any, config: Config, req: ExportRequest, client: Any,
     runner = RequestRunner(client, metrics=metrics, status=progress.status,
                            max_flood_wait=req.max_flood_wait, max_reconnects=req.max_reconnects)
     takeout = TakeoutSession.for_export(client, runner, req, metrics=metrics)
+    decoder = PageDecoder(req.fetch.decode_workers, metrics=metrics)
     try:
         resolved = []
         for ref in refs:
@@ -172,7 +174,7 @@ async def run_export(pm: Any, config: Config, req: ExportRequest, client: Any,
             progress.add_chat(label, archive.count(rp.peer.id))
             fetcher = HistoryFetcher(
                 runner, archive, rp.peer.id, rp.input_peer, options=req.fetch, metrics=metrics,
-                on_progress=lambda n, total: progress.advance(label, n, total), label=label)
+                on_progress=lambda n, total: progress.advance(label, n, total), label=label, decoder=decoder)
             result = await fetcher.run()
             if req.refresh_edits:
                 await refresh_recent(runner, archive, rp.peer.id, rp.input_peer, days=req.refresh_edits,
@@ -186,6 +188,7 @@ async def run_export(pm: Any, config: Config, req: ExportRequest, client: Any,
                 return await one(rp)
 
         outcomes = list(await asyncio.gather(*(bounded(rp) for rp in resolved)))
+        await decoder.aclose()  # its workers are done: free their memory before media and render
         metrics.incr("messages", sum(o.fetch.fetched for o in outcomes))
 
         if req.media is not None and req.media.kinds:
@@ -213,6 +216,7 @@ async def run_export(pm: Any, config: Config, req: ExportRequest, client: Any,
         status, exit_code = "interrupted", ExitCode.INTERRUPTED
         raise
     finally:
+        await decoder.aclose()
         resolution.close()
         metrics.incr("requests", counter.count)
         report = metrics.finish(status=status, exit_code=exit_code)

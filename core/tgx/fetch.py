@@ -24,10 +24,11 @@ pages whose messages are in that batch or an earlier one, and writes are applied
 one writer thread. Upserts make a page fetched twice harmless; a kill loses at most the
 batches not yet committed, which the next run fetches again.
 
-**CPU.** Pages are converted from raw TL (:mod:`tgx.convert`) on the event loop, then written
-in batches of ~:data:`FLUSH_MESSAGES` by a writer thread (SQLite releases the GIL while it
-works, so the second core is used), while the next request of the range is already in flight.
-Peers (senders, forward sources) are written only when new or changed.
+**CPU.** Answers arrive as raw bytes and are decoded into archive rows by a
+:class:`~tgx.decode.PageDecoder` — in worker processes once a chat is big enough to repay them,
+inline otherwise — then written in batches of ~:data:`FLUSH_MESSAGES` by a writer thread
+(SQLite releases the GIL while it works), while the next request of the range is already in
+flight. Peers (senders, forward sources) are written only when new or changed.
 """
 
 from __future__ import annotations
@@ -44,9 +45,10 @@ from typing import Any
 
 from telethon.tl import functions
 
-from .convert import convert_message, convert_peers
-from .model import Message, Peer
+from .decode import DecodedPage, PageDecoder, keep_raw
+from .model import Peer
 from .ranges import IdRanges
+from .records import MessageRow
 
 PAGE = 100  # Telegram's maximum for messages.GetHistory
 HISTORY_KINDS = ("GetHistoryRequest", "InvokeWithTakeoutRequest")  # pacer keys of history requests
@@ -64,6 +66,7 @@ class FetchOptions:
     until: datetime | None = None  # newest message date to fetch
     limit: int | None = None  # at most this many (newest) messages this run
     concurrency: int = 16  # history requests in flight at most (adaptive below it, see tgx.pacing)
+    decode_workers: int | None = None  # tgx.decode worker processes (None: CPUs - 1, at most 4)
 
     @property
     def filtered(self) -> bool:
@@ -110,8 +113,10 @@ class HistoryFetcher:
         metrics: Any = None,
         on_progress: Callable[[int, int | None], None] | None = None,
         label: str | None = None,
+        decoder: PageDecoder | None = None,
     ) -> None:
         self.runner = runner
+        self.decoder = decoder if decoder is not None else PageDecoder(0)
         self.archive = archive
         self.chat_id = chat_id
         self.input_peer = input_peer
@@ -122,14 +127,18 @@ class HistoryFetcher:
         state = archive.checkpoint(chat_id) or {}
         self.ranges = IdRanges(state.get("ranges", ()))  # committed: in the archive
         self.result = FetchResult(server_count=state.get("server_count"))
-        self.self_id: int | None = getattr(getattr(runner, "client", None), "_self_id", None)
+        client = getattr(runner, "client", None)
+        self.self_id: int | None = getattr(client, "_self_id", None)
+        # Raw answers skip Telethon's own bookkeeping: its session learns the pages' users and
+        # chats (access hashes, usernames) from us instead.
+        self._session = getattr(client, "session", None)
         self._stop = False
         self._plan: list[_Range] = []
         self._msgs_seen = 0
         self._ids_seen = 0
         self._peers: dict[int, Peer] = {}
         # waiting to be written: messages, peers, covered ranges
-        self._batch: list[Message] = []
+        self._batch: list[MessageRow] = []
         self._batch_peers: list[Peer] = []
         self._batch_ranges: list[tuple[int, int]] = []
         self._batch_since = 0.0
@@ -172,22 +181,27 @@ class HistoryFetcher:
         # offset_date returns messages strictly older than it; --until is inclusive.
         until = self.opts.until
         offset_date = until + timedelta(seconds=1) if until is not None else None
-        resp, seconds = await self._request(0, top_lo - 1, offset_date)
-        msgs = resp.messages
-        if not msgs:
+        page, seconds = await self._request(0, top_lo - 1, offset_date)
+        if not page.raw_count:
             if self.metrics is not None:
                 self.metrics.record("fetch", seconds, items=0)
             return None
-        newest = max(m.id for m in msgs)
-        oldest = min(m.id for m in msgs)
-        full = len(msgs) >= PAGE and oldest > top_lo
-        self._accept(resp, msgs, oldest if full else top_lo, newest, seconds)
-        if self.result.server_count is None and len(msgs) < PAGE and top_lo <= 1:
-            self.result.server_count = len(msgs)  # messages.Messages: the whole history, no count
+        newest, oldest = page.max_id, page.min_id
+        full = page.raw_count >= PAGE and oldest > top_lo
+        self._accept(page, page.rows, page.raw_count, oldest if full else top_lo, newest, seconds)
+        if self.result.server_count is None and page.raw_count < PAGE and top_lo <= 1:
+            self.result.server_count = page.raw_count  # messages.Messages: the whole history, no count
         await self._backpressure()
         if self._stop or not full:
             return None
+        self._expect_work()
         return (top_lo, oldest - 1)
+
+    def _expect_work(self) -> None:
+        """Tell the decoder how much is left to fetch, so it can start its workers if that pays."""
+        decoder, count = self.decoder, self.result.server_count
+        if decoder.workers and not decoder.started and count is not None and not self.opts.filtered:
+            decoder.expect(count - self.archive.count(self.chat_id) - len(self._batch))
 
     async def _parallel(self, bounded: list[tuple[int, int]]) -> None:
         self._plan = [_Range(lo, hi) for lo, hi in bounded]
@@ -258,12 +272,12 @@ class HistoryFetcher:
         pending: asyncio.Future | None = asyncio.ensure_future(self._request(rng.hi + 1, rng.lo - 1))
         try:
             while pending is not None:
-                resp, seconds = await pending
+                page, seconds = await pending
                 pending = None
-                msgs = resp.messages
+                rows, seen = page.rows, page.raw_count
                 top, lo = rng.hi, rng.lo  # lo may have been raised by a split meanwhile
-                oldest = min(m.id for m in msgs) if msgs else lo
-                if len(msgs) >= PAGE and oldest > lo:
+                oldest = page.min_id if seen else lo
+                if seen >= PAGE and oldest > lo:
                     cover_lo = oldest
                     rng.hi = oldest - 1
                     if not self._stop:
@@ -271,9 +285,10 @@ class HistoryFetcher:
                 else:  # the server had nothing more down to lo: the range is done
                     cover_lo = lo
                     rng.hi = lo - 1
-                    if oldest < lo:
-                        msgs = [m for m in msgs if m.id >= lo]  # below lo: a thief's part
-                self._accept(resp, msgs, cover_lo, top, seconds)
+                    if oldest < lo:  # below lo: a thief's part
+                        rows = [r for r in rows if r[1] >= lo]
+                        seen = len(rows)
+                self._accept(page, rows, seen, cover_lo, top, seconds)
                 await self._backpressure()
                 if self._stop:
                     break
@@ -281,83 +296,79 @@ class HistoryFetcher:
             if pending is not None:
                 _discard(pending)
 
-    async def _request(self, offset_id: int, min_id: int, offset_date: datetime | None = None):
-        request = functions.messages.GetHistoryRequest(
+    async def _request(self, offset_id: int, min_id: int,
+                       offset_date: datetime | None = None) -> tuple[DecodedPage, float]:
+        """One page, decoded; the seconds are the request's alone (decoding is ``normalize``)."""
+        request = keep_raw(functions.messages.GetHistoryRequest(
             peer=self.input_peer, offset_id=offset_id, offset_date=offset_date, add_offset=0,
             limit=PAGE, max_id=0, min_id=max(0, min_id), hash=0,
-        )
+        ))
         started = perf_counter()
-        resp = await self.runner(request, stage="fetch", chat=self.label)
-        return resp, perf_counter() - started
+        answer = await self.runner(request, stage="fetch", chat=self.label)
+        seconds = perf_counter() - started
+        return await self.decoder.decode(answer, self.chat_id, self.self_id), seconds
 
     # -- convert, then hand to the writer ------------------------------------------------------
-    def _accept(self, resp: Any, msgs: list[Any], cover_lo: int, cover_hi: int, seconds: float) -> None:
-        """Convert a page covering ids ``cover_lo..cover_hi`` and queue it for writing."""
-        started = perf_counter()
-        chat_id, self_id = self.chat_id, self.self_id
-        out: list[Message] = []
+    def _accept(self, page: DecodedPage, rows: list[MessageRow], seen: int, cover_lo: int, cover_hi: int,
+                seconds: float) -> None:
+        """Queue a page's ``rows`` (``seen`` messages) covering ids ``cover_lo..cover_hi``."""
         if self.opts.filtered:
-            out, cover_lo, cover_hi = self._filter(msgs, cover_lo, cover_hi)
-        else:
-            for raw in msgs:
-                m = convert_message(raw, chat_id, self_id)
-                if m is not None:
-                    out.append(m)
-        count = getattr(resp, "count", None)
-        if count is not None:
-            self.result.server_count = count
-        peers = self._changed_peers(resp)
+            rows, cover_lo, cover_hi = self._filter(rows, cover_lo, cover_hi)
+        if page.count is not None:
+            self.result.server_count = page.count
+        peers = self._changed_peers(page)
         if cover_hi >= cover_lo:
-            self._msgs_seen += len(msgs)
+            self._msgs_seen += seen
             self._ids_seen += cover_hi - cover_lo + 1
             self._batch_ranges.append((cover_lo, cover_hi))
         if not self._batch_pages:
             self._batch_since = perf_counter()
-        self._batch += out
+        self._batch += rows
         self._batch_peers += peers
         self._batch_pages += 1
         self.result.pages += 1
         if self.metrics is not None:
-            self.metrics.record("fetch", seconds, items=len(msgs))
-            self.metrics.record("normalize", perf_counter() - started, items=len(msgs))
+            self.metrics.record("fetch", seconds, items=page.raw_count)
+            self.metrics.record("normalize", page.seconds, items=page.raw_count)
         if len(self._batch) >= FLUSH_MESSAGES or perf_counter() - self._batch_since >= FLUSH_SECONDS:
             self._submit()
-        self.on_progress(len(out), self.result.server_count)
+        self.on_progress(len(rows), self.result.server_count)
 
-    def _filter(self, msgs: list[Any], cover_lo: int, cover_hi: int) -> tuple[list[Message], int, int]:
+    def _filter(self, rows: list[MessageRow], cover_lo: int, cover_hi: int) -> tuple[list[MessageRow], int, int]:
         """--since/--until/--limit on a page (newest first); narrows the covered range to what
         was stored, so a later run without filters fetches the rest."""
         since, until, limit = self.opts.since, self.opts.until, self.opts.limit
+        since_ts = since.timestamp() if since is not None else None  # rows hold Unix seconds
+        until_ts = until.timestamp() if until is not None else None
         queued = self.result.fetched + len(self._batch)
-        out: list[Message] = []
+        out: list[MessageRow] = []
         skipped_above: int | None = None
-        for raw in msgs:
-            m = convert_message(raw, self.chat_id, self.self_id)
-            if m is None:
+        for row in rows:
+            date = row[2]
+            if until_ts is not None and date > until_ts:
+                skipped_above = row[1] if skipped_above is None else min(skipped_above, row[1])
                 continue
-            if until is not None and m.date > until:
-                skipped_above = m.id if skipped_above is None else min(skipped_above, m.id)
-                continue
-            if since is not None and m.date < since:
+            if since_ts is not None and date < since_ts:
                 self._stop = True
                 break
-            out.append(m)
+            out.append(row)
             if limit is not None and queued + len(out) >= limit:
                 self._stop = True
                 break
         if skipped_above is not None:
             cover_hi = min(cover_hi, skipped_above - 1)
         if self._stop:
-            cover_lo = min((m.id for m in out), default=cover_hi + 1)
+            cover_lo = min((r[1] for r in out), default=cover_hi + 1)
         return out, cover_lo, cover_hi
 
-    def _changed_peers(self, resp: Any) -> list[Peer]:
-        users, chats = getattr(resp, "users", None) or (), getattr(resp, "chats", None) or ()
-        if not users and not chats:
+    def _changed_peers(self, page: DecodedPage) -> list[Peer]:
+        if not page.peers:
             return []
+        if self._session is not None and page.entities:
+            self._session.process_entities(page.entities)
         known = self._peers
         changed = []
-        for peer in convert_peers((*users, *chats)):
+        for peer in page.peers:
             if known.get(peer.id) != peer:
                 known[peer.id] = peer
                 changed.append(peer)
@@ -383,14 +394,14 @@ class HistoryFetcher:
         loop = asyncio.get_running_loop()
         self._writes.append(loop.run_in_executor(self._executor, self._write, batch, peers, checkpoint))
 
-    def _write(self, batch: list[Message], peers: list[Peer], checkpoint: dict[str, Any]) -> None:
+    def _write(self, batch: list[MessageRow], peers: list[Peer], checkpoint: dict[str, Any]) -> None:
         """(writer thread) One transaction; after a failure nothing later is written, since a
         later checkpoint would claim the failed batch's ranges."""
         if self._write_error is not None:
             raise self._write_error
         started = perf_counter()
         try:
-            self.archive.upsert_batch(self.chat_id, batch, peers, checkpoint)
+            self.archive.upsert_rows(self.chat_id, batch, peers, checkpoint)
         except BaseException as exc:
             self._write_error = exc
             raise
@@ -444,8 +455,8 @@ def quiet_gc() -> Iterator[None]:
             gc.unfreeze()
 
 
-def _by_id(m: Message) -> int:
-    return m.id
+def _by_id(row: MessageRow) -> int:
+    return row[1]
 
 
 def _discard(task: asyncio.Future) -> None:

@@ -72,7 +72,10 @@ class TakeoutSession:
     def wrap(self, request: Any) -> Any:
         if self.id is None or isinstance(request, functions.InvokeWithTakeoutRequest):
             return request
-        return functions.InvokeWithTakeoutRequest(takeout_id=self.id, query=request)
+        wrapped = functions.InvokeWithTakeoutRequest(takeout_id=self.id, query=request)
+        if "read_result" in vars(request):  # tgx.decode.keep_raw: the wrapper must keep the bytes too
+            wrapped.read_result = request.read_result
+        return wrapped
 
     def init_request(self) -> Any:
         return functions.account.InitTakeoutSessionRequest(
