@@ -151,12 +151,13 @@ class Sizes:
     clip_seconds: int = 10
     metrics_msgs: int = 50_000
     metrics_runs: int = 5
+    rounds: int = 3  # spine/latency/cpu/chats: each side this many times, alternating; best kept
 
     @classmethod
     def quick(cls) -> Sizes:
         return cls(spine=2_000, big=8_000, latency=1_500, rate_msgs=2_000, rate=40.0, cpu=2_000, chats=2,
                    chat_msgs=500, formats=2_000, formats_big=8_000, video_mb=4, clip="160x90",
-                   clip_seconds=1, metrics_msgs=1_500, metrics_runs=1)
+                   clip_seconds=1, metrics_msgs=1_500, metrics_runs=1, rounds=1)
 
 
 @dataclass
@@ -185,6 +186,9 @@ def scenario_file(path: Path, **scenario: Any) -> Path:
 def tgx_env(ctx: Ctx, config: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("TGX_")}
     env.update(TGX_CONFIG=str(config), TGX_DATA_DIR=str(ctx.tmp / "data"), PYTHONUNBUFFERED="1")
+    # tgx as installed has its bytecode compiled (pip does it); PYTHONDONTWRITEBYTECODE (set on
+    # some CI images) would make every run compile tgx anew: ~0.7 s of start-up, measured.
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "core"), str(ROOT / "plugins"), env.get("PYTHONPATH", "")])
     return env
 
@@ -279,6 +283,23 @@ def export_in_process(world: Any, chats: list[str], out: Path, *, formats: Seque
     return asyncio.run(main())
 
 
+def alternate(rounds: int, baseline: Callable[[int], Any], candidate: Callable[[int], Any]) -> tuple[list, list]:
+    """Run both sides ``rounds`` times, alternating which goes first, and return every result of
+    each. This machine's speed drifts by tens of percent within a minute (shared host), so one
+    run of each side measures the drift as much as the code; the best of a few alternating runs
+    is the steadiest estimate (noise only ever slows a run down)."""
+    base: list[Any] = []
+    cand: list[Any] = []
+    for i in range(rounds):
+        for run, into in ((baseline, base), (candidate, cand)) if i % 2 == 0 else ((candidate, cand), (baseline, base)):
+            into.append(run(i))
+    return base, cand
+
+
+def spread(values: Sequence[float]) -> str:
+    return f"{min(values):,.0f}-{max(values):,.0f}" if len(values) > 1 else f"{values[0]:,.0f}"
+
+
 def load() -> str:
     one, five, fifteen = os.getloadavg()
     return f"load {one:.1f}/{five:.1f}/{fifteen:.1f}"
@@ -305,11 +326,16 @@ def export_subprocess(ctx: Ctx, name: str, messages: int, *extra: str, latency_m
 
 def bench_spine(ctx: Ctx) -> None:
     s = ctx.sizes
-    n, base_s = naive(world_of(chats=[channel("bigchan", s.spine)]), "bigchan", ctx.dir("spine-naive") / "x.jsonl")
-    base = n / base_s
-    m, _ = export_subprocess(ctx, "spine-100k", s.spine)
-    ratio_row(ctx, "spine", f"tgx export {s.spine:,} msgs (subprocess, start-up incl.)", s.spine / m.wall, base,
-              1.0, note=f"{m.wall:.1f} s vs {base_s:.1f} s")
+    bases, runs = alternate(
+        s.rounds,
+        lambda _i: naive(world_of(chats=[channel("bigchan", s.spine)]), "bigchan", ctx.dir("spine-naive") / "x.jsonl"),
+        lambda _i: export_subprocess(ctx, "spine-100k", s.spine)[0])
+    base_rates = [n / sec for n, sec in bases]
+    rates = [s.spine / m.wall for m in runs]
+    m = max(runs, key=lambda r: s.spine / r.wall)
+    ratio_row(ctx, "spine", f"tgx export {s.spine:,} msgs (subprocess, start-up incl.)", max(rates),
+              max(base_rates), 1.0, note=f"best of {s.rounds} each; tgx {spread(rates)}, "
+              f"baseline {spread(base_rates)} msg/s; {load()}")
     ctx.report.add(Row("spine", f"peak RSS of tgx export at {s.spine:,}", m.maxrss_mb, "MB", note=load()))
     big, big_out = export_subprocess(ctx, "spine-1m", s.big)
     ctx.keep["big_out"], ctx.keep["big_export_rss"] = big_out, big.maxrss_mb
@@ -327,11 +353,17 @@ def bench_spine(ctx: Ctx) -> None:
 def bench_latency(ctx: Ctx) -> None:
     s = ctx.sizes
     scenario = {"chats": [channel("bigchan", s.latency)], "latency_ms": 50}
-    n, base_s = naive(world_of(**scenario), "bigchan", ctx.dir("latency-naive") / "x.jsonl")
-    outcome, tgx_s = export_in_process(world_of(**scenario), ["@bigchan"], ctx.dir("latency-tgx") / "out")
+    bases, runs = alternate(
+        s.rounds,
+        lambda _i: naive(world_of(**scenario), "bigchan", ctx.dir("latency-naive") / "x.jsonl"),
+        lambda _i: export_in_process(world_of(**scenario), ["@bigchan"], ctx.dir("latency-tgx") / "out"))
+    base_rates = [n / sec for n, sec in bases]
+    rates = [o.chats[0].fetch.fetched / sec for o, sec in runs]
+    outcome, _ = runs[rates.index(max(rates))]
+    ratio_row(ctx, "latency", f"50 ms RTT, {s.latency:,} msgs: export (in process)", max(rates), max(base_rates),
+              4.0, note=f"best of {s.rounds} each; tgx {spread(rates)}, baseline {spread(base_rates)} msg/s; "
+              f"{load()}")
     fetched = outcome.chats[0].fetch.fetched
-    ratio_row(ctx, "latency", f"50 ms RTT, {s.latency:,} msgs: export (in process)", fetched / tgx_s, n / base_s,
-              4.0, note=f"{tgx_s:.1f} s vs {base_s:.1f} s; {load()}")
     fetch = outcome.report["stages"]["fetch"]
     peak = outcome.report["gauges"].get("pacing.GetHistoryRequest.in_flight", {}).get("max")
     ctx.report.add(Row("latency", "  fetch phase alone", fetched / fetch["wall_seconds"], "msg/s",
@@ -371,17 +403,30 @@ def bench_ratelimit(ctx: Ctx) -> None:
 def bench_cpu(ctx: Ctx) -> None:
     s = ctx.sizes
     scenario = {"chats": [channel("bigchan", s.cpu)]}
-    n, base_s = naive(world_of(**scenario), "bigchan", ctx.dir("cpu-naive") / "x.jsonl")
-    out = ctx.dir("cpu-tgx") / "out"
-    cpu0 = time.process_time()
-    outcome, tgx_s = export_in_process(world_of(**scenario), ["@bigchan"], out)
-    cpu = time.process_time() - cpu0
+
+    def pipeline(i: int) -> tuple[Any, float, float, Path]:
+        out = ctx.dir(f"cpu-tgx{i}") / "out"
+        cpu0 = time.process_time()
+        outcome, took = export_in_process(world_of(**scenario), ["@bigchan"], out)
+        return outcome, took, time.process_time() - cpu0, out
+
+    def baseline(_i: int) -> tuple[int, float]:
+        return naive(world_of(**scenario), "bigchan", ctx.dir("cpu-naive") / "x.jsonl")
+
+    bases, runs = alternate(s.rounds, baseline, pipeline)
+    base_rates = [n / sec for n, sec in bases]
+    rates = [o.chats[0].fetch.fetched / took for o, took, _cpu, _out in runs]
+    outcome, _took, cpu, out = runs[rates.index(max(rates))]
     ctx.keep["formats_out"] = (out, outcome.chats[0].peer.id)
-    ratio_row(ctx, "cpu", f"no latency, {s.cpu:,} msgs: pipeline vs naive loop", n / tgx_s, n / base_s, 1.3,
-              note=f"{tgx_s:.1f} s vs {base_s:.1f} s; {load()}")
+    ratio_row(ctx, "cpu", f"no latency, {s.cpu:,} msgs: pipeline vs naive loop", max(rates), max(base_rates), 1.3,
+              note=f"best of {s.rounds} each; tgx {spread(rates)}, baseline {spread(base_rates)} msg/s; {load()}")
     stages = outcome.report["stages"]
     split = ", ".join(f"{k} {stages[k]['seconds']:.1f}" for k in ("normalize", "archive", "render"))
-    ctx.report.add(Row("cpu", "  CPU seconds of the tgx pipeline (all threads)", cpu, "s", note=f"busy s: {split}"))
+    counters = outcome.report.get("counters", {})
+    in_workers = counters.get("decode.pages_in_workers", 0)
+    pages = in_workers + counters.get("decode.pages_inline", 0)
+    ctx.report.add(Row("cpu", "  CPU seconds of this process (all threads)", cpu, "s",
+                       note=f"busy s: {split} (normalize in decode workers for {in_workers:.0f} of {pages:.0f} pages)"))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -393,12 +438,20 @@ def bench_chats(ctx: Ctx) -> None:
     names = [f"chan{i}" for i in range(s.chats)]
     work = ctx.dir("chats")
     cfg = scenario_file(work / "tgx.toml", chats=[channel(u, s.chat_msgs) for u in names], latency_ms=50)
-    seq = 0.0
-    for u in names:
-        seq += run_tgx(ctx, cfg, "export", f"@{u}", "-o", str(work / "seq"), "-q", cwd=work).wall
-    one = run_tgx(ctx, cfg, "export", *(f"@{u}" for u in names), "-o", str(work / "one"), "-q", cwd=work).wall
-    ratio_row(ctx, "chats", f"{s.chats} chats x {s.chat_msgs:,} at 50 ms: one export vs {s.chats} in a row", one,
-              seq, 0.35, unit="s", higher_is_better=False, note=load())
+
+    def in_a_row(i: int) -> float:
+        return sum(run_tgx(ctx, cfg, "export", f"@{u}", "-o", str(work / f"seq{i}"), "-q", cwd=work).wall
+                   for u in names)
+
+    def at_once(i: int) -> float:
+        return run_tgx(ctx, cfg, "export", *(f"@{u}" for u in names), "-o", str(work / f"one{i}"), "-q",
+                       cwd=work).wall
+
+    rounds = max(1, min(2, s.rounds))  # ten exports a round: two rounds are enough to see the drift
+    seqs, ones = alternate(rounds, in_a_row, at_once)
+    ratio_row(ctx, "chats", f"{s.chats} chats x {s.chat_msgs:,} at 50 ms: one export vs {s.chats} in a row", min(ones),
+              min(seqs), 0.35, unit="s", higher_is_better=False,
+              note=f"best of {rounds} each; one {spread(ones)} s, in a row {spread(seqs)} s; {load()}")
 
 
 # ---------------------------------------------------------------------------------------------
