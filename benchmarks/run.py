@@ -56,15 +56,39 @@ if str(ROOT / "core") not in sys.path:  # run from a checkout without installing
 MIB = 1 << 20
 
 # Runs one command, then writes its wall time, exit status, peak RSS (the kernel's high-water
-# mark of the child: getrusage(RUSAGE_CHILDREN)) and CPU time as JSON to the file in argv[1].
+# mark of the biggest process under it: getrusage(RUSAGE_CHILDREN)), the peak RSS of its whole
+# process tree (the command and its children, e.g. tgx's decode workers: sampled every 0.1 s)
+# and CPU time as JSON to the file in argv[1].
 _WRAPPER = r"""
-import json, resource, subprocess, sys, time
+import json, resource, subprocess, sys, threading, time
+import psutil
 t = time.perf_counter()
-rc = subprocess.run(sys.argv[2:]).returncode
+proc = subprocess.Popen(sys.argv[2:])
+peak = [0]
+def sample():
+    try:
+        root = psutil.Process(proc.pid)
+    except psutil.Error:
+        return
+    while proc.poll() is None:
+        try:
+            total = root.memory_info().rss
+            for child in root.children(recursive=True):
+                try:
+                    total += child.memory_info().rss
+                except psutil.Error:
+                    pass
+            peak[0] = max(peak[0], total)
+        except psutil.Error:
+            pass
+        time.sleep(0.1)
+threading.Thread(target=sample, daemon=True).start()
+rc = proc.wait()
 wall = time.perf_counter() - t
 ru = resource.getrusage(resource.RUSAGE_CHILDREN)
 with open(sys.argv[1], "w") as f:
-    json.dump({"rc": rc, "wall": wall, "maxrss_kb": ru.ru_maxrss, "cpu": ru.ru_utime + ru.ru_stime}, f)
+    json.dump({"rc": rc, "wall": wall, "maxrss_kb": ru.ru_maxrss, "tree_kb": peak[0] // 1024,
+               "cpu": ru.ru_utime + ru.ru_stime}, f)
 """
 
 
@@ -197,8 +221,9 @@ def tgx_env(ctx: Ctx, config: Path) -> dict[str, str]:
 class Measured:
     rc: int
     wall: float
-    maxrss_mb: float
+    maxrss_mb: float  # the biggest single process (tgx itself)
     cpu: float
+    tree_mb: float = 0.0  # tgx and its decode workers together (sampled peak)
 
 
 def run_measured(argv: Sequence[str], *, env: dict[str, str], cwd: Path, timeout: float = 3_600) -> Measured:
@@ -213,7 +238,7 @@ def run_measured(argv: Sequence[str], *, env: dict[str, str], cwd: Path, timeout
                        stderr=out, timeout=timeout, check=False)
     data = json.loads(Path(result).read_text())
     os.unlink(result)
-    return Measured(data["rc"], data["wall"], data["maxrss_kb"] / 1024, data["cpu"])
+    return Measured(data["rc"], data["wall"], data["maxrss_kb"] / 1024, data["cpu"], data["tree_kb"] / 1024)
 
 
 def tgx_cmd(*args: str) -> list[str]:
@@ -336,14 +361,16 @@ def bench_spine(ctx: Ctx) -> None:
     ratio_row(ctx, "spine", f"tgx export {s.spine:,} msgs (subprocess, start-up incl.)", max(rates),
               max(base_rates), 1.0, note=f"best of {s.rounds} each; tgx {spread(rates)}, "
               f"baseline {spread(base_rates)} msg/s; {load()}")
-    ctx.report.add(Row("spine", f"peak RSS of tgx export at {s.spine:,}", m.maxrss_mb, "MB", note=load()))
+    ctx.report.add(Row("spine", f"peak RSS of tgx export at {s.spine:,} (+ decode workers)", m.tree_mb, "MB",
+                       note=f"tgx process alone {m.maxrss_mb:.0f} MB"))
     big, big_out = export_subprocess(ctx, "spine-1m", s.big)
     ctx.keep["big_out"], ctx.keep["big_export_rss"] = big_out, big.maxrss_mb
-    ctx.report.add(Row("spine", f"peak RSS of tgx export at {s.big:,}", big.maxrss_mb, "MB", target="<= 150 MB",
-                       ok=big.maxrss_mb <= 150, note=f"{s.big / big.wall:,.0f} msg/s"))
-    growth = big.maxrss_mb / m.maxrss_mb
-    ctx.report.add(Row("spine", f"RSS {s.big:,} / RSS {s.spine:,}", growth, "x", target="<= 1.15",
-                       ok=growth <= 1.15))
+    ctx.report.add(Row("spine", f"peak RSS of tgx export at {s.big:,} (+ decode workers)", big.tree_mb, "MB",
+                       target="<= 150 MB", ok=big.tree_mb <= 150,
+                       note=f"tgx process alone {big.maxrss_mb:.0f} MB; {s.big / big.wall:,.0f} msg/s"))
+    growth = big.tree_mb / m.tree_mb
+    ctx.report.add(Row("spine", f"RSS {s.big:,} / RSS {s.spine:,} (+ decode workers)", growth, "x",
+                       target="<= 1.15", ok=growth <= 1.15))
 
 
 # ---------------------------------------------------------------------------------------------
