@@ -197,7 +197,9 @@ class Archive:
             raise sqlite3.OperationalError(f"cannot switch to WAL (journal_mode={mode})")
         c.execute("PRAGMA synchronous = NORMAL")
         c.execute("PRAGMA temp_store = MEMORY")
-        c.execute("PRAGMA cache_size = -32768")  # 32 MiB page cache
+        # 8 MiB of page cache: writes land near the top of a few ranges and reads stream, so more
+        # bought nothing measurable (12 µs/row either way) and cost 25 MB of RSS.
+        c.execute("PRAGMA cache_size = -8192")
         tables = {r[0] for r in c.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
         if tables and "schema_version" not in tables:
             raise OutputError(f"{self.path} is an SQLite database but not a tgx archive: move it away")

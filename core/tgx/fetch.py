@@ -66,7 +66,7 @@ class FetchOptions:
     until: datetime | None = None  # newest message date to fetch
     limit: int | None = None  # at most this many (newest) messages this run
     concurrency: int = 16  # history requests in flight at most (adaptive below it, see tgx.pacing)
-    decode_workers: int | None = None  # tgx.decode worker processes (None: CPUs - 1, at most 4)
+    decode_workers: int | None = None  # tgx.decode worker processes (None: tgx.decode.default_workers())
 
     @property
     def filtered(self) -> bool:
