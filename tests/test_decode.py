@@ -155,17 +155,19 @@ def test_a_page_the_worker_cannot_parse_raises_the_inline_error():
     assert decoder.pages_in_workers == 0
 
 
-def test_no_workers_below_the_threshold_or_when_disabled():
+def test_workers_start_once_the_export_has_enough_to_fetch():
     async def main() -> list[bool]:
         started = []
-        for workers, expected in ((1, 100), (0, 10**6)):
+        for workers, announced in ((1, [100]), (0, [10**6]), (1, [600, 500]), (1, [1_000])):
             decoder = PageDecoder(workers, min_messages=1_000)
-            decoder.expect(expected)
+            for n in announced:  # one chat each
+                decoder.expect(n)
             started.append(decoder.started)
             await decoder.aclose()
         return started
 
-    assert asyncio.run(main()) == [False, False]
+    # too few; disabled; two chats that together have enough; one that has
+    assert asyncio.run(main()) == [False, False, True, True]
 
 
 def test_aclose_ends_the_workers():
@@ -285,3 +287,78 @@ def test_telethons_session_still_learns_the_senders(tmp_path):
             await client.disconnect()
 
     assert len(known) >= 2 and known == asyncio.run(parsed())
+
+
+def _workers_of(pid: int) -> list[psutil.Process]:
+    try:
+        children = psutil.Process(pid).children(recursive=True)
+    except psutil.NoSuchProcess:
+        return []
+    found = []
+    for child in children:
+        try:
+            if any("worker_main" in part for part in child.cmdline()):
+                found.append(child)
+        except psutil.Error:
+            pass
+    return found
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="process groups")
+def test_ctrl_c_to_the_whole_group_stops_cleanly_and_resumes(tmp_path):
+    """A terminal's Ctrl-C reaches tgx AND its workers: the workers ignore it, tgx stops, commits,
+    ends them, exits 130; the rerun completes the export with every message once."""
+    from tgxrun import tgx_env
+
+    scenario = tmp_path / "tgx.toml"
+    scenario.write_text('[simulated]\nlatency_ms = 5\n'
+                        'chats = [{kind = "channel", username = "bigchan", messages = 20000}]\n')
+    out = tmp_path / "out"
+    argv = [sys.executable, "-m", "tgx", "export", "@bigchan", "-o", str(out), "-q", "--decode-workers", "1"]
+    proc = subprocess.Popen(argv, env=tgx_env(tmp_path, scenario), cwd=tmp_path, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 120
+        workers: list[psutil.Process] = []
+        while not workers:
+            assert proc.poll() is None, proc.communicate()[1].decode()
+            assert time.monotonic() < deadline, "no decode worker started"
+            workers = _workers_of(proc.pid)
+            time.sleep(0.02)
+        os.killpg(proc.pid, signal.SIGINT)
+        _out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    stderr = err.decode()
+    assert proc.returncode == 130, stderr
+    assert "Traceback" not in stderr, stderr
+    psutil.wait_procs(workers, timeout=10)
+    assert not any(w.is_running() and w.status() != psutil.STATUS_ZOMBIE for w in workers)
+    r = tgx(tmp_path, "export", "@bigchan", "-o", str(out), "-q", config=scenario)
+    assert r.returncode == 0, r.stderr
+    assert [m["id"] for m in read_jsonl(out / "bigchan" / "messages.jsonl")] == list(range(1, 20001))
+
+
+def test_a_worker_that_cannot_start_is_reported_once_and_pages_are_decoded_inline(monkeypatch):
+    import tgx.decode as decode
+
+    monkeypatch.setattr(decode, "WORKER_ARGV", ("-c", "raise SystemExit(3)"))  # starts, then dies
+    world = SimulatedTelegram(seed=4, default_chats=False)
+    world.add_channel("small", "Small", 300, media=False)
+    chat_id = world.chat("small").marked_id
+    answers = asyncio.run(_pages(world, "small"))
+    warnings: list[str] = []
+
+    async def main() -> tuple[list[Any], PageDecoder]:
+        decoder = PageDecoder(1, min_messages=0, warn=warnings.append)
+        decoder.expect(1)
+        await _until(lambda: decoder.lost_workers == 1)
+        pages = [await decoder.decode(a, chat_id) for a in answers]
+        await decoder.aclose()
+        return pages, decoder
+
+    pages, decoder = asyncio.run(main())
+    assert [p.rows for p in pages] == [decode_page(a, chat_id).rows for a in answers]
+    assert decoder.pages_inline == len(answers) and decoder.pages_in_workers == 0
+    assert warnings == ["a decode worker did not start; decoding in this process"]

@@ -10,7 +10,7 @@ what paging needs — with the same function, :func:`decode_page`, inline or in 
 
 Workers are child processes (:func:`worker_main`) fed over pipes: frames of a 4-byte
 little-endian length and a pickle, written and read only by this module on both ends. They
-start when a chat has enough left to fetch to repay their start-up (:data:`POOL_MIN_MESSAGES`;
+start when the export has enough left to fetch to repay their start-up (:data:`POOL_MIN_MESSAGES`;
 each imports Telethon, ~0.4 s of CPU and ~50 MB), one by default on two CPUs or more
 (:func:`default_workers`; ``--decode-workers N``, 0 = never). Until a worker says it is ready, and
 after it dies, pages are decoded inline: a worker can cost speed, never a message (each page's
@@ -40,7 +40,7 @@ from .convert import convert_message, convert_peers, generated_class
 from .model import Peer
 from .records import MessageRow, message_row
 
-POOL_MIN_MESSAGES = 5_000  # a chat with at least this many messages to fetch starts the workers
+POOL_MIN_MESSAGES = 5_000  # messages left to fetch (all chats of an export) that start the workers
 WORKER_GC_THRESHOLD = 20_000  # allocations between young-generation collections
 PIPE_BUFFER = 1 << 20  # bytes, each way (Linux)
 STOP_TIMEOUT = 2.0  # seconds a worker gets to exit after its input closes, before it is killed
@@ -140,8 +140,9 @@ class _DecodeFailed(Exception):
 
 
 class _Worker:
-    def __init__(self, proc: asyncio.subprocess.Process) -> None:
+    def __init__(self, proc: asyncio.subprocess.Process, on_exit: Any = None) -> None:
         self.proc = proc
+        self.on_exit = on_exit or (lambda _worker: None)  # called once it is gone, whatever the cause
         self.ready = False
         self.alive = True
         self.waiting: dict[int, asyncio.Future[DecodedPage]] = {}
@@ -194,6 +195,7 @@ class _Worker:
             for future in self.waiting.values():
                 if not future.done():
                     future.set_exception(_WorkerGone("the decode worker exited"))
+            self.on_exit(self)
 
     async def stop(self) -> None:
         """Close its input (it exits at EOF); kill it if it does not within STOP_TIMEOUT."""
@@ -237,15 +239,18 @@ class PageDecoder:
         self._starting: asyncio.Future[None] | None = None
         self._closed = False
         self._task_ids = 0
+        self._expected = 0  # messages the export's chats announced they have left to fetch
 
     @property
     def started(self) -> bool:
         return self._starting is not None
 
     def expect(self, messages: int) -> None:
-        """A chat has about ``messages`` left to fetch: start the workers if that repays them."""
+        """A chat has about ``messages`` left to fetch: start the workers once the export's chats
+        together have enough to repay them (many small chats count as much as one big one)."""
+        self._expected += max(0, messages)
         if (self.workers and self._starting is None and not self._closed
-                and messages >= self.min_messages):
+                and self._expected >= self.min_messages):
             self._starting = asyncio.ensure_future(self._start())
 
     async def _start(self) -> None:
@@ -264,7 +269,7 @@ class PageDecoder:
             if self._closed:
                 await _Worker(proc).stop()
                 return
-            self._pool.append(_Worker(proc))
+            self._pool.append(_Worker(proc, self._gone))
             self.started_workers += 1
         if self.metrics is not None:
             self.metrics.gauge("decode.workers", self.started_workers)
@@ -285,17 +290,22 @@ class PageDecoder:
                 self.pages_in_workers += 1
                 return page
             except _WorkerGone:
-                self._lost(worker)
+                self._gone(worker)
             except _DecodeFailed:
                 pass  # decoded inline below, which raises the real error with its own type
         self.pages_inline += 1
         return decode_page(answer, chat_id, self_id)
 
-    def _lost(self, worker: _Worker) -> None:
-        if worker in self._pool:
-            self._pool.remove(worker)
-            self.lost_workers += 1
+    def _gone(self, worker: _Worker) -> None:
+        """A worker exited or broke its pipe (not at :meth:`aclose`): drop it, say so once."""
+        if self._closed or worker not in self._pool:
+            return
+        self._pool.remove(worker)
+        self.lost_workers += 1
+        if worker.ready:
             self.warn("a decode worker exited; decoding its pages in this process")
+        else:  # e.g. a frozen app whose executable is not a Python interpreter
+            self.warn("a decode worker did not start; decoding in this process")
 
     async def aclose(self) -> None:
         """Stop the workers (idempotent); report the counts to the metrics once."""

@@ -201,7 +201,7 @@ class HistoryFetcher:
         """Tell the decoder how much is left to fetch, so it can start its workers if that pays."""
         decoder, count = self.decoder, self.result.server_count
         if decoder.workers and not decoder.started and count is not None and not self.opts.filtered:
-            decoder.expect(count - self.archive.count(self.chat_id) - len(self._batch))
+            decoder.expect(count - self.archive.count(self.chat_id) - len(self._batch) - PAGE)
 
     async def _parallel(self, bounded: list[tuple[int, int]]) -> None:
         self._plan = [_Range(lo, hi) for lo, hi in bounded]
