@@ -39,7 +39,7 @@ from tgx.config import load_config
 from tgx.errors import ExitCode
 from tgx.manager import get_plugin_manager
 from tgx.specs import FormatSpec, MetricsSinkSpec, PeerResolverSpec
-from tgxrun import archived_count, tgx_env
+from tgxrun import archived_count, read_jsonl, tgx_env
 
 SMALL = {"kind": "channel", "username": "tiny", "title": "Tiny", "messages": 120, "media": False}
 
@@ -115,20 +115,43 @@ def test_broken_config_is_one_line_exit_3(tmp_path, run_tgx, exported, text, wor
 # -- the output folder of another chat ----------------------------------------------------------------------
 
 
-def test_folder_that_belongs_to_another_chat(tmp_path, run_tgx):
+@pytest.mark.parametrize("cache", [False, True], ids=["no-cache", "cache"])
+def test_folder_that_belongs_to_another_chat(tmp_path, run_tgx, cache):
+    """@news now names another chat, and the first one is gone. With the peer cache on, its stale
+    answer (the first chat, for its TTL) fails the first request; tgx asks Telegram again and
+    refuses the same way."""
     first = write_config(tmp_path / "a.toml", {"chats": [{**SMALL, "username": "news", "id": 1_800_000_001}]})
     second = write_config(tmp_path / "b.toml", {"chats": [{**SMALL, "username": "news", "id": 1_800_000_777}]})
     assert run_tgx(first, "export", "@news", "-o", "out", "-f", "jsonl").returncode == 0
     files, state = snapshot(tmp_path / "out"), archive_state(tmp_path / "out")
-    # Without the peer cache, which would still answer @news with the first chat (for its TTL;
-    # fetching that chat then fails with "no longer accessible", exit 4, as it is gone here).
-    r = run_tgx(second, "-p", "no:peer_cache", "export", "@news", "-o", "out", "-f", "jsonl")
+    r = run_tgx(second, *([] if cache else ["-p", "no:peer_cache"]), "export", "@news", "-o", "out", "-f", "jsonl")
     assert r.returncode == ExitCode.OUTPUT, r.stderr
     line = one_error(r)
     assert "news/ in this output belongs to another chat" in line and "1800000001" in line
     assert "different --out" in r.stderr
     assert snapshot(tmp_path / "out") == files
     assert archive_state(tmp_path / "out")["messages"] == state["messages"]
+
+
+def test_a_cached_username_that_moved_while_its_chat_lives_on(tmp_path, run_tgx):
+    """@news moved from chat 1 (now @oldnews, still readable) to chat 777. The cache still says
+    chat 1; its first page shows @oldnews, so tgx asks Telegram again instead of exporting chat 1
+    as @news — and refuses, since news/ here holds chat 1's export."""
+    old = {**SMALL, "username": "news", "id": 1_800_000_001}
+    first = write_config(tmp_path / "a.toml", {"chats": [old]})
+    second = write_config(tmp_path / "b.toml", {"chats": [{**old, "username": "oldnews"},
+                                                          {**SMALL, "username": "news", "id": 1_800_000_777}]})
+    assert run_tgx(first, "export", "@news", "-o", "out", "-f", "jsonl").returncode == 0
+    files, state = snapshot(tmp_path / "out"), archive_state(tmp_path / "out")
+    r = run_tgx(second, "export", "@news", "-o", "out", "-f", "jsonl")
+    assert r.returncode == ExitCode.OUTPUT, r.stderr
+    assert "news/ in this output belongs to another chat (id -1001800000001" in one_error(r)
+    assert snapshot(tmp_path / "out") == files
+    assert archive_state(tmp_path / "out") == state
+    # A fresh folder (no cache there) gets the chat that is @news now.
+    fresh = run_tgx(second, "export", "@news", "-o", "out2", "-f", "jsonl")
+    assert fresh.returncode == 0, fresh.stderr
+    assert {m["chat_id"] for m in read_jsonl(tmp_path / "out2" / "news" / "messages.jsonl")} == {-1001800000777}
 
 
 # -- Telegram says no ----------------------------------------------------------------------------------------

@@ -21,7 +21,7 @@ from .archive import Archive
 from .calls import RequestCounter, RequestRunner
 from .config import Config
 from .decode import PageDecoder
-from .errors import ExitCode, OutputError, TgxError, UsageError
+from .errors import ChatNotFound, ExitCode, OutputError, TgxError, UsageError
 from .fetch import FetchOptions, FetchResult, HistoryFetcher, quiet_gc
 from .manager import plugin_infos
 from .metrics import Metrics, build_sinks, sink_option_values
@@ -148,46 +148,69 @@ async def run_export(pm: Any, config: Config, req: ExportRequest, client: Any,
     takeout = TakeoutSession.for_export(client, runner, req, metrics=metrics)
     decoder = PageDecoder(req.fetch.decode_workers, metrics=metrics)
     try:
-        resolved = []
+        resolved: list[tuple[PeerRef | None, Any]] = []  # (what the user named, its resolution)
         for ref in refs:
             with metrics.span("resolve", items=1):
                 rp = await resolution.resolve(ref)
             check_folder_owner(archive, rp.peer)
             archive.set_chat(rp.peer)
-            resolved.append(rp)
+            resolved.append((ref, rp))
         if req.all_dialogs:
             from .dialogs import list_dialogs
 
             with metrics.span("resolve") as span:
                 listed = await list_dialogs(runner, kinds=req.dialog_types or None)
                 span.items = len(listed)
-            named = {rp.peer.id for rp in resolved}
+            named = {rp.peer.id for _ref, rp in resolved}
             for rp in listed:
                 if rp.peer.id not in named:
                     check_folder_owner(archive, rp.peer)
                     archive.set_chat(rp.peer)
-                    resolved.append(rp)
+                    resolved.append((None, rp))
         await takeout.start()
+        input_peers = {rp.peer.id: rp.input_peer for _ref, rp in resolved}
 
-        async def one(rp: Any) -> ChatOutcome:
+        async def fetch_chat(rp: Any, on_chat: Any = None) -> ChatOutcome:
             label = rp.peer.folder_name
             progress.add_chat(label, archive.count(rp.peer.id))
             fetcher = HistoryFetcher(
                 runner, archive, rp.peer.id, rp.input_peer, options=req.fetch, metrics=metrics,
-                on_progress=lambda n, total: progress.advance(label, n, total), label=label, decoder=decoder)
+                on_progress=lambda n, total: progress.advance(label, n, total), label=label, decoder=decoder,
+                on_chat=on_chat)
             result = await fetcher.run()
             if req.refresh_edits:
                 await refresh_recent(runner, archive, rp.peer.id, rp.input_peer, days=req.refresh_edits,
                                      label=label, metrics=metrics, note=progress.stage)
             return ChatOutcome(rp.peer, result, out / rp.peer.folder_name)
 
+        async def one(ref: PeerRef | None, rp: Any) -> ChatOutcome:
+            """Fetch a chat; a cached resolution that turns out stale — the chat is gone, or the
+            first page shows the username now belongs to someone else — is asked of Telegram
+            again, and the export goes on with (or refuses, see check_folder_owner) its answer."""
+            cached = ref is not None and resolution.from_resolver(rp)
+            try:
+                return await fetch_chat(rp, _username_check(ref) if cached else None)
+            except (ChatNotFound, _StaleResolution) as exc:
+                if not cached:
+                    raise
+                stale: BaseException = exc
+            assert ref is not None
+            fresh = await resolution.refresh(ref)  # unknown now: ChatNotFound, the right error
+            if fresh.peer.id == rp.peer.id and isinstance(stale, ChatNotFound):
+                raise stale
+            if fresh.peer.id != rp.peer.id:
+                check_folder_owner(archive, fresh.peer)
+            archive.set_chat(fresh.peer)
+            input_peers[fresh.peer.id] = fresh.input_peer
+            return await fetch_chat(fresh)
+
         at_once = asyncio.Semaphore(max(1, req.chats_at_once))
 
-        async def bounded(rp: Any) -> ChatOutcome:
+        async def bounded(ref: PeerRef | None, rp: Any) -> ChatOutcome:
             async with at_once:
-                return await one(rp)
+                return await one(ref, rp)
 
-        outcomes = list(await asyncio.gather(*(bounded(rp) for rp in resolved)))
+        outcomes = list(await asyncio.gather(*(bounded(ref, rp) for ref, rp in resolved)))
         await decoder.aclose()  # its workers are done: free their memory before media and render
         metrics.incr("messages", sum(o.fetch.fetched for o in outcomes))
 
@@ -197,7 +220,7 @@ async def run_export(pm: Any, config: Config, req: ExportRequest, client: Any,
             media_result = await run_media_stage(
                 archive=archive, client=client, runner=runner, chats=[o.peer for o in outcomes],
                 out_dir=out, options=req.media, metrics=metrics, progress=progress, pm=pm, config=config,
-                input_peers={rp.peer.id: rp.input_peer for rp in resolved})
+                input_peers=input_peers)
         await takeout.finish(success=True)
 
         for o in outcomes:
@@ -223,6 +246,24 @@ async def run_export(pm: Any, config: Config, req: ExportRequest, client: Any,
         archive.close()
         await takeout.finish(success=False)  # no-op unless a takeout is still open (a failure)
     return ExportOutcome(outcomes, report, metrics.outputs(), render_errors, exit_code, media_result)
+
+
+class _StaleResolution(Exception):
+    """The chat's first page shows a username other than the one the cache resolved."""
+
+
+def _username_check(ref: PeerRef) -> Any:
+    """For a chat named by username: a check of the chat's current peer (from its first page)
+    that raises :class:`_StaleResolution` when the username is not (or no longer) its own."""
+    if ref.kind != "username":
+        return None  # ids and `me`: a stale access hash fails the first request instead
+    wanted = str(ref.value).lower()
+
+    def check(peer: Peer) -> None:
+        if (peer.username or "").lower() != wanted:
+            raise _StaleResolution(f"@{wanted} resolved from the cache to {peer.id}, now @{peer.username}")
+
+    return check
 
 
 def _enabled_plugins(pm: Any) -> list[str]:

@@ -114,9 +114,13 @@ class HistoryFetcher:
         on_progress: Callable[[int, int | None], None] | None = None,
         label: str | None = None,
         decoder: PageDecoder | None = None,
+        on_chat: Callable[[Peer], None] | None = None,
     ) -> None:
         self.runner = runner
         self.decoder = decoder if decoder is not None else PageDecoder(0)
+        # Called with the chat's own peer as the first page shows it (even an empty page), before
+        # anything is queued: it may raise to stop (tgx.export checks a cached username this way).
+        self.on_chat = on_chat
         self.archive = archive
         self.chat_id = chat_id
         self.input_peer = input_peer
@@ -182,6 +186,11 @@ class HistoryFetcher:
         until = self.opts.until
         offset_date = until + timedelta(seconds=1) if until is not None else None
         page, seconds = await self._request(0, top_lo - 1, offset_date)
+        if self.on_chat is not None:  # before anything of the page is queued: it may stop us
+            for peer in page.peers:
+                if peer.id == self.chat_id:
+                    self.on_chat(peer)
+                    break
         if not page.raw_count:
             if self.metrics is not None:
                 self.metrics.record("fetch", seconds, items=0)

@@ -368,6 +368,7 @@ class PeerResolution:
         self._closed = False
         self.resolutions = 0
         self.answered_by: dict[str, int] = {}
+        self.source_of: dict[int, str] = {}  # peer id → who answered its last resolution
 
     @classmethod
     def from_plugins(cls, pm: pluggy.PluginManager, client: Any, state_dir: Path | str, *,
@@ -430,6 +431,22 @@ class PeerResolution:
         if resolved is None:
             resolved = await self.network.resolve(ref)
         self.answered_by[source] = self.answered_by.get(source, 0) + 1
+        self.source_of[resolved.peer.id] = source
+        self.learn(ref, resolved)
+        return resolved
+
+    def from_resolver(self, resolved: ResolvedPeer) -> bool:
+        """Whether a resolver (a cache), not Telegram, gave this answer: it may be stale."""
+        return self.source_of.get(resolved.peer.id, "network") != "network"
+
+    async def refresh(self, chat: PeerRef | str) -> ResolvedPeer:
+        """Ask Telegram again, past every resolver, and teach them the answer: for when a
+        resolver's answer turned out stale (a username that moved, a chat gone since)."""
+        ref = parse_chat(chat) if isinstance(chat, str) else chat
+        self.resolutions += 1
+        resolved = await self.network.resolve(ref)
+        self.answered_by["network"] = self.answered_by.get("network", 0) + 1
+        self.source_of[resolved.peer.id] = "network"
         self.learn(ref, resolved)
         return resolved
 

@@ -57,6 +57,9 @@ class ExportProgress:
 
     # -- chats -----------------------------------------------------------------------------------
     def add_chat(self, name: str, total: int | None = None) -> None:
+        """A bar for chat ``name`` (again: the same bar, e.g. a chat fetched after a re-resolution)."""
+        if name in self._chats:
+            return
         state = {"done": 0, "total": total, "started": time.monotonic(), "task": None}
         if self._progress is not None:
             state["task"] = self._progress.add_task(name, total=total, rate="")
