@@ -175,7 +175,7 @@ class Sizes:
     clip_seconds: int = 10
     metrics_msgs: int = 50_000
     metrics_runs: int = 5
-    rounds: int = 3  # spine/latency/cpu/chats: each side this many times, alternating; best kept
+    rounds: int = 5  # spine/latency/cpu/chats: each side this many times, alternating; best kept
 
     @classmethod
     def quick(cls) -> Sizes:

@@ -326,3 +326,29 @@ def test_network_resolution_against_the_simulated_telegram() -> None:
     assert peers["me"].kind == "self"
     assert (peers["@alice"].kind, peers["@alice"].username) == ("user", "alice")
     assert (peers["-4100000004"].kind, peers["-4100000004"].title) == ("group", "tgx basic group")
+
+
+def test_ids_resolved_at_once_share_one_dialog_load() -> None:
+    """Two chats named by id, resolved concurrently (as tgx export does), both known only from
+    the dialog list: both wait for the one load instead of the second giving up meanwhile."""
+    other = types.Channel(id=222, title="Other", photo=types.ChatPhotoEmpty(), date=None, access_hash=7)
+    third = types.Channel(id=333, title="Third", photo=types.ChatPhotoEmpty(), date=None, access_hash=9)
+
+    class SlowDialogs(FakeTelethon):
+        async def get_dialogs(self, limit: Any = None) -> list[Any]:
+            self.calls.append("get_dialogs")
+            await asyncio.sleep(0.05)  # the dialog list takes a few round trips
+            self.entities.update({222: other, 333: third})
+            self.dialog_entities.update({-1000000000222: types.InputPeerChannel(222, 7),
+                                         -1000000000333: types.InputPeerChannel(333, 9)})
+            return []
+
+    client = SlowDialogs()
+    chain = PeerResolution(client, [], warn=pytest.fail)
+
+    async def both() -> list[Any]:
+        return list(await asyncio.gather(chain.resolve("-1000000000222"), chain.resolve("-1000000000333")))
+
+    answers = run(both())
+    assert [a.peer.title for a in answers] == ["Other", "Third"]
+    assert client.calls.count("get_dialogs") == 1

@@ -34,6 +34,8 @@ from .takeout import TakeoutSession
 
 STATE_DIR = ".tgx"
 
+RESOLVE_AT_ONCE = 4  # chats named on the command line resolved at a time (ResolveUsername is rate-limited)
+
 
 @dataclass
 class ExportRequest:
@@ -149,9 +151,18 @@ async def run_export(pm: Any, config: Config, req: ExportRequest, client: Any,
     decoder = PageDecoder(req.fetch.decode_workers, metrics=metrics)
     try:
         resolved: list[tuple[PeerRef | None, Any]] = []  # (what the user named, its resolution)
-        for ref in refs:
-            with metrics.span("resolve", items=1):
-                rp = await resolution.resolve(ref)
+        at_a_time = asyncio.Semaphore(RESOLVE_AT_ONCE)
+
+        async def resolve(ref: PeerRef) -> Any:
+            async with at_a_time:
+                with metrics.span("resolve", items=1):
+                    return await resolution.resolve(ref)
+
+        # Concurrently (ten chats at 50 ms: 0.05 s, not 0.5 s); the first failure in argv order wins.
+        answers = await asyncio.gather(*(resolve(ref) for ref in refs), return_exceptions=True)
+        for ref, rp in zip(refs, answers, strict=True):
+            if isinstance(rp, BaseException):
+                raise rp
             check_folder_owner(archive, rp.peer)
             archive.set_chat(rp.peer)
             resolved.append((ref, rp))

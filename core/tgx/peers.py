@@ -270,13 +270,20 @@ class NetworkResolver:
     def __init__(self, client: Any) -> None:
         self.client = client
         self.requests = 0  # resolutions that went to Telegram
-        self._dialogs_loaded = False
+        self._dialogs: asyncio.Future[bool] | None = None
 
     async def _load_dialogs(self) -> bool:
-        """Fill Telethon's entity cache from the dialog list (ids of chats never seen this session)."""
-        if self._dialogs_loaded:
-            return False
-        self._dialogs_loaded = True
+        """Fill Telethon's entity cache from the dialog list (ids of chats never seen this session),
+        once: concurrent resolutions wait for the same load. False when there is none (bots)."""
+        if self._dialogs is None:
+            self._dialogs = asyncio.ensure_future(self._fetch_dialogs())
+        try:
+            return await asyncio.shield(self._dialogs)
+        except Exception:
+            self._dialogs = None  # a failed load is tried again by the next resolution
+            raise
+
+    async def _fetch_dialogs(self) -> bool:
         from telethon import errors
 
         try:
