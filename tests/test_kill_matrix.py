@@ -34,13 +34,16 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import psutil
 import pytest
 from test_reliability import assert_same_export, snapshot, write_config
 from tgxrun import tgx, tgx_env
 
 CHATS = [
     {"kind": "channel", "username": "killmedia", "title": "Kill media", "messages": 500, "media": True},
-    {"kind": "supergroup", "username": "killtalk", "title": "Kill talk", "messages": 4000, "media": False},
+    # 5,500 messages in all: enough for the export to start a decode worker (tgx.decode), so the
+    # kills also land while pages are in a worker process.
+    {"kind": "supergroup", "username": "killtalk", "title": "Kill talk", "messages": 5000, "media": False},
 ]
 SLOW = {"latency_ms": 25, "big_file_mb": 0, "chats": CHATS}
 FAST = {"big_file_mb": 0, "chats": CHATS}
@@ -67,7 +70,7 @@ def points(n: int, seed: int = SEED) -> list[Point]:
     out = []
     for i in range(n):
         trigger = TRIGGERS[i % len(TRIGGERS)]
-        value = {"elapsed": lambda: round(rng.uniform(2.0, 6.0), 2),
+        value = {"elapsed": lambda: round(rng.uniform(1.0, 3.5), 2),  # the slow export takes ~4 s
                  "archived": lambda: rng.randint(1, total - 1),
                  "commit": lambda: rng.randint(1, 4),
                  "media": lambda: rng.randint(1, 40),
@@ -126,8 +129,9 @@ class Watch:
         return self.seen >= point.value
 
 
-def kill_at(cwd: Path, config: Path, point: Point) -> tuple[bool, float]:
-    """Run the export and SIGKILL it when ``point`` fires: (killed?, seconds into the run)."""
+def kill_at(cwd: Path, config: Path, point: Point) -> tuple[bool, float, int]:
+    """Run the export and SIGKILL it when ``point`` fires: (killed?, seconds into the run, decode
+    workers it had then). Its workers must not outlive it."""
     proc = subprocess.Popen([sys.executable, "-m", "tgx", *ARGS], stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE, env=tgx_env(cwd, config), cwd=cwd)
     watch = Watch(cwd / "out")
@@ -137,19 +141,29 @@ def kill_at(cwd: Path, config: Path, point: Point) -> tuple[bool, float]:
             elapsed = time.monotonic() - started
             assert elapsed < TIMEOUT, "the export did not finish in time"
             if watch.fires(point, elapsed):
+                workers = [c for c in psutil.Process(proc.pid).children() if _is_decode_worker(c)]
                 proc.send_signal(signal.SIGKILL)
                 proc.wait()
-                return True, elapsed
+                _gone, alive = psutil.wait_procs(workers, timeout=10)
+                assert not alive, f"decode workers outlived the killed tgx: {alive}"
+                return True, elapsed, len(workers)
             time.sleep(0.001)
         stderr = proc.stderr.read().decode() if proc.stderr else ""
         assert proc.returncode == 0, stderr
-        return False, time.monotonic() - started
+        return False, time.monotonic() - started, 0
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
         if proc.stderr:
             proc.stderr.close()
+
+
+def _is_decode_worker(process: psutil.Process) -> bool:
+    try:
+        return any("worker_main" in part for part in process.cmdline())
+    except psutil.Error:
+        return False
 
 
 def _digest(path: Path) -> str:
@@ -184,7 +198,7 @@ def matrix(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 
 def run_point(matrix: dict[str, Path], point: Point, tmp_path: Path) -> None:
-    killed, at = kill_at(tmp_path, matrix["slow"], point)
+    killed, at, workers = kill_at(tmp_path, matrix["slow"], point)
     out = tmp_path / "out"
     assert_nothing_half_written(out, matrix["reference"])
     r = tgx(tmp_path, *ARGS, config=matrix["fast"])
@@ -192,8 +206,8 @@ def run_point(matrix: dict[str, Path], point: Point, tmp_path: Path) -> None:
     assert_same_export(out, matrix["reference"])
     leftovers = [p for p in out.rglob("*") if p.name.endswith((".tgx-tmp", ".part", ".part.journal"))]
     assert not leftovers, leftovers
-    print(f"kill point {point}: {'killed' if killed else 'finished first'} at {at:.2f} s; "
-          "rerun identical")
+    print(f"kill point {point}: {'killed' if killed else 'finished first'} at {at:.2f} s "
+          f"({workers} decode worker(s) running); rerun identical")
     assert killed, f"{point} never fired (the export finished at {at:.2f} s)"
     shutil.rmtree(out)
 
