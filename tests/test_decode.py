@@ -223,10 +223,12 @@ def _alive(pid: int) -> bool:
 
 
 def test_export_with_workers_writes_the_same_files(tmp_path):
-    """End to end: the real CLI with --decode-workers 1 (the pool starts: 6,000 messages to fetch)
+    """End to end: the real CLI with --decode-workers 1 (the pool starts: 20,000 messages to fetch)
     and with 0 writes byte-identical jsonl, and the report says where pages were decoded."""
     scenario = tmp_path / "tgx.toml"
-    scenario.write_text('[simulated]\nchats = [{kind = "channel", username = "bigchan", messages = 6000}]\n')
+    # 50 ms round trips: the fetch lasts ~1 s, well past the worker's start-up (~0.4 s).
+    scenario.write_text('[simulated]\nlatency_ms = 50\n'
+                        'chats = [{kind = "channel", username = "bigchan", messages = 20000}]\n')
     outs = {}
     for workers in (1, 0):
         out = tmp_path / f"out{workers}"
@@ -235,7 +237,7 @@ def test_export_with_workers_writes_the_same_files(tmp_path):
         outs[workers] = out
     jsonl = [(outs[w] / "bigchan" / "messages.jsonl").read_bytes() for w in (1, 0)]
     assert jsonl[0] == jsonl[1]
-    assert [m["id"] for m in read_jsonl(outs[1] / "bigchan" / "messages.jsonl")] == list(range(1, 6001))
+    assert [m["id"] for m in read_jsonl(outs[1] / "bigchan" / "messages.jsonl")] == list(range(1, 20001))
     report = json.loads((outs[1] / "export_metrics.json").read_text())
     counters = report["counters"]
     assert counters["decode.pages_in_workers"] > 0, counters
@@ -311,7 +313,7 @@ def test_ctrl_c_to_the_whole_group_stops_cleanly_and_resumes(tmp_path):
     from tgxrun import tgx_env
 
     scenario = tmp_path / "tgx.toml"
-    scenario.write_text('[simulated]\nlatency_ms = 5\n'
+    scenario.write_text('[simulated]\nlatency_ms = 20\n'
                         'chats = [{kind = "channel", username = "bigchan", messages = 20000}]\n')
     out = tmp_path / "out"
     argv = [sys.executable, "-m", "tgx", "export", "@bigchan", "-o", str(out), "-q", "--decode-workers", "1"]
