@@ -37,7 +37,7 @@ import orjson
 
 from .errors import OutputError
 from .model import Message, Peer
-from .records import MessageRow, message_row
+from .records import MessageRow, load_message, message_row
 from .records import dumps as _dumps
 
 SCHEMA_VERSION = 1
@@ -93,12 +93,6 @@ class MediaRecord:
     size: int | None
     sha256: str | None
     status: str
-
-
-def _load_message(data: bytes, deleted: int) -> Message:
-    msg = Message.from_dict(orjson.loads(data))
-    msg.deleted = bool(deleted)
-    return msg
 
 
 def _corrupt(path: Path, reason: str) -> OutputError:
@@ -398,7 +392,7 @@ class Archive:
     def message(self, chat_id: int, message_id: int) -> Message | None:
         row = self._one("SELECT data, deleted FROM messages WHERE chat_id = ? AND id = ?",
                         (chat_id, message_id))
-        return _load_message(row[0], row[1]) if row else None
+        return load_message(row[0], row[1]) if row else None
 
     def message_rank(self, chat_id: int, message_id: int) -> int | None:
         """0-based position of ``message_id`` in the chat's id order (None if not archived).
@@ -434,7 +428,7 @@ class Archive:
         if not include_deleted:
             sql += " AND deleted = 0"
         sql += " ORDER BY id LIMIT ?"
-        load = _load_message
+        load = load_message
         while True:
             rows = self._all(sql, (chat_id, last, hi, batch_size))
             if not rows:

@@ -25,8 +25,8 @@ one writer thread. Upserts make a page fetched twice harmless; a kill loses at m
 batches not yet committed, which the next run fetches again.
 
 **CPU.** Answers arrive as raw bytes and are decoded into archive rows by a
-:class:`~tgx.decode.PageDecoder` — in worker processes once a chat is big enough to repay them,
-inline otherwise — then written in batches of ~:data:`FLUSH_MESSAGES` by a writer thread
+:class:`~tgx.decode.PageDecoder` — in a worker process once the export has enough to fetch to
+repay it, inline otherwise — then written in batches of ~:data:`FLUSH_MESSAGES` by a writer thread
 (SQLite releases the GIL while it works), while the next request of the range is already in
 flight. Peers (senders, forward sources) are written only when new or changed.
 """

@@ -15,7 +15,7 @@ from .model import Message
 
 MessageRow = tuple[int, int, int, int | None, int, bytes]  # chat_id, id, date, edit_date, deleted, data
 
-__all__ = ["MessageRow", "dumps", "message_row"]
+__all__ = ["MessageRow", "dumps", "load_message", "message_row"]
 
 
 def dumps(value: Any) -> bytes:
@@ -36,6 +36,14 @@ def message_row(chat_id: int, m: Message) -> MessageRow:
     edit = m.edit_date
     return (chat_id, m.id, int(m.date.timestamp()), int(edit.timestamp()) if edit is not None else None,
             1 if m.deleted else 0, dumps(m.to_dict()))
+
+
+def load_message(data: bytes, deleted: int) -> Message:
+    """A stored row back as a message; the ``deleted`` column is the truth (``mark_deleted``
+    changes only the column, so the record may be stale on that one field)."""
+    message = Message.from_dict(orjson.loads(data))
+    message.deleted = bool(deleted)
+    return message
 
 
 def _scrub(value: Any) -> Any:

@@ -35,13 +35,12 @@ from pathlib import Path, PurePosixPath, PureWindowsPath
 from types import MappingProxyType
 from typing import IO, Any
 
-import orjson
-
 from .archive import Archive
 from .errors import OutputError, TgxError
 from .fsutil import fsync_dir
 from .media.index import attach_paths
 from .model import Message, Peer
+from .records import dumps, load_message
 from .specs import FormatSpec, FormatWriter
 
 TMP_SUFFIX = ".tgx-tmp"
@@ -325,13 +324,6 @@ def remove_stale_temp_files(chat_dir: Path) -> int:
     return removed
 
 
-def _load(data: bytes, deleted: int) -> Message:
-    """A stored row as a message; the ``deleted`` column is the truth (the record may be stale)."""
-    message = Message.from_dict(orjson.loads(data))
-    message.deleted = bool(deleted)
-    return message
-
-
 def _records(rows: Sequence[tuple[int, bytes, int]], messages: Sequence[Message] | None) -> list[bytes]:
     """Each row's record as a ``write_records`` writer must get it: ``orjson.dumps(to_dict())``.
 
@@ -341,9 +333,8 @@ def _records(rows: Sequence[tuple[int, bytes, int]], messages: Sequence[Message]
     ``messages`` are the batch decoded and path-attached, or None when no file is downloaded
     at all (then only deleted rows need fixing, and only those are decoded).
     """
-    dumps = orjson.dumps
     if messages is None:
-        return [dumps(_load(data, 1).to_dict()) if deleted else data for _, data, deleted in rows]
+        return [dumps(load_message(data, 1).to_dict()) if deleted else data for _, data, deleted in rows]
     return [data if not deleted and (m.media is None or m.media.path is None) else dumps(m.to_dict())
             for (_, data, deleted), m in zip(rows, messages, strict=True)]
 
@@ -429,7 +420,7 @@ def render_chat(archive: Archive, chat_id: int, out_dir: Path | str, formats: Ma
                 wants_records = any(name in by_records for name in active)
                 messages: list[Message] | None = None
                 if (wants_records and media_files) or any(name not in by_records for name in active):
-                    messages = [_load(data, deleted) for _, data, deleted in rows]
+                    messages = [load_message(data, deleted) for _, data, deleted in rows]
                     attach_paths(archive, chat, messages)  # media.path: downloaded files, chat-relative
                 lookups.set_batch(messages or ())
                 # Built before any writer runs, so a writer that mutates its messages changes no record.
