@@ -309,10 +309,8 @@ def export_in_process(world: Any, chats: list[str], out: Path, *, formats: Seque
 
 
 def alternate(rounds: int, baseline: Callable[[int], Any], candidate: Callable[[int], Any]) -> tuple[list, list]:
-    """Run both sides ``rounds`` times, alternating which goes first, and return every result of
-    each. This machine's speed drifts by tens of percent within a minute (shared host), so one
-    run of each side measures the drift as much as the code; the best of a few alternating runs
-    is the steadiest estimate (noise only ever slows a run down)."""
+    """Run both sides ``rounds`` times — each round runs the two back to back, alternating which
+    goes first — and return every result of each side, in round order (see :func:`paired_row`)."""
     base: list[Any] = []
     cand: list[Any] = []
     for i in range(rounds):
@@ -321,8 +319,28 @@ def alternate(rounds: int, baseline: Callable[[int], Any], candidate: Callable[[
     return base, cand
 
 
+def paired_row(ctx: Ctx, bench: str, what: str, tgx_values: Sequence[float], base_values: Sequence[float],
+               target: float, *, unit: str = "msg/s", higher_is_better: bool = True, extra: str = "") -> Row:
+    """A ratio row from paired rounds: the ratio is the median of each round's own tgx/baseline
+    ratio. This machine's speed drifts by tens of percent over minutes (a shared host): two runs
+    back to back see about the same machine, so their ratio cancels the drift, and the median of
+    several rounds is robust to a round that caught a hiccup. The tgx and baseline columns show
+    each side's median; the note shows the spread of everything."""
+    ratios = [t / b for t, b in zip(tgx_values, base_values, strict=True)]
+    ratio = statistics.median(ratios)
+    ok = ratio >= target if higher_is_better else ratio <= target
+    sign = ">=" if higher_is_better else "<="
+    note = (f"median of {len(ratios)} paired rounds: ratios {min(ratios):.2f}-{max(ratios):.2f}; "
+            f"tgx {spread(tgx_values)}, baseline {spread(base_values)} {unit}{'; ' + extra if extra else ''}; {load()}")
+    return ctx.report.add(Row(bench, what, statistics.median(tgx_values), unit, statistics.median(base_values),
+                              ratio, f"ratio {sign} {target}", ok, note))
+
+
 def spread(values: Sequence[float]) -> str:
-    return f"{min(values):,.0f}-{max(values):,.0f}" if len(values) > 1 else f"{values[0]:,.0f}"
+    def show(v: float) -> str:
+        return f"{v:,.0f}" if abs(v) >= 100 else f"{v:.1f}"
+
+    return f"{show(min(values))}-{show(max(values))}" if len(values) > 1 else show(values[0])
 
 
 def load() -> str:
@@ -357,10 +375,8 @@ def bench_spine(ctx: Ctx) -> None:
         lambda _i: export_subprocess(ctx, "spine-100k", s.spine)[0])
     base_rates = [n / sec for n, sec in bases]
     rates = [s.spine / m.wall for m in runs]
-    m = max(runs, key=lambda r: s.spine / r.wall)
-    ratio_row(ctx, "spine", f"tgx export {s.spine:,} msgs (subprocess, start-up incl.)", max(rates),
-              max(base_rates), 1.0, note=f"best of {s.rounds} each; tgx {spread(rates)}, "
-              f"baseline {spread(base_rates)} msg/s; {load()}")
+    m = max(runs, key=lambda r: r.tree_mb)
+    paired_row(ctx, "spine", f"tgx export {s.spine:,} msgs (subprocess, start-up incl.)", rates, base_rates, 1.0)
     ctx.report.add(Row("spine", f"peak RSS of tgx export at {s.spine:,} (+ decode workers)", m.tree_mb, "MB",
                        note=f"tgx process alone {m.maxrss_mb:.0f} MB"))
     big, big_out = export_subprocess(ctx, "spine-1m", s.big)
@@ -387,9 +403,7 @@ def bench_latency(ctx: Ctx) -> None:
     base_rates = [n / sec for n, sec in bases]
     rates = [o.chats[0].fetch.fetched / sec for o, sec in runs]
     outcome, _ = runs[rates.index(max(rates))]
-    ratio_row(ctx, "latency", f"50 ms RTT, {s.latency:,} msgs: export (in process)", max(rates), max(base_rates),
-              4.0, note=f"best of {s.rounds} each; tgx {spread(rates)}, baseline {spread(base_rates)} msg/s; "
-              f"{load()}")
+    paired_row(ctx, "latency", f"50 ms RTT, {s.latency:,} msgs: export (in process)", rates, base_rates, 4.0)
     fetched = outcome.chats[0].fetch.fetched
     fetch = outcome.report["stages"]["fetch"]
     peak = outcome.report["gauges"].get("pacing.GetHistoryRequest.in_flight", {}).get("max")
@@ -445,8 +459,7 @@ def bench_cpu(ctx: Ctx) -> None:
     rates = [o.chats[0].fetch.fetched / took for o, took, _cpu, _out in runs]
     outcome, _took, cpu, out = runs[rates.index(max(rates))]
     ctx.keep["formats_out"] = (out, outcome.chats[0].peer.id)
-    ratio_row(ctx, "cpu", f"no latency, {s.cpu:,} msgs: pipeline vs naive loop", max(rates), max(base_rates), 1.3,
-              note=f"best of {s.rounds} each; tgx {spread(rates)}, baseline {spread(base_rates)} msg/s; {load()}")
+    paired_row(ctx, "cpu", f"no latency, {s.cpu:,} msgs: pipeline vs naive loop", rates, base_rates, 1.3)
     stages = outcome.report["stages"]
     split = ", ".join(f"{k} {stages[k]['seconds']:.1f}" for k in ("normalize", "archive", "render"))
     counters = outcome.report.get("counters", {})
@@ -474,11 +487,10 @@ def bench_chats(ctx: Ctx) -> None:
         return run_tgx(ctx, cfg, "export", *(f"@{u}" for u in names), "-o", str(work / f"one{i}"), "-q",
                        cwd=work).wall
 
-    rounds = max(1, min(2, s.rounds))  # ten exports a round: two rounds are enough to see the drift
+    rounds = max(1, min(3, s.rounds))  # eleven exports a round
     seqs, ones = alternate(rounds, in_a_row, at_once)
-    ratio_row(ctx, "chats", f"{s.chats} chats x {s.chat_msgs:,} at 50 ms: one export vs {s.chats} in a row", min(ones),
-              min(seqs), 0.35, unit="s", higher_is_better=False,
-              note=f"best of {rounds} each; one {spread(ones)} s, in a row {spread(seqs)} s; {load()}")
+    paired_row(ctx, "chats", f"{s.chats} chats x {s.chat_msgs:,} at 50 ms: one export vs {s.chats} in a row", ones,
+               seqs, 0.35, unit="s", higher_is_better=False)
 
 
 # ---------------------------------------------------------------------------------------------
