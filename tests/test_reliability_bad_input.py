@@ -9,6 +9,7 @@ and a full disk. Each runs the real ``tgx export`` against the simulated Telegra
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import resource
 import shutil
@@ -165,6 +166,24 @@ def test_chat_becomes_private_mid_export(tmp_path, run_tgx, baseline):
     assert "no longer accessible" in line and "private" in line
     assert "kept" in r.stderr
     assert 0 < archived_count(tmp_path / "out") < CHANNEL["messages"]
+    r = run_tgx(clean(tmp_path), *export_args("out"))
+    assert r.returncode == 0, r.stderr
+    assert_same_export(tmp_path / "out", baseline)
+
+
+def test_chat_becomes_private_after_a_cached_resolution_is_still_exit_4(tmp_path, run_tgx, baseline):
+    """A rerun resolves the chat from the peer cache; the chat turns private after a few pages.
+    That is the chat changing, not the cache being stale: the same exit 4 and message as without
+    a cache (no re-resolution that would report it differently)."""
+    r = run_tgx(clean(tmp_path), *export_args("out", "--limit", "200"))
+    assert r.returncode == 0, r.stderr
+    r = run_tgx(faulty(tmp_path, {"type": "private", "chat": CHAT, "after": 5}), *export_args("out"))
+    assert r.returncode == ExitCode.NOT_FOUND, r.stderr
+    line = one_error(r)
+    assert "no longer accessible" in line and "private" in line
+    assert 200 < archived_count(tmp_path / "out") < CHANNEL["messages"]
+    report = json.loads((tmp_path / "out" / "export_metrics.json").read_text())
+    assert report["caches"]["peer_cache"]["hits"] == 1, report["caches"]  # resolved from the cache
     r = run_tgx(clean(tmp_path), *export_args("out"))
     assert r.returncode == 0, r.stderr
     assert_same_export(tmp_path / "out", baseline)

@@ -181,14 +181,18 @@ async def run_export(pm: Any, config: Config, req: ExportRequest, client: Any,
         await takeout.start()
         input_peers = {rp.peer.id: rp.input_peer for _ref, rp in resolved}
 
-        async def fetch_chat(rp: Any, on_chat: Any = None) -> ChatOutcome:
+        async def fetch_chat(rp: Any, on_chat: Any = None, pages: list[int] | None = None) -> ChatOutcome:
             label = rp.peer.folder_name
             progress.add_chat(label, archive.count(rp.peer.id))
             fetcher = HistoryFetcher(
                 runner, archive, rp.peer.id, rp.input_peer, options=req.fetch, metrics=metrics,
                 on_progress=lambda n, total: progress.advance(label, n, total), label=label, decoder=decoder,
                 on_chat=on_chat)
-            result = await fetcher.run()
+            try:
+                result = await fetcher.run()
+            finally:
+                if pages is not None:
+                    pages.append(fetcher.result.pages)
             if req.refresh_edits:
                 await refresh_recent(runner, archive, rp.peer.id, rp.input_peer, days=req.refresh_edits,
                                      label=label, metrics=metrics, note=progress.stage)
@@ -199,11 +203,12 @@ async def run_export(pm: Any, config: Config, req: ExportRequest, client: Any,
             first page shows the username now belongs to someone else — is asked of Telegram
             again, and the export goes on with (or refuses, see check_folder_owner) its answer."""
             cached = ref is not None and resolution.from_resolver(rp)
+            pages: list[int] = []
             try:
-                return await fetch_chat(rp, _username_check(ref) if cached else None)
+                return await fetch_chat(rp, _username_check(ref) if cached else None, pages)
             except (ChatNotFound, _StaleResolution) as exc:
-                if not cached:
-                    raise
+                if not cached or (isinstance(exc, ChatNotFound) and pages and pages[0] > 0):
+                    raise  # not from a cache, or gone after pages came: the chat changed, not the cache
                 stale: BaseException = exc
             assert ref is not None
             fresh = await resolution.refresh(ref)  # unknown now: ChatNotFound, the right error
