@@ -37,7 +37,7 @@ from pathlib import Path
 import psutil
 import pytest
 from test_reliability import assert_same_export, snapshot, write_config
-from tgxrun import tgx, tgx_env
+from tgxrun import archived_count, tgx, tgx_env
 
 CHATS = [
     {"kind": "channel", "username": "killmedia", "title": "Kill media", "messages": 500, "media": True},
@@ -88,22 +88,12 @@ class Watch:
 
     def __init__(self, out: Path) -> None:
         self.out = out
-        self.db = out / ".tgx" / "archive.sqlite"
         self.wal = out / ".tgx" / "archive.sqlite-wal"
         self.seen = 0
         self.last_wal = 0
 
     def archived(self) -> int:
-        if not self.db.exists():
-            return 0
-        try:
-            con = sqlite3.connect(f"file:{self.db}?mode=ro", uri=True, timeout=0.5)
-            try:
-                return con.execute("SELECT COUNT(*) FROM messages").fetchone()[0]
-            finally:
-                con.close()
-        except sqlite3.Error:
-            return 0
+        return archived_count(self.out)
 
     def wal_grew(self) -> bool:
         try:
