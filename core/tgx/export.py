@@ -183,11 +183,12 @@ async def run_export(pm: Any, config: Config, req: ExportRequest, client: Any,
 
         async def fetch_chat(rp: Any, on_chat: Any = None, pages: list[int] | None = None) -> ChatOutcome:
             label = rp.peer.folder_name
-            progress.add_chat(label, archive.count(rp.peer.id))
+            archived = archive.count(rp.peer.id)  # one COUNT(*) for the bar and the decoder's estimate
+            progress.add_chat(label, archived)
             fetcher = HistoryFetcher(
                 runner, archive, rp.peer.id, rp.input_peer, options=req.fetch, metrics=metrics,
                 on_progress=lambda n, total: progress.advance(label, n, total), label=label, decoder=decoder,
-                on_chat=on_chat)
+                on_chat=on_chat, archived=archived)
             try:
                 result = await fetcher.run()
             finally:

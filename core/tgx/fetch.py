@@ -115,12 +115,14 @@ class HistoryFetcher:
         label: str | None = None,
         decoder: PageDecoder | None = None,
         on_chat: Callable[[Peer], None] | None = None,
+        archived: int | None = None,
     ) -> None:
         self.runner = runner
         self.decoder = decoder if decoder is not None else PageDecoder(0)
         # Called with the chat's own peer as the first page shows it (even an empty page), before
         # anything is queued: it may raise to stop (tgx.export checks a cached username this way).
         self.on_chat = on_chat
+        self._archived = archived  # messages of the chat in the archive at the start, if the caller knows
         self.archive = archive
         self.chat_id = chat_id
         self.input_peer = input_peer
@@ -210,7 +212,8 @@ class HistoryFetcher:
         """Tell the decoder how much is left to fetch, so it can start its workers if that pays."""
         decoder, count = self.decoder, self.result.server_count
         if decoder.workers and not decoder.started and count is not None and not self.opts.filtered:
-            decoder.expect(count - self.archive.count(self.chat_id) - len(self._batch) - PAGE)
+            archived = self._archived if self._archived is not None else self.archive.count(self.chat_id)
+            decoder.expect(count - archived - self.result.fetched - len(self._batch) - PAGE)
 
     async def _parallel(self, bounded: list[tuple[int, int]]) -> None:
         self._plan = [_Range(lo, hi) for lo, hi in bounded]

@@ -437,6 +437,10 @@ class PeerResolution:
             break
         if resolved is None:
             resolved = await self.network.resolve(ref)
+        return self._answered(ref, resolved, source)
+
+    def _answered(self, ref: PeerRef, resolved: ResolvedPeer, source: str) -> ResolvedPeer:
+        """Count who answered, remember it for :meth:`from_resolver`, teach every resolver."""
         self.answered_by[source] = self.answered_by.get(source, 0) + 1
         self.source_of[resolved.peer.id] = source
         self.learn(ref, resolved)
@@ -451,11 +455,7 @@ class PeerResolution:
         resolver's answer turned out stale (a username that moved, a chat gone since)."""
         ref = parse_chat(chat) if isinstance(chat, str) else chat
         self.resolutions += 1
-        resolved = await self.network.resolve(ref)
-        self.answered_by["network"] = self.answered_by.get("network", 0) + 1
-        self.source_of[resolved.peer.id] = "network"
-        self.learn(ref, resolved)
-        return resolved
+        return self._answered(ref, await self.network.resolve(ref), "network")
 
     def learn(self, ref: PeerRef, resolved: ResolvedPeer) -> None:
         """Teach every active resolver a resolution (also usable for peers met while fetching)."""
