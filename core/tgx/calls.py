@@ -32,7 +32,7 @@ from typing import Any
 from telethon import errors as tl_errors
 
 from .errors import AuthError, ChatNotFound, NetworkError
-from .pacing import Pacer
+from .pacing import Pacer, wait_out
 
 StatusCallback = Callable[[str | None], None]
 
@@ -72,11 +72,7 @@ class FloodGate:
         return max(0.0, self._until.get(kind, 0.0) - time.monotonic())
 
     async def wait(self, kind: str) -> float:
-        waited = 0.0
-        while (left := self.remaining(kind)) > 0:
-            await asyncio.sleep(left)
-            waited += left
-        return waited
+        return await wait_out(self, kind)
 
 
 class RequestRunner:

@@ -46,6 +46,16 @@ MIN_RATE = 0.2  # requests/s: a learned cap never goes below this
 _STAMPS = 4096  # successful send times kept per type (for rate estimates)
 
 
+async def wait_out(gate: Any, kind: str) -> float:
+    """Sleep until ``gate.remaining(kind)`` is 0 (a wait may be extended meanwhile); the seconds
+    slept. Shared by every flood gate (:class:`Pacer`, :class:`tgx.calls.FloodGate`)."""
+    waited = 0.0
+    while (left := gate.remaining(kind)) > 0:
+        await asyncio.sleep(left)
+        waited += left
+    return waited
+
+
 @dataclass(slots=True)
 class Pace:
     """The pacing state of one request type."""
@@ -147,11 +157,7 @@ class Pacer:
         return max(0.0, pace.until - self.clock()) if pace is not None else 0.0
 
     async def wait(self, kind: str) -> float:
-        waited = 0.0
-        while (left := self.remaining(kind)) > 0:
-            await asyncio.sleep(left)
-            waited += left
-        return waited
+        return await wait_out(self, kind)
 
     # -- admission -------------------------------------------------------------------------------
     async def acquire(self, kind: str) -> Ticket:
