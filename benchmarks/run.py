@@ -283,11 +283,11 @@ def export_in_process(world: Any, chats: list[str], out: Path, *, formats: Seque
                       media: Any = None, concurrency: int | None = None) -> tuple[Any, float]:
     """``tgx export`` without the interpreter start: run_export with the plugin manager and a client."""
     from tgx.config import Config
-    from tgx.export import ExportRequest, run_export
-    from tgx.fetch import FetchOptions
-    from tgx.manager import get_plugin_manager
-    from tgx.progress import ExportProgress
-    from tgx.render import render_chat
+    from tgx.export.conductor import ExportRequest, run_export
+    from tgx.fetch.history import FetchOptions
+    from tgx.host.manager import get_plugin_manager
+    from tgx.metrics.progress import ExportProgress
+    from tgx.render.engine import render_chat
 
     async def main() -> tuple[Any, float]:
         config = Config(env={"TGX_DATA_DIR": str(out.parent / "data")})
@@ -505,12 +505,12 @@ def format_names(ctx: Ctx) -> list[str]:
 
 
 def bench_formats(ctx: Ctx) -> None:
-    from tgx import registry
-    from tgx.archive import Archive
+    from tgx.archive.store import Archive
     from tgx.config import Config
-    from tgx.export import format_options, select_formats
-    from tgx.manager import get_plugin_manager
-    from tgx.render import render_chat
+    from tgx.export.conductor import format_options, select_formats
+    from tgx.host import registry
+    from tgx.host.manager import get_plugin_manager
+    from tgx.render.engine import render_chat
 
     s = ctx.sizes
     names = format_names(ctx)
@@ -610,8 +610,8 @@ def _bench_transcode(ctx: Ctx) -> None:
         return
     try:
         from tgx.config import Config
-        from tgx.encoding import EncoderChain
-        from tgx.manager import get_plugin_manager
+        from tgx.host.manager import get_plugin_manager
+        from tgx.media.encoders import EncoderChain
         from tgx.specs import EncodeJob
     except ImportError as exc:
         ctx.report.add(Row("media", "transcode", None, "s", note=f"encoding not available: {exc}"))

@@ -1,4 +1,4 @@
-"""tgx.archive: the SQLite archive — idempotent upserts, atomic checkpoints, streaming, damage."""
+"""tgx.archive.store: the SQLite archive — idempotent upserts, atomic checkpoints, streaming, damage."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from tgx.archive import SCHEMA_VERSION, Archive
+from tgx.archive.store import SCHEMA_VERSION, Archive
 from tgx.errors import ExitCode, OutputError
 from tgx.model import Action, Entity, Forward, Media, Message, Peer, Reaction
 
@@ -202,7 +202,7 @@ CRASH_SCRIPT = textwrap.dedent("""
     import os, sys
     from datetime import datetime, timezone
     from pathlib import Path
-    from tgx.archive import Archive
+    from tgx.archive.store import Archive
     from tgx.model import Message, Peer
 
     out, kill_at = Path(sys.argv[1]), sys.argv[2]
@@ -317,7 +317,7 @@ WAL_SCRIPT = textwrap.dedent("""
     import os, sys
     from datetime import datetime, timezone
     from pathlib import Path
-    from tgx.archive import Archive
+    from tgx.archive.store import Archive
     from tgx.model import Message
 
     chat = -1000000000042

@@ -19,7 +19,7 @@ from telethon import TelegramClient, errors, types
 from tgx.cli import main, run
 from tgx.config import Config
 from tgx.errors import AuthError, ExitCode
-from tgx.manager import get_plugin_manager
+from tgx.host.manager import get_plugin_manager
 from typer.testing import CliRunner
 
 PHONE = "+491512345678"

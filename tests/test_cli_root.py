@@ -15,7 +15,7 @@ from tgx import console
 from tgx.cli import main, prescan, run
 from tgx.config import Config
 from tgx.errors import AuthError, ExitCode
-from tgx.manager import get_plugin_manager
+from tgx.host.manager import get_plugin_manager
 
 
 @pytest.fixture

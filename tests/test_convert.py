@@ -1,4 +1,4 @@
-"""tgx.convert: raw Telethon TL objects → tgx.model, field by field.
+"""tgx.fetch.normalize: raw Telethon TL objects → tgx.model, field by field.
 
 Every TL object goes through ``bytes()`` and back (``wire``) first, so the tests see exactly what
 Telethon hands the fetcher after decoding a response.
@@ -12,7 +12,7 @@ import pytest
 from telethon import utils
 from telethon.extensions import BinaryReader
 from telethon.tl import types as t
-from tgx.convert import (
+from tgx.fetch.normalize import (
     action_name,
     convert_action,
     convert_entities,
@@ -525,7 +525,7 @@ ACTION_OF_PLAN = {"topic_create": "topic_created", "pin": "pin_message", "title"
 
 def test_simulated_history_converts_field_by_field():
     """Every message of every chat of the simulated Telegram, checked against what it planned."""
-    from tgx.testing.world import SimulatedTelegram
+    from tgx.simulator.simulated import SimulatedTelegram
 
     world = SimulatedTelegram(seed=3, messages=400)
     me = world.me.id
@@ -604,7 +604,7 @@ def test_every_telethon_action_converts(cls):
             setattr(action, name, None)
     name = action_name(action)
     assert re.fullmatch(r"[a-z][a-z0-9_]*", name), name
-    from tgx.convert import _ACTIONS
+    from tgx.fetch.normalize import _ACTIONS
 
     if cls not in _ACTIONS:
         converted = convert_action(action)

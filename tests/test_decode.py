@@ -1,4 +1,4 @@
-"""tgx.decode: raw history pages → archive rows, inline and in worker processes.
+"""tgx.fetch.pages: raw history pages → archive rows, inline and in worker processes.
 
 The worker path must give byte-identical rows to the inline path (it parses into Telethon's
 generated TL classes, not its wrapper), and a worker that dies or fails must cost no page.
@@ -19,9 +19,9 @@ from typing import Any
 import psutil
 import pytest
 from telethon.tl import functions
-from tgx.convert import convert_message
-from tgx.decode import PageDecoder, decode_page, keep_raw
-from tgx.records import message_row
+from tgx.archive.records import message_row
+from tgx.fetch.normalize import convert_message
+from tgx.fetch.pages import PageDecoder, decode_page, keep_raw
 from tgx.testing import SimulatedTelegram
 from tgxrun import read_jsonl, tgx
 
@@ -186,7 +186,7 @@ def test_aclose_ends_the_workers():
 
 _ORPHAN_SCRIPT = """
 import asyncio, sys, time
-from tgx.decode import PageDecoder
+from tgx.fetch.pages import PageDecoder
 async def main():
     d = PageDecoder(2, min_messages=0)
     d.expect(1)
@@ -249,9 +249,9 @@ def test_export_with_workers_writes_the_same_files(tmp_path):
 def test_telethons_session_still_learns_the_senders(tmp_path):
     """Raw answers skip Telethon's own entity bookkeeping; the fetcher feeds its session instead,
     so access hashes of senders seen in history are known afterwards, as with parsed answers."""
-    from tgx.archive import Archive
-    from tgx.calls import RequestRunner
-    from tgx.fetch import HistoryFetcher
+    from tgx.archive.store import Archive
+    from tgx.fetch.history import HistoryFetcher
+    from tgx.telegram.runner import RequestRunner
 
     world = SimulatedTelegram(seed=8)
     chat = world.chat("tgx_forum")
@@ -343,7 +343,7 @@ def test_ctrl_c_to_the_whole_group_stops_cleanly_and_resumes(tmp_path):
 
 
 def test_a_worker_that_cannot_start_is_reported_once_and_pages_are_decoded_inline(monkeypatch):
-    import tgx.decode as decode
+    import tgx.fetch.pages as decode
 
     monkeypatch.setattr(decode, "WORKER_ARGV", ("-c", "raise SystemExit(3)"))  # starts, then dies
     world = SimulatedTelegram(seed=4, default_chats=False)

@@ -25,15 +25,9 @@ import tgx_cpu
 import tgx_vaapi
 from tgx import ffmpeg, hookspecs
 from tgx.config import Config
-from tgx.encoding import (
-    EncodePool,
-    EncoderChain,
-    incompatibility,
-    needs_transcode,
-    parse_transcode_mode,
-)
 from tgx.errors import DependencyError, EncodeError, Interrupted, UsageError
-from tgx.manager import get_plugin_manager
+from tgx.host.manager import get_plugin_manager
+from tgx.media.encoders import EncodePool, EncoderChain, incompatibility, needs_transcode, parse_transcode_mode
 from tgx.specs import Availability, EncodeJob, EncoderSpec
 
 FAKES = Path(__file__).parent / "fakes"

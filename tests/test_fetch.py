@@ -1,4 +1,4 @@
-"""tgx.fetch: every message exactly once — parallel ranges over dense and sparse ids, splits while
+"""tgx.fetch.history: every message exactly once — parallel ranges over dense and sparse ids, splits while
 a request is in flight, deletions, a rate limit, filters, and cancellation + resume at any point.
 
 In-process against the simulated Telegram (the real Telethon client below), with the real
@@ -13,11 +13,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tgx.archive import Archive
-from tgx.calls import RequestRunner
-from tgx.fetch import PAGE, FetchOptions, HistoryFetcher
-from tgx.metrics import Metrics
-from tgx.ranges import IdRanges
+from tgx.archive.store import Archive
+from tgx.fetch.history import PAGE, FetchOptions, HistoryFetcher
+from tgx.fetch.ranges import IdRanges
+from tgx.metrics.collector import Metrics
+from tgx.telegram.runner import RequestRunner
 from tgx.testing import SimulatedTelegram
 
 
@@ -271,7 +271,7 @@ def test_split_while_the_owner_waits_drops_the_thiefs_part_and_covers_only_its_o
             rest = await fetcher._first_page(1)  # ids 2040..1941: a full page; the rest is 1..1940
             assert rest == (1, 1_940)
             fetcher._plan = []
-            from tgx.fetch import _Range
+            from tgx.fetch.history import _Range
 
             owner = _Range(*rest, busy=True)
             fetcher._plan.append(owner)

@@ -11,10 +11,10 @@ import pytest
 import tgx_jsonl
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from tgx.archive import Archive
-from tgx.convert import convert_message, convert_peer
+from tgx.archive.store import Archive
+from tgx.fetch.normalize import convert_message, convert_peer
 from tgx.model import Action, Entity, Forward, Media, Message, Peer, Reaction
-from tgx.render import render_chat
+from tgx.render.engine import render_chat
 from tgx.specs import FormatSpec
 from tgx.testing import SimulatedTelegram
 

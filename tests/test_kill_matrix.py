@@ -41,7 +41,7 @@ from tgxrun import archived_count, tgx, tgx_env
 
 CHATS = [
     {"kind": "channel", "username": "killmedia", "title": "Kill media", "messages": 500, "media": True},
-    # 5,500 messages in all: enough for the export to start a decode worker (tgx.decode), so the
+    # 5,500 messages in all: enough for the export to start a decode worker (tgx.fetch.pages), so the
     # kills also land while pages are in a worker process.
     {"kind": "supergroup", "username": "killtalk", "title": "Kill talk", "messages": 5000, "media": False},
 ]

@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 import tgx
-from tgx import registry
 from tgx.config import Config, load_config
 from tgx.errors import ExitCode, PluginError
-from tgx.manager import BUILTIN_PLUGINS, get_plugin_manager, known_plugin_names, plugin_infos
+from tgx.host import registry
+from tgx.host.manager import BUILTIN_PLUGINS, get_plugin_manager, known_plugin_names, plugin_infos
 from tgx.specs import EncoderSpec, FormatSpec, MetricsSinkSpec, PeerResolverSpec
 
 

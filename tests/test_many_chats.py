@@ -8,13 +8,13 @@ from pathlib import Path
 
 import pytest
 from tgx.config import Config
-from tgx.dialogs import DIALOG_TYPES, list_dialogs, parse_dialog_types
 from tgx.errors import UsageError
-from tgx.export import ExportRequest, run_export
-from tgx.fetch import FetchOptions
-from tgx.manager import get_plugin_manager
-from tgx.progress import ExportProgress
-from tgx.render import render_chat
+from tgx.export.conductor import ExportRequest, run_export
+from tgx.fetch.history import FetchOptions
+from tgx.host.manager import get_plugin_manager
+from tgx.metrics.progress import ExportProgress
+from tgx.render.engine import render_chat
+from tgx.telegram.dialogs import DIALOG_TYPES, list_dialogs, parse_dialog_types
 from tgx.testing import SimulatedTelegram
 from tgxrun import read_jsonl, tgx
 
@@ -84,7 +84,7 @@ def test_parse_dialog_types():
 
 
 def test_dialogs_are_paged_through_the_runner():
-    from tgx.calls import RequestRunner
+    from tgx.telegram.runner import RequestRunner
 
     world = SimulatedTelegram(seed=21, default_chats=False)
     for i in range(230):

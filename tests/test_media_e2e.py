@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tgx.archive import Archive
+from tgx.archive.store import Archive
 from tgx.errors import ExitCode
 from tgx.media.downloader import MAX_PART, read_journal
 from tgx.testing import SimulatedTelegram

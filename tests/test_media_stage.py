@@ -18,12 +18,11 @@ from typing import Any
 
 import pytest
 from telethon.tl import types
-from tgx.archive import Archive
-from tgx.calls import RequestRunner
+from tgx.archive.store import Archive
 from tgx.config import Config
 from tgx.errors import DependencyError, ExitCode, OutputError
-from tgx.fetch import HistoryFetcher
-from tgx.manager import get_plugin_manager
+from tgx.fetch.history import HistoryFetcher
+from tgx.host.manager import get_plugin_manager
 from tgx.media import MediaOptions, MediaResult, attach_paths, run_media_stage
 from tgx.media.downloader import (
     MAX_PART,
@@ -36,9 +35,10 @@ from tgx.media.downloader import (
     read_journal,
     remote_file,
 )
-from tgx.metrics import Metrics
+from tgx.metrics.collector import Metrics
+from tgx.metrics.progress import ExportProgress
 from tgx.model import FILE_MEDIA_KINDS, Peer
-from tgx.progress import ExportProgress
+from tgx.telegram.runner import RequestRunner
 from tgx.testing import SimulatedTelegram
 
 ALL = frozenset(FILE_MEDIA_KINDS)

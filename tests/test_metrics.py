@@ -10,7 +10,7 @@ import time
 from typing import Any
 
 import pytest
-from tgx.metrics import STAGES, Metrics, Stage, TelethonFloodWaits
+from tgx.metrics.collector import STAGES, Metrics, Stage, TelethonFloodWaits
 
 
 class FakeClock:

@@ -10,9 +10,9 @@ import pytest
 import typer
 from rich.console import Console
 from tgx.cli.metrics import register
+from tgx.cli.summary import fmt_bytes, fmt_duration, render_summary, summary_rows
 from tgx.errors import ExitCode, OutputError
-from tgx.metrics import Metrics
-from tgx.summary import fmt_bytes, fmt_duration, render_summary, summary_rows
+from tgx.metrics.collector import Metrics
 from typer.testing import CliRunner
 
 

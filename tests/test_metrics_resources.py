@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import time
 
-from tgx.resources import ResourceMonitor
+from tgx.metrics.resources import ResourceMonitor
 
 
 def wait_for(predicate, timeout: float = 20.0) -> None:

@@ -16,7 +16,7 @@ import tgx_metrics_json
 import tgx_openmetrics
 from prometheus_client.openmetrics.parser import text_string_to_metric_families
 from tgx.config import Config
-from tgx.metrics import Metrics, build_sinks
+from tgx.metrics.collector import Metrics, build_sinks
 from tgx_openmetrics.render import render
 
 SCHEMA_PATH = Path(__file__).resolve().parent.parent / "docs" / "metrics-report.schema.json"

@@ -1,4 +1,4 @@
-"""tgx.pacing: AIMD concurrency per request type, one flood wait for all workers, learned rate caps.
+"""tgx.telegram.pacing: AIMD concurrency per request type, one flood wait for all workers, learned rate caps.
 
 The pure logic runs on a fake clock; the async behaviour (slots, waits, spacing) with real but
 short sleeps; the integration through RequestRunner against the simulated Telegram (real Telethon).
@@ -12,9 +12,9 @@ import time
 
 import pytest
 from telethon.tl import functions
-from tgx.calls import RequestRunner
-from tgx.metrics import Metrics
-from tgx.pacing import MIN_SAMPLE, RATE_SAFETY, Pacer
+from tgx.metrics.collector import Metrics
+from tgx.telegram.pacing import MIN_SAMPLE, RATE_SAFETY, Pacer
+from tgx.telegram.runner import RequestRunner
 from tgx.testing import SimulatedTelegram
 
 KIND = "GetHistoryRequest"

@@ -12,10 +12,10 @@ import tgx_peer_cache
 from telethon import errors, functions, types
 from tgx.config import Config, load_config
 from tgx.errors import ConfigError
-from tgx.manager import get_plugin_manager
+from tgx.host.manager import get_plugin_manager
 from tgx.model import Peer
-from tgx.peers import PeerResolution, parse_chat
 from tgx.specs import PeerRef, ResolvedPeer
+from tgx.telegram.peers import PeerResolution, parse_chat
 from tgx_peer_cache import settings
 from tgx_peer_cache.cache import FILE_NAME, PeerCache
 

@@ -9,8 +9,8 @@ import pytest
 from telethon import errors, functions, types
 from tgx.errors import AuthError, ChatNotFound, ExitCode, NetworkError, UsageError
 from tgx.model import Peer
-from tgx.peers import PeerResolution, describe_ref, parse_chat, peer_from_entity
 from tgx.specs import PeerRef, ResolvedPeer
+from tgx.telegram.peers import PeerResolution, describe_ref, parse_chat, peer_from_entity
 
 # -- parse_chat --------------------------------------------------------------------------------------
 
@@ -270,7 +270,7 @@ def test_telethon_errors_become_one_line_tgx_errors(error: BaseException, expect
 def test_from_plugins_uses_registered_resolvers_in_priority_order(tmp_path: Any) -> None:
     import tgx
     from tgx.config import Config
-    from tgx.manager import get_plugin_manager
+    from tgx.host.manager import get_plugin_manager
     from tgx.specs import PeerResolverSpec
 
     made: list[str] = []

@@ -25,9 +25,9 @@ from typing import Any
 import pytest
 import tomlkit
 from tgx.errors import ExitCode
+from tgx.simulator.messages import SERVICE_KINDS
+from tgx.simulator.scenario import validate
 from tgx.testing import SimulatedTelegram, read_request_log
-from tgx.testing.messages import SERVICE_KINDS
-from tgx.testing.scenario import validate
 from tgxrun import archived_count, read_jsonl, tgx, tgx_popen
 
 CHAT = "relchan"
@@ -269,7 +269,7 @@ def test_takeout_request_with_files_serializes():
     from types import SimpleNamespace
 
     from tgx.media import MediaOptions
-    from tgx.takeout import MAX_TELEGRAM_FILE, TakeoutSession
+    from tgx.telegram.takeout import MAX_TELEGRAM_FILE, TakeoutSession
 
     req = SimpleNamespace(takeout=True, takeout_fallback=False,
                           media=MediaOptions(kinds=frozenset({"photo"}), max_size=5_000_000))
@@ -435,7 +435,7 @@ def test_simulator_deletions_page_like_telegram(sim_run):
 
 SLOW_UNWIND = """
 import asyncio, sys, time
-from tgx.interrupt import run_cli, sync_section
+from tgx.cli.interrupt import run_cli, sync_section
 
 async def main(mode):
     if mode == "sync":  # blocking code (like a render): the first signal unwinds it right there

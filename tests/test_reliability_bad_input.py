@@ -38,7 +38,7 @@ from test_reliability import (  # noqa: F401 - baseline and run_tgx are fixtures
 )
 from tgx.config import load_config
 from tgx.errors import ExitCode
-from tgx.manager import get_plugin_manager
+from tgx.host.manager import get_plugin_manager
 from tgx.specs import FormatSpec, MetricsSinkSpec, PeerResolverSpec
 from tgxrun import archived_count, read_jsonl, tgx_env
 

@@ -1,4 +1,4 @@
-"""tgx.render: one pass over the archive for every format, atomic files, isolation of failures."""
+"""tgx.render.engine: one pass over the archive for every format, atomic files, isolation of failures."""
 
 from __future__ import annotations
 
@@ -10,10 +10,10 @@ from pathlib import Path
 import orjson
 import pytest
 import tgx_jsonl
-from tgx.archive import Archive
+from tgx.archive.store import Archive
 from tgx.errors import OutputError
 from tgx.model import Message, Peer
-from tgx.render import TMP_SUFFIX, ChatRenderContext, render_all, render_chat
+from tgx.render.engine import TMP_SUFFIX, ChatRenderContext, render_all, render_chat
 from tgx.specs import FormatSpec, OptionSpec
 
 CHAT = -1000000000042

@@ -20,7 +20,7 @@ from tgx.media.names import (
     safe_name,
     split_ext,
 )
-from tgx.testing.content import FILE_NAMES
+from tgx.simulator.content import FILE_NAMES
 
 FALLBACK = "5012345.bin"
 

@@ -29,7 +29,7 @@ from tgx.media.names import (
     open_nofollow,
     safe_name,
 )
-from tgx.testing.content import FILE_NAMES as SIMULATED_FILE_NAMES
+from tgx.simulator.content import FILE_NAMES as SIMULATED_FILE_NAMES
 from tgxrun import tgx_env
 
 # -- file names can never escape ----------------------------------------------------------------------

@@ -35,7 +35,7 @@ from corpus.hostile import (
 from corpus.sample_chat import ALICE, CHAT, T0, write_media
 from test_html_browser import DevTools, Tab, chromium_binary, hostile_messages
 from test_reliability import write_config
-from tgx.archive import Archive
+from tgx.archive.store import Archive
 from tgx.model import Entity, Media, Message, Peer
 from tgx_html.safety import SAFE_SCHEMES
 from tgxrun import tgx_env

@@ -9,8 +9,8 @@ from datetime import UTC, datetime
 import pytest
 from telethon import errors, utils
 from telethon.tl import functions, types
+from tgx.simulator.content import utf16_len
 from tgx.testing import SimulatedTelegram
-from tgx.testing.content import utf16_len
 
 
 def run(world: SimulatedTelegram, fn, **client_kwargs):

@@ -7,8 +7,8 @@ import asyncio
 import pytest
 from telethon import errors
 from telethon.tl import functions, types
+from tgx.simulator.content import file_bytes
 from tgx.testing import SimulatedTelegram
-from tgx.testing.content import file_bytes
 
 KIND_OF_SHOWCASE = ("photo", "album_photo", "video", "document", "doc_128k", "doc_other_dc", "voice", "sticker",
                     "audio", "animation", "round", "big_video")

@@ -180,8 +180,8 @@ def test_importing_tgx_testing_is_cheap_outside_pytest():
 def test_server_memory_stays_flat_across_a_million_message_history():
     world = SimulatedTelegram(seed=2, default_chats=False)
     world.add_channel("huge", "Huge", 1_000_000)
-    from tgx.testing.sender import server_of
-    from tgx.testing.server import Connection
+    from tgx.simulator.sender import server_of
+    from tgx.simulator.server import Connection
 
     server, conn = server_of(world), Connection(world.home_dc, True)
     peer = world.chat("huge").input_peer()

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import pluggy
 
-from .errors import TgxError
-from .model import Action, Entity, Forward, Media, Message, Peer, Reaction
-from .specs import (
+from tgx.errors import TgxError
+from tgx.model import Action, Entity, Forward, Media, Message, Peer, Reaction
+from tgx.specs import (
     Availability,
     EncodeJob,
     EncoderSpec,

@@ -18,7 +18,7 @@ from typing import Any
 
 import platformdirs
 
-from .errors import ConfigError
+from tgx.errors import ConfigError
 
 APP_NAME = "tgx"
 CONFIG_FILE_NAME = "tgx.toml"

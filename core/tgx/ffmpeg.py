@@ -21,10 +21,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .errors import DependencyError, EncodeError, Interrupted
+from tgx.errors import DependencyError, EncodeError, Interrupted
 
 if TYPE_CHECKING:
-    from .specs import EncodeJob
+    from tgx.specs import EncodeJob
 
 INSTALL_HINT = "install ffmpeg, `pip install 'tgx[ffmpeg]'`, or set TGX_FFMPEG to an ffmpeg binary"
 _PROBE_TIMEOUT_S = 30.0

@@ -14,8 +14,8 @@ import pluggy
 if TYPE_CHECKING:
     import typer
 
-    from .config import Config
-    from .specs import EncoderSpec, FormatSpec, MetricsSinkSpec, PeerResolverSpec
+    from tgx.config import Config
+    from tgx.specs import EncoderSpec, FormatSpec, MetricsSinkSpec, PeerResolverSpec
 
 PROJECT = "tgx"
 hookspec = pluggy.HookspecMarker(PROJECT)

@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
-    from .config import Config
-    from .model import Message, Peer
+    from tgx.config import Config
+    from tgx.model import Message, Peer
 
 
 @dataclass(frozen=True, slots=True)

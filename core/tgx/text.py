@@ -26,7 +26,7 @@ from collections.abc import Callable, Collection, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from .model import Entity, Reaction
+from tgx.model import Entity, Reaction
 
 __all__ = [
     "LINK_SCHEMES", "EntitySlice", "covering_runs", "entity_slices", "human_size", "nested_runs",

@@ -12,9 +12,9 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from tgx.archive import Archive
+from tgx.archive.store import Archive
 from tgx.model import Message, Peer
-from tgx.render import RenderResult, render_chat
+from tgx.render.engine import RenderResult, render_chat
 from tgx.specs import FormatSpec
 
 

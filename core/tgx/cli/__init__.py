@@ -35,10 +35,10 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import pluggy
 import typer
 
-from .. import __version__, console
-from ..config import Config, load_config
-from ..errors import AuthError, ExitCode, NetworkError, PluginError, TgxError
-from ..manager import get_plugin_manager
+from tgx import __version__, console
+from tgx.config import Config, load_config
+from tgx.errors import AuthError, ExitCode, NetworkError, PluginError, TgxError
+from tgx.host.manager import get_plugin_manager
 
 try:  # typer >= 0.20 vendors click as typer._click; older ones use click itself
     from typer import _click as click  # type: ignore[attr-defined]
@@ -46,7 +46,7 @@ except ImportError:  # pragma: no cover
     import click  # type: ignore[no-redef]
 
 if TYPE_CHECKING:
-    from ..peers import PeerResolution
+    from tgx.telegram.peers import PeerResolution
 
 T = TypeVar("T")
 
@@ -99,7 +99,7 @@ class AppState:
 
     def peer_resolution(self, client: Any, state_dir: Path | str) -> PeerResolution:
         """The resolver chain (registered resolvers, then Telegram) for this run."""
-        from ..peers import PeerResolution
+        from tgx.telegram.peers import PeerResolution
 
         return PeerResolution.from_plugins(self.pm, client, state_dir, config=self.config)
 
@@ -206,7 +206,7 @@ def _register_plugin_commands(app: typer.Typer, pm: pluggy.PluginManager) -> Non
 def build_app(pm: pluggy.PluginManager, config: Config | None = None) -> typer.Typer:
     """The root ``tgx`` app for ``pm``: core command modules, then plugins' commands.
 
-    ``config`` defaults to ``pm.config`` (a :class:`tgx.manager.TgxPluginManager`). When the
+    ``config`` defaults to ``pm.config`` (a :class:`tgx.host.manager.TgxPluginManager`). When the
     app is invoked without an ``obj`` (e.g. by ``typer.testing.CliRunner``), the root callback
     installs an :class:`AppState` for ``pm`` and ``config``.
     """

@@ -8,9 +8,9 @@ import pluggy
 import typer
 from rich.table import Table
 
-from .. import console
-from ..peers import peer_from_entity
-from . import AppState, get_state, run_async
+from tgx import console
+from tgx.cli import AppState, get_state, run_async
+from tgx.telegram.peers import peer_from_entity
 
 # Channels and supergroups number their messages per chat, so the newest id approximates the
 # count. Private chats and basic groups share one counter per account: their ids say nothing.

@@ -7,11 +7,12 @@ from pathlib import Path
 import pluggy
 import typer
 
-from .. import console, registry
-from ..errors import ExitCode, PluginError
-from ..export import ExportRequest
-from . import get_state, run_async
-from .export import export_with_client
+from tgx import console
+from tgx.cli import get_state, run_async
+from tgx.cli.export import export_with_client
+from tgx.errors import ExitCode, PluginError
+from tgx.export.conductor import ExportRequest
+from tgx.host import registry
 
 DEMO_CHAT = "@tgx_demo"
 
@@ -37,7 +38,7 @@ def register(app: typer.Typer, pm: pluggy.PluginManager) -> None:
         scenario["messages"] = messages
         state.config.tables["simulated"] = scenario
         formats = sorted(registry.formats(state.pm))
-        from ..media import MediaOptions
+        from tgx.media import MediaOptions
 
         media = MediaOptions.from_cli(media="all", max_size=None, parallel_files=4, transcode="never",
                                       encoder=None, crf=None, replace_originals=False)

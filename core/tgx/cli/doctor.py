@@ -23,9 +23,9 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from .. import console
-from ..config import Config
-from ..errors import ExitCode, TgxError
+from tgx import console
+from tgx.config import Config
+from tgx.errors import ExitCode, TgxError
 
 OK, WARN, FAIL = "ok", "warn", "fail"
 
@@ -46,7 +46,7 @@ def _simulated(config: Config) -> bool:
     if config.is_disabled("simulated"):
         return False
     try:
-        from ..testing.scenario import scenario_from_config
+        from tgx.simulator.scenario import scenario_from_config
 
         return scenario_from_config(config) is not None
     except TgxError:
@@ -63,14 +63,14 @@ def check_config(config: Config, pm: pluggy.PluginManager) -> list[Check]:
                                 f"remove the table or install/enable the plugin '{table}'"))
     if "simulated" in config.tables or config.env.get("TGX_SIMULATED"):
         try:
-            from ..testing.scenario import scenario_from_config
+            from tgx.simulator.scenario import scenario_from_config
 
             scenario_from_config(config)
         except TgxError as exc:
             checks.append(Check("config [simulated]", FAIL, exc.message, exc.hint or "fix the table"))
     fmt = config.export.get("format")
     if fmt:
-        from .. import registry
+        from tgx.host import registry
 
         names = [n.strip() for n in str(fmt).split(",") if n.strip()]
         unknown = [n for n in names if n not in registry.formats(pm)]
@@ -132,13 +132,13 @@ def check_session(config: Config) -> list[Check]:
 
 
 async def check_online(state: Any) -> Check:
-    from ..errors import AuthError, NetworkError
+    from tgx.errors import AuthError, NetworkError
 
     try:
         async with state.connected_client(require_login=False) as client:
             if not await client.is_user_authorized():
                 return Check("online", FAIL, "Telegram says this session is not logged in", "run `tgx login`")
-            from .login import describe_account
+            from tgx.cli.login import describe_account
 
             return Check("online", OK, f"connected, logged in as {describe_account(await client.get_me())}")
     except (AuthError, NetworkError) as exc:
@@ -153,8 +153,8 @@ def check_crypto() -> Check:
 
 
 def check_media(pm: pluggy.PluginManager, config: Config) -> list[Check]:
-    from ..encoding import EncoderChain
-    from ..ffmpeg import find_ffmpeg
+    from tgx.ffmpeg import find_ffmpeg
+    from tgx.media.encoders import EncoderChain
 
     checks: list[Check] = []
     try:
@@ -197,7 +197,7 @@ def check_locations(config: Config) -> list[Check]:
 
 
 def check_plugins(pm: pluggy.PluginManager) -> list[Check]:
-    from ..manager import plugin_infos
+    from tgx.host.manager import plugin_infos
 
     checks = []
     broken = [info for info in plugin_infos(pm) if info.error]
@@ -236,7 +236,7 @@ def register(app: typer.Typer, pm: pluggy.PluginManager) -> None:
         as_json: bool = typer.Option(False, "--json", help="Print a JSON document instead of a table."),
     ) -> None:
         """Check the setup: config, login and session permissions, cryptg, ffmpeg, VA-API, plugins."""
-        from . import get_state, run_async
+        from tgx.cli import get_state, run_async
 
         state = get_state(ctx)
         checks = run_checks(state.pm, state.config)

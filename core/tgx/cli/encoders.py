@@ -14,11 +14,11 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from .. import console
-from ..config import Config
-from ..encoding import EncoderChain, EncoderStatus
-from ..errors import TgxError
-from ..ffmpeg import FfmpegInfo, find_ffmpeg
+from tgx import console
+from tgx.config import Config
+from tgx.errors import TgxError
+from tgx.ffmpeg import FfmpegInfo, find_ffmpeg
+from tgx.media.encoders import EncoderChain, EncoderStatus
 
 
 def collect(pm: pluggy.PluginManager, config: Config) -> dict[str, Any]:
@@ -78,7 +78,7 @@ def register(app: typer.Typer, pm: pluggy.PluginManager) -> None:
         as_json: bool = typer.Option(False, "--json", help="Print a JSON document instead of a table."),
     ) -> None:
         """List video encoders for --transcode: priority, availability, and why one is unavailable."""
-        from . import get_state
+        from tgx.cli import get_state
 
         state = get_state(ctx)
         data = collect(state.pm, state.config)

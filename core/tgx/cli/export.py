@@ -13,14 +13,15 @@ from typing import Any, Literal
 import pluggy
 import typer
 
-from .. import console, registry
-from ..errors import ExitCode, UsageError
-from ..export import ExportRequest, run_export
-from ..fetch import FetchOptions
-from ..interrupt import guarded_render, run_cli
-from ..progress import ExportProgress
-from ..specs import OptionSpec
-from . import AppState, get_state
+from tgx import console
+from tgx.cli import AppState, get_state
+from tgx.cli.interrupt import guarded_render, run_cli
+from tgx.errors import ExitCode, UsageError
+from tgx.export.conductor import ExportRequest, run_export
+from tgx.fetch.history import FetchOptions
+from tgx.host import registry
+from tgx.metrics.progress import ExportProgress
+from tgx.specs import OptionSpec
 
 EXPORT_HELP = """Export the history of one or more chats (--all-dialogs: of every chat) into OUT/<chat>/.
 
@@ -86,14 +87,14 @@ def export_request_from_cli(state: AppState, values: dict[str, Any], plugin_opts
     )
     if fetch.since and fetch.until and fetch.since > fetch.until:
         raise UsageError("--since is after --until")
-    from ..dialogs import parse_dialog_types
+    from tgx.telegram.dialogs import parse_dialog_types
 
     dialog_types = parse_dialog_types(values["dialog_type"] or [])
     if dialog_types and not values["all_dialogs"]:
         raise UsageError("--dialog-type only applies with --all-dialogs")
     if not values["chats"] and not values["all_dialogs"]:
         raise UsageError("no CHAT to export", hint="name chats (see `tgx chats`) or pass --all-dialogs")
-    from ..media import MediaOptions
+    from tgx.media import MediaOptions
 
     def pick(name: str, default: Any) -> Any:
         """The flag when given, else tgx.toml's [export] key, else the built-in default."""
@@ -123,8 +124,8 @@ def export_request_from_cli(state: AppState, values: dict[str, Any], plugin_opts
 
 
 async def export_with_client(state: AppState, req: ExportRequest, *, json_output: bool) -> int:
-    from ..render import render_chat
-    from ..summary import render_summary
+    from tgx.cli.summary import render_summary
+    from tgx.render.engine import render_chat
 
     with ExportProgress(quiet=req.quiet or json_output) as progress:
         async with state.connected_client() as client:

@@ -8,8 +8,9 @@ import pluggy
 import typer
 from rich.table import Table
 
-from .. import console, registry
-from . import get_state
+from tgx import console
+from tgx.cli import get_state
+from tgx.host import registry
 
 
 def _option_dict(option: Any) -> dict[str, Any]:

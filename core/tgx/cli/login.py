@@ -16,9 +16,9 @@ from typing import Any
 import pluggy
 import typer
 
-from .. import console
-from ..errors import AuthError, NetworkError, UsageError
-from . import AppState, get_state, run_async
+from tgx import console
+from tgx.cli import AppState, get_state, run_async
+from tgx.errors import AuthError, NetworkError, UsageError
 
 MAX_ATTEMPTS = 3
 

@@ -17,9 +17,9 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from ..errors import OutputError
-from ..metrics import REPORT_FILE_NAME, SCHEMA_VERSION
-from ..summary import fmt_bytes, fmt_int, fmt_percent, fmt_rate, fmt_seconds, render_summary
+from tgx.cli.summary import fmt_bytes, fmt_int, fmt_percent, fmt_rate, fmt_seconds, render_summary
+from tgx.errors import OutputError
+from tgx.metrics.collector import REPORT_FILE_NAME, SCHEMA_VERSION
 
 
 def load_report(path: Path) -> tuple[str, dict[str, Any]]:

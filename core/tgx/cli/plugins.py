@@ -14,12 +14,12 @@ import tomlkit
 import typer
 from rich.table import Table
 
-from .. import console
-from ..config import Config, default_config_path
-from ..errors import ConfigError, PluginError
-from ..fsutil import write_atomic
-from ..manager import PluginInfo, check_plugin_name, known_plugin_names, plugin_infos
-from . import get_state
+from tgx import console
+from tgx.cli import get_state
+from tgx.config import Config, default_config_path
+from tgx.errors import ConfigError, PluginError
+from tgx.fsutil import write_atomic
+from tgx.host.manager import PluginInfo, check_plugin_name, known_plugin_names, plugin_infos
 
 HELP = """List plugins — built-in and installed — with their version, source, hooks and state.
 

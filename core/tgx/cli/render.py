@@ -9,13 +9,13 @@ from typing import Any
 import pluggy
 import typer
 
-from .. import console
-from ..archive import Archive
-from ..errors import ExitCode, OutputError, UsageError
-from ..export import STATE_DIR, format_options, select_formats
-from ..peers import parse_chat
-from . import get_state
-from .export import _py_name, option_parameter, plugin_option_specs, split_formats
+from tgx import console
+from tgx.archive.store import Archive
+from tgx.cli import get_state
+from tgx.cli.export import _py_name, option_parameter, plugin_option_specs, split_formats
+from tgx.errors import ExitCode, OutputError, UsageError
+from tgx.export.conductor import STATE_DIR, format_options, select_formats
+from tgx.telegram.peers import parse_chat
 
 RENDER_HELP = """Render output formats again from an export's archive (no network, no login).
 
@@ -30,7 +30,7 @@ def _is(peer: Any, value: str | int) -> bool:
 
 
 def render_archive(state: Any, out: Path, formats: list[str], chats: list[str], options: dict[str, Any]) -> int:
-    from ..render import render_chat
+    from tgx.render.engine import render_chat
 
     if not (out / STATE_DIR / "archive.sqlite").is_file():
         raise OutputError(f"{out} holds no tgx archive ({STATE_DIR}/archive.sqlite)",

@@ -8,10 +8,10 @@ by the export pipeline), :class:`MediaResult` (what it did), and :func:`attach_p
 
 from __future__ import annotations
 
-from .index import attach_paths, file_paths
-from .names import safe_name
-from .options import MediaOptions, parse_kinds, parse_size
-from .stage import MediaResult, run_media_stage
+from tgx.media.index import attach_paths, file_paths
+from tgx.media.names import safe_name
+from tgx.media.options import MediaOptions, parse_kinds, parse_size
+from tgx.media.stage import MediaResult, run_media_stage
 
 __all__ = ["MediaOptions", "MediaResult", "attach_paths", "file_paths", "parse_kinds", "parse_size",
            "run_media_stage", "safe_name"]

@@ -33,9 +33,9 @@ from typing import Any
 from telethon import errors as tl_errors
 from telethon.tl import functions, types
 
-from ..calls import RequestRunner
-from ..errors import OutputError, TgxError
-from .names import open_nofollow
+from tgx.errors import OutputError, TgxError
+from tgx.media.names import open_nofollow
+from tgx.telegram.runner import RequestRunner
 
 KIB = 1024
 MIB = 1024 * KIB
@@ -67,7 +67,7 @@ class RemoteFile:
 
 
 def _photo_best(sizes: Iterable[Any]) -> tuple[str, int, bytes | None] | None:
-    """(type, bytes, inline) of the largest real size — the same choice as tgx.convert."""
+    """(type, bytes, inline) of the largest real size — the same choice as tgx.fetch.normalize."""
     best: tuple[str, int, bytes | None] | None = None
     for s in sizes or ():
         cls = type(s)

@@ -1,6 +1,6 @@
 """The media index in the archive: which file each media id became, and how renders link it.
 
-The archive's own ``media`` table (``tgx.archive``) maps a media id to its file (path relative
+The archive's own ``media`` table (``tgx.archive.store``) maps a media id to its file (path relative
 to OUT/, size, status). Status values used here: ``partial`` (a name was given and a download
 started: the name stays reserved so the next run resumes into it), ``done``, ``failed``.
 This module adds, on the archive's connection, with ``IF NOT EXISTS``:
@@ -22,7 +22,7 @@ import sqlite3
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from ..model import Message, Peer
+from tgx.model import Message, Peer
 
 _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS media_encodes (media_id INTEGER PRIMARY KEY, path TEXT, "

@@ -21,7 +21,7 @@ import unicodedata
 from collections.abc import Callable
 from pathlib import Path
 
-from ..errors import OutputError
+from tgx.errors import OutputError
 
 MAX_NAME_BYTES = 150  # leaves room below the 255-byte limit for ".part.journal" and suffixes
 MAX_EXT_BYTES = 16

@@ -11,9 +11,9 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..encoding import parse_transcode_mode
-from ..errors import UsageError
-from ..model import FILE_MEDIA_KINDS
+from tgx.errors import UsageError
+from tgx.media.encoders import parse_transcode_mode
+from tgx.model import FILE_MEDIA_KINDS
 
 # Video kinds that --transcode applies to.
 VIDEO_KINDS = frozenset({"video", "animation", "round"})

@@ -15,7 +15,7 @@ Finishing a file, in this order: fsync ``.part`` → record ``done`` in the arch
 ``os.replace`` to the final name → remove the journal. A crash between any two steps is safe:
 a ``done`` row whose file is missing is downloaded again (into the same name, resuming).
 
-Videos are re-encoded beside the downloads when ``--transcode`` asks (:mod:`tgx.encoding`);
+Videos are re-encoded beside the downloads when ``--transcode`` asks (:mod:`tgx.media.encoders`);
 a failed encode keeps the original, and a missing ffmpeg is one warning, never a failure.
 """
 
@@ -32,12 +32,10 @@ from typing import Any
 from telethon import utils as tl_utils
 from telethon.tl import functions, types
 
-from .. import console
-from ..errors import DependencyError, EncodeError, OutputError, TgxError
-from ..fsutil import fsync_dir
-from ..model import FILE_MEDIA_KINDS, Media, Peer, peer_kind_of_id
-from ..specs import EncodeJob
-from .downloader import (
+from tgx import console
+from tgx.errors import DependencyError, EncodeError, OutputError, TgxError
+from tgx.fsutil import fsync_dir
+from tgx.media.downloader import (
     RESUME_MIN_SIZE,
     FileFailed,
     FileRequester,
@@ -47,8 +45,8 @@ from .downloader import (
     gather_or_cancel,
     remote_file,
 )
-from .index import MediaIndex
-from .names import (
+from tgx.media.index import MediaIndex
+from tgx.media.names import (
     JOURNAL_SUFFIX,
     PART_SUFFIX,
     FolderNames,
@@ -58,7 +56,9 @@ from .names import (
     safe_name,
     split_ext,
 )
-from .options import VIDEO_KINDS, MediaOptions
+from tgx.media.options import VIDEO_KINDS, MediaOptions
+from tgx.model import FILE_MEDIA_KINDS, Media, Peer, peer_kind_of_id
+from tgx.specs import EncodeJob
 
 REFETCH_BATCH = 100  # ids per GetMessages: Telegram's maximum
 ARCHIVE_BATCH = 500
@@ -352,8 +352,8 @@ class MediaStage:
         mode = self.options.transcode
         if mode == "never" or not (self.options.kinds & VIDEO_KINDS):
             return
-        from .. import ffmpeg
-        from ..encoding import EncodePool, EncoderChain
+        from tgx import ffmpeg
+        from tgx.media.encoders import EncodePool, EncoderChain
 
         chain = EncoderChain.from_plugins(self.pm, self.config, self.options.encoder, warn=self._warn)
         if self.options.encoder:
@@ -392,8 +392,8 @@ class MediaStage:
         task.add_done_callback(self._encodes.discard)
 
     async def _encode(self, media_id: int, source: Path, relpath: str, names: FolderNames) -> None:
-        from ..encoding import needs_transcode
-        from ..ffmpeg import probe_media
+        from tgx.ffmpeg import probe_media
+        from tgx.media.encoders import needs_transcode
 
         assert self._encode_sem is not None
         async with self._encode_sem:
@@ -469,7 +469,7 @@ class MediaStage:
 
 
 def _flat_encoder_stats(chain: Any) -> dict[str, Any]:
-    from ..encoding import encoder_stats_for_metrics
+    from tgx.media.encoders import encoder_stats_for_metrics
 
     return dict(encoder_stats_for_metrics(chain))
 

@@ -18,22 +18,25 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 _LAZY = {
-    "SimulatedTelegram": "world", "ChatSpec": "world", "UserSpec": "world", "TopicSpec": "world",
+    "SimulatedTelegram": "simulated", "World": "world",
+    "ChatSpec": "chats", "UserSpec": "chats", "TopicSpec": "chats",
     "SimulatedClient": "sender", "SimulatedSender": "sender", "SimulatorError": "sender",
     "Fault": "faults", "Faults": "faults", "RateLimiter": "faults", "RequestLog": "faults",
     "FAULT_TYPES": "faults", "read_request_log": "faults",
-    "scenario_from_config": "scenario", "build_world": "scenario", "validate_scenario": "scenario",
+    "scenario_from_config": "scenario", "build_world": "simulated", "validate_scenario": "scenario",
     "file_bytes": "content", "IdsView": "ids",
 }
 
 if TYPE_CHECKING:
-    from .content import file_bytes
-    from .faults import FAULT_TYPES, Fault, Faults, RateLimiter, RequestLog, read_request_log
-    from .ids import IdsView
-    from .scenario import build_world, scenario_from_config
-    from .scenario import validate as validate_scenario
-    from .sender import SimulatedClient, SimulatedSender, SimulatorError
-    from .world import ChatSpec, SimulatedTelegram, TopicSpec, UserSpec
+    from tgx.simulator.chats import ChatSpec, TopicSpec, UserSpec
+    from tgx.simulator.content import file_bytes
+    from tgx.simulator.faults import FAULT_TYPES, Fault, Faults, RateLimiter, RequestLog, read_request_log
+    from tgx.simulator.ids import IdsView
+    from tgx.simulator.scenario import scenario_from_config
+    from tgx.simulator.scenario import validate as validate_scenario
+    from tgx.simulator.sender import SimulatedClient, SimulatedSender, SimulatorError
+    from tgx.simulator.simulated import SimulatedTelegram, build_world
+    from tgx.simulator.world import World
 
 
 def __getattr__(name: str) -> Any:
@@ -41,16 +44,16 @@ def __getattr__(name: str) -> Any:
     if module is None:
         raise AttributeError(f"module 'tgx.testing' has no attribute {name!r}")
     attr = "validate" if name == "validate_scenario" else name
-    value = getattr(importlib.import_module(f"{__name__}.{module}"), attr)
+    value = getattr(importlib.import_module(f"tgx.simulator.{module}"), attr)
     globals()[name] = value
     return value
 
 
 if "pytest" in sys.modules:  # loaded as a pytest plugin (or under pytest): expose the fixtures
-    from .plugin import sim_client, sim_config, sim_run, sim_world  # noqa: F401
+    from tgx.testing.plugin import sim_client, sim_config, sim_run, sim_world  # noqa: F401
 
 __all__ = [
     "FAULT_TYPES", "ChatSpec", "Fault", "Faults", "IdsView", "RateLimiter", "RequestLog", "SimulatedClient",
-    "SimulatedSender", "SimulatedTelegram", "SimulatorError", "TopicSpec", "UserSpec", "build_world",
+    "SimulatedSender", "SimulatedTelegram", "SimulatorError", "TopicSpec", "UserSpec", "World", "build_world",
     "file_bytes", "read_request_log", "scenario_from_config", "validate_scenario",
 ]

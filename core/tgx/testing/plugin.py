@@ -14,9 +14,9 @@ from typing import Any, TypeVar
 
 import pytest
 
-from .scenario import validate
-from .sender import SimulatedClient
-from .world import SimulatedTelegram
+from tgx.simulator.scenario import validate
+from tgx.simulator.sender import SimulatedClient
+from tgx.simulator.simulated import SimulatedTelegram
 
 T = TypeVar("T")
 

@@ -10,9 +10,9 @@ from datetime import UTC, datetime, timedelta
 from importlib.metadata import entry_points
 from pathlib import Path
 
-from tgx.archive import Archive
+from tgx.archive.store import Archive
 from tgx.model import Entity, Media, Message, Peer
-from tgx.render import render_chat
+from tgx.render.engine import render_chat
 from tgx_format_example import FILE_NAME, links_of, tgx_register_formats
 
 CHAT = Peer(-1001234567890, "channel", "Example", username="example")

@@ -1,0 +1,1 @@
+"""``tgx export``'s conductor: one run, stage after stage, over a typed per-run context."""

@@ -1,0 +1,464 @@
+"""The render engine: streams a chat from the archive to every selected format writer at once.
+
+One pass: ``archive.iter_records`` batches (ascending ids, bounded size) go to ALL writers, so
+``--format jsonl,json,html`` reads the archive once and memory does not grow with the chat.
+Rows are decoded into :class:`~tgx.model.Message` only when some writer needs them; before a
+batch goes out, ``deleted`` is taken from the archive's column and ``media.path`` is filled from
+the archive's media index (:func:`tgx.media.attach_paths`: downloaded files, relative to the
+chat folder). A writer with ``write_records`` gets each message's record (``orjson`` of
+``Message.to_dict()``) instead: the stored bytes themselves where they are already exact (not
+flagged deleted, no media path to attach), re-serialized from the fixed message otherwise — so
+``--format jsonl`` alone copies rows to the file without decoding them.
+
+Files are never half-written where a finished one was: :meth:`ChatRenderContext.open` hands the
+writer a file named ``<name>.tgx-tmp`` beside the final name; only after the writer's
+``close()`` returns is each file fsynced and moved into place with ``os.replace``. A writer that
+raises is ``abort()``-ed, its temp files are deleted, the old files stay as they were, and the
+other formats finish. Temp files left by a killed render are removed when the chat is next
+rendered.
+
+Deterministic: the engine adds nothing to the files (no timestamps, no absolute paths); the same
+archive renders byte-identical output as long as the writers are deterministic too.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from array import array
+from bisect import bisect_left
+from collections import OrderedDict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath, PureWindowsPath
+from types import MappingProxyType
+from typing import IO, Any
+
+from tgx.archive.records import dumps, load_message
+from tgx.archive.store import Archive
+from tgx.errors import OutputError, TgxError
+from tgx.fsutil import fsync_dir
+from tgx.media.index import attach_paths
+from tgx.model import Message, Peer
+from tgx.specs import FormatSpec, FormatWriter
+
+TMP_SUFFIX = ".tgx-tmp"
+DEFAULT_BATCH_SIZE = 1000
+_SAFE_FOLDER = re.compile(r"^(?:[A-Za-z0-9_]{1,64}|-?[0-9]{1,20})$")
+_MISSING = object()
+
+__all__ = [
+    "ChatRenderContext", "FormatResult", "RenderResult", "TMP_SUFFIX", "chat_dir_for",
+    "remove_stale_temp_files", "render_all", "render_chat",
+]
+
+
+# ---------------------------------------------------------------------------------------------
+# results
+
+
+@dataclass(slots=True)
+class FormatResult:
+    """How one format fared for one chat."""
+
+    name: str
+    ok: bool = True
+    error: str | None = None  # one line, for the summary
+    files: list[str] = field(default_factory=list)  # POSIX paths relative to the chat folder
+    seconds: float = 0.0  # time spent inside the writer
+    exception: BaseException | None = field(default=None, repr=False, compare=False)
+
+
+@dataclass(slots=True)
+class RenderResult:
+    chat_id: int
+    chat_dir: Path
+    message_count: int
+    formats: dict[str, FormatResult] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return all(r.ok for r in self.formats.values())
+
+    @property
+    def failed(self) -> list[str]:
+        return [name for name, r in self.formats.items() if not r.ok]
+
+    @property
+    def errors(self) -> dict[str, str]:
+        """Failed format → its one-line error (empty when every format succeeded)."""
+        return {name: r.error or "failed" for name, r in self.formats.items() if not r.ok}
+
+
+def _one_line(exc: BaseException) -> str:
+    if isinstance(exc, TgxError):
+        text = exc.message
+    else:
+        text = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+# ---------------------------------------------------------------------------------------------
+# lookups shared by every format's context for one chat
+
+
+class _LRU:
+    __slots__ = ("_data", "_size")
+
+    def __init__(self, size: int):
+        self._data: OrderedDict[Any, Any] = OrderedDict()
+        self._size = size
+
+    def get(self, key: Any) -> Any:
+        value = self._data.get(key, _MISSING)
+        if value is not _MISSING:
+            self._data.move_to_end(key)
+        return value
+
+    def put(self, key: Any, value: Any) -> None:
+        self._data[key] = value
+        self._data.move_to_end(key)
+        if len(self._data) > self._size:
+            self._data.popitem(last=False)
+
+
+class _ChatLookups:
+    """Peer/message/rank lookups for one chat, cached, shared by all writers of a render."""
+
+    def __init__(self, archive: Archive, chat: Peer, peer_cache: int = 4096, message_cache: int = 1024):
+        self.archive = archive
+        self.chat = chat
+        self.chat_id = chat.id
+        self._peers = _LRU(peer_cache)
+        self._messages = _LRU(message_cache)
+        self._ids: array | None = None
+        self._batch: Sequence[Message] = ()
+        self._batch_map: dict[int, Message] | None = None
+
+    def set_batch(self, batch: Sequence[Message]) -> None:
+        self._batch = batch
+        self._batch_map = None
+
+    def peer(self, peer_id: int | None) -> Peer | None:
+        if peer_id is None:
+            return None
+        hit = self._peers.get(peer_id)
+        if hit is _MISSING:
+            hit = self.archive.peer(peer_id)
+            self._peers.put(peer_id, hit)
+        return hit
+
+    def message(self, message_id: int) -> Message | None:
+        if self._batch:
+            if self._batch_map is None:
+                self._batch_map = {m.id: m for m in self._batch}
+            hit = self._batch_map.get(message_id)
+            if hit is not None:
+                return hit
+        hit = self._messages.get(message_id)
+        if hit is _MISSING:
+            hit = self.archive.message(self.chat_id, message_id)
+            if hit is not None and hit.media is not None:
+                attach_paths(self.archive, self.chat, [hit])
+            self._messages.put(message_id, hit)
+        return hit
+
+    def message_index(self, message_id: int) -> int | None:
+        """Rank in id order: the chat's ids are loaded once (8 bytes each), then bisected."""
+        ids = self._ids
+        if ids is None:
+            ids = self._ids = array("q", self.archive.iter_ids(self.chat_id))
+        i = bisect_left(ids, message_id)
+        return i if i < len(ids) and ids[i] == message_id else None
+
+
+# ---------------------------------------------------------------------------------------------
+# the context one writer gets
+
+
+@dataclass(slots=True)
+class _PendingFile:
+    relpath: str
+    final: Path
+    tmp: Path
+    file: IO[Any]
+
+
+def _check_relpath(relpath: Any) -> PurePosixPath:
+    if not isinstance(relpath, str) or not relpath:
+        raise OutputError(f"a format asked for an invalid file name: {relpath!r}")
+    if "\x00" in relpath or "\\" in relpath:
+        raise OutputError(f"a format asked for an invalid file name: {relpath!r}")
+    path = PurePosixPath(relpath)
+    if path.is_absolute() or PureWindowsPath(relpath).drive:
+        raise OutputError(f"a format asked to write outside its chat folder: {relpath!r}")
+    if any(part == ".." for part in path.parts):
+        raise OutputError(f"a format asked to write outside its chat folder: {relpath!r}")
+    if not path.parts or path.name in ("", ".") or path.name.endswith(TMP_SUFFIX):
+        raise OutputError(f"a format asked for an invalid file name: {relpath!r}")
+    return path
+
+
+class ChatRenderContext:
+    """:class:`tgx.specs.RenderContext` for one format writer rendering one chat."""
+
+    def __init__(self, *, chat: Peer, chat_dir: Path, options: Mapping[str, Any], message_count: int,
+                 lookups: _ChatLookups, format_name: str, claims: dict[str, str]):
+        self.chat = chat
+        self.chat_dir = chat_dir
+        self.options = options
+        self.message_count = message_count
+        self._lookups = lookups
+        self._format = format_name
+        self._claims = claims  # relpath -> format, shared by the formats of one render
+        self._files: list[_PendingFile] = []
+        self._real_dir = chat_dir.resolve()
+
+    # -- RenderContext ---------------------------------------------------------------------------
+    def open(self, relpath: str, mode: str = "w") -> IO[Any]:
+        """A new file at ``chat_dir/relpath``, written as ``relpath.tgx-tmp`` and moved into place
+        once the writer's ``close()`` returns. ``mode``: ``"w"`` (UTF-8 text, ``\\n`` newlines)
+        or ``"wb"``. Paths are POSIX, relative, inside the chat folder."""
+        if mode not in ("w", "wb"):
+            raise ValueError(f"RenderContext.open: mode must be 'w' or 'wb', not {mode!r}")
+        path = _check_relpath(relpath)
+        key = path.as_posix()
+        owner = self._claims.get(key)
+        if owner is not None:
+            who = "it" if owner == self._format else f"format {owner!r}"
+            raise OutputError(f"format {self._format!r} opened {key!r}, which {who} already writes")
+        final = self.chat_dir.joinpath(*path.parts)
+        parent = final.parent
+        if not parent.resolve().is_relative_to(self._real_dir):
+            raise OutputError(f"a format asked to write outside its chat folder: {relpath!r} (symlink)")
+        try:
+            parent.mkdir(parents=True, exist_ok=True)
+            if not parent.resolve().is_relative_to(self._real_dir):
+                raise OutputError(f"a format asked to write outside its chat folder: {relpath!r} (symlink)")
+            tmp = final.with_name(final.name + TMP_SUFFIX)
+            if mode == "w":
+                f: IO[Any] = open(tmp, "w", encoding="utf-8", newline="\n", buffering=1 << 16)
+            else:
+                f = open(tmp, "wb", buffering=1 << 16)
+        except OSError as exc:
+            raise OutputError(f"cannot write {final}: {exc.strerror or exc}") from None
+        self._claims[key] = self._format
+        self._files.append(_PendingFile(key, final, tmp, f))
+        return f
+
+    def peer(self, peer_id: int | None) -> Peer | None:
+        return self._lookups.peer(peer_id)
+
+    def message_index(self, message_id: int) -> int | None:
+        return self._lookups.message_index(message_id)
+
+    def message(self, message_id: int) -> Message | None:
+        return self._lookups.message(message_id)
+
+    # -- the engine's side -------------------------------------------------------------------------
+    @property
+    def files(self) -> list[str]:
+        return [p.relpath for p in self._files]
+
+    def _commit(self) -> None:
+        """fsync every temp file, then move each into place, then fsync the directories."""
+        dirs: set[Path] = set()
+        for pf in self._files:
+            if not pf.file.closed:
+                pf.file.flush()
+                os.fsync(pf.file.fileno())
+                pf.file.close()
+            else:
+                fd = os.open(pf.tmp, os.O_RDONLY)
+                try:
+                    os.fsync(fd)
+                finally:
+                    os.close(fd)
+        for pf in self._files:
+            os.replace(pf.tmp, pf.final)
+            dirs.add(pf.final.parent)
+        for d in sorted(dirs):
+            fsync_dir(d)
+
+    def _discard(self) -> None:
+        for pf in self._files:
+            try:
+                pf.file.close()
+            except Exception:  # noqa: BLE001 - a broken file must not stop the clean-up
+                pass
+            try:
+                pf.tmp.unlink(missing_ok=True)
+            except OSError:
+                pass
+            if self._claims.get(pf.relpath) == self._format:
+                del self._claims[pf.relpath]
+        self._files.clear()
+
+
+# ---------------------------------------------------------------------------------------------
+# the engine
+
+
+def chat_dir_for(out_dir: Path, chat: Peer) -> Path:
+    """``OUT/<chat>/`` (**contract**): the username if any, else the marked id; validated."""
+    name = chat.folder_name
+    if not _SAFE_FOLDER.match(name):
+        raise OutputError(f"chat {chat.id} has an unusable folder name {name!r}")
+    return Path(out_dir) / name
+
+
+def remove_stale_temp_files(chat_dir: Path) -> int:
+    """Delete ``*.tgx-tmp`` files a killed render left behind. Returns how many."""
+    removed = 0
+    if not chat_dir.is_dir():
+        return 0
+    for root, _dirs, files in os.walk(chat_dir, followlinks=False):
+        for name in files:
+            if name.endswith(TMP_SUFFIX):
+                try:
+                    os.unlink(os.path.join(root, name))
+                    removed += 1
+                except OSError:
+                    pass
+    return removed
+
+
+def _records(rows: Sequence[tuple[int, bytes, int]], messages: Sequence[Message] | None) -> list[bytes]:
+    """Each row's record as a ``write_records`` writer must get it: ``orjson.dumps(to_dict())``.
+
+    A stored record is exact unless the row is flagged deleted (:meth:`Archive.mark_deleted`
+    changes only the column) or its message has a media path (attach_paths may have filled it);
+    those are re-serialized from the fixed message, which is always right.
+    ``messages`` are the batch decoded and path-attached, or None when no file is downloaded
+    at all (then only deleted rows need fixing, and only those are decoded).
+    """
+    if messages is None:
+        return [dumps(load_message(data, 1).to_dict()) if deleted else data for _, data, deleted in rows]
+    return [data if not deleted and (m.media is None or m.media.path is None) else dumps(m.to_dict())
+            for (_, data, deleted), m in zip(rows, messages, strict=True)]
+
+
+def _format_options(spec: FormatSpec, given: Mapping[str, Any] | None) -> Mapping[str, Any]:
+    merged = {opt.name: opt.default for opt in spec.options}
+    if given:
+        merged.update(given)
+    return MappingProxyType(merged)
+
+
+def render_chat(archive: Archive, chat_id: int, out_dir: Path | str, formats: Mapping[str, FormatSpec],
+                options: Mapping[str, Mapping[str, Any]] | None = None, *,
+                batch_size: int = DEFAULT_BATCH_SIZE) -> RenderResult:
+    """Render one archived chat into ``OUT/<chat>/`` with every format in ``formats``.
+
+    :param formats: format name → spec (as registered by plugins).
+    :param options: format name → that format's options (the spec's option defaults fill gaps).
+    :return: per-format success/failure; a failing writer never stops the others.
+    :raises OutputError: the chat is not archived, its folder cannot be created, or the archive
+        fails while being read (every writer is then aborted and no file is replaced).
+    """
+    out_dir = Path(out_dir)
+    chat = archive.chat(chat_id)
+    if chat is None:
+        raise OutputError(f"chat {chat_id} is not in the archive {archive.path}")
+    chat_dir = chat_dir_for(out_dir, chat)
+    try:
+        chat_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"cannot create {chat_dir}: {exc.strerror or exc}") from None
+    remove_stale_temp_files(chat_dir)
+
+    count = archive.count(chat_id)
+    result = RenderResult(chat_id, chat_dir, count)
+    lookups = _ChatLookups(archive, chat)
+    claims: dict[str, str] = {}
+    options = options or {}
+    active: dict[str, tuple[FormatWriter, ChatRenderContext]] = {}
+    by_records: set[str] = set()  # active writers that take records (write_records) over messages
+    perf = time.perf_counter
+
+    def fail(name: str, ctx: ChatRenderContext, writer: FormatWriter | None, exc: BaseException) -> None:
+        res = result.formats[name]
+        if writer is not None:
+            started = perf()
+            try:
+                writer.abort()
+            except Exception:  # noqa: BLE001 - the original error is the one to report
+                pass
+            res.seconds += perf() - started
+        ctx._discard()
+        active.pop(name, None)
+        res.ok = False
+        res.error = _one_line(exc)
+        res.exception = exc
+        res.files = []
+
+    for name, spec in formats.items():
+        res = result.formats[name] = FormatResult(name)
+        ctx = ChatRenderContext(chat=chat, chat_dir=chat_dir,
+                                options=_format_options(spec, options.get(name)), message_count=count,
+                                lookups=lookups, format_name=name, claims=claims)
+        writer = None
+        started = perf()
+        try:
+            writer = spec.factory(ctx)
+            writer.open()
+        except Exception as exc:  # noqa: BLE001 - a plugin's failure is recorded, not raised
+            res.seconds += perf() - started
+            fail(name, ctx, writer, exc)
+            continue
+        res.seconds += perf() - started
+        active[name] = (writer, ctx)
+        if callable(getattr(writer, "write_records", None)):
+            by_records.add(name)
+
+    try:
+        if active:
+            # Asked once per chat: rendering runs after the media stage has finished.
+            media_files = archive.has_media_files()
+            for rows in archive.iter_records(chat_id, batch_size):
+                wants_records = any(name in by_records for name in active)
+                messages: list[Message] | None = None
+                if (wants_records and media_files) or any(name not in by_records for name in active):
+                    messages = [load_message(data, deleted) for _, data, deleted in rows]
+                    attach_paths(archive, chat, messages)  # media.path: downloaded files, chat-relative
+                lookups.set_batch(messages or ())
+                # Built before any writer runs, so a writer that mutates its messages changes no record.
+                records = _records(rows, messages) if wants_records else None
+                for name, (writer, ctx) in list(active.items()):
+                    started = perf()
+                    try:
+                        if name in by_records:
+                            writer.write_records(records)  # type: ignore[attr-defined]
+                        else:
+                            writer.write(messages)  # type: ignore[arg-type]
+                    except Exception as exc:  # noqa: BLE001
+                        fail(name, ctx, writer, exc)
+                    result.formats[name].seconds += perf() - started
+                if not active:
+                    break
+            lookups.set_batch(())
+        for name, (writer, ctx) in list(active.items()):
+            started = perf()
+            try:
+                writer.close()
+                ctx._commit()
+            except Exception as exc:  # noqa: BLE001
+                fail(name, ctx, writer, exc)
+            else:
+                result.formats[name].files = ctx.files
+            result.formats[name].seconds += perf() - started
+            active.pop(name, None)
+    finally:
+        # An archive error or Ctrl-C mid-render: abort whoever is still writing, replace nothing.
+        for name, (writer, ctx) in list(active.items()):
+            fail(name, ctx, writer, OutputError("rendering was interrupted"))
+    return result
+
+
+def render_all(archive: Archive, out_dir: Path | str, formats: Mapping[str, FormatSpec],
+               options: Mapping[str, Mapping[str, Any]] | None = None, *,
+               batch_size: int = DEFAULT_BATCH_SIZE) -> list[RenderResult]:
+    """:func:`render_chat` for every chat in the archive (in id order)."""
+    return [render_chat(archive, chat.id, out_dir, formats, options, batch_size=batch_size)
+            for chat in archive.chats()]

@@ -1,0 +1,187 @@
+"""Scenarios: the ``[simulated]`` table of tgx.toml (or ``TGX_SIMULATED``) as a world.
+
+This is how a CLI subprocess gets the same world a test built: the test writes the table,
+the ``simulated`` plugin reads it back. Every key and fault type is validated; a typo is a
+:class:`tgx.errors.ConfigError` that names it.
+"""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from tgx.errors import ConfigError
+from tgx.simulator.faults import FAULT_TYPES
+
+ENV_VAR = "TGX_SIMULATED"
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("", "0", "false", "no", "off")
+
+# key -> (accepted types, description for errors)
+TOP_KEYS: dict[str, tuple[tuple[type, ...], str]] = {
+    "seed": ((int,), "an integer"),
+    "messages": ((int,), "a whole number of messages"),
+    "media": ((bool,), "true or false"),
+    "latency_ms": ((int, float), "milliseconds"),
+    "rate_limit": ((int, float), "GetHistory requests per second"),
+    "rate_window": ((int, float), "seconds"),
+    "big_file_mb": ((int,), "whole MiB"),
+    "request_log": ((str,), "a file path"),
+    "log_limit": ((int,), "a number of requests"),
+    "chats": ((list,), "a list of chat tables"),
+    "faults": ((list,), "a list of fault tables"),
+}
+CHAT_KINDS = ("channel", "supergroup", "forum", "group", "private")
+CHAT_KEYS: dict[str, tuple[tuple[type, ...], str]] = {
+    "kind": ((str,), "one of " + ", ".join(CHAT_KINDS)),
+    "username": ((str,), "a username"),
+    "title": ((str,), "a title"),
+    "messages": ((int,), "a whole number of messages"),
+    "media": ((bool,), "true or false"),
+    "id": ((int,), "a bare chat id"),
+    "joined": ((bool,), "true or false"),
+    "signatures": ((bool,), "true or false"),
+    "topics": ((int, list), "a number of topics or a list of titles"),
+    "user": ((str,), "a simulated user (alice, bob, carol, dave, erin, bot, deleted)"),
+    "edited": ((list,), "a list of message ids edited since an earlier run"),
+    "deleted": ((list,), "a list of message ids deleted since an earlier run"),
+}
+FAULT_COMMON = {"type", "request", "after", "times"}
+FAULT_KEYS: dict[str, set[str]] = {
+    "flood_wait": FAULT_COMMON | {"seconds"},
+    "flood_premium_wait": FAULT_COMMON | {"seconds"},
+    "drop": FAULT_COMMON | {"fatal"},
+    "file_reference_expired": FAULT_COMMON,
+    "takeout_delay": FAULT_COMMON | {"seconds"},
+    "revoked": FAULT_COMMON,
+    "private": FAULT_COMMON | {"chat"},
+    "rpc_error": FAULT_COMMON | {"code", "message"},
+}
+FAULT_TYPES_OF: dict[str, tuple[tuple[type, ...], str]] = {
+    "type": ((str,), "a fault type"),
+    "request": ((str,), "a request name such as GetHistoryRequest"),
+    "after": ((int,), "a whole number of requests"),
+    "times": ((int,), "a whole number (0: every time)"),
+    "seconds": ((int,), "whole seconds"),
+    "fatal": ((bool,), "true or false"),
+    "chat": ((str, int), "a chat username or id"),
+    "code": ((int,), "an RPC error code"),
+    "message": ((str,), "an RPC error message such as RPC_CALL_FAIL"),
+}
+assert set(FAULT_KEYS) == set(FAULT_TYPES)
+
+
+def _check(where: str, key: str, value: Any, spec: tuple[tuple[type, ...], str]) -> None:
+    accepted, what = spec
+    if isinstance(value, bool) and bool not in accepted:
+        raise ConfigError(f"{where}: {key} must be {what}, not {value!r}")
+    if not isinstance(value, accepted):
+        raise ConfigError(f"{where}: {key} must be {what}, not {value!r}")
+    if isinstance(value, int | float) and not isinstance(value, bool) and value < 0:
+        raise ConfigError(f"{where}: {key} must not be negative")
+
+
+def validate(scenario: Mapping[str, Any]) -> dict[str, Any]:
+    """Check a scenario table; returns a plain copy. Unknown keys and types are ConfigErrors."""
+    where = "[simulated]"
+    if not isinstance(scenario, Mapping):
+        raise ConfigError(f"{where} must be a table")
+    out: dict[str, Any] = {}
+    for key, value in scenario.items():
+        if key not in TOP_KEYS:
+            raise ConfigError(f"{where}: unknown key {key!r}",
+                              hint="known keys: " + ", ".join(sorted(TOP_KEYS)))
+        _check(where, key, value, TOP_KEYS[key])
+        out[key] = value
+    for name in ("rate_limit", "rate_window"):
+        if name in out and out[name] <= 0:
+            raise ConfigError(f"{where}: {name} must be positive")
+    chats = []
+    for i, chat in enumerate(out.get("chats", [])):
+        place = f"{where} chats[{i}]"
+        if not isinstance(chat, Mapping):
+            raise ConfigError(f"{place} must be a table")
+        for key, value in chat.items():
+            if key not in CHAT_KEYS:
+                raise ConfigError(f"{place}: unknown key {key!r}",
+                                  hint="known keys: " + ", ".join(sorted(CHAT_KEYS)))
+            _check(place, key, value, CHAT_KEYS[key])
+            if key in ("edited", "deleted") and not all(
+                    isinstance(i, int) and not isinstance(i, bool) and i > 0 for i in value):
+                raise ConfigError(f"{place}: {key} must be a list of positive message ids")
+        kind = chat.get("kind")
+        if kind not in CHAT_KINDS:
+            raise ConfigError(f"{place}: kind must be one of {', '.join(CHAT_KINDS)}, not {kind!r}")
+        if kind == "private" and "user" not in chat:
+            raise ConfigError(f"{place}: a private chat needs user = \"alice\" (or another simulated user)")
+        if kind != "private" and "user" in chat:
+            raise ConfigError(f"{place}: user only applies to kind = \"private\"")
+        chats.append(dict(chat))
+    if "chats" in out:
+        out["chats"] = chats
+    faults = []
+    for i, fault in enumerate(out.get("faults", [])):
+        place = f"{where} faults[{i}]"
+        if not isinstance(fault, Mapping):
+            raise ConfigError(f"{place} must be a table")
+        kind = fault.get("type")
+        if kind not in FAULT_KEYS:
+            raise ConfigError(f"{place}: unknown fault type {kind!r}",
+                              hint="known types: " + ", ".join(FAULT_TYPES))
+        for key, value in fault.items():
+            if key not in FAULT_KEYS[kind]:
+                raise ConfigError(f"{place}: unknown key {key!r} for a {kind} fault",
+                                  hint="known keys: " + ", ".join(sorted(FAULT_KEYS[kind])))
+            _check(place, key, value, FAULT_TYPES_OF[key])
+        if kind == "private" and "chat" not in fault:
+            raise ConfigError(f"{place}: a private fault needs chat = \"USERNAME\"")
+        if kind == "rpc_error" and "message" not in fault:
+            raise ConfigError(f"{place}: an rpc_error fault needs message = \"ERROR_NAME\"")
+        faults.append(dict(fault))
+    if "faults" in out:
+        out["faults"] = faults
+    return out
+
+
+def _load_env(value: str) -> dict[str, Any]:
+    if value.startswith("{"):
+        try:
+            data = json.loads(value)
+        except json.JSONDecodeError as exc:
+            raise ConfigError(f"{ENV_VAR}: invalid JSON: {exc.msg} at column {exc.colno}") from None
+    else:
+        path = Path(value)
+        if not path.is_file():
+            raise ConfigError(f"{ENV_VAR}: expected 1, inline JSON or a scenario file; "
+                              f"{value!r} is none of these")
+        try:
+            if path.suffix == ".json":
+                data = json.loads(path.read_text(encoding="utf-8"))
+            else:
+                data = tomllib.loads(path.read_text(encoding="utf-8"))
+                data = data.get("simulated", data)
+        except (json.JSONDecodeError, tomllib.TOMLDecodeError, OSError) as exc:
+            raise ConfigError(f"{ENV_VAR}: cannot read {path}: {exc}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{ENV_VAR}: the scenario must be a JSON object / TOML table")
+    return data
+
+
+def scenario_from_config(config: Any) -> dict[str, Any] | None:
+    """The validated scenario when ``[simulated]`` or ``TGX_SIMULATED`` asks for one, else None.
+
+    ``TGX_SIMULATED`` may be ``1`` (defaults, or the table as is), inline JSON, or the path of a
+    JSON/TOML scenario file; its keys override the table's.
+    """
+    tables = getattr(config, "tables", {}) or {}
+    table = tables.get("simulated")
+    env = ((getattr(config, "env", None) or {}).get(ENV_VAR) or "").strip()
+    if table is None and env.lower() in _FALSE:
+        return None
+    scenario = dict(table or {})
+    if env and env.lower() not in _TRUE and env.lower() not in _FALSE:
+        scenario.update(_load_env(env))
+    return validate(scenario)

@@ -1,0 +1,229 @@
+"""The fake network sender and the Telethon client that uses it.
+
+:class:`SimulatedSender` stands where Telethon's ``MTProtoSender`` stands: ``send()``
+serializes the request (``bytes(request)``, as the real sender does), the in-process server
+answers with bytes, and the future resolves with ``request.read_result(...)``, i.e. Telethon
+parses real TL. Everything above (``_call`` with flood-wait sleeps and retries, entity
+caching, ``iter_messages``, ``download_media``, ``takeout()``) is Telethon's own code.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import TYPE_CHECKING, Any
+
+from telethon import TelegramClient, utils
+from telethon.crypto import AuthKey
+from telethon.errors import rpc_message_to_error
+from telethon.extensions import BinaryReader
+from telethon.network import ConnectionTcpFull
+from telethon.sessions import MemorySession
+from telethon.tl import functions
+from telethon.tl.alltlobjects import LAYER
+from telethon.tl.types import RpcError
+
+from tgx.simulator.server import Connection, Dropped, RpcFault, Server
+
+if TYPE_CHECKING:
+    from telethon.sessions import Session
+
+    from tgx.simulator.world import World
+
+SIM_API_ID = 611335
+SIM_API_HASH = "5imu1a7ed0000000000000000000000a"  # not a secret: the simulator accepts any
+RECONNECT_DELAY = 0.02  # seconds a transient drop costs before the request is resent
+
+_log = logging.getLogger(__name__)
+
+
+class SimulatorError(RuntimeError):
+    """The simulator itself failed on a request (a bug in the simulator, not a Telegram error)."""
+
+
+def server_of(world: World) -> Server:
+    server = getattr(world, "_server", None)
+    if server is None:
+        server = world._server = Server(world)  # type: ignore[attr-defined]
+    return server
+
+
+class SimulatedSender:
+    """Duck-typed ``MTProtoSender``: what ``TelegramClient`` calls on ``client._sender``."""
+
+    def __init__(self, world: World, *, dc_id: int, authorized: bool):
+        self.world = world
+        self.server = server_of(world)
+        self.conn = Connection(dc_id, authorized)
+        self.dc_id = dc_id
+        self.auth_key = AuthKey(world.seed.to_bytes(8, "big", signed=True) * 32)
+        self._connection: Any = None
+        self._user_connected = False
+        self._pending: dict[asyncio.Future, asyncio.Task] = {}
+        self._disconnected_future: asyncio.Future | None = None
+
+    # -- MTProtoSender's public surface
+
+    async def connect(self, connection: Any) -> bool:
+        if self._user_connected:
+            return False
+        self._connection = connection
+        self._user_connected = True
+        self._disconnected_future = asyncio.get_running_loop().create_future()
+        return True
+
+    def is_connected(self) -> bool:
+        return self._user_connected
+
+    def _transport_connected(self) -> bool:
+        return self._user_connected
+
+    async def disconnect(self) -> None:
+        """User disconnect: pending requests are cancelled, as Telethon's sender does."""
+        self._user_connected = False
+        for future, task in list(self._pending.items()):
+            task.cancel()
+            if not future.done():
+                future.cancel()
+        self._pending.clear()
+        fut = self._disconnected_future
+        if fut is not None and not fut.done():
+            fut.set_result(None)
+
+    @property
+    def disconnected(self) -> asyncio.Future:
+        if self._disconnected_future is None:
+            self._disconnected_future = asyncio.get_running_loop().create_future()
+            self._disconnected_future.set_result(None)
+        return asyncio.shield(self._disconnected_future)
+
+    def send(self, request: Any, ordered: bool = False) -> Any:
+        if not self._user_connected:
+            raise ConnectionError("Cannot send requests while disconnected")
+        if utils.is_list_like(request):
+            futures = []
+            previous: asyncio.Future | None = None
+            for item in request:
+                future = self._submit(item, after=previous if ordered else None)
+                futures.append(future)
+                previous = future
+            return futures
+        return self._submit(request)
+
+    def _keepalive_ping(self, rnd_id: int) -> None:
+        future = self.send(functions.PingRequest(rnd_id))
+        future.add_done_callback(_consume)
+
+    # -- internals
+
+    def _submit(self, request: Any, after: asyncio.Future | None = None) -> asyncio.Future:
+        data = bytes(request)  # serialize now, like MTProtoSender (struct errors raise here)
+        loop = asyncio.get_running_loop()
+        future = loop.create_future()
+        task = loop.create_task(self._run(request, data, future, after))
+        self._pending[future] = task
+        task.add_done_callback(lambda _t, f=future: self._pending.pop(f, None))
+        return future
+
+    async def _run(self, request: Any, data: bytes, future: asyncio.Future,
+                   after: asyncio.Future | None) -> None:
+        world = self.world
+        if after is not None:
+            await asyncio.wait([after])
+        latency = world.latency
+        while True:
+            if latency:
+                await asyncio.sleep(latency / 2)
+            try:
+                answer = self.server.handle(data, self.conn)
+            except RpcFault as fault:
+                if not future.done():
+                    future.set_exception(rpc_message_to_error(RpcError(fault.code, fault.message), request))
+                return
+            except Dropped as drop:
+                if drop.fatal:
+                    self._fail_all(ConnectionError("Connection to Telegram lost (simulated fatal drop)"))
+                    return
+                # Telethon's sender reconnects by itself and resends what was pending.
+                await asyncio.sleep(RECONNECT_DELAY)
+                if not self._user_connected:
+                    return
+                continue
+            except Exception as exc:  # a simulator bug: say so loudly, never as a Telegram error
+                _log.exception("simulated server failed on %s", type(request).__name__)
+                if not future.done():
+                    future.set_exception(
+                        SimulatorError(f"simulator failed on {type(request).__name__}: {exc!r}"))
+                return
+            if latency:
+                await asyncio.sleep(latency / 2)
+            if future.done():
+                return
+            try:
+                result = request.read_result(BinaryReader(answer))
+            except Exception as exc:
+                future.set_exception(
+                    SimulatorError(f"answer to {type(request).__name__} did not parse: {exc!r}"))
+                return
+            future.set_result(result)
+            return
+
+    def _fail_all(self, error: ConnectionError) -> None:
+        """A fatal drop: every pending call fails with ``error``; sending needs a reconnect."""
+        self._user_connected = False
+        current = asyncio.current_task()
+        for future, task in list(self._pending.items()):
+            if not future.done():
+                future.set_exception(error)
+            if task is not current:
+                task.cancel()
+        self._pending.clear()
+        fut = self._disconnected_future
+        if fut is not None and not fut.done():
+            fut.set_exception(error)
+            fut.add_done_callback(_consume)
+
+
+def _consume(future: asyncio.Future) -> None:
+    if not future.cancelled():
+        future.exception()
+
+
+class SimulatedClient(TelegramClient):
+    """A real ``TelegramClient`` whose network is the simulated server of ``world``.
+
+    Logged in as the world's "me" from the start. ``session`` defaults to a fresh
+    ``MemorySession``; other keyword arguments go to ``TelegramClient`` unchanged.
+    """
+
+    def __init__(self, world: World, session: Session | None = None, *,
+                 api_id: int | None = None, api_hash: str | None = None, **kwargs: Any):
+        kwargs.setdefault("connection", ConnectionTcpFull)
+        super().__init__(session if session is not None else MemorySession(), api_id or SIM_API_ID,
+                         api_hash or SIM_API_HASH, **kwargs)
+        self.world = world
+        if not self.session.server_address:
+            self.session.set_dc(world.home_dc, "::1" if self._use_ipv6 else "127.0.0.1", 443)
+        self._sender = self._new_sender()
+
+    def _new_sender(self) -> SimulatedSender:
+        return SimulatedSender(self.world, dc_id=self.session.dc_id, authorized=True)
+
+    async def connect(self) -> None:
+        if not isinstance(self._sender, SimulatedSender):
+            self._sender = self._new_sender()
+        await super().connect()
+
+    async def _create_exported_sender(self, dc_id: int) -> SimulatedSender:
+        """Like Telethon's: a sender for another DC, authorized by exporting/importing the login."""
+        dc = await self._get_dc(dc_id)
+        sender = SimulatedSender(self.world, dc_id=dc_id, authorized=False)
+        await sender.connect(self._connection(dc.ip_address, dc.port, dc.id, loggers=self._log,
+                                              proxy=self._proxy, local_addr=self._local_addr))
+        auth = await self(functions.auth.ExportAuthorizationRequest(dc_id))
+        self._init_request.query = functions.auth.ImportAuthorizationRequest(id=auth.id, bytes=auth.bytes)
+        await sender.send(functions.InvokeWithLayerRequest(LAYER, self._init_request))
+        return sender
+
+    def __repr__(self) -> str:
+        return f"<SimulatedClient of {self.world!r}>"

@@ -1,0 +1,84 @@
+"""The simulated Telegram as tests, the ``simulated`` plugin and ``tgx demo`` use it: a
+:class:`~tgx.simulator.world.World` that hands out Telethon clients and is built from scenarios.
+
+Top of the simulator: it ties the world (state), the fake network sender (clients) and the
+scenario format (``[simulated]`` tables) together, so none of those needs to import another.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from tgx.errors import ConfigError
+from tgx.simulator.scenario import validate
+from tgx.simulator.sender import SimulatedClient
+from tgx.simulator.world import World
+
+if TYPE_CHECKING:
+    from telethon.sessions import Session
+
+
+class SimulatedTelegram(World):
+    """A deterministic Telegram account and server (see :class:`World` for its parameters)
+    whose :meth:`client` is a real Telethon client talking to it through a fake sender."""
+
+    def client(self, session: Session | None = None, **kwargs: Any) -> SimulatedClient:
+        """A new, not yet connected Telethon client of this world (logged in as "me")."""
+        return SimulatedClient(self, session, **kwargs)
+
+    @classmethod
+    def from_scenario(cls, scenario: Mapping[str, Any]) -> SimulatedTelegram:
+        """A world from a ``[simulated]`` table (see :mod:`tgx.simulator.scenario`)."""
+        return build_world(scenario)
+
+
+def build_world(scenario: Mapping[str, Any]) -> SimulatedTelegram:
+    """A :class:`SimulatedTelegram` from a scenario (validated again here)."""
+    s = validate(scenario)
+    chats = s.get("chats")
+    world = SimulatedTelegram(
+        seed=s.get("seed", 1), messages=s.get("messages", 2000), media=s.get("media", True),
+        latency=s.get("latency_ms", 0) / 1000.0, rate_limit=s.get("rate_limit"),
+        rate_window=s.get("rate_window", 1.0), big_file_mb=s.get("big_file_mb", 4),
+        request_log=s.get("request_log"), log_limit=s.get("log_limit", 50_000),
+        default_chats=chats is None,
+    )
+    for i, chat in enumerate(chats or ()):
+        place = f"[simulated] chats[{i}]"
+        kind = chat["kind"]
+        common = {"media": chat.get("media")}
+        try:
+            if kind in ("channel", "supergroup", "forum"):
+                spec = world.add_channel(
+                    chat.get("username"), chat.get("title"), chat.get("messages", 1000),
+                    megagroup=kind != "channel", forum=kind == "forum", topics=chat.get("topics"),
+                    joined=chat.get("joined", True), signatures=chat.get("signatures", kind == "channel"),
+                    id=chat.get("id"), **common)
+            elif kind == "group":
+                spec = world.add_group(chat.get("title", "basic group"), chat.get("messages", 200),
+                                id=chat.get("id"),
+                                **common)
+            else:
+                spec = world.add_private(chat["user"], chat.get("messages", 200), **common)
+        except (KeyError, ValueError) as exc:
+            raise ConfigError(f"{place}: {exc.args[0] if exc.args else exc}") from None
+        world.edit_messages(spec, chat.get("edited", ()))
+        world.delete_messages(spec, chat.get("deleted", ()))
+    for i, fault in enumerate(s.get("faults", ())):
+        args = dict(fault)
+        kind = args.pop("type")
+        if kind == "private":
+            try:
+                world.chat(args["chat"])
+            except KeyError:
+                raise ConfigError(f"[simulated] faults[{i}]: no simulated chat {args['chat']!r}") from None
+        if kind in ("revoked", "private") and "times" not in args:
+            args["times"] = 0
+        if kind == "takeout_delay" and "times" not in args:
+            args["times"] = 0
+        world.faults.add(kind, **args)
+    return world
+
+
+__all__ = ["SimulatedTelegram", "build_world"]

@@ -1,0 +1,475 @@
+"""The simulated Telegram's world: the account, its users and chats, and their histories.
+
+A :class:`World` is both the world and the server's state (file-reference epoch, takeout
+sessions, faults, request log). Histories are computed, never stored: a chat of any size costs
+O(1) memory. :class:`tgx.simulator.simulated.SimulatedTelegram` adds the clients on top.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
+from typing import Any
+
+from telethon.tl import types
+
+from tgx.simulator import content, messages
+from tgx.simulator.chats import DATE_EPOCH, ChatSpec, TopicSpec, UserSpec
+from tgx.simulator.content import hash_of, mix64, signed64
+from tgx.simulator.faults import Faults, RateLimiter, RequestLog
+from tgx.simulator.ids import DenseIds, IdSpace, IdsView, Interleave, SharedIds, ThreadIds, WithoutIds
+
+DATE_SPAN = 4 * 365 * 86_400  # ... and end within four years, whatever their size
+TOPIC_COLORS = (0x6FB9F0, 0xFFD67E, 0xCB86DB, 0x8EEE98, 0xFF93B2, 0xFB6F5F)
+DEFAULT_TOPICS = ("Announcements 📣", "Random 🎲", "Help & <Support>")
+EDIT_SUFFIX = " (edited later)"  # appended to the text of a message listed in ``edited``
+EDIT_DELAY = 5 * 86_400  # its new edit_date: this long after the message's date
+
+
+
+class World:
+    """A deterministic Telegram account and server, for tests and benchmarks.
+
+    :param seed: everything (texts, kinds, access hashes, file bytes) derives from it.
+    :param messages: size of the default ``@tgx_demo`` channel.
+    :param media: whether default chats carry media (False: text-only histories).
+    :param latency: simulated round trip per request, in seconds.
+    :param rate_limit: GetHistory requests per second allowed over ``rate_window`` seconds
+        (None: unlimited); beyond it, FLOOD_WAIT_N with N the whole seconds until refill.
+    :param big_file_mb: size of the showcase's big video (0: none).
+    :param request_log: path to append one JSON line per request to (for CLI subprocesses).
+    :param default_chats: build the default world (False: only users; add chats yourself).
+    :param clock: monotonic clock for the rate limiter (tests may pass a fake one).
+    """
+
+    def __init__(
+        self,
+        seed: int = 1,
+        *,
+        messages: int = 2000,
+        media: bool = True,
+        latency: float = 0.0,
+        rate_limit: float | None = None,
+        rate_window: float = 1.0,
+        big_file_mb: int = 4,
+        request_log: str | None = None,
+        log_limit: int = 50_000,
+        default_chats: bool = True,
+        home_dc: int = 1,
+        other_dc: int = 2,
+        clock: Callable[[], float] = time.monotonic,
+    ):
+        self.seed = seed
+        self._media_salt = hash_of(seed, 0xACC)
+        self._ref_salt = hash_of(seed, 0xF11E)
+        self.media = media
+        self.latency = latency
+        self.big_file_mb = big_file_mb
+        self.home_dc = home_dc
+        self.other_dc = other_dc
+        self.date_epoch = DATE_EPOCH
+        self.clock = clock
+        self.faults = Faults()
+        self.rate_limiter = RateLimiter(rate_limit, rate_window, clock) if rate_limit else None
+        self.log = RequestLog(path=request_log, limit=log_limit)
+        # server state
+        self.file_ref_epoch = 1
+        self.takeouts: dict[int, dict[str, Any]] = {}
+        self.next_takeout_id = 1
+        self.revoked = False
+        self.forbidden: set[int] = set()  # chat indexes that became private
+        self.pts = 1
+
+        self.users: dict[str, UserSpec] = {}
+        self.chats: list[ChatSpec] = []
+        self._frozen = False
+        self._templates: dict[tuple, messages.Template] = {}
+        self._texts: dict[tuple[int, int], messages.Piece] = {}
+        self._blobs: dict[tuple, bytes] = {}
+        self._add_default_users()
+        self.source = self.add_channel("tgx_source", "tgx source channel", 50, joined=False,
+                                       key="tgx_source")
+        if default_chats:
+            self.add_channel("tgx_demo", "tgx demo channel", messages, signatures=True, key="tgx_demo")
+            self.add_channel("tgx_forum", "tgx forum", 300, megagroup=True, forum=True, key="tgx_forum")
+            self.add_group("tgx basic group", 200, key="group")
+            self.add_private("alice", 200, key="alice")
+            self.add_private("bot", 20, key="bot")
+
+    # -- users
+
+    def _add_default_users(self) -> None:
+        base = 7_100_000_000
+        for i, (key, first, last, username, extra) in enumerate((
+            ("me", "Tgx", "Tester", "tgx_tester", {"is_self": True}),
+            ("alice", "Alice", "Liddell", "alice", {"contact": True}),
+            ("bob", "Bob", "Builder", "bob_builder", {}),
+            ("carol", "Carol", None, None, {}),
+            ("dave", "Dave", "Min", "dave_min", {}),
+            ("deleted", None, None, None, {"deleted": True}),
+            ("bot", "Tgx Helper", None, "tgx_helper_bot", {"bot": True}),
+            ("erin", "Erin Émoji 🦊", "Ünïcode", "erin_fox", {}),
+        ), start=1):
+            user = UserSpec(key, base + i, first, last, username, **extra)
+            user.access_hash = signed64(hash_of(self.seed, 0x05E2, user.id))
+            self.users[key] = user
+        self._users_by_id = {u.id: u for u in self.users.values()}
+
+    @property
+    def me(self) -> UserSpec:
+        return self.users["me"]
+
+    def user(self, ref: str | int) -> UserSpec:
+        if isinstance(ref, int):
+            return self._users_by_id[ref]
+        ref = ref.lstrip("@").lower()
+        for user in self.users.values():
+            if user.key == ref or (user.username or "").lower() == ref:
+                return user
+        raise KeyError(f"no simulated user {ref!r}")
+
+    def user_by_id(self, user_id: int) -> UserSpec | None:
+        return self._users_by_id.get(user_id)
+
+    # -- chats
+
+    def _add(self, chat: ChatSpec) -> ChatSpec:
+        if self._frozen:
+            raise RuntimeError("add chats before the world is used (its id sequence is fixed then)")
+        for other in self.chats:
+            if other.key == chat.key:
+                raise ValueError(f"a chat named {chat.key!r} already exists")
+            if chat.username and (other.username or "").lower() == chat.username.lower():
+                raise ValueError(f"username @{chat.username} is taken")
+            if other.is_channel == chat.is_channel and other.kind != "private" and other.id == chat.id:
+                raise ValueError(f"chat id {chat.id} is taken")
+        chat.index = len(self.chats)
+        chat.access_hash = signed64(hash_of(self.seed, 0xC4A7, chat.id)) if chat.is_channel else 0
+        chat.salt = hash_of(self.seed, 0x5A17, chat.index, chat.id)
+        self.chats.append(chat)
+        return chat
+
+    def add_channel(
+        self,
+        username: str | None = None,
+        title: str | None = None,
+        messages: int = 1000,
+        *,
+        megagroup: bool = False,
+        forum: bool = False,
+        topics: Iterable[str] | int | None = None,
+        media: bool | None = None,
+        joined: bool = True,
+        signatures: bool = False,
+        id: int | None = None,
+        key: str | None = None,
+    ) -> ChatSpec:
+        """A broadcast channel, or a supergroup (``megagroup=True``; ``forum=True`` for topics)."""
+        index = len(self.chats)
+        chat_id = id or 1_700_000_001 + index
+        kind = "supergroup" if (megagroup or forum) else "channel"
+        members: tuple[int, ...] = ()
+        min_users: frozenset[int] = frozenset()
+        if kind == "supergroup":
+            keys = ("me", "alice", "bob", "carol", "dave", "erin", "deleted")
+            members = tuple(self.users[k].id for k in keys)
+            min_users = frozenset({self.users["dave"].id})
+        topic_specs: tuple[TopicSpec, ...] = ()
+        if forum:
+            titles = DEFAULT_TOPICS if topics is None else (
+                tuple(f"Topic {i + 1}" for i in range(topics)) if isinstance(topics, int) else tuple(topics))
+            titles = titles[:max(0, messages - 1)]
+            topic_specs = tuple(TopicSpec(2 + i, t, TOPIC_COLORS[i % len(TOPIC_COLORS)])
+                                for i, t in enumerate(titles))
+        chat = ChatSpec(
+            key=key or username or f"channel{chat_id}", kind=kind, id=chat_id,
+            title=title or (username or f"Channel {chat_id}"), messages=messages,
+            media=self.media if media is None else media, username=username, forum=forum, joined=joined,
+            signatures=signatures, members=members, min_users=min_users, topics=topic_specs)
+        return self._add(chat)
+
+    def add_supergroup(self, username: str | None = None, title: str | None = None, messages: int = 1000,
+                       **kwargs: Any) -> ChatSpec:
+        return self.add_channel(username, title, messages, megagroup=True, **kwargs)
+
+    def add_group(self, title: str = "basic group", messages: int = 200, *, media: bool | None = None,
+                  id: int | None = None, key: str | None = None) -> ChatSpec:
+        """A basic group: its ids interleave with the other basic groups' and private chats'."""
+        chat_id = id or 4_100_000_001 + len(self.chats)
+        members = tuple(self.users[k].id for k in ("me", "alice", "bob", "carol", "deleted"))
+        chat = ChatSpec(key=key or f"group{chat_id}", kind="group", id=chat_id, title=title,
+                        messages=messages,
+                        media=self.media if media is None else media, members=members)
+        return self._add(chat)
+
+    def add_private(self, user: str | int | UserSpec, messages: int = 200, *, media: bool | None = None,
+                    key: str | None = None) -> ChatSpec:
+        """The private chat with ``user`` (a key like "alice", a username or an id)."""
+        spec = user if isinstance(user, UserSpec) else self.user(user)
+        chat = ChatSpec(key=key or spec.key, kind="private", id=spec.id, title=spec.name or "Deleted Account",
+                        messages=messages, media=self.media if media is None else media, user=spec,
+                        username=spec.username, members=(spec.id, self.me.id))
+        return self._add(chat)
+
+    def chat(self, ref: ChatSpec | str | int) -> ChatSpec:
+        """A chat by spec, key, username (with or without @) or marked id."""
+        if isinstance(ref, ChatSpec):
+            return ref
+        if isinstance(ref, int):
+            for chat in self.chats:
+                if chat.marked_id == ref:
+                    return chat
+            raise KeyError(f"no simulated chat with id {ref}")
+        name = ref.lstrip("@").lower()
+        for chat in self.chats:
+            if chat.key.lower() == name or (chat.username or "").lower() == name:
+                return chat
+        raise KeyError(f"no simulated chat {ref!r}")
+
+    def chat_by_index(self, index: int) -> ChatSpec | None:
+        return self.chats[index] if 0 <= index < len(self.chats) else None
+
+    def freeze(self) -> None:
+        """Fix every chat's id space (done on first use; chats cannot be added afterwards)."""
+        if self._frozen:
+            return
+        self._frozen = True
+        shared = [c for c in self.chats if c.kind in ("group", "private") and c.messages > 0]
+        if shared:
+            top = max(c.messages for c in shared)
+            seq = Interleave([max(1, round(24 * c.messages / top)) for c in shared], self.seed ^ 0x5E9)
+            last = 0
+            for member, chat in enumerate(shared):
+                chat.space = SharedIds(seq, member, chat.messages)
+                last = max(last, chat.space.id_at(chat.messages - 1))
+            step = max(1, min(3600, DATE_SPAN // max(1, last)))
+            for chat in shared:
+                chat.date_base, chat.date_step = DATE_EPOCH, step
+        for chat in self.chats:
+            if chat.space is None:
+                if chat.is_channel:
+                    chat.space = DenseIds(chat.messages)
+                else:  # a basic group or private chat without messages
+                    chat.space = SharedIds(Interleave([1], 0), 0, 0)
+                chat.date_base = DATE_EPOCH + chat.index * 3600
+                chat.date_step = max(1, min(3600, DATE_SPAN // max(1, chat.messages)))
+            if chat.forum:
+                self._freeze_forum(chat)
+            chat.showcase = messages.showcase(chat, self.big_file_mb > 0)
+            chat.kinds = messages.kind_table(chat)
+            chat.history = WithoutIds(chat.space, chat.deleted) if chat.deleted else chat.space
+
+    def _freeze_forum(self, chat: ChatSpec) -> None:
+        count = len(chat.topics)
+        chat.topic_base = count + 2
+        weights = [3] + [max(1, 2 - i // 2) for i in range(count)]
+        chat.topic_seq = Interleave(weights, chat.salt)
+        roots = [1] + [t.root for t in chat.topics]
+        chat.threads = tuple(ThreadIds(chat.topic_seq, i, root, chat.topic_base, chat.messages)
+                             for i, root in enumerate(roots))
+
+    # -- messages
+
+    def expected_ids(self, chat: ChatSpec | str | int) -> IdsView:
+        """Every message id of the chat (deleted ones excluded), ascending, lazily (O(1) memory)."""
+        self.freeze()
+        return IdsView(self.chat(chat).history)
+
+    def space(self, chat: ChatSpec | str | int) -> IdSpace:
+        self.freeze()
+        return self.chat(chat).space
+
+    def facts(self, chat: ChatSpec | str | int, message_id: int) -> messages.Facts:
+        self.freeze()
+        spec = self.chat(chat)
+        if not spec.space.contains(message_id):
+            raise KeyError(f"{spec.key} has no message {message_id}")
+        return messages.plan(self, spec, message_id)
+
+    def template(self, facts: messages.Facts) -> messages.Template:
+        key = (facts.chat.index, messages.variant_of(facts, self.me.id))
+        tpl = self._templates.get(key)
+        if tpl is None:
+            tpl = self._templates[key] = messages.build_template(self, facts.chat, facts)
+        return tpl
+
+    def text_piece(self, pool: int, index: int) -> messages.Piece:
+        key = (pool, index)
+        piece = self._texts.get(key)
+        if piece is None:
+            piece = self._texts[key] = messages.text_piece(pool, index)
+        return piece
+
+    def message_bytes(self, chat: ChatSpec | str | int, message_id: int) -> bytes:
+        """The message exactly as the server serializes it."""
+        facts = self.facts(chat, message_id)
+        return self.edited_bytes(facts, self.template(facts).render(self, facts))
+
+    def edited_bytes(self, facts: messages.Facts, data: bytes) -> bytes:
+        """``data`` (a rendered message) as edited, when its id is in the chat's ``edited``."""
+        if facts.id not in facts.chat.edited:
+            return data
+        from telethon.extensions import BinaryReader
+
+        msg = BinaryReader(data).tgread_object()
+        if not isinstance(msg, types.Message):
+            return data  # service messages cannot be edited
+        msg.message = (msg.message or "") + EDIT_SUFFIX
+        msg.edit_date = datetime.fromtimestamp(facts.date + EDIT_DELAY, UTC)
+        return bytes(msg)
+
+    def edit_messages(self, chat: ChatSpec | str | int, ids: Iterable[int]) -> None:
+        """Edit messages "since an earlier run": their text gains :data:`EDIT_SUFFIX` and their
+        ``edit_date`` becomes date + :data:`EDIT_DELAY`. Other messages are unchanged."""
+        spec = self.chat(chat)
+        spec.edited = spec.edited | frozenset(ids)
+
+    def delete_messages(self, chat: ChatSpec | str | int, ids: Iterable[int]) -> None:
+        """Delete messages on the server: GetHistory no longer lists them (counts and pages shift
+        like Telegram's); every other message keeps its content."""
+        spec = self.chat(chat)
+        spec.deleted = spec.deleted | frozenset(ids)
+        if spec.space is not None:
+            spec.history = WithoutIds(spec.space, spec.deleted)
+
+    def tl_message(self, chat: ChatSpec | str | int, message_id: int) -> Any:
+        """The message as a Telethon TL object (what a client receives)."""
+        from telethon.extensions import BinaryReader
+
+        return BinaryReader(self.message_bytes(chat, message_id)).tgread_object()
+
+    def media_of(self, chat: ChatSpec | str | int, message_id: int) -> messages.MediaFacts | None:
+        return self.facts(chat, message_id).media
+
+    def find(self, chat: ChatSpec | str | int, kind: str, *, start: int = 0) -> int:
+        """The id of the first message of ``kind`` (plan kinds: photo, doc_128k, poll, ...)."""
+        spec = self.chat(chat)
+        space = self.space(spec)
+        for rank in range(start, space.count):
+            message_id = space.id_at(rank)
+            if self.facts(spec, message_id).kind == kind:
+                return message_id
+        raise KeyError(f"{spec.key} has no {kind} message")
+
+    def expected_file(self, chat: ChatSpec | str | int, message_id: int, thumb: str = "") -> bytes:
+        """The full bytes of a message's file (or one of its thumbnails)."""
+        m = self.media_of(chat, message_id)
+        if m is None:
+            raise KeyError(f"message {message_id} has no file")
+        if m.kind == "photo" and not thumb:
+            thumb = "y"  # the largest size: what download_media fetches
+        size, mime = self.file_size(m, thumb)
+        return content.file_bytes(self.file_key(m.media_id, thumb), size, 0, size, mime)
+
+    @staticmethod
+    def file_size(m: messages.MediaFacts, thumb: str) -> tuple[int, str]:
+        if m.kind == "photo":
+            return m.thumbs[thumb or "y"], "image/jpeg"
+        if thumb:
+            return m.thumbs[thumb], "image/jpeg"
+        return m.size, m.mime
+
+    def file_key(self, media_id: int, thumb: str) -> int:
+        return hash_of(self.seed, media_id, sum(map(ord, thumb)) if thumb else 0)
+
+    def access_hash_for(self, media_id: int) -> int:
+        return signed64(mix64(self._media_salt ^ media_id))
+
+    def file_reference(self, media_id: int, epoch: int | None = None) -> bytes:
+        """16 bytes naming the file and the epoch it was handed out in (see expire_file_references)."""
+        epoch = self.file_ref_epoch if epoch is None else epoch
+        mac = mix64(self._ref_salt ^ media_id ^ (epoch << 52))
+        return b"\x02" + epoch.to_bytes(3, "big") + mac.to_bytes(8, "big") + b"tgx\x00"
+
+    def media_for_id(self, media_id: int) -> tuple[ChatSpec | None, int]:
+        """(chat, message id) a media id was made for; (None, sticker index) for shared stickers."""
+        space = media_id >> messages.MEDIA_SPACE_SHIFT
+        if space == 0:
+            return None, media_id - messages.STICKER_BASE
+        return self.chat_by_index(space - 1), media_id & ((1 << messages.MEDIA_SPACE_SHIFT) - 1)
+
+    # -- state changes (also reachable through faults)
+
+    def expire_file_references(self) -> None:
+        """Every file reference handed out so far stops working (clients must re-fetch)."""
+        self.file_ref_epoch += 1
+
+    def make_private(self, chat: ChatSpec | str | int) -> None:
+        self.forbidden.add(self.chat(chat).index)
+        self._blobs.clear()
+
+    def revoke(self) -> None:
+        """The session is revoked: every authorized request fails with AUTH_KEY_UNREGISTERED."""
+        self.revoked = True
+
+    # -- entities as TL
+
+    def tl_user(self, user: UserSpec, *, as_min: bool = False) -> Any:
+        kwargs: dict[str, Any] = {}
+        if user.deleted:
+            kwargs["deleted"] = True
+        else:
+            kwargs.update(first_name=user.first_name, last_name=user.last_name, username=user.username)
+            if not user.bot:
+                kwargs["status"] = types.UserStatusRecently()
+        if user.bot:
+            kwargs.update(bot=True, bot_info_version=1, bot_nochats=True)
+        if as_min:
+            return types.User(user.id, min=True, access_hash=signed64(hash_of(self.seed, 0x313, user.id)),
+                              **kwargs)
+        return types.User(user.id, is_self=user.is_self or None, contact=user.contact or None,
+                          mutual_contact=user.contact or None, access_hash=user.access_hash, **kwargs)
+
+    def tl_chat(self, chat: ChatSpec) -> Any:
+        if chat.kind == "private":
+            assert chat.user is not None
+            return self.tl_user(chat.user)
+        date = datetime.fromtimestamp(chat.date_base, UTC)
+        if chat.is_channel:
+            if chat.index in self.forbidden:
+                return types.ChannelForbidden(chat.id, chat.access_hash, chat.title,
+                                              broadcast=chat.kind == "channel" or None,
+                                              megagroup=chat.kind == "supergroup" or None)
+            return types.Channel(
+                chat.id, chat.title, types.ChatPhotoEmpty(), date, access_hash=chat.access_hash,
+                username=chat.username, left=not chat.joined or None,
+                broadcast=chat.kind == "channel" or None, megagroup=chat.kind == "supergroup" or None,
+                forum=chat.forum or None, signatures=chat.signatures or None,
+                participants_count=len(chat.members) or 1234)
+        if chat.index in self.forbidden:
+            return types.ChatForbidden(chat.id, chat.title)
+        return types.Chat(chat.id, chat.title, types.ChatPhotoEmpty(), len(chat.members), date, 1,
+                          creator=True)
+
+    def user_blob(self, user_id: int, as_min: bool = False) -> bytes:
+        key = ("u", user_id, as_min)
+        blob = self._blobs.get(key)
+        if blob is None:
+            user = self._users_by_id[user_id]
+            blob = self._blobs[key] = bytes(self.tl_user(user, as_min=as_min))
+        return blob
+
+    def chat_blob(self, chat: ChatSpec) -> bytes:
+        key = ("c", chat.index)
+        blob = self._blobs.get(key)
+        if blob is None:
+            blob = self._blobs[key] = bytes(self.tl_chat(chat))
+        return blob
+
+    # -- clients and observation
+
+    @property
+    def request_log(self) -> list[dict[str, Any]]:
+        """Recent requests (bounded by ``log_limit``), oldest first, as dicts."""
+        return self.log.entries()
+
+    def request_counts(self) -> dict[str, int]:
+        """Requests seen per type (unwrapped: InvokeWithTakeout(GetHistory) counts as GetHistoryRequest)."""
+        return dict(self.log.counts)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(seed={self.seed}, chats={[c.key for c in self.chats]})"
+
+
+__all__ = ["ChatSpec", "TopicSpec", "UserSpec", "World"]
