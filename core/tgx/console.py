@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 import sys
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -29,6 +30,19 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"(?<![\w+])\+\d[\d \-().]{5,18}\d"), "<phone>"),  # +49 151 2345678
     (re.compile(r"\b[0-9a-f]{32}\b"), "<redacted>"),  # API hash (32 hex)
 )
+
+
+# C0/C1 control characters (NUL, ESC, ...) and the bidi overrides/isolates (U+202A-E, U+2066-9):
+# from a chat title they would garble the terminal line or reorder what follows them.
+_UNPRINTABLE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+Warn = Callable[[str], None]
+"""What stages call to tell the user something went wrong but the run goes on (default :func:`warn`)."""
+
+
+def printable(text: str) -> str:
+    """``text`` safe for a terminal: control and bidi-override characters become U+FFFD; tabs and
+    newlines stay. Telegram text (titles, names) is untrusted and reaches the console this way."""
+    return _UNPRINTABLE.sub("\ufffd", text)
 
 
 def register_secret(value: object) -> None:
@@ -61,7 +75,7 @@ def stdout() -> Console:
 
 
 def _emit(line: str) -> None:
-    stderr().print(redact(line), markup=False, highlight=False)
+    stderr().print(printable(redact(line)), markup=False, highlight=False)
 
 
 def warn(message: str) -> None:

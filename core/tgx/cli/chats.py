@@ -7,6 +7,7 @@ from typing import Any
 import pluggy
 import typer
 from rich.table import Table
+from rich.text import Text
 
 from tgx import console
 from tgx.cli import AppState, get_state, run_async
@@ -71,7 +72,9 @@ def register(app: typer.Typer, pm: pluggy.PluginManager) -> None:
                 messages = ""
             kind = row["kind"] + (" (forum)" if row["forum"] else "")
             username = f"@{row['username']}" if row["username"] else ""
-            table.add_row(str(row["id"]), kind, row["title"], username, str(row["unread"]), messages)
+            # Text, not str: a title is untrusted (no rich markup, no control or bidi characters).
+            table.add_row(str(row["id"]), kind, Text(console.printable(row["title"])), Text(console.printable(username)),
+                          str(row["unread"]), messages)
         console.stdout().print(table)
 
 

@@ -13,6 +13,8 @@ import time
 from typing import Any
 
 from rich.console import Console
+
+from tgx.console import printable
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -62,7 +64,7 @@ class ExportProgress:
             return
         state = {"done": 0, "total": total, "started": time.monotonic(), "task": None}
         if self._progress is not None:
-            state["task"] = self._progress.add_task(name, total=total, rate="")
+            state["task"] = self._progress.add_task(printable(name), total=total, rate="")
         self._chats[name] = state
 
     def advance(self, name: str, n: int, total: int | None = None) -> None:
@@ -86,7 +88,7 @@ class ExportProgress:
         self._last_plain = now
         state = self._chats[name]
         total = f"/{state['total']}" if state["total"] is not None else ""
-        self.console.print(f"tgx: {name}: {state['done']}{total} messages", highlight=False)
+        self.console.print(printable(f"tgx: {name}: {state['done']}{total} messages"), highlight=False, markup=False)
 
     # -- media -----------------------------------------------------------------------------------
     def media_total(self, nbytes: int) -> None:
@@ -118,15 +120,15 @@ class ExportProgress:
                     self._progress.remove_task(self._status_task)
                     self._status_task = None
             elif self._status_task is None:
-                self._status_task = self._progress.add_task(message, total=None, rate="")
+                self._status_task = self._progress.add_task(printable(message), total=None, rate="")
             else:
-                self._progress.update(self._status_task, description=message)
+                self._progress.update(self._status_task, description=printable(message))
         elif message:
-            self.console.print(f"tgx: {message}", highlight=False)
+            self.console.print(printable(f"tgx: {message}"), highlight=False, markup=False)
 
     def stage(self, message: str) -> None:
         if not self.quiet:
-            self.console.print(f"tgx: {message}", highlight=False)
+            self.console.print(printable(f"tgx: {message}"), highlight=False, markup=False)
 
 
 def stderr_is_terminal() -> bool:
