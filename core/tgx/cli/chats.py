@@ -73,8 +73,8 @@ def register(app: typer.Typer, pm: pluggy.PluginManager) -> None:
             kind = row["kind"] + (" (forum)" if row["forum"] else "")
             username = f"@{row['username']}" if row["username"] else ""
             # Text, not str: a title is untrusted (no rich markup, no control or bidi characters).
-            table.add_row(str(row["id"]), kind, Text(console.printable(row["title"])), Text(console.printable(username)),
-                          str(row["unread"]), messages)
+            title = Text(console.printable(row["title"]))
+            table.add_row(str(row["id"]), kind, title, Text(console.printable(username)), str(row["unread"]), messages)
         console.stdout().print(table)
 
 

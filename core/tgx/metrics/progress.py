@@ -13,8 +13,6 @@ import time
 from typing import Any
 
 from rich.console import Console
-
-from tgx.console import printable
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -23,6 +21,8 @@ from rich.progress import (
     TextColumn,
     TimeRemainingColumn,
 )
+
+from tgx.console import printable
 
 MIB = 1024 * 1024
 
