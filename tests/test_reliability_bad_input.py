@@ -101,6 +101,19 @@ def test_damaged_archive_is_reported_and_nothing_is_touched(tmp_path, run_tgx, e
     ('[export]\nformat = "jsonl"\nfromat = "csv"\n', "export.fromat"),
     ("[export\nformat = 1\n", "invalid TOML"),
     ('[simulated]\nchats = [{kind = "channel", username = "tiny", mesages = 5}]\n', "mesages"),
+    # wrong types: the file and the key, never a TypeError
+    ("[export]\nout = 5\n", "export.out must be a non-empty path string, not 5"),
+    ('[export]\nout = ""\n', "export.out must be a non-empty path string"),
+    ("[export]\nformat = 7\n", "export.format must be a format name or a list"),
+    ('[export]\nparallel_files = "many"\n', "export.parallel_files must be a whole number from 1 to 32, not 'many'"),
+    ('[export]\nmax_flood_wait = "x"\n', "export.max_flood_wait must be a number of seconds"),
+    ("[export]\nmedia = true\n", "export.media must be"),
+    ("[export]\ncrf = 99\n", "export.crf must be a whole number from 0 to 51"),
+    ('[export]\ntranscode = "sometimes"\n', "export.transcode must be one of"),
+    ("[export]\nmetrics_interval = 0\n", "export.metrics_interval must be a number of seconds above 0"),
+    ('[telegram]\nflood_sleep_threshold = "60"\n', "telegram.flood_sleep_threshold must be"),
+    ('[plugins]\ndisable = "html"\nload = [1]\n', "plugins.load must be a list of plugin names"),
+    ("[export]\nmax_size = true\n", "export.max_size must be"),
 ])
 def test_broken_config_is_one_line_exit_3(tmp_path, run_tgx, exported, text, words):
     _cfg, files = exported
@@ -111,6 +124,26 @@ def test_broken_config_is_one_line_exit_3(tmp_path, run_tgx, exported, text, wor
     line = one_error(r)
     assert words in line
     assert snapshot(tmp_path / "out") == files
+
+
+def test_a_wrong_typed_secret_is_never_echoed(tmp_path, run_tgx):
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[telegram]\napi_hash = 271828182845904523536\n")
+    r = run_tgx(bad, "export", "@tiny", "-o", "out")
+    assert r.returncode == ExitCode.CONFIG, r.stderr
+    line = one_error(r)
+    assert "telegram.api_hash must be a string, not a number" in line
+    assert "271828" not in r.stderr + r.stdout
+
+
+def test_formats_as_a_toml_list(tmp_path, run_tgx):
+    """``format = ["jsonl", "csv"]`` (how docs/configuration.md writes it) works like ``-f jsonl,csv``."""
+    cfg = write_config(tmp_path / "tgx.toml", {"chats": [SMALL]},
+                       extra={"export": {"format": ["jsonl", "csv"], "out": "listed"}})
+    r = run_tgx(cfg, "export", "@tiny")
+    assert r.returncode == 0, r.stderr
+    folder = tmp_path / "listed" / "tiny"
+    assert (folder / "messages.jsonl").is_file() and (folder / "messages.csv").is_file()
 
 
 # -- the output folder of another chat ----------------------------------------------------------------------

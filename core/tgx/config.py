@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,13 +23,129 @@ from tgx.errors import ConfigError
 APP_NAME = "tgx"
 CONFIG_FILE_NAME = "tgx.toml"
 
-# The core's own tables and their keys. Anything else at top level must be a plugin's table.
-CORE_KEYS: dict[str, set[str]] = {
-    "telegram": {"api_id", "api_hash", "session", "bot_token", "flood_sleep_threshold"},
-    "plugins": {"disable", "load"},
-    "export": {"out", "format", "media", "parallel_files", "max_size", "transcode", "encoder",
-               "crf", "max_flood_wait", "metrics_interval"},
+
+
+@dataclass(frozen=True)
+class Key:
+    """One core key's type: ``check`` turns the TOML value into what the code uses, or returns
+    None when the value has the wrong type (reported as "<table>.<key> must be <expected>")."""
+
+    expected: str
+    check: Callable[[Any], Any]
+    secret: bool = False  # never echo the value back (an API hash typed as a number is still a hash)
+
+
+def _integer(low: int | None = None, high: int | None = None) -> Callable[[Any], Any]:
+    def check(value: Any) -> int | None:
+        if isinstance(value, bool) or not isinstance(value, int):
+            return None
+        if (low is not None and value < low) or (high is not None and value > high):
+            return None
+        return value
+    return check
+
+
+def _number(low: float = 0.0, *, above: bool = False) -> Callable[[Any], Any]:
+    def check(value: Any) -> float | None:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            return None
+        return float(value) if (value > low if above else value >= low) else None
+    return check
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) and value.strip() else None
+
+
+def _names(value: Any) -> list[str] | None:
+    """A list of names, or one comma-separated string (how the CLI flag spells it)."""
+    if isinstance(value, str):
+        value = value.split(",")
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        return None
+    return [v.strip() for v in value if v.strip()]
+
+
+def _comma_text(value: Any) -> str | None:
+    """A comma list for a flag that takes one: ``["jsonl", "html"]`` reads as ``"jsonl,html"``."""
+    names = _names(value)
+    return ",".join(names) if names else None
+
+
+def _size(value: Any) -> str | None:
+    """``"50MB"`` or a plain number of bytes."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int) and value > 0:
+        return str(value)
+    return _text(value)
+
+
+def _choice(*choices: str) -> Callable[[Any], Any]:
+    def check(value: Any) -> str | None:
+        return value if value in choices else None
+    return check
+
+
+# The core's own tables, each key with its type. Anything else at top level must be a plugin's table.
+SCHEMA: dict[str, dict[str, Key]] = {
+    "telegram": {
+        "api_id": Key("a number", lambda v: int(v) if isinstance(v, str) and v.strip().isdigit()
+                      else _integer(1)(v)),
+        "api_hash": Key("a string", _text, secret=True),
+        "session": Key("a plain name", _text),
+        "bot_token": Key("a string", _text, secret=True),
+        "flood_sleep_threshold": Key("a whole number of seconds (0 or more)", _integer(0)),
+    },
+    "plugins": {
+        "disable": Key("a list of plugin names", _names),
+        "load": Key("a list of plugin names", _names),
+    },
+    "export": {
+        "out": Key("a non-empty path string", _text),
+        "format": Key('a format name or a list of them, e.g. ["jsonl", "html"]', _comma_text),
+        "media": Key('"all", "none" or a list of media kinds', _comma_text),
+        "parallel_files": Key("a whole number from 1 to 32", _integer(1, 32)),
+        "max_size": Key('a size such as "50MB" or a number of bytes', _size),
+        "transcode": Key('one of "never", "incompatible", "always"', _choice("never", "incompatible", "always")),
+        "encoder": Key("an encoder name (see `tgx encoders`)", _text),
+        "crf": Key("a whole number from 0 to 51", _integer(0, 51)),
+        "max_flood_wait": Key("a number of seconds (0 or more)", _number(0.0)),
+        "metrics_interval": Key("a number of seconds above 0", _number(0.0, above=True)),
+    },
 }
+CORE_KEYS: dict[str, set[str]] = {table: set(keys) for table, keys in SCHEMA.items()}
+
+
+def check_table(path: Path, table: str, section: Mapping[str, Any]) -> dict[str, Any]:
+    """One core table checked against :data:`SCHEMA`: unknown keys and wrong types are a
+    :class:`ConfigError` naming the file and the key; the result holds the normalised values."""
+    keys = SCHEMA[table]
+    unknown = sorted(set(section) - set(keys))
+    if unknown:
+        raise ConfigError(
+            f"{path}: unknown key {table}.{unknown[0]}",
+            hint=f"known keys in [{table}]: {', '.join(sorted(keys))}",
+        )
+    checked: dict[str, Any] = {}
+    for name, value in section.items():
+        normal = keys[name].check(value)
+        if normal is None:
+            got = _toml_type(value) if keys[name].secret else _show(value)
+            raise ConfigError(f"{path}: {table}.{name} must be {keys[name].expected}, not {got}")
+        checked[name] = normal
+    return checked
+
+
+def _toml_type(value: Any) -> str:
+    kinds = {bool: "a boolean", int: "a number", float: "a number", str: "a string", list: "a list",
+             dict: "a table"}
+    return kinds.get(type(value), "a date")
+
+
+def _show(value: Any) -> str:
+    text = repr(value) if not isinstance(value, bool) else str(value).lower()
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def _split_names(value: str | None) -> list[str] | None:
@@ -110,27 +226,23 @@ def load_config(
         raise ConfigError(f"{cfg_path}: config file not found")
 
     config = Config(path=cfg_path, env=env, verbose=verbose)
-    for table, keys in CORE_KEYS.items():
+    checked: dict[str, dict[str, Any]] = {}
+    for table in SCHEMA:
         section = data.get(table, {})
         if not isinstance(section, dict):
             raise ConfigError(f"{cfg_path}: [{table}] must be a table")
-        unknown = sorted(set(section) - keys)
-        if unknown:
-            raise ConfigError(
-                f"{cfg_path}: unknown key {table}.{unknown[0]}",
-                hint=f"known keys in [{table}]: {', '.join(sorted(keys))}",
-            )
+        checked[table] = check_table(cfg_path, table, section)
     for name, value in data.items():
-        if name in CORE_KEYS:
+        if name in SCHEMA:
             continue
         if not isinstance(value, dict):
             raise ConfigError(f"{cfg_path}: unknown top-level key {name!r}",
                               hint="plugin settings go in a table named after the plugin, e.g. [html]")
         config.tables[name] = value
 
-    telegram = data.get("telegram", {})
-    plugins = data.get("plugins", {})
-    config.export = dict(data.get("export", {}))
+    telegram = checked["telegram"]
+    plugins = checked["plugins"]
+    config.export = checked["export"]
 
     api_id = env.get("TGX_API_ID") or telegram.get("api_id")
     if api_id not in (None, ""):
@@ -143,7 +255,7 @@ def load_config(
     config.session = env.get("TGX_SESSION") or telegram.get("session") or "tgx"
     if "/" in config.session or config.session.startswith("."):
         raise ConfigError(f"session name {config.session!r} must be a plain name, not a path")
-    config.flood_sleep_threshold = int(telegram.get("flood_sleep_threshold", 60))
+    config.flood_sleep_threshold = telegram.get("flood_sleep_threshold", 60)
 
     disable = list(plugins.get("disable", []))
     disable += _split_names(env.get("TGX_DISABLE_PLUGINS")) or []
