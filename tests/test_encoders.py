@@ -242,6 +242,96 @@ def test_probe_media_of_garbage_is_a_probe_error(corrupt: Path, real_ffmpeg: str
     assert "broken.mp4" in err.value.message and "Invalid data" in err.value.message
 
 
+# ffprobe's JSON for an iPhone-style MOV: cover art first, HEVC Main 10, HE-AAC (ffprobe 6.1).
+FFPROBE_MOV = {
+    "streams": [
+        {"index": 0, "codec_name": "mjpeg", "profile": "Baseline", "codec_type": "video", "width": 600,
+         "height": 600, "pix_fmt": "yuvj420p", "disposition": {"default": 0, "attached_pic": 1}},
+        {"index": 1, "codec_name": "hevc", "profile": "Main 10", "codec_type": "video", "width": 3840,
+         "height": 2160, "pix_fmt": "yuv420p10le", "duration": "62.500000",
+         "disposition": {"default": 1, "attached_pic": 0}},
+        {"index": 2, "codec_name": "aac", "profile": "HE-AAC", "codec_type": "audio", "sample_rate": "44100",
+         "channels": 2, "disposition": {"default": 1, "attached_pic": 0}},
+    ],
+    "format": {"filename": "x.mov", "nb_streams": 3, "format_name": "mov,mp4,m4a,3gp,3g2,mj2",
+               "duration": "62.500000", "tags": {"major_brand": "qt  ", "minor_version": "0"}},
+}
+
+
+@pytest.fixture
+def with_ffprobe(tmp_path: Path, real_ffmpeg: str, monkeypatch: pytest.MonkeyPatch) -> dict[str, Path]:
+    """An ffmpeg (the real one, through a wrapper) with the fake ffprobe beside it."""
+    bin_dir, answers = tmp_path / "probe-bin", tmp_path / "answers"
+    bin_dir.mkdir()
+    answers.mkdir()
+    (bin_dir / "ffmpeg").write_text(f'#!/bin/sh\nexec "{real_ffmpeg}" "$@"\n')
+    (bin_dir / "ffmpeg").chmod(0o755)
+    _wrapper(bin_dir / "ffprobe", "fake_ffprobe.py")
+    monkeypatch.setenv("FAKE_FFPROBE_ANSWERS", str(answers))
+    monkeypatch.setenv("FAKE_FFPROBE_LOG", str(tmp_path / "ffprobe-calls.jsonl"))
+    return {"ffmpeg": bin_dir / "ffmpeg", "answers": answers, "log": tmp_path / "ffprobe-calls.jsonl"}
+
+
+def test_probe_media_asks_the_ffprobe_beside_ffmpeg(with_ffprobe: dict[str, Path], tmp_path: Path):
+    movie = tmp_path / "x.mov"
+    movie.write_bytes(b"not read by the fake")
+    (with_ffprobe["answers"] / "x.mov.json").write_text(json.dumps(FFPROBE_MOV))
+    assert ffmpeg.find_ffprobe(with_ffprobe["ffmpeg"]) == str(with_ffprobe["ffmpeg"].with_name("ffprobe"))
+    info = ffmpeg.probe_media(movie, str(with_ffprobe["ffmpeg"]))
+    assert info.container == "mov,mp4,m4a,3gp,3g2,mj2" and info.is_mp4_family
+    assert info.duration == pytest.approx(62.5)
+    assert (info.video_codec, info.video_profile, info.bit_depth) == ("hevc", "Main 10", 10)  # not the cover
+    assert (info.width, info.height, info.pix_fmt) == (3840, 2160, "yuv420p10le")
+    assert (info.audio_codec, info.audio_profile, info.major_brand) == ("aac", "HE-AAC", "qt")
+    argv = json.loads(with_ffprobe["log"].read_text().splitlines()[0])
+    assert argv[:6] == ["-v", "error", "-of", "json", "-show_format", "-show_streams"]
+
+
+def test_ffprobe_and_ffmpeg_i_agree_on_a_real_clip(with_ffprobe: dict[str, Path], clips: dict[str, Path],
+                                                    real_ffmpeg: str):
+    """The same facts through both parsers: the fake answers with the JSON a real ffprobe gives
+    for the 'compatible' clip (H.264 High + AAC LC in MP4, 320x240, 2 s)."""
+    (with_ffprobe["answers"] / "compatible.mp4.json").write_text(json.dumps({
+        "streams": [
+            {"index": 0, "codec_name": "h264", "profile": "High", "codec_type": "video", "width": 320,
+             "height": 240, "pix_fmt": "yuv420p", "disposition": {"attached_pic": 0}},
+            {"index": 1, "codec_name": "aac", "profile": "LC", "codec_type": "audio",
+             "disposition": {"attached_pic": 0}},
+        ],
+        "format": {"format_name": "mov,mp4,m4a,3gp,3g2,mj2", "duration": "2.000000",
+                   "tags": {"major_brand": "isom"}},
+    }))
+    from_json = ffmpeg.probe_media(clips["compatible"], str(with_ffprobe["ffmpeg"]))
+    from_stderr = ffmpeg.probe_media(clips["compatible"], real_ffmpeg)  # imageio's: no ffprobe beside it
+    assert ffmpeg.find_ffprobe(real_ffmpeg) is None
+    keep = ("container", "video_codec", "video_profile", "pix_fmt", "width", "height", "bit_depth",
+            "audio_codec", "audio_profile", "major_brand")
+    assert {k: getattr(from_json, k) for k in keep} == {k: getattr(from_stderr, k) for k in keep}
+    assert from_json.duration == pytest.approx(from_stderr.duration, abs=0.1)
+
+
+def test_ffprobe_on_garbage_is_a_probe_error_naming_the_file(with_ffprobe: dict[str, Path], corrupt: Path):
+    (with_ffprobe["answers"] / "broken.mp4.err").write_text("{path}: Invalid data found when processing input\n")
+    with pytest.raises(ffmpeg.ProbeError) as err:
+        ffmpeg.probe_media(corrupt, str(with_ffprobe["ffmpeg"]))
+    assert "broken.mp4" in err.value.message and "Invalid data" in err.value.message
+
+
+def test_a_broken_ffprobe_falls_back_to_ffmpeg_i(with_ffprobe: dict[str, Path], clips: dict[str, Path]):
+    info = ffmpeg.probe_media(clips["compatible"], str(with_ffprobe["ffmpeg"]))  # no answer: exits 2
+    assert with_ffprobe["log"].is_file()  # it was asked
+    assert (info.video_codec, info.width, info.audio_codec) == ("h264", 320, "aac")
+
+
+def test_parse_ffprobe_json_rejects_what_is_not_a_probe():
+    assert ffmpeg.parse_ffprobe_json("not json") is None
+    assert ffmpeg.parse_ffprobe_json('{"streams": []}') is None
+    info = ffmpeg.parse_ffprobe_json('{"format": {"format_name": "ogg", "duration": "N/A"}, "streams": '
+                                     '[{"codec_type": "audio", "codec_name": "opus", "profile": "unknown"}]}')
+    assert info is not None and info.duration is None and not info.has_video
+    assert (info.audio_codec, info.audio_profile) == ("opus", None)
+
+
 def test_parse_probe_skips_cover_art_and_reads_profiles():
     stderr = """Input #0, mov,mp4,m4a,3gp,3g2,mj2, from 'x.mov':
   Metadata:

@@ -1,14 +1,16 @@
-"""Finding ffmpeg, running it with progress, and reading media metadata without ffprobe.
+"""Finding ffmpeg, running it with progress, and reading media metadata.
 
 Public helper module: encoder plugins import it as ``tgx.ffmpeg``. Everything here shells out
 to one ``ffmpeg`` binary, found at ``TGX_FFMPEG``, then on ``PATH``, then in the optional
-``imageio-ffmpeg`` wheel (``pip install 'tgx[ffmpeg]'``), which ships ffmpeg but not ffprobe —
-hence :func:`probe_media` parses ``ffmpeg -i`` instead.
+``imageio-ffmpeg`` wheel (``pip install 'tgx[ffmpeg]'``). :func:`probe_media` asks the
+``ffprobe`` installed beside that ffmpeg for JSON (a stable, documented format); the wheel
+ships no ffprobe, so without one it parses ``ffmpeg -i``'s human-readable stderr instead.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import shutil
@@ -393,24 +395,102 @@ def parse_probe(stderr: str) -> MediaInfo | None:
                      **video, **audio)  # type: ignore[arg-type]
 
 
-def probe_media(path: str | os.PathLike[str], ffmpeg: str | FfmpegInfo | None = None) -> MediaInfo:
-    """Stream metadata of ``path`` from ``ffmpeg -hide_banner -i PATH`` (no ffprobe needed).
+def find_ffprobe(ffmpeg: str | os.PathLike[str]) -> str | None:
+    """The ``ffprobe`` beside ``ffmpeg`` (same folder, same build), or None.
 
-    Raises :class:`ProbeError` when ffmpeg cannot read it, :class:`DependencyError` when there
-    is no ffmpeg at all.
+    Only the sibling: an ffprobe elsewhere on PATH may be another version than the ffmpeg that
+    will encode the file, and the two must agree on what they can read."""
+    path = Path(ffmpeg)
+    name = path.name.replace("ffmpeg", "ffprobe", 1)
+    if name == path.name:
+        return None
+    sibling = path.with_name(name)
+    return str(sibling) if sibling.is_file() and os.access(sibling, os.X_OK) else None
+
+
+def parse_ffprobe_json(text: str) -> MediaInfo | None:
+    """Parse ``ffprobe -of json -show_format -show_streams``; None when it has no format."""
+    try:
+        doc = json.loads(text)
+    except ValueError:
+        return None
+    fmt = doc.get("format") if isinstance(doc, dict) else None
+    if not isinstance(fmt, dict) or not fmt.get("format_name"):
+        return None
+    video: dict[str, object] = {}
+    audio: dict[str, object] = {}
+    for stream in doc.get("streams") or []:
+        if not isinstance(stream, dict):
+            continue
+        kind = stream.get("codec_type")
+        profile = stream.get("profile")
+        profile = profile if isinstance(profile, str) and profile != "unknown" else None
+        if kind == "video" and not video and not (stream.get("disposition") or {}).get("attached_pic"):
+            pix_fmt = stream.get("pix_fmt")
+            video = {
+                "video_codec": stream.get("codec_name"), "video_profile": profile, "pix_fmt": pix_fmt,
+                "width": _int_or_none(stream.get("width")), "height": _int_or_none(stream.get("height")),
+                "bit_depth": bit_depth(pix_fmt) if isinstance(pix_fmt, str) else None,
+            }
+        elif kind == "audio" and not audio:
+            audio = {"audio_codec": stream.get("codec_name"), "audio_profile": profile}
+    tags = fmt.get("tags") if isinstance(fmt.get("tags"), dict) else {}
+    return MediaInfo(container=str(fmt["format_name"]), duration=_float_or_none(fmt.get("duration")),
+                     major_brand=str(tags["major_brand"]).strip() if tags.get("major_brand") else None,
+                     **video, **audio)  # type: ignore[arg-type]
+
+
+def _int_or_none(value: object) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _float_or_none(value: object) -> float | None:
+    try:
+        return float(value) if isinstance(value, str | int | float) else None
+    except ValueError:
+        return None  # ffprobe writes "N/A" for a stream without a duration
+
+
+def probe_media(path: str | os.PathLike[str], ffmpeg: str | FfmpegInfo | None = None) -> MediaInfo:
+    """Stream metadata of ``path``: from the ffprobe beside ``ffmpeg`` when there is one, else
+    from ``ffmpeg -hide_banner -i PATH``.
+
+    Raises :class:`ProbeError` when the file cannot be read as media, :class:`DependencyError`
+    when there is no ffmpeg at all.
     """
     exe = ffmpeg.path if isinstance(ffmpeg, FfmpegInfo) else ffmpeg or require_ffmpeg().path
+    probe = find_ffprobe(exe)
+    if probe is not None:
+        info = _probe_with_ffprobe(probe, path)
+        if info is not None:
+            return info
     try:
         done = subprocess.run([exe, "-hide_banner", "-nostdin", "-i", os.fspath(path)],
                               capture_output=True, timeout=_PROBE_TIMEOUT_S, stdin=subprocess.DEVNULL)
     except (OSError, subprocess.SubprocessError) as exc:
         raise ProbeError(f"cannot probe {Path(path).name}: {exc}") from None
     text = _decode(done.stderr)
-    info = parse_probe(text)
-    if info is None:
+    parsed = parse_probe(text)
+    if parsed is None:
         lines = [line for line in text.splitlines() if "At least one output file" not in line]
         raise ProbeError(f"cannot read {Path(path).name}: {summarize_stderr(lines)}")
-    return info
+    return parsed
+
+
+def _probe_with_ffprobe(probe: str, path: str | os.PathLike[str]) -> MediaInfo | None:
+    """ffprobe's answer; None when ffprobe itself misbehaves (then ``ffmpeg -i`` is asked)."""
+    try:
+        done = subprocess.run([probe, "-v", "error", "-of", "json", "-show_format", "-show_streams",
+                               os.fspath(path)], capture_output=True, timeout=_PROBE_TIMEOUT_S,
+                              stdin=subprocess.DEVNULL)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    if done.returncode != 0:
+        lines = _decode(done.stderr).splitlines()
+        if any(os.fspath(path) in line or "Invalid data" in line for line in lines):  # about the file
+            raise ProbeError(f"cannot read {Path(path).name}: {summarize_stderr(lines)}")
+        return None
+    return parse_ffprobe_json(_decode(done.stdout))
 
 
 # ---------------------------------------------------------------------------------------------
