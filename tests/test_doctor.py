@@ -73,6 +73,19 @@ def test_all_ok_with_a_private_logged_in_session(doctor, tmp_path):
         assert row["status"] == "ok" or row["fix"], row
 
 
+@pytest.mark.parametrize(("no_openssl", "backend"), [(False, "the system's OpenSSL"), (True, "pure Python")])
+def test_without_cryptg_doctor_names_the_aes_telethon_really_uses(doctor, monkeypatch, no_openssl, backend):
+    from telethon.crypto import aes, libssl
+
+    monkeypatch.setattr(aes, "cryptg", None)
+    if no_openssl:
+        monkeypatch.setattr(libssl, "decrypt_ige", None)
+    _code, rows, _ = doctor()
+    row = rows["cryptg"]
+    assert row["status"] == "warn" and row["fix"] == "pip install cryptg"
+    assert f"Telethon decrypts with {backend}" in row["detail"] and "MiB/s here" in row["detail"]
+
+
 def test_not_logged_in_and_no_credentials(doctor):
     code, rows, _ = doctor()
     assert code == ExitCode.FAILURE
