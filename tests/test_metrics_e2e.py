@@ -6,7 +6,8 @@ from __future__ import annotations
 import json
 import sqlite3
 
-from prometheus_client.openmetrics.parser import text_string_to_metric_families
+from prometheus_client.parser import text_string_to_metric_families  # the classic text node_exporter reads
+from test_metrics_sinks import assert_every_family_typed_and_populated
 from tgxrun import request_counts, tgx
 
 CHANNEL = {"kind": "channel", "username": "metricschan", "title": "Metrics", "messages": 1_200, "media": False}
@@ -24,7 +25,7 @@ def _value(families, name, **labels):
     raise AssertionError(f"no sample {name} {labels}")
 
 
-def test_json_and_openmetrics_sinks_match_the_server_and_the_archive(tmp_path, sim_config):
+def test_json_and_textfile_sinks_match_the_server_and_the_archive(tmp_path, sim_config):
     log = tmp_path / "requests.jsonl"
     cfg = sim_config(chats=[CHANNEL], request_log=str(log))
     prom = tmp_path / "tgx.prom"
@@ -49,6 +50,8 @@ def test_json_and_openmetrics_sinks_match_the_server_and_the_archive(tmp_path, s
     assert report["resources"]["rss_bytes_peak"] > 0
 
     families = _families(prom)
+    assert_every_family_typed_and_populated(families)
+    assert "# EOF" not in prom.read_text()
     assert _value(families, "tgx_stage_items_total", stage="fetch") == archived
     assert _value(families, "tgx_stage_calls_total", stage="fetch") == served["GetHistoryRequest"]
 

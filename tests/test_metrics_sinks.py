@@ -14,7 +14,8 @@ import pytest
 import tgx.hookspecs
 import tgx_metrics_json
 import tgx_openmetrics
-from prometheus_client.openmetrics.parser import text_string_to_metric_families
+from prometheus_client.openmetrics.parser import text_string_to_metric_families as openmetrics_families
+from prometheus_client.parser import text_string_to_metric_families
 from tgx.config import Config
 from tgx.metrics.collector import Metrics, build_sinks
 from tgx_openmetrics.render import render
@@ -268,7 +269,7 @@ def test_a_failing_metrics_json_does_not_stop_the_others(tmp_path):
     m.finish("ok", 0)
     assert len(warnings) == 1 and warnings[0].startswith("metrics sink 'metrics_json' failed: ")
     assert "disabled for this run" in warnings[0]
-    assert prom.read_text().endswith("# EOF\n")
+    assert "# TYPE tgx_stage_items_total counter" in prom.read_text()
 
 
 # -- openmetrics ------------------------------------------------------------------------------------
@@ -285,7 +286,7 @@ def value(fams: dict[str, Any], family: str, sample: str, **labels: str) -> floa
     raise KeyError((family, sample, labels))
 
 
-def test_openmetrics_text_parses_and_carries_the_numbers(tmp_path):
+def test_textfile_is_classic_prometheus_text_and_carries_the_numbers(tmp_path):
     prom = tmp_path / "textfile" / "tgx.prom"
     prom.parent.mkdir()
     sinks = build_sinks(plugin_manager(), Config(), tmp_path, {"metrics-textfile": str(prom)})
@@ -295,7 +296,7 @@ def test_openmetrics_text_parses_and_carries_the_numbers(tmp_path):
     assert value(fams, "tgx_run_complete", "tgx_run_complete") == 0
     m.finish("ok", 0)
     text = prom.read_text()
-    assert text.endswith("# EOF\n")
+    assert "# EOF" not in text  # OpenMetrics only when asked
     fams = families(text)
     assert fams["tgx_stage_items"].type == "counter"
     assert value(fams, "tgx_stage_items", "tgx_stage_items_total", stage="fetch") == 2000
@@ -336,14 +337,36 @@ def test_openmetrics_escapes_label_values_and_special_numbers():
     assert "tgx_run_start_time_seconds" not in fams
 
 
-def test_openmetrics_is_readable_by_the_classic_text_parser():
-    """node_exporter's textfile collector reads the classic Prometheus format: it must cope."""
-    from prometheus_client.parser import text_string_to_metric_families as classic
+def assert_every_family_typed_and_populated(fams: dict[str, Any]) -> None:
+    """What node_exporter needs: no family declared without samples, no untyped sample, and
+    sample names that belong to their family (counters: ``_total``/``_created``)."""
+    assert fams
+    for name, fam in fams.items():
+        assert fam.type in ("counter", "gauge"), (name, fam.type)
+        assert fam.samples, name
+        allowed = {name + "_total", name + "_created"} if fam.type == "counter" else {name}
+        assert {s.name for s in fam.samples} <= allowed, (name, fam.samples[:2])
 
+
+def test_every_family_of_a_busy_report_is_typed_and_populated():
     m = busy_metrics([], resources=True)
-    text = render(m.finish("ok", 0))
-    names = {s.name for f in classic(text) for s in f.samples}
-    assert {"tgx_stage_items_total", "tgx_rss_bytes", "tgx_flood_wait_seconds_total"} <= names
+    fams = families(render(m.finish("ok", 0)))
+    assert_every_family_typed_and_populated(fams)
+    assert {"tgx_stage_items", "tgx_rss_bytes", "tgx_flood_wait_seconds"} <= set(fams)
+
+
+def test_openmetrics_when_asked(tmp_path):
+    prom = tmp_path / "tgx.prom"
+    sinks = build_sinks(plugin_manager(), Config(), tmp_path,
+                        {"metrics-textfile": str(prom), "metrics-textfile-format": "openmetrics"})
+    m = busy_metrics(sinks, resources=True)
+    m.finish("ok", 0)
+    text = prom.read_text()
+    assert text.endswith("# EOF\n")
+    fams = {f.name: f for f in openmetrics_families(text)}
+    assert fams["tgx_stage_items"].type == "counter"
+    assert value(fams, "tgx_stage_items", "tgx_stage_items_total", stage="fetch") == 2000
+    assert value(fams, "tgx_messages", "tgx_messages_total") == 2000
 
 
 def test_sinks_see_periodic_snapshots_in_a_real_run(tmp_path):

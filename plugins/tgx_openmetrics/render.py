@@ -1,14 +1,14 @@
-"""Turn a tgx metrics snapshot/report into OpenMetrics text (one pure function, easy to test).
+"""Turn a tgx metrics snapshot/report into exposition text (one pure function, easy to test).
 
-Counters are families without the ``_total`` suffix whose samples carry it, as OpenMetrics
-requires; gauges are plain. The text ends with ``# EOF``. node_exporter's textfile collector
-reads the older Prometheus text format: it accepts this file, ignoring ``# EOF`` (a comment
-there) and taking the counters' ``*_total`` samples as untyped series with the same names.
+The families are built here, the text is written by ``prometheus_client``'s own exposition:
+the classic Prometheus text format by default (what node_exporter's textfile collector parses:
+every family typed, counters' samples ending in ``_total``), or OpenMetrics (``# EOF`` at the
+end) for scrapers that ask for it. ``prometheus_client`` is imported when a file is written,
+never at start-up.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
@@ -66,7 +66,7 @@ class _Family:
         self.name = name
         self.kind = kind
         self.help = help
-        self.samples: list[tuple[Labels, Any]] = []
+        self.samples: list[tuple[Labels, float]] = []
 
 
 class _Builder:
@@ -79,53 +79,40 @@ class _Builder:
         family = self.families.get(name)
         if family is None:
             family = self.families[name] = _Family(name, kind, help)
-        family.samples.append((labels, value))
+        family.samples.append((labels, float(value)))
 
-    def text(self) -> str:
-        lines: list[str] = []
+    def text(self, fmt: str) -> str:
+        from prometheus_client import CollectorRegistry, generate_latest
+        from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+        from prometheus_client.openmetrics.exposition import generate_latest as generate_openmetrics
+
+        built = []
         for fam in self.families.values():
-            lines.append(f"# TYPE {fam.name} {fam.kind}")
-            lines.append(f"# HELP {fam.name} {_escape_help(fam.help)}")
-            sample_name = fam.name + "_total" if fam.kind == "counter" else fam.name
+            kind = CounterMetricFamily if fam.kind == "counter" else GaugeMetricFamily
+            metric = kind(fam.name, fam.help, labels=[k for k, _ in fam.samples[0][0]])
             for labels, value in fam.samples:
-                lines.append(f"{sample_name}{_labels(labels)} {_value(value)}")
-        lines.append("# EOF")
-        return "\n".join(lines) + "\n"
+                metric.add_metric([v for _, v in labels], value)
+            built.append(metric)
 
+        class Snapshot:  # a collector that yields this one snapshot's families
+            def collect(self) -> list[Any]:
+                return built
 
-def _escape_help(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("\n", "\\n")
-
-
-def _labels(labels: Labels) -> str:
-    if not labels:
-        return ""
-    return "{" + ",".join(f'{k}="{_escape_label(v)}"' for k, v in labels) + "}"
-
-
-def _escape_label(value: str) -> str:
-    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
-
-
-def _value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "1" if value else "0"
-    if isinstance(value, int):
-        return str(value)
-    value = float(value)
-    if math.isnan(value):
-        return "NaN"
-    if math.isinf(value):
-        return "+Inf" if value > 0 else "-Inf"
-    return repr(value)
+        registry = CollectorRegistry(auto_describe=False)
+        registry.register(Snapshot())  # type: ignore[arg-type]
+        generate = generate_openmetrics if fmt == "openmetrics" else generate_latest
+        return generate(registry).decode("utf-8")
 
 
 def _items(section: Any) -> Iterable[tuple[str, Any]]:
     return section.items() if isinstance(section, Mapping) else ()
 
 
-def render(report: Mapping[str, Any]) -> str:
-    """OpenMetrics text for one snapshot or final report (``schema_version`` 1)."""
+FORMATS = ("prometheus", "openmetrics")
+
+
+def render(report: Mapping[str, Any], fmt: str = "prometheus") -> str:
+    """Exposition text (``fmt``: one of :data:`FORMATS`) for one snapshot or final report."""
     b = _Builder()
     run = report.get("run") or {}
     b.add("tgx_build_info", "gauge", "Always 1; the tgx version is a label.", 1,
@@ -186,4 +173,4 @@ def render(report: Mapping[str, Any]) -> str:
         b.add("tgx_gauge_max", "gauge", "Pipeline gauges (peak).", cell.get("max"), (("name", name),))
     for name, value in _items(report.get("counters")):
         b.add("tgx_counter", "counter", "Pipeline counters.", value, (("name", name),))
-    return b.text()
+    return b.text(fmt)
