@@ -185,6 +185,14 @@ class Config:
         """A plugin's table from tgx.toml (empty when absent)."""
         return dict(self.tables.get(name, {}))
 
+    @property
+    def simulated_requested(self) -> bool:
+        """The user chose the simulated Telegram: a ``[simulated]`` table or ``TGX_SIMULATED``.
+
+        An explicit choice: the ``simulated`` plugin answers it alone, whatever third-party
+        client plugin is installed."""
+        return "simulated" in self.tables or bool(self.env.get("TGX_SIMULATED"))
+
     def is_disabled(self, name: str) -> bool:
         return name in self.disable and name not in self.enable
 

@@ -31,7 +31,8 @@ def tgx_telegram_client(config: Config) -> Any:
     Calling rule: firstresult — stops at the first non-None result. The built-in ``telegram``
     plugin (real Telegram) is ``trylast``, so any other plugin that answers wins over it; the
     built-in ``simulated`` plugin answers only when ``[simulated]`` is configured (or
-    ``TGX_SIMULATED`` is set). Errors raised here end the command (exit 5 for auth problems).
+    ``TGX_SIMULATED`` is set) — an explicit choice, so then it alone is asked, and ``tgx demo``
+    always asks it. Errors raised here end the command (exit 5 for auth problems).
     """
 
 

@@ -69,8 +69,20 @@ class AppState:
     extra: dict[str, Any] = field(default_factory=dict)  # for commands that want to share things
 
     def make_client(self) -> Any:
-        """A not-yet-connected Telethon client from the ``tgx_telegram_client`` hook."""
-        client = self.pm.hook.tgx_telegram_client(config=self.config)
+        """A not-yet-connected Telethon client from the ``tgx_telegram_client`` hook.
+
+        When the simulated Telegram was asked for (``Config.simulated_requested``; ``tgx demo``
+        always asks), only the ``simulated`` plugin is called: an explicit choice wins over
+        any installed third-party client plugin, ``tryfirst`` or not."""
+        hook = self.pm.hook.tgx_telegram_client
+        if self.config.simulated_requested:
+            if self.pm.get_plugin("simulated") is None:
+                raise PluginError("the simulated Telegram was asked for ([simulated] or TGX_SIMULATED), "
+                                  "but the built-in 'simulated' plugin is disabled",
+                                  hint="`tgx plugins enable simulated`, or unset TGX_SIMULATED")
+            others = [plugin for name, plugin in self.pm.list_name_plugin() if name != "simulated"]
+            hook = self.pm.subset_hook_caller("tgx_telegram_client", remove_plugins=others)
+        client = hook(config=self.config)
         if client is None:
             raise PluginError("no plugin provides a Telegram client",
                               hint="enable the built-in one: `tgx plugins enable telegram`")

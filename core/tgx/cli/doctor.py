@@ -61,7 +61,7 @@ def check_config(config: Config, pm: pluggy.PluginManager) -> list[Check]:
         if table not in known:
             checks.append(Check(f"config [{table}]", WARN, "matches no plugin (ignored)",
                                 f"remove the table or install/enable the plugin '{table}'"))
-    if "simulated" in config.tables or config.env.get("TGX_SIMULATED"):
+    if config.simulated_requested:
         try:
             from tgx.simulator.scenario import scenario_from_config
 
