@@ -18,6 +18,7 @@ class ExitCode:
     NETWORK = 6  # flood wait above the limit, connection lost: resumable
     OUTPUT = 7  # output directory not writable, belongs to another chat, corrupt archive, disk full
     DEPENDENCY = 8  # missing ffmpeg, encoder unavailable
+    BUSY = 9  # another tgx process is writing the same output folder: retry later or --wait-lock
     INTERRUPTED = 130  # Ctrl-C / SIGTERM: state committed, resumable
 
 
