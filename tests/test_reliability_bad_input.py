@@ -16,6 +16,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -114,6 +115,10 @@ def test_damaged_archive_is_reported_and_nothing_is_touched(tmp_path, run_tgx, e
     ('[telegram]\nflood_sleep_threshold = "60"\n', "telegram.flood_sleep_threshold must be"),
     ('[plugins]\ndisable = "html"\nload = [1]\n', "plugins.load must be a list of plugin names"),
     ("[export]\nmax_size = true\n", "export.max_size must be"),
+    # well-typed but wrong: still the file's key, never a flag the user did not pass
+    ('[export]\nmedia = "bogus"\n', "bad.toml: export.media: unknown media kind 'bogus'"),
+    ('[export]\nmedia = ["photo", "none"]\n', "export.media: 'none' cannot be combined"),
+    ('[export]\nmax_size = "lots"\n', "export.max_size"),
 ])
 def test_broken_config_is_one_line_exit_3(tmp_path, run_tgx, exported, text, words):
     _cfg, files = exported
@@ -392,3 +397,84 @@ def test_file_too_large_while_rendering(tmp_path):
     assert "disk full while rendering jsonl" in line and "File too large" in line
     assert snapshot(tmp_path / "out") == files
     assert not list((tmp_path / "out").rglob("*.tgx-tmp"))
+
+
+def test_render_file_too_large_is_disk_full_exit_7_and_names_no_success(tmp_path):
+    """`tgx render` with no room: the export's exit 7 and message, not "format failed: OSError";
+    the formats that failed are not listed as rendered, and the files from before stay."""
+    cfg = write_config(tmp_path / "tgx.toml", {"chats": [CHANNEL]})
+    assert _tgx_sub(tmp_path, cfg, "export", "@" + CHAT, "-o", "out", "-f", "csv,jsonl").returncode == 0
+    files = snapshot(tmp_path / "out")
+    r = _tgx_sub(tmp_path, cfg, "render", "out", "-f", "csv,jsonl", preexec=_file_size_limit(1_200_000))
+    assert r.returncode == ExitCode.OUTPUT, r.stderr
+    line = one_error(r)
+    assert "disk full while rendering jsonl" in line and "File too large" in line
+    assert ": rendered " not in r.stdout + r.stderr
+    assert snapshot(tmp_path / "out") == files
+    assert not list((tmp_path / "out").rglob("*.tgx-tmp"))
+
+
+def test_sigterm_during_render_keeps_the_old_files_and_leaves_no_temp_file(tmp_path):
+    big = {**CHANNEL, "messages": 30_000}
+    cfg = write_config(tmp_path / "tgx.toml", {"chats": [big]})
+    assert _tgx_sub(tmp_path, cfg, "export", "@" + CHAT, "-o", "out", "-f", "jsonl,html,csv").returncode == 0
+    files = snapshot(tmp_path / "out")
+    proc = subprocess.Popen([sys.executable, "-m", "tgx", "render", "out", "-f", "jsonl,html,csv", "--html-page-size",
+                             "500"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=tgx_env(tmp_path, cfg), cwd=tmp_path)
+    chat = tmp_path / "out" / CHAT
+    deadline = time.monotonic() + 120
+    while not list(chat.glob("*.tgx-tmp")):  # a writer is in the middle of a file
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline
+        time.sleep(0.005)
+    proc.send_signal(signal.SIGTERM)
+    _out, err = proc.communicate(timeout=60)
+    assert proc.returncode == ExitCode.INTERRUPTED, err
+    assert "interrupted" in err and "Traceback" not in err
+    assert not list(chat.rglob("*.tgx-tmp"))
+    assert snapshot(tmp_path / "out") == files
+
+
+def test_render_of_a_read_only_archive_says_it_needs_write_access(tmp_path, run_tgx, exported):
+    if os.geteuid() == 0:
+        pytest.skip("root can write anywhere")
+    cfg, files = exported
+    state = tmp_path / "out" / ".tgx"
+    (state / "archive.sqlite").chmod(0o400)
+    try:
+        r = run_tgx(cfg, "render", "out", "-f", "jsonl")
+    finally:
+        (state / "archive.sqlite").chmod(0o600)
+    assert r.returncode == ExitCode.OUTPUT, r.stderr
+    line = one_error(r)
+    assert "archive.sqlite is read-only: tgx needs write access" in line
+    assert "cannot create" not in line
+    assert snapshot(tmp_path / "out") == files
+
+
+def test_empty_out_is_refused_not_the_current_directory(tmp_path, run_tgx):
+    cfg = write_config(tmp_path / "tgx.toml", {"chats": [SMALL]})
+    r = run_tgx(cfg, "export", "@tiny", "--out", "", "-f", "jsonl")
+    assert r.returncode == ExitCode.USAGE, r.stderr
+    assert one_error(r) == "tgx: error: --out is empty"
+    assert not (tmp_path / ".tgx").exists() and not (tmp_path / "tiny").exists()
+
+
+def test_a_chat_named_four_ways_is_fetched_once_and_counted_once(tmp_path, run_tgx):
+    log = tmp_path / "requests.jsonl"
+    cfg = write_config(tmp_path / "tgx.toml", {"chats": [SMALL], "request_log": str(log)})
+    from tgxrun import request_counts
+
+    first = run_tgx(cfg, "export", "tiny", "--json", "-o", "first")
+    chat_id = json.loads(first.stdout)["chats"][0]["id"]  # the marked id, -100…
+    once = request_counts(log)["GetHistoryRequest"]
+    log.unlink()
+    r = run_tgx(cfg, "export", "tiny", "@tiny", "https://t.me/tiny", "--json", "-o", "out", "--", str(chat_id))
+    assert r.returncode == 0, r.stderr
+    result = json.loads(r.stdout)
+    assert [(c["id"], c["fetched"]) for c in result["chats"]] == [(chat_id, 120)]
+    report = json.loads((tmp_path / "out" / "export_metrics.json").read_text())
+    assert report["totals"]["messages"] == 120
+    assert request_counts(log)["GetHistoryRequest"] == once
+    assert len(read_jsonl(tmp_path / "out" / "tiny" / "messages.jsonl")) == 120

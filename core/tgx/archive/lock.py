@@ -54,8 +54,10 @@ def hold_output(out: Path | str, command: str, *, wait_s: float = 0.0) -> Iterat
     """
     path = lock_path(out)
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fh: IO[str] = open(path, "a+", encoding="utf-8")  # noqa: SIM115 - held for the whole block
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)  # private, like the archive beside it
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        os.fchmod(fd, 0o600)
+        fh: IO[str] = os.fdopen(fd, "r+", encoding="utf-8")
     except OSError as exc:
         raise OutputError(f"cannot lock {out}: {exc.strerror or exc}",
                           hint="check that the output folder is writable") from None

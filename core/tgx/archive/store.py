@@ -25,6 +25,7 @@ asyncio code, a single-worker executor); a lock serializes calls as a safety net
 
 from __future__ import annotations
 
+import errno
 import os
 import sqlite3
 import threading
@@ -162,6 +163,11 @@ class Archive:
             os.close(fd)
             os.chmod(path, 0o600)
         except OSError as exc:
+            if path.exists() and exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+                raise OutputError(f"the archive {path} is read-only: tgx needs write access to it "
+                                  f"and to {state} (SQLite keeps its journal beside it)",
+                                  hint=f"make it writable (chmod -R u+w {state}) or copy OUT somewhere "
+                                       "writable") from None
             raise OutputError(f"cannot create the archive {path}: {exc.strerror or exc}") from None
         problem = _truncation(path)
         if problem is not None:

@@ -16,7 +16,7 @@ import typer
 from tgx import console
 from tgx.cli import AppState, get_state
 from tgx.cli.interrupt import guarded_render, run_cli
-from tgx.errors import ExitCode, UsageError
+from tgx.errors import ConfigError, ExitCode, UsageError
 from tgx.export.conductor import ExportRequest, run_export
 from tgx.fetch.history import FetchOptions
 from tgx.host import registry
@@ -95,10 +95,19 @@ def export_request_from_cli(state: AppState, values: dict[str, Any], plugin_opts
     if not values["chats"] and not values["all_dialogs"]:
         raise UsageError("no CHAT to export", hint="name chats (see `tgx chats`) or pass --all-dialogs")
     from tgx.media import MediaOptions
+    from tgx.media.options import parse_kinds, parse_size
 
     def pick(name: str, default: Any) -> Any:
         """The flag when given, else tgx.toml's [export] key, else the built-in default."""
         return values[name] if values[name] is not None else defaults.get(name, default)
+
+    # A value from tgx.toml that is well-typed but wrong is the file's error, not a flag's.
+    for key, parse in (("media", parse_kinds), ("max_size", parse_size)):
+        if values[key] is None and defaults.get(key) is not None:
+            try:
+                parse(defaults[key], flag=f"{state.config.path}: export.{key}")
+            except UsageError as exc:
+                raise ConfigError(exc.message) from None
 
     media = MediaOptions.from_cli(
         media=pick("media", "none"), max_size=pick("max_size", None),
@@ -109,7 +118,7 @@ def export_request_from_cli(state: AppState, values: dict[str, Any], plugin_opts
         chats=values["chats"] or [],
         all_dialogs=values["all_dialogs"],
         dialog_types=sorted(dialog_types),
-        out=Path(values["out"] or defaults.get("out", "tgx-export")),
+        out=_out_dir(values["out"], defaults),
         formats=formats,
         fetch=fetch,
         plugin_options={o.name: values[_py_name(o.name)] for o in plugin_opts},
@@ -120,7 +129,18 @@ def export_request_from_cli(state: AppState, values: dict[str, Any], plugin_opts
         takeout=values["takeout"] or values["takeout_fallback"],
         takeout_fallback=values["takeout_fallback"],
         refresh_edits=values["refresh_edits"],
+        wait_lock=values["wait_lock"],
     )
+
+
+def _out_dir(flag: str | None, defaults: dict[str, Any]) -> Path:
+    """``--out``, else tgx.toml's ``[export] out``, else ./tgx-export; an empty value is an error
+    (``--out ''`` from an unset shell variable must not export into the current directory)."""
+    if flag is not None:
+        if not flag.strip():
+            raise UsageError("--out is empty", hint="name the output directory, e.g. --out ./export")
+        return Path(flag)
+    return Path(defaults.get("out", "tgx-export"))
 
 
 async def export_with_client(state: AppState, req: ExportRequest, *, json_output: bool) -> int:
@@ -170,8 +190,8 @@ def register(app: typer.Typer, pm: pluggy.PluginManager) -> None:
         P("dialog_type", P.KEYWORD_ONLY, annotation=list[str] | None, default=typer.Option(
             None, "--dialog-type", metavar="TYPES",
             help="With --all-dialogs: only these kinds, comma-separated: channel, supergroup, group, user, bot.")),
-        P("out", P.KEYWORD_ONLY, annotation=Path | None, default=typer.Option(
-            None, "--out", "-o",
+        P("out", P.KEYWORD_ONLY, annotation=str | None, default=typer.Option(
+            None, "--out", "-o", metavar="DIR",
             help="Output directory (default: out in tgx.toml's export table, else ./tgx-export).")),
         P("format", P.KEYWORD_ONLY, annotation=list[str] | None, default=typer.Option(
             None, "--format", "-f", metavar="FORMATS",
@@ -223,6 +243,9 @@ def register(app: typer.Typer, pm: pluggy.PluginManager) -> None:
                  "for edits and deletions.")),
         P("metrics_interval", P.KEYWORD_ONLY, annotation=float | None, default=typer.Option(
             None, "--metrics-interval", metavar="SECONDS", help="Seconds between metrics snapshots (default 5).")),
+        P("wait_lock", P.KEYWORD_ONLY, annotation=float, default=typer.Option(
+            0.0, "--wait-lock", metavar="SECONDS", min=0,
+            help="If another tgx process is writing OUT, wait up to SECONDS for it (default: fail at once).")),
         P("quiet", P.KEYWORD_ONLY, annotation=bool, default=typer.Option(
             False, "--quiet", "-q", help="No progress display and no summary.")),
         P("json_output", P.KEYWORD_ONLY, annotation=bool, default=typer.Option(

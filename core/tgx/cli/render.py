@@ -10,11 +10,13 @@ import pluggy
 import typer
 
 from tgx import console
-from tgx.archive.store import Archive
+from tgx.archive.lock import hold_output
+from tgx.archive.store import STATE_DIR, Archive
 from tgx.cli import get_state
 from tgx.cli.export import _py_name, option_parameter, plugin_option_specs, split_formats
+from tgx.cli.interrupt import guarded_render, run_cli
 from tgx.errors import ExitCode, OutputError, UsageError
-from tgx.export.conductor import STATE_DIR, format_options, select_formats
+from tgx.export.conductor import format_options, select_formats
 from tgx.telegram.peers import parse_chat
 
 RENDER_HELP = """Render output formats again from an export's archive (no network, no login).
@@ -29,7 +31,11 @@ def _is(peer: Any, value: str | int) -> bool:
     return bool(peer.username) and peer.username.lower() == value.lower()
 
 
-def render_archive(state: Any, out: Path, formats: list[str], chats: list[str], options: dict[str, Any]) -> int:
+async def render_archive(state: Any, out: Path, formats: list[str], chats: list[str], options: dict[str, Any],
+                         *, quiet: bool = False, wait_lock: float = 0.0) -> int:
+    """Render ``formats`` of the archived ``chats`` (default: all) with OUT locked against other
+    writers. A coroutine only so that :func:`~tgx.cli.interrupt.run_cli` handles SIGINT/SIGTERM
+    (the engine aborts the writer and keeps the files rendered before) and a full disk (exit 7)."""
     from tgx.render.engine import render_chat
 
     if not (out / STATE_DIR / "archive.sqlite").is_file():
@@ -37,25 +43,29 @@ def render_archive(state: Any, out: Path, formats: list[str], chats: list[str], 
                           hint="point at the --out directory of a previous `tgx export`")
     selected = select_formats(state.pm, formats)
     fmt_options = format_options(selected, state.config, options)
+    specs = {n: r.spec for n, r in selected.items()}
+    render = guarded_render(render_chat)
     failures = 0
-    with Archive.open(out) as archive:
+    with hold_output(out, "render", wait_s=wait_lock), Archive.open(out) as archive:
         known = archive.chats()
         wanted = known
         if chats:
             wanted = []
             for arg in chats:
                 ref = parse_chat(arg)
-                match = [p for p in known if _is(p, ref.value)]
-                if not match:
+                match = [p for p in known if _is(p, ref.value) and p not in wanted]
+                if not match and not any(_is(p, ref.value) for p in wanted):
                     raise UsageError(f"chat {arg} is not in this archive",
                                      hint="archived chats: " + ", ".join(p.folder_name for p in known))
                 wanted += match
         for peer in wanted:
-            result = render_chat(archive, peer.id, out, {n: r.spec for n, r in selected.items()}, fmt_options)
+            result = render(archive, peer.id, out, specs, fmt_options)
             for name, error in result.errors.items():
                 failures += 1
                 console.error(f"{peer.folder_name}: format '{name}' failed: {error}")
-            console.info(f"{peer.title}: rendered {', '.join(selected)} into {out / peer.folder_name}")
+            done = [name for name in selected if name not in result.errors]
+            if done and not quiet:
+                console.info(f"{peer.title}: rendered {', '.join(done)} into {out / peer.folder_name}")
     return ExitCode.FAILURE if failures else ExitCode.OK
 
 
@@ -65,7 +75,8 @@ def register(app: typer.Typer, pm: pluggy.PluginManager) -> None:
     def render(ctx: typer.Context, **values: Any) -> None:
         state = get_state(ctx)
         options = {o.name: values[_py_name(o.name)] for o in plugin_opts}
-        code = render_archive(state, values["out"], split_formats(values["format"]), values["chat"] or [], options)
+        code = run_cli(render_archive(state, values["out"], split_formats(values["format"]), values["chat"] or [],
+                                      options, quiet=values["quiet"], wait_lock=values["wait_lock"]))
         if code != ExitCode.OK:
             raise typer.Exit(code)
 
@@ -78,6 +89,11 @@ def register(app: typer.Typer, pm: pluggy.PluginManager) -> None:
             ..., "--format", "-f", metavar="FORMATS", help="Formats to render, comma-separated or repeated.")),
         P("chat", P.KEYWORD_ONLY, annotation=list[str] | None, default=typer.Option(
             None, "--chat", metavar="CHAT", help="Only this chat (repeatable); default: every chat.")),
+        P("wait_lock", P.KEYWORD_ONLY, annotation=float, default=typer.Option(
+            0.0, "--wait-lock", metavar="SECONDS", min=0,
+            help="If another tgx process is writing OUT, wait up to SECONDS for it (default: fail at once).")),
+        P("quiet", P.KEYWORD_ONLY, annotation=bool, default=typer.Option(
+            False, "--quiet", "-q", help="Print only errors.")),
         *(option_parameter(o) for o in plugin_opts),
     ])
     app.command("render", help=RENDER_HELP)(render)

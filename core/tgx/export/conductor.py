@@ -16,7 +16,8 @@ from pathlib import Path
 from time import perf_counter
 from typing import Any
 
-from tgx.archive.store import Archive
+from tgx.archive.lock import hold_output
+from tgx.archive.store import STATE_DIR, Archive
 from tgx.config import Config
 from tgx.errors import ChatNotFound, ExitCode, OutputError, TgxError, UsageError
 from tgx.fetch.history import FetchOptions, FetchResult, HistoryFetcher, quiet_gc
@@ -31,8 +32,6 @@ from tgx.specs import PeerRef
 from tgx.telegram.peers import PeerResolution, parse_chat
 from tgx.telegram.runner import RequestCounter, RequestRunner
 from tgx.telegram.takeout import TakeoutSession
-
-STATE_DIR = ".tgx"
 
 RESOLVE_AT_ONCE = 4  # chats named on the command line resolved at a time (ResolveUsername is rate-limited)
 
@@ -56,6 +55,7 @@ class ExportRequest:
     metrics_interval: float = 5.0
     quiet: bool = False
     command: str = "export"
+    wait_lock: float = 0.0  # seconds to wait for another tgx process writing OUT (tgx.archive.lock)
 
 
 @dataclass
@@ -127,6 +127,15 @@ async def run_export(pm: Any, config: Config, req: ExportRequest, client: Any,
     selected = select_formats(pm, req.formats)
     fmt_options = format_options(selected, config, req.plugin_options)
     out = prepare_out_dir(req.out)
+    with hold_output(out, req.command, wait_s=req.wait_lock):  # one writer per OUT, for the whole run
+        return await _export_into(out, pm, config, req, client, progress, render=render, refs=refs,
+                                  selected=selected, fmt_options=fmt_options)
+
+
+async def _export_into(out: Path, pm: Any, config: Config, req: ExportRequest, client: Any,
+                       progress: ExportProgress, *, render: Any, refs: list[PeerRef],
+                       selected: dict[str, Any], fmt_options: dict[str, dict]) -> ExportOutcome:
+    """:func:`run_export`'s work, with OUT locked."""
     archive = Archive.open(out)
     sinks = build_sinks(pm, config, out, req.plugin_options)
     metrics = Metrics(
@@ -163,6 +172,8 @@ async def run_export(pm: Any, config: Config, req: ExportRequest, client: Any,
         for ref, rp in zip(refs, answers, strict=True):
             if isinstance(rp, BaseException):
                 raise rp
+            if any(rp.peer.id == seen.peer.id for _ref, seen in resolved):
+                continue  # `news`, `@news`, `t.me/news` and its -100… id are one chat, fetched once
             check_folder_owner(archive, rp.peer)
             archive.set_chat(rp.peer)
             resolved.append((ref, rp))

@@ -393,26 +393,26 @@ def render_chat(archive: Archive, chat_id: int, out_dir: Path | str, formats: Ma
         res.exception = exc
         res.files = []
 
-    for name, spec in formats.items():
-        res = result.formats[name] = FormatResult(name)
-        ctx = ChatRenderContext(chat=chat, chat_dir=chat_dir,
-                                options=_format_options(spec, options.get(name)), message_count=count,
-                                lookups=lookups, format_name=name, claims=claims)
-        writer = None
-        started = perf()
-        try:
-            writer = spec.factory(ctx)
-            writer.open()
-        except Exception as exc:  # noqa: BLE001 - a plugin's failure is recorded, not raised
-            res.seconds += perf() - started
-            fail(name, ctx, writer, exc)
-            continue
-        res.seconds += perf() - started
-        active[name] = (writer, ctx)
-        if callable(getattr(writer, "write_records", None)):
-            by_records.add(name)
-
     try:
+        for name, spec in formats.items():
+            res = result.formats[name] = FormatResult(name)
+            ctx = ChatRenderContext(chat=chat, chat_dir=chat_dir,
+                                    options=_format_options(spec, options.get(name)), message_count=count,
+                                    lookups=lookups, format_name=name, claims=claims)
+            writer = None
+            started = perf()
+            try:
+                writer = spec.factory(ctx)
+                writer.open()
+            except Exception as exc:  # noqa: BLE001 - a plugin's failure is recorded, not raised
+                res.seconds += perf() - started
+                fail(name, ctx, writer, exc)
+                continue
+            res.seconds += perf() - started
+            active[name] = (writer, ctx)
+            if callable(getattr(writer, "write_records", None)):
+                by_records.add(name)
+
         if active:
             # Asked once per chat: rendering runs after the media stage has finished.
             media_files = archive.has_media_files()
@@ -449,10 +449,13 @@ def render_chat(archive: Archive, chat_id: int, out_dir: Path | str, formats: Ma
                 result.formats[name].files = ctx.files
             result.formats[name].seconds += perf() - started
             active.pop(name, None)
-    finally:
-        # An archive error or Ctrl-C mid-render: abort whoever is still writing, replace nothing.
+    except BaseException:
+        # An archive error or Ctrl-C/SIGTERM mid-render: abort whoever is still writing, replace
+        # nothing, and sweep temp files whose writer had not been registered yet.
         for name, (writer, ctx) in list(active.items()):
             fail(name, ctx, writer, OutputError("rendering was interrupted"))
+        remove_stale_temp_files(chat_dir)
+        raise
     return result
 
 
