@@ -184,3 +184,25 @@ def test_sigkill_during_a_large_download_then_rerun_resumes(tmp_path: Path, sim_
     final = tmp_path / "out" / record.path
     assert final.read_bytes() == world.expected_file("tgx_demo", big_message)
     assert not journal.exists() and not (tmp_path / "out" / (record.path + ".part")).exists()
+
+
+def test_a_truncated_media_file_is_fetched_again_on_rerun(tmp_path: Path, sim_config) -> None:
+    log = tmp_path / "requests.jsonl"
+    cfg = sim_config(**SCENARIO, request_log=str(log))
+    assert tgx(tmp_path, "export", "@tgx_demo", "--media", "all", "-o", "out", config=cfg).returncode == 0
+    world = world_of(SCENARIO)
+    out = tmp_path / "out"
+    paths = check_files(out, world, "tgx_demo")
+    victim = out / max(paths.values(), key=lambda p: (out / p).stat().st_size)  # the biggest file
+    whole = victim.read_bytes()
+    with victim.open("r+b") as fh:
+        fh.truncate(1_000)
+    logged = len(read_log(log))
+
+    again = tgx(tmp_path, "export", "@tgx_demo", "--media", "all", "-o", "out", config=cfg)
+    assert again.returncode == 0, again.stderr
+    assert victim.read_bytes() == whole
+    assert f"{victim.relative_to(out).as_posix()} is 1,000 bytes on disk" in again.stderr
+    check_files(out, world, "tgx_demo")
+    refetched = {r["media_id"] for r in read_log(log)[logged:] if r["type"] == "GetFileRequest"}
+    assert len(refetched) == 1  # only the damaged file

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import tempfile
 from pathlib import Path
 
 
@@ -26,26 +27,44 @@ def fsync_dir(path: Path | str) -> None:
         os.close(fd)
 
 
+def _umask() -> int:
+    current = os.umask(0o022)
+    os.umask(current)
+    return current
+
+
+def temp_beside(path: Path | str, *, suffix: str = ".tmp", mode: int | None = None) -> Path:
+    """Create a new, empty temporary file next to ``path`` with a unique name and return it.
+
+    The name is ``.NAME.<random>SUFFIX`` (``tempfile.mkstemp``): two processes or threads never
+    share one, it starts with a dot and ends in ``suffix``, so globbing collectors (node_exporter's
+    ``*.prom``) and the target's own pattern never pick it up. Permission bits are ``mode``, or
+    those a plain ``open(path, "w")`` would give (0666 less the umask) — not mkstemp's 0600.
+    """
+    path = Path(path)
+    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)
+    try:
+        os.fchmod(fd, (0o666 & ~_umask()) if mode is None else mode)
+    finally:
+        os.close(fd)
+    return Path(name)
+
+
 def write_atomic(path: Path | str, data: bytes | str, *, mode: int = 0o644) -> None:
     """Replace ``path`` with ``data`` atomically; the new file gets permission bits ``mode``.
 
-    The temporary name (``.NAME.PID.tmp``) starts with a dot and does not end like the target,
-    so globbing collectors (node_exporter's ``*.prom``) never pick it up. On failure it is removed
-    and the old file is untouched.
+    The data goes to :func:`temp_beside`'s unique temp file, is fsynced and renamed over
+    ``path``. On failure the temp file is removed and the old file is untouched.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     payload = data.encode("utf-8") if isinstance(data, str) else data
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with contextlib.suppress(FileNotFoundError):
-        tmp.unlink()  # a leftover of a killed process with the same pid
+    tmp = temp_beside(path, mode=mode)
     try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
-        with os.fdopen(fd, "wb") as fh:
+        with open(tmp, "wb") as fh:
             fh.write(payload)
             fh.flush()
             os.fsync(fh.fileno())
-        os.chmod(tmp, mode)  # the umask may have narrowed it
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):

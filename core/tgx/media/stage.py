@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import stat
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -212,7 +213,7 @@ class MediaStage:
                         continue
                     self._seen.add(media.id)
                     record = self.index.record(media.id)
-                    if record is not None and record.status == "done" and self._present(record.path):
+                    if record is not None and record.status == "done" and self._present(record.path, record.size):
                         self.result.present += 1
                         if media.kind in VIDEO_KINDS:
                             self._encode_existing(media.id, record.path)
@@ -229,11 +230,22 @@ class MediaStage:
         for _ in range(opts.parallel_files):
             await queue.put(None)
 
-    def _present(self, relpath: str | None) -> bool:
+    def _present(self, relpath: str | None, size: int | None = None) -> bool:
+        """Whether a downloaded file is still there whole: one ``stat`` per file and rerun, so a
+        file truncated (or replaced) on disk since is fetched again instead of kept forever."""
         if not relpath:
             return False
         path = self.out / relpath
-        return path.is_file() and not path.is_symlink()
+        try:
+            st = path.lstat()
+        except OSError:
+            return False
+        if not stat.S_ISREG(st.st_mode):
+            return False
+        if size is not None and st.st_size != size:
+            self._warn(f"{relpath} is {st.st_size:,} bytes on disk, {size:,} when downloaded: fetching it again")
+            return False
+        return True
 
     async def _chat(self, peer: Peer) -> _Chat:
         input_peer = self.input_peers.get(peer.id)

@@ -11,11 +11,12 @@ flagged deleted, no media path to attach), re-serialized from the fixed message 
 ``--format jsonl`` alone copies rows to the file without decoding them.
 
 Files are never half-written where a finished one was: :meth:`ChatRenderContext.open` hands the
-writer a file named ``<name>.tgx-tmp`` beside the final name; only after the writer's
+writer a new file with a unique name ``.<name>.<random>.tgx-tmp`` beside the final name; only after the writer's
 ``close()`` returns is each file fsynced and moved into place with ``os.replace``. A writer that
 raises is ``abort()``-ed, its temp files are deleted, the old files stay as they were, and the
 other formats finish. Temp files left by a killed render are removed when the chat is next
-rendered.
+rendered, and files a format wrote last time but not this time (pages beyond a new last page)
+are removed once it succeeded (:func:`remove_superseded_files`).
 
 Deterministic: the engine adds nothing to the files (no timestamps, no absolute paths); the same
 archive renders byte-identical output as long as the writers are deterministic too.
@@ -23,6 +24,7 @@ archive renders byte-identical output as long as the writers are deterministic t
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import time
@@ -35,10 +37,12 @@ from pathlib import Path, PurePosixPath, PureWindowsPath
 from types import MappingProxyType
 from typing import IO, Any
 
+import orjson
+
 from tgx.archive.records import dumps, load_message
-from tgx.archive.store import Archive
+from tgx.archive.store import STATE_DIR, Archive
 from tgx.errors import OutputError, TgxError
-from tgx.fsutil import fsync_dir
+from tgx.fsutil import fsync_dir, temp_beside, write_atomic
 from tgx.media.index import attach_paths
 from tgx.model import Message, Peer
 from tgx.specs import FormatSpec, FormatWriter
@@ -236,7 +240,7 @@ class ChatRenderContext:
             parent.mkdir(parents=True, exist_ok=True)
             if not parent.resolve().is_relative_to(self._real_dir):
                 raise OutputError(f"a format asked to write outside its chat folder: {relpath!r} (symlink)")
-            tmp = final.with_name(final.name + TMP_SUFFIX)
+            tmp = temp_beside(final, suffix=TMP_SUFFIX)  # unique: no two writers share a temp file
             if mode == "w":
                 f: IO[Any] = open(tmp, "w", encoding="utf-8", newline="\n", buffering=1 << 16)
             else:
@@ -315,7 +319,7 @@ def remove_stale_temp_files(chat_dir: Path) -> int:
         return 0
     for root, _dirs, files in os.walk(chat_dir, followlinks=False):
         for name in files:
-            if name.endswith(TMP_SUFFIX):
+            if name.endswith(TMP_SUFFIX) or TMP_SUFFIX + "-" in name:  # + SQLite's -journal/-wal
                 try:
                     os.unlink(os.path.join(root, name))
                     removed += 1
@@ -456,7 +460,56 @@ def render_chat(archive: Archive, chat_id: int, out_dir: Path | str, formats: Ma
             fail(name, ctx, writer, OutputError("rendering was interrupted"))
         remove_stale_temp_files(chat_dir)
         raise
+    remove_superseded_files(out_dir, chat, chat_dir, result)
     return result
+
+
+MANIFEST = "rendered.json"  # in OUT/.tgx/: chat id → format → the files its last render wrote
+
+
+def remove_superseded_files(out_dir: Path, chat: Peer, chat_dir: Path, result: RenderResult) -> list[str]:
+    """Delete the files a format wrote last time that its new render did not write again.
+
+    A paged or split format (html pages, markdown by month) re-rendered with other options writes
+    a different set of files; the old pages beyond the new last one would otherwise stay, linking
+    into a set that no longer exists. The manifest ``OUT/.tgx/rendered.json`` remembers what each
+    format of each chat wrote; only formats that succeeded now replace their entry (a failed
+    format keeps its old files and its old entry). Returns the removed paths (chat-relative).
+    """
+    path = out_dir / STATE_DIR / MANIFEST
+    try:
+        manifest = orjson.loads(path.read_bytes())
+        if not isinstance(manifest, dict):
+            manifest = {}
+    except (OSError, orjson.JSONDecodeError):
+        manifest = {}  # none yet (or unreadable): nothing known to remove, rebuilt below
+    entry = manifest.get(str(chat.id))
+    entry = dict(entry) if isinstance(entry, dict) else {}
+    written = {f for r in result.formats.values() if r.ok for f in r.files}
+    removed: list[str] = []
+    for name, res in result.formats.items():
+        if not res.ok:
+            continue
+        before = entry.get(name)
+        for rel in before if isinstance(before, list) else ():
+            if not isinstance(rel, str) or rel in written:
+                continue
+            try:
+                target = chat_dir / _check_relpath(rel)
+            except OutputError:
+                continue  # not a path this engine could have written: leave it alone
+            inside = target.parent.resolve().is_relative_to(chat_dir.resolve())
+            if inside and target.is_file() and not target.is_symlink():
+                with contextlib.suppress(OSError):
+                    target.unlink()
+                    removed.append(rel)
+        entry[name] = sorted(res.files)
+    manifest[str(chat.id)] = entry
+    try:
+        write_atomic(path, orjson.dumps(manifest, option=orjson.OPT_SORT_KEYS), mode=0o600)
+    except OSError:
+        pass  # the files are rendered; a manifest that could not be written only forgets old pages
+    return removed
 
 
 def render_all(archive: Archive, out_dir: Path | str, formats: Mapping[str, FormatSpec],
