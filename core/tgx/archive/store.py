@@ -14,6 +14,12 @@ Layout (schema version :data:`SCHEMA_VERSION`):
 * ``chats`` (exported chats: Peer json + free metadata), ``peers`` (senders, mentioned users,
   forward sources), ``checkpoints`` (opaque JSON owned by the fetcher), ``media`` (media id →
   downloaded file), ``meta`` (key/value), ``schema_version``.
+* ``row_counts(chat_id, block, rows)`` (schema 2) — how many message rows each block of
+  :data:`BLOCK_IDS` ids held when last written, updated in the same transaction as the rows.
+  Rows never leave the archive in normal use, so a chat whose rows now count fewer than that
+  lost rows (a partial ``sqlite3 .recover``, a hand edit): :meth:`Archive.missing_rows` names
+  the blocks, and the fetcher fetches them again instead of trusting its checkpoint. The check
+  costs nothing extra when the counts agree (the export counts the chat's rows anyway).
 
 Durability: WAL with ``synchronous=NORMAL`` — a committed batch survives a killed process
 (an OS crash may lose the last few commits, never consistency).
@@ -36,12 +42,16 @@ from typing import Any
 
 import orjson
 
+from tgx import console
 from tgx.archive.records import MessageRow, load_message, message_row
 from tgx.archive.records import dumps as _dumps
+from tgx.console import Warn
 from tgx.errors import OutputError
 from tgx.model import Message, Peer
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: row_counts (schema 1 archives get the table on open; counts are filled per chat)
+BLOCK_SHIFT = 12
+BLOCK_IDS = 1 << BLOCK_SHIFT  # message ids per row_counts block
 STATE_DIR = ".tgx"
 ARCHIVE_NAME = "archive.sqlite"
 
@@ -70,6 +80,12 @@ CREATE TABLE IF NOT EXISTS checkpoints (
     chat_id INTEGER PRIMARY KEY,
     data BLOB NOT NULL               -- opaque JSON owned by the fetcher
 );
+CREATE TABLE IF NOT EXISTS row_counts (
+    chat_id INTEGER NOT NULL,
+    block INTEGER NOT NULL,          -- message id >> BLOCK_SHIFT
+    rows INTEGER NOT NULL,           -- message rows of the block when it was last written
+    PRIMARY KEY (chat_id, block)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS media (
     media_id INTEGER PRIMARY KEY,    -- photo/document id: the dedupe key
     path TEXT,                       -- POSIX path relative to OUT/
@@ -83,6 +99,8 @@ _UPSERT_MESSAGE = ("INSERT OR REPLACE INTO messages (chat_id, id, date, edit_dat
                    "VALUES (?, ?, ?, ?, ?, ?)")
 _UPSERT_PEER = "INSERT OR REPLACE INTO peers (id, data) VALUES (?, ?)"
 _UPSERT_CHECKPOINT = "INSERT OR REPLACE INTO checkpoints (chat_id, data) VALUES (?, ?)"
+_COUNT_BLOCK = "SELECT COUNT(*) FROM messages WHERE chat_id = ? AND id >= ? AND id < ?"
+_SET_BLOCK = "INSERT OR REPLACE INTO row_counts (chat_id, block, rows) VALUES (?, ?, ?)"
 
 _SQLITE_MAGIC = b"SQLite format 3\x00"
 
@@ -143,6 +161,7 @@ class Archive:
         self._conn = conn
         self.path = path
         self._lock = threading.RLock()
+        self.warn: Warn = console.warn  # unreadable rows (see decode)
 
     # -- opening -------------------------------------------------------------------------------
     @classmethod
@@ -269,6 +288,7 @@ class Archive:
                 try:
                     if rows:
                         c.executemany(_UPSERT_MESSAGE, rows)
+                        self._recount(chat_id, {row[1] >> BLOCK_SHIFT for row in rows})
                     if peer_rows:
                         c.executemany(_UPSERT_PEER, peer_rows)
                     if cp is not None:
@@ -278,6 +298,112 @@ class Archive:
                     if c.in_transaction:
                         c.execute("ROLLBACK")
                     raise
+            except sqlite3.Error as exc:
+                raise self._error(exc) from None
+
+    def _recount(self, chat_id: int, blocks: Iterable[int]) -> None:
+        """(inside a transaction) Record how many rows each of ``blocks`` holds now."""
+        c = self._conn
+        for block in blocks:
+            lo = block << BLOCK_SHIFT
+            rows = c.execute(_COUNT_BLOCK, (chat_id, lo, lo + BLOCK_IDS)).fetchone()[0]
+            c.execute(_SET_BLOCK, (chat_id, block, rows))
+
+    def missing_rows(self, chat_id: int, archived: int | None = None) -> list[tuple[int, int, int]]:
+        """Blocks of the chat holding fewer rows than were written into them: ``(lo, hi, missing)``
+        id ranges (inclusive), ascending. ``archived``: the chat's row count when the caller has
+        it — when it is not below the recorded total (the normal case) nothing else is read.
+        An archive from before schema 2 has no counts for the chat yet: they are filled from the
+        rows as they are now (trusted, since nothing recorded says otherwise), and nothing is missing.
+        """
+        with self._lock:
+            try:
+                c = self._conn
+                recorded = c.execute("SELECT COALESCE(SUM(rows), 0), COUNT(*) FROM row_counts WHERE chat_id = ?",
+                                     (chat_id,)).fetchone()
+                if archived is None:
+                    archived = c.execute("SELECT COUNT(*) FROM messages WHERE chat_id = ?", (chat_id,)).fetchone()[0]
+                if recorded[1] == 0 and archived:
+                    c.execute("BEGIN IMMEDIATE")
+                    try:
+                        c.execute("INSERT OR REPLACE INTO row_counts (chat_id, block, rows) SELECT chat_id, id >> ?, "
+                                  "COUNT(*) FROM messages WHERE chat_id = ? GROUP BY id >> ?",
+                                  (BLOCK_SHIFT, chat_id, BLOCK_SHIFT))
+                        c.execute("COMMIT")
+                    except BaseException:
+                        if c.in_transaction:
+                            c.execute("ROLLBACK")
+                        raise
+                    return []
+                if archived >= recorded[0]:
+                    return []
+                actual = dict(c.execute("SELECT id >> ?, COUNT(*) FROM messages WHERE chat_id = ? GROUP BY id >> ?",
+                                        (BLOCK_SHIFT, chat_id, BLOCK_SHIFT)).fetchall())
+                holes = []
+                for block, rows in c.execute("SELECT block, rows FROM row_counts WHERE chat_id = ? ORDER BY block",
+                                             (chat_id,)):
+                    have = actual.get(block, 0)
+                    if have < rows:
+                        lo = block << BLOCK_SHIFT
+                        holes.append((max(lo, 1), lo + BLOCK_IDS - 1, rows - have))
+                return holes
+            except sqlite3.Error as exc:
+                raise self._error(exc) from None
+
+    def forget_rows(self, chat_id: int, checkpoint: Mapping[str, Any], blocks: Iterable[int]) -> None:
+        """Admit that rows of ``blocks`` are gone, in one transaction: recount those blocks as
+        they are now and store ``checkpoint``, which no longer claims their ids (so the next
+        fetch gets them again, and a kill before it cannot hide the gap)."""
+        with self._lock:
+            c = self._conn
+            try:
+                c.execute("BEGIN IMMEDIATE")
+                try:
+                    self._recount(chat_id, set(blocks))
+                    c.execute(_UPSERT_CHECKPOINT, (chat_id, _dumps(checkpoint)))
+                    c.execute("COMMIT")
+                except BaseException:
+                    if c.in_transaction:
+                        c.execute("ROLLBACK")
+                    raise
+            except sqlite3.Error as exc:
+                raise self._error(exc) from None
+
+    def decode(self, chat_id: int, rows: Sequence[tuple[int, bytes, int]]) -> list[Message]:
+        """``(id, data, deleted)`` rows as messages. A row that does not decode is skipped with a
+        warning naming the chat and id, and removed from the archive — its block's recorded row
+        count stays, so the next export sees the hole and fetches the message again."""
+        try:
+            return [load_message(data, deleted) for _, data, deleted in rows]
+        except Exception:  # noqa: BLE001 - one bad row: find it (them), the rest decode
+            pass
+        good: list[Message] = []
+        bad: list[int] = []
+        for msg_id, data, deleted in rows:
+            try:
+                good.append(load_message(data, deleted))
+            except Exception as exc:  # noqa: BLE001 - whatever a damaged row raises
+                bad.append(msg_id)
+                self.warn(f"{self._chat_label(chat_id)}: archived message {msg_id} is unreadable "
+                          f"({type(exc).__name__}): skipped; the next `tgx export` fetches it again")
+        self.quarantine(chat_id, bad)
+        return good
+
+    def _chat_label(self, chat_id: int) -> str:
+        try:
+            chat = self.chat(chat_id)
+        except (OutputError, ValueError):
+            chat = None
+        return chat.folder_name if chat is not None else f"chat {chat_id}"
+
+    def quarantine(self, chat_id: int, ids: Iterable[int]) -> None:
+        """Delete unreadable rows, leaving their blocks' recorded counts (see :meth:`decode`)."""
+        doomed = [(chat_id, i) for i in ids]
+        if not doomed:
+            return
+        with self._lock:
+            try:
+                self._conn.executemany("DELETE FROM messages WHERE chat_id = ? AND id = ?", doomed)
             except sqlite3.Error as exc:
                 raise self._error(exc) from None
 
@@ -398,7 +524,10 @@ class Archive:
     def message(self, chat_id: int, message_id: int) -> Message | None:
         row = self._one("SELECT data, deleted FROM messages WHERE chat_id = ? AND id = ?",
                         (chat_id, message_id))
-        return load_message(row[0], row[1]) if row else None
+        if row is None:
+            return None
+        found = self.decode(chat_id, [(message_id, row[0], row[1])])
+        return found[0] if found else None
 
     def message_rank(self, chat_id: int, message_id: int) -> int | None:
         """0-based position of ``message_id`` in the chat's id order (None if not archived).
@@ -434,12 +563,11 @@ class Archive:
         if not include_deleted:
             sql += " AND deleted = 0"
         sql += " ORDER BY id LIMIT ?"
-        load = load_message
         while True:
             rows = self._all(sql, (chat_id, last, hi, batch_size))
             if not rows:
                 return
-            yield [load(data, deleted) for _, data, deleted in rows]
+            yield self.decode(chat_id, rows)
             if len(rows) < batch_size:
                 return
             last = rows[-1][0]

@@ -46,8 +46,8 @@ from typing import Any
 from telethon.tl import functions
 
 from tgx.archive.records import MessageRow
+from tgx.fetch.checkpoint import read_checkpoint
 from tgx.fetch.pages import DecodedPage, PageDecoder, keep_raw
-from tgx.fetch.ranges import IdRanges
 from tgx.model import Peer
 
 PAGE = 100  # Telegram's maximum for messages.GetHistory
@@ -130,9 +130,9 @@ class HistoryFetcher:
         self.metrics = metrics
         self.on_progress = on_progress or (lambda _n, _total: None)
         self.label = label
-        state = archive.checkpoint(chat_id) or {}
-        self.ranges = IdRanges(state.get("ranges", ()))  # committed: in the archive
-        self.result = FetchResult(server_count=state.get("server_count"))
+        # committed: in the archive (checked against the archive's rows first)
+        self.ranges, server_count = read_checkpoint(archive, chat_id, label=label or str(chat_id), archived=archived)
+        self.result = FetchResult(server_count=server_count)
         client = getattr(runner, "client", None)
         self.self_id: int | None = getattr(client, "_self_id", None)
         # Raw answers skip Telethon's own bookkeeping: its session learns the pages' users and

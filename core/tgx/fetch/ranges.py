@@ -41,6 +41,19 @@ class IdRanges:
         merged.sort()
         self._ranges = merged
 
+    def remove(self, lo: int, hi: int) -> None:
+        """Stop claiming ``[lo, hi]`` (the ids will be fetched again)."""
+        kept: list[list[int]] = []
+        for cur_lo, cur_hi in self._ranges:
+            if cur_hi < lo or cur_lo > hi:
+                kept.append([cur_lo, cur_hi])
+                continue
+            if cur_lo < lo:
+                kept.append([cur_lo, lo - 1])
+            if cur_hi > hi:
+                kept.append([hi + 1, cur_hi])
+        self._ranges = kept
+
     def covers(self, msg_id: int) -> bool:
         return any(lo <= msg_id <= hi for lo, hi in self._ranges)
 

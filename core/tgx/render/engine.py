@@ -39,8 +39,10 @@ from typing import IO, Any
 
 import orjson
 
+from tgx import console
 from tgx.archive.records import dumps, load_message
 from tgx.archive.store import STATE_DIR, Archive
+from tgx.console import Warn
 from tgx.errors import OutputError, TgxError
 from tgx.fsutil import fsync_dir, temp_beside, write_atomic
 from tgx.media.index import attach_paths
@@ -424,7 +426,11 @@ def render_chat(archive: Archive, chat_id: int, out_dir: Path | str, formats: Ma
                 wants_records = any(name in by_records for name in active)
                 messages: list[Message] | None = None
                 if (wants_records and media_files) or any(name not in by_records for name in active):
-                    messages = [load_message(data, deleted) for _, data, deleted in rows]
+                    messages = archive.decode(chat_id, rows)  # an unreadable row: warned, skipped
+                    if len(messages) != len(rows):
+                        kept = {m.id for m in messages}
+                        result.message_count -= len(rows) - len(kept)
+                        rows = [row for row in rows if row[0] in kept]
                     attach_paths(archive, chat, messages)  # media.path: downloaded files, chat-relative
                 lookups.set_batch(messages or ())
                 # Built before any writer runs, so a writer that mutates its messages changes no record.
@@ -467,14 +473,17 @@ def render_chat(archive: Archive, chat_id: int, out_dir: Path | str, formats: Ma
 MANIFEST = "rendered.json"  # in OUT/.tgx/: chat id → format → the files its last render wrote
 
 
-def remove_superseded_files(out_dir: Path, chat: Peer, chat_dir: Path, result: RenderResult) -> list[str]:
+def remove_superseded_files(out_dir: Path, chat: Peer, chat_dir: Path, result: RenderResult, *,
+                            warn: Warn = console.warn) -> list[str]:
     """Delete the files a format wrote last time that its new render did not write again.
 
     A paged or split format (html pages, markdown by month) re-rendered with other options writes
     a different set of files; the old pages beyond the new last one would otherwise stay, linking
     into a set that no longer exists. The manifest ``OUT/.tgx/rendered.json`` remembers what each
     format of each chat wrote; only formats that succeeded now replace their entry (a failed
-    format keeps its old files and its old entry). Returns the removed paths (chat-relative).
+    format keeps its old files and its old entry). It also remembers how many messages were
+    rendered: fewer now than last time is a warning (files never shrink silently). Returns the
+    removed paths (chat-relative).
     """
     path = out_dir / STATE_DIR / MANIFEST
     try:
@@ -484,14 +493,20 @@ def remove_superseded_files(out_dir: Path, chat: Peer, chat_dir: Path, result: R
     except (OSError, orjson.JSONDecodeError):
         manifest = {}  # none yet (or unreadable): nothing known to remove, rebuilt below
     entry = manifest.get(str(chat.id))
-    entry = dict(entry) if isinstance(entry, dict) else {}
+    entry = entry if isinstance(entry, dict) else {}
+    files = entry.get("formats")
+    files = dict(files) if isinstance(files, dict) else {}
+    before = entry.get("messages")
+    if type(before) is int and before > result.message_count and any(r.ok for r in result.formats.values()):
+        warn(f"{chat.folder_name}: rendered {result.message_count:,} messages over files that held {before:,} "
+             "(the archive lost rows): `tgx export` the chat again to fetch them back")
     written = {f for r in result.formats.values() if r.ok for f in r.files}
     removed: list[str] = []
     for name, res in result.formats.items():
         if not res.ok:
             continue
-        before = entry.get(name)
-        for rel in before if isinstance(before, list) else ():
+        old = files.get(name)
+        for rel in old if isinstance(old, list) else ():
             if not isinstance(rel, str) or rel in written:
                 continue
             try:
@@ -503,8 +518,8 @@ def remove_superseded_files(out_dir: Path, chat: Peer, chat_dir: Path, result: R
                 with contextlib.suppress(OSError):
                     target.unlink()
                     removed.append(rel)
-        entry[name] = sorted(res.files)
-    manifest[str(chat.id)] = entry
+        files[name] = sorted(res.files)
+    manifest[str(chat.id)] = {"messages": result.message_count, "formats": files}
     try:
         write_atomic(path, orjson.dumps(manifest, option=orjson.OPT_SORT_KEYS), mode=0o600)
     except OSError:

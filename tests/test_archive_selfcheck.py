@@ -1,0 +1,145 @@
+# ruff: noqa: F811 - the fixtures imported from test_reliability are parameters here
+"""An archive that checks itself: rows missing under a checkpoint, an unreadable checkpoint and an
+unreadable message row are each named in one warning and repaired by the next export — which
+fetches exactly what is missing, so the files end as complete as an undamaged export's. Through
+the real CLI against the simulated Telegram; the damage is done with sqlite3, as a partial
+``.recover`` or a bit flip would leave it."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+import pytest
+from test_reliability import (  # noqa: F401 - baseline and run_tgx are fixtures
+    CHANNEL,
+    CHAT,
+    assert_same_export,
+    baseline,
+    export_args,
+    run_tgx,
+    write_config,
+)
+from tgx.errors import ExitCode
+from tgxrun import archived_count, read_jsonl, request_counts
+
+
+def _db(out: Path) -> sqlite3.Connection:
+    return sqlite3.connect(out / ".tgx" / "archive.sqlite", isolation_level=None)
+
+
+def _warnings(stderr: str) -> list[str]:
+    return [line for line in stderr.splitlines() if line.startswith("tgx: warning:")]
+
+
+@pytest.fixture
+def exported(tmp_path: Path, run_tgx):
+    log = tmp_path / "requests.jsonl"
+    cfg = write_config(tmp_path / "tgx.toml", {"chats": [CHANNEL], "request_log": str(log)})
+    r = run_tgx(cfg, *export_args())
+    assert r.returncode == 0, r.stderr
+    log.unlink()
+    return cfg, log
+
+
+def test_rows_missing_under_the_checkpoint_are_noticed_and_fetched_again(tmp_path, run_tgx, exported, baseline):
+    cfg, log = exported
+    with _db(tmp_path / "out") as con:
+        con.execute("DELETE FROM messages WHERE id BETWEEN 500 AND 599")
+    assert archived_count(tmp_path / "out") == 2_900
+
+    r = run_tgx(cfg, *export_args("out", "--json"))
+    assert r.returncode == ExitCode.OK, r.stderr
+    (warning,) = _warnings(r.stderr)
+    assert warning.startswith(f"tgx: warning: {CHAT}: 100 archived message(s) are missing from the archive (ids ")
+    assert "fetching them again" in warning
+    assert json.loads(r.stdout)["chats"][0]["fetched"] >= 100
+    assert archived_count(tmp_path / "out") == 3_000
+    assert_same_export(tmp_path / "out", baseline)  # jsonl and csv complete, never shrunk
+    # Only the damaged block was fetched again (ids 1–4095 here: the whole small channel).
+    assert request_counts(log).get("GetHistoryRequest", 0) <= 45
+
+    again = run_tgx(cfg, *export_args())
+    assert again.returncode == 0 and not _warnings(again.stderr), again.stderr
+
+
+def test_the_repair_survives_a_kill_before_the_refetch(tmp_path, run_tgx, exported):
+    """The smaller checkpoint is committed when the hole is found: a run that stops right after
+    (here: the chat cannot be fetched at all) leaves the gap claimed by nobody."""
+    cfg, _log = exported
+    with _db(tmp_path / "out") as con:
+        con.execute("DELETE FROM messages WHERE id BETWEEN 10 AND 19")
+    from tgx.archive.store import Archive
+    from tgx.fetch.checkpoint import read_checkpoint
+
+    seen: list[str] = []
+    with Archive.open(tmp_path / "out") as archive:
+        (chat,) = archive.chats()
+        ranges, _count = read_checkpoint(archive, chat.id, label=CHAT, warn=seen.append)
+        assert ranges.covers(9) is False and ranges.covers(15) is False
+        assert len(seen) == 1
+    with Archive.open(tmp_path / "out") as archive:  # "killed": reopened, nothing was fetched
+        ranges, _count = read_checkpoint(archive, chat.id, label=CHAT, warn=seen.append)
+        assert not ranges.covers(15)  # still not claimed
+        assert len(seen) == 1  # and no second warning: the archive already admitted the gap
+    r = run_tgx(cfg, *export_args())
+    assert r.returncode == 0, r.stderr
+    assert archived_count(tmp_path / "out") == 3_000
+
+
+@pytest.mark.parametrize("data", [b"{not json", b"[1, 2]", b'{"ranges": [[1]]}', b'{"ranges": "all"}',
+                                  b'{"ranges": [[1, 3000]], "server_count": "x"}'],
+                         ids=["invalid-json", "a-list", "short-range", "ranges-a-string", "bad-count"])
+def test_an_unreadable_checkpoint_is_dropped_and_the_history_fetched_again(tmp_path, run_tgx, exported,
+                                                                           baseline, data):
+    cfg, log = exported
+    with _db(tmp_path / "out") as con:
+        con.execute("UPDATE checkpoints SET data = ?", (data,))
+    r = run_tgx(cfg, *export_args())
+    assert r.returncode == ExitCode.OK, r.stderr
+    assert "Traceback" not in r.stderr and "internal error" not in r.stderr
+    (warning,) = _warnings(r.stderr)
+    assert warning.startswith(f"tgx: warning: {CHAT}: its checkpoint in the archive is unreadable (")
+    assert "fetched again" in warning
+    assert archived_count(tmp_path / "out") == 3_000  # replaced, never duplicated
+    assert_same_export(tmp_path / "out", baseline)
+    assert request_counts(log)["GetHistoryRequest"] >= 30
+    again = run_tgx(cfg, *export_args())
+    assert again.returncode == 0 and not _warnings(again.stderr), again.stderr
+
+
+def test_an_unreadable_message_row_is_skipped_by_render_and_fetched_by_the_next_export(tmp_path, run_tgx,
+                                                                                        exported, baseline):
+    cfg, _log = exported
+    with _db(tmp_path / "out") as con:
+        con.execute("UPDATE messages SET data = ? WHERE id = 1234", (b'{"id": 1234, "te',))
+    r = run_tgx(cfg, "render", "out", "-f", "csv")
+    assert r.returncode == ExitCode.OK, r.stderr
+    warnings = _warnings(r.stderr)
+    assert any("archived message 1234 is unreadable" in w and "the next `tgx export` fetches it again" in w
+               for w in warnings), r.stderr
+    assert "rendered 2,999 messages over files that held 3,000" in r.stderr  # never silently shrunk
+
+    fixed = run_tgx(cfg, *export_args())
+    assert fixed.returncode == ExitCode.OK, fixed.stderr
+    assert any("1 archived message(s) are missing" in w for w in _warnings(fixed.stderr)), fixed.stderr
+    assert [m["id"] for m in read_jsonl(tmp_path / "out" / CHAT / "messages.jsonl")] == \
+        [m["id"] for m in read_jsonl(baseline / CHAT / "messages.jsonl")]
+    assert_same_export(tmp_path / "out", baseline)
+
+
+def test_an_archive_from_schema_1_gets_its_counts_and_then_is_checked(tmp_path, run_tgx, exported):
+    cfg, _log = exported
+    with _db(tmp_path / "out") as con:
+        con.execute("DROP TABLE row_counts")
+        con.execute("UPDATE schema_version SET version = 1")
+    r = run_tgx(cfg, *export_args())  # migrates; counts filled from the rows as they are
+    assert r.returncode == 0 and not _warnings(r.stderr), r.stderr
+    with _db(tmp_path / "out") as con:
+        assert con.execute("SELECT version FROM schema_version").fetchone() == (2,)
+        assert con.execute("SELECT SUM(rows) FROM row_counts").fetchone() == (3_000,)
+        con.execute("DELETE FROM messages WHERE id = 7")
+    r = run_tgx(cfg, *export_args())
+    assert any("1 archived message(s) are missing" in w for w in _warnings(r.stderr)), r.stderr
+    assert archived_count(tmp_path / "out") == 3_000
