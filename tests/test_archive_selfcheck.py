@@ -143,3 +143,75 @@ def test_an_archive_from_schema_1_gets_its_counts_and_then_is_checked(tmp_path, 
     r = run_tgx(cfg, *export_args())
     assert any("1 archived message(s) are missing" in w for w in _warnings(r.stderr)), r.stderr
     assert archived_count(tmp_path / "out") == 3_000
+
+
+# -- tgx verify ------------------------------------------------------------------------------------------
+
+
+def _verify(run_tgx, cfg, *args):
+    r = run_tgx(cfg, "verify", "out", "--json", *args)
+    return r, json.loads(r.stdout)
+
+
+def test_verify_of_a_healthy_export_is_ok(tmp_path, run_tgx, exported):
+    cfg, _log = exported
+    r, report = _verify(run_tgx, cfg)
+    assert r.returncode == 0, r.stderr
+    assert report["ok"] is True and report["problems"] == []
+    assert (report["chats"], report["messages"]) == (1, 3_000)
+    assert report["rendered_files"] == 2  # messages.jsonl, messages.csv
+
+
+def test_verify_names_every_kind_of_damage_and_repair_leads_back_to_a_complete_export(tmp_path, run_tgx,
+                                                                                      exported, baseline):
+    cfg, _log = exported
+    out = tmp_path / "out"
+    with _db(out) as con:
+        con.execute("DELETE FROM messages WHERE id BETWEEN 100 AND 109")
+        con.execute("UPDATE messages SET data = ? WHERE id = 2500", (b"\xff\x00garbage",))
+    (out / CHAT / "messages.csv").unlink()
+    def files() -> dict[Path, bytes]:  # SQLite's -shm/-wal change on any read
+        return {p: p.read_bytes() for p in out.rglob("*") if p.is_file() and not p.name.endswith(("-shm", "-wal"))}
+
+    untouched = files()
+
+    r, report = _verify(run_tgx, cfg)
+    assert r.returncode == ExitCode.FAILURE
+    kinds = sorted({p["kind"] for p in report["problems"]})
+    assert kinds == ["missing_rows", "rendered", "unreadable_row"], report["problems"]
+    assert any("message 2500 does not decode" in p["detail"] for p in report["problems"])
+    assert any("10 message(s) missing in ids" in p["detail"] for p in report["problems"])
+    assert files() == untouched  # read-only
+
+    human = run_tgx(cfg, "verify", "out")
+    assert human.returncode == ExitCode.FAILURE
+    assert "problem(s)" in human.stderr + human.stdout
+
+    r, report = _verify(run_tgx, cfg, "--repair")
+    assert r.returncode == ExitCode.FAILURE  # it found problems (and repaired them)
+    assert all(p["repaired"] for p in report["problems"] if p["kind"] != "rendered")
+    fixed = run_tgx(cfg, *export_args())
+    assert fixed.returncode == 0, fixed.stderr
+    assert_same_export(out, baseline)
+    r, report = _verify(run_tgx, cfg)
+    assert r.returncode == 0 and report["ok"], report["problems"]
+
+
+def test_verify_names_a_truncated_media_file_and_a_missing_archive(tmp_path, run_tgx):
+    from tgx.archive.store import Archive
+
+    cfg = write_config(tmp_path / "tgx.toml", {"chats": [CHANNEL]})
+    assert run_tgx(cfg, *export_args()).returncode == 0
+    media = tmp_path / "out" / CHAT / "media" / "document" / "report.pdf"
+    media.parent.mkdir(parents=True)
+    media.write_bytes(b"x" * 10)
+    with Archive.open(tmp_path / "out") as archive:
+        archive.set_media(42, f"{CHAT}/media/document/report.pdf", size=1_000)
+    r, report = _verify(run_tgx, cfg)
+    assert r.returncode == ExitCode.FAILURE
+    assert report["problems"] == [{"kind": "media", "where": f"{CHAT}/media/document/report.pdf",
+                                   "detail": "10 bytes on disk, 1,000 recorded: the next export with --media "
+                                             "fetches it again", "repaired": False}]
+    missing = run_tgx(cfg, "verify", "nowhere")
+    assert missing.returncode == ExitCode.OUTPUT
+    assert "nowhere holds no tgx archive" in missing.stderr

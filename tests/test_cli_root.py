@@ -242,3 +242,20 @@ def test_redact_registered_secrets_and_shapes() -> None:
                           "+1 (555) 123-4567")
     assert text == "token <bot-token> <redacted> <phone>"
     assert console.redact("chat -1001234567890 id 42") == "chat -1001234567890 id 42"
+
+
+@pytest.mark.parametrize("args", [["--help"], ["plugins", "--json"], ["formats"], ["export", "--help"]])
+def test_a_reader_that_goes_away_is_not_an_error(env: dict[str, str], args: list[str]) -> None:
+    """`tgx ... | head`: no "internal error", no traceback — exit 141 (128 + SIGPIPE), or rich's
+    own quiet exit 1 when the pipe breaks inside its help output."""
+    import os as _os
+
+    read, write = _os.pipe()
+    _os.close(read)  # the reader is gone before tgx writes anything
+    try:
+        done = subprocess.run([sys.executable, "-m", "tgx", *args], env=env, stdout=write, stderr=subprocess.PIPE,
+                              text=True, timeout=120)
+    finally:
+        _os.close(write)
+    assert done.stderr == ""
+    assert done.returncode in (1, 141)

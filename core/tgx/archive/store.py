@@ -615,6 +615,11 @@ class Archive:
                         (media_id,))
         return MediaRecord(*row) if row else None
 
+    def media_records(self, status: str = "done") -> list[MediaRecord]:
+        """Every media row with ``status`` (``done``: downloaded files), by media id."""
+        return [MediaRecord(*row) for row in self._all(
+            "SELECT media_id, path, size, sha256, status FROM media WHERE status = ? ORDER BY media_id", (status,))]
+
     def media_path(self, media_id: int) -> str | None:
         """Where a downloaded file is (relative to OUT/), or None if it is not downloaded."""
         row = self._one("SELECT path FROM media WHERE media_id = ? AND status = 'done'", (media_id,))

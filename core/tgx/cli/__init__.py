@@ -23,6 +23,7 @@ exposes ``register(app: typer.Typer, pm) -> None``.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib
 import sys
 import traceback
@@ -49,10 +50,12 @@ if TYPE_CHECKING:
     from tgx.telegram.peers import PeerResolution
 
 T = TypeVar("T")
+PIPE_CLOSED = 141  # stdout's reader went away (`tgx --help | head`): 128 + SIGPIPE, no message
 
 # Core command groups, one module each in tgx.cli, imported lazily by name. A module that does
 # not exist (yet) is skipped silently; one that fails to import is a warning.
-COMMAND_MODULES = ["plugins", "login", "chats", "formats", "export", "render", "demo", "encoders", "metrics", "doctor"]
+COMMAND_MODULES = ["plugins", "login", "chats", "formats", "export", "render", "verify", "demo", "encoders", "metrics",
+                   "doctor"]
 
 HELP = """Export Telegram history — channels, groups, private chats, forum topics — with media,
 into JSONL, Telegram-Desktop JSON, HTML, Markdown, CSV or SQLite. Resumable; extensible with plugins.
@@ -364,6 +367,8 @@ def _guarded(body: Callable[[], int], verbose: int) -> int:
     except KeyboardInterrupt:
         console.info("interrupted")
         return ExitCode.INTERRUPTED
+    except BrokenPipeError:
+        return _reader_went_away()
     except Exception as exc:
         _report_internal(exc, verbose)
         return ExitCode.FAILURE
@@ -395,7 +400,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         command = typer.main.get_command(build_app(pm, config))
         return _invoke(command, args, AppState(pm, config))
 
-    return _guarded(body, scan.verbose)
+    try:
+        code = _guarded(body, scan.verbose)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        code = _reader_went_away()
+    return code
+
+
+def _reader_went_away() -> int:
+    """``tgx ... | head``: the reader closed the pipe. Not an error of tgx: no message, and
+    stdout is pointed at /dev/null so that the interpreter's final flush stays quiet too.
+    Exit 141 (128 + SIGPIPE), what a tool killed by SIGPIPE reports to ``set -o pipefail``."""
+    import os
+
+    with contextlib.suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    return PIPE_CLOSED
 
 
 __all__ = [

@@ -13,12 +13,14 @@ import pluggy
 import tomlkit
 import typer
 from rich.table import Table
+from rich.text import Text
 
 from tgx import console
 from tgx.cli import get_state
 from tgx.config import Config, default_config_path
-from tgx.errors import ConfigError, PluginError
+from tgx.errors import ConfigError, PluginError, TgxError
 from tgx.fsutil import write_atomic
+from tgx.host import registry
 from tgx.host.manager import PluginInfo, check_plugin_name, known_plugin_names, plugin_infos
 
 HELP = """List plugins — built-in and installed — with their version, source, hooks and state.
@@ -30,7 +32,19 @@ Disable one for every run with `tgx plugins disable NAME`, for one run with `tgx
 def _state_word(info: PluginInfo) -> str:
     if info.error:
         return "error"
+    if info.enabled and info.problems:
+        return "yes, failing"
     return "yes" if info.enabled else "no"
+
+
+def _call_registration_hooks(pm: pluggy.PluginManager) -> None:
+    """Ask every ``tgx_register_*`` hook once, so that one that raises (or returns something
+    invalid) shows in the list, not only as a warning during some later export."""
+    for collect in (registry.formats, registry.encoders, registry.metrics_sinks, registry.peer_resolvers):
+        try:
+            collect(pm)
+        except TgxError as exc:  # duplicate names and the like: said, and the list still shows
+            console.warn(exc.message)
 
 
 def _config_file(config: Config) -> Path:
@@ -101,7 +115,9 @@ def register(app: typer.Typer, pm: pluggy.PluginManager) -> None:
     ) -> None:
         if ctx.invoked_subcommand is not None:
             return
-        infos = plugin_infos(get_state(ctx).pm)
+        pm = get_state(ctx).pm
+        _call_registration_hooks(pm)
+        infos = plugin_infos(pm)
         if json_output:
             console.print_json([info.to_dict() for info in infos])
             return
@@ -109,9 +125,11 @@ def register(app: typer.Typer, pm: pluggy.PluginManager) -> None:
         for column in ("name", "version", "source", "enabled", "hooks", "note"):
             table.add_column(column, overflow="fold")
         for info in infos:
-            note = info.error or info.note or ""
-            table.add_row(info.name, info.version, info.source, _state_word(info),
-                          ", ".join(h.removeprefix("tgx_") for h in info.hooks), note)
+            note = "; ".join(filter(None, [info.error or info.note, *info.problems]))
+            # Text cells: a note quoting "[plugins] disable" is not rich markup.
+            table.add_row(*(Text(console.printable(cell)) for cell in (
+                info.name, info.version, info.source, _state_word(info),
+                ", ".join(h.removeprefix("tgx_") for h in info.hooks), note)))
         console.stdout().print(table)
 
     @plugins_app.command("disable")

@@ -24,7 +24,7 @@ from tgx.fetch.history import FetchOptions, FetchResult, HistoryFetcher, quiet_g
 from tgx.fetch.pages import PageDecoder
 from tgx.fetch.resync import refresh_recent
 from tgx.host import registry
-from tgx.host.manager import plugin_infos
+from tgx.host.manager import disabled_format_providers, plugin_infos
 from tgx.metrics.collector import Metrics, build_sinks, sink_option_values
 from tgx.metrics.progress import ExportProgress
 from tgx.model import Peer
@@ -82,6 +82,12 @@ def select_formats(pm: Any, names: Sequence[str]) -> dict[str, Any]:
     for name in names:
         if name not in available:
             known = ", ".join(sorted(available)) or "none (all format plugins are disabled)"
+            provider = disabled_format_providers(pm).get(name)
+            if provider is not None:
+                why = f" ({provider.note})" if provider.note else ""
+                raise UsageError(f"format '{name}' is provided by plugin '{provider.name}', which is not "
+                                 f"enabled{why}", hint=f"`tgx plugins enable {provider.name}`, or "
+                                 f"`tgx -p {provider.name} ...` for one run")
             raise UsageError(f"unknown format '{name}'", hint=f"available formats: {known} (see `tgx formats`)")
         wanted[name] = available[name]
     if not wanted:

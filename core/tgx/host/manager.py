@@ -71,6 +71,7 @@ class PluginInfo:
     enabled: bool = False  # registered and its hooks are called
     error: str | None = None  # why it failed to load
     note: str | None = None  # why it is not enabled, when that is not an error
+    problems: list[str] = field(default_factory=list)  # hooks that raised or returned invalid specs
 
     @property
     def builtin(self) -> bool:
@@ -78,7 +79,8 @@ class PluginInfo:
 
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "version": self.version, "source": self.source, "module": self.module,
-                "hooks": list(self.hooks), "enabled": self.enabled, "error": self.error, "note": self.note}
+                "hooks": list(self.hooks), "enabled": self.enabled, "error": self.error, "note": self.note,
+                "problems": list(self.problems)}
 
 
 class TgxPluginManager(pluggy.PluginManager):
@@ -102,7 +104,10 @@ def _fix_hint(name: str) -> str:
 
 
 def _describe_exc(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    """One line with the whole reason: pluggy's PluginValidationError puts it on its last line
+    ("Plugin 'x' for hook 'tgx_y' / hookimpl definition: ... / Argument(s) {'extra'} are
+    declared in the hookimpl but can not be found in the hookspec")."""
+    text = "; ".join(line.strip() for line in str(exc).strip().splitlines() if line.strip())
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
@@ -270,6 +275,35 @@ def _check_tables(config: Config, known: set[str], warn: Warn) -> None:
 
 
 # -- queries ---------------------------------------------------------------------------------------
+
+
+def disabled_format_providers(pm: pluggy.PluginManager) -> dict[str, PluginInfo]:
+    """Format name → the plugin, disabled or not loaded, whose ``tgx_register_formats`` offers it.
+
+    For the error path of an unknown ``--format`` only ("'mbox' is provided by the disabled plugin
+    'mbox'"): it imports those plugins' modules without registering them and calls that one hook,
+    and anything they raise is ignored.
+    """
+    from tgx.specs import iter_specs
+
+    found: dict[str, PluginInfo] = {}
+    for info in getattr(pm, "infos", {}).values():
+        if info.enabled or info.error:
+            continue
+        try:
+            module_name, _, attr = info.module.partition(":")
+            target: Any = importlib.import_module(module_name.strip())
+            for part in filter(None, attr.strip().split(".")):
+                target = getattr(target, part)
+            hook = getattr(target, "tgx_register_formats", None)
+            specs = list(iter_specs(hook())) if callable(hook) else []
+        except Exception:  # noqa: BLE001 - a disabled plugin may well be broken: it only goes unnamed
+            continue
+        for spec in specs:
+            name = getattr(spec, "name", None)
+            if isinstance(name, str):
+                found.setdefault(name, info)
+    return found
 
 
 def plugin_infos(pm: pluggy.PluginManager) -> list[PluginInfo]:

@@ -124,17 +124,37 @@ def collect(
         except TgxError:
             raise  # deliberate and user-facing (e.g. a bad setting in the plugin's table)
         except Exception as exc:
-            warn(f"plugin '{impl.plugin_name}' failed in {hook_name}: {type(exc).__name__}: {exc} "
+            reason = f"{type(exc).__name__}: {exc}".rstrip(": ")
+            _remember(pm, impl.plugin_name, f"{hook_name} raised {reason}", exc)
+            warn(f"plugin '{impl.plugin_name}' failed in {hook_name}: {reason} "
                  f"— its {kind}s are unavailable; fix it or disable it with "
                  f"`tgx plugins disable {impl.plugin_name}`")
             continue
         for spec in iter_specs(result):
             problem = _problem(spec, spec_type, needs_priority=needs_priority)
             if problem:
+                _remember(pm, impl.plugin_name, f"{hook_name} returned an invalid {kind} ({problem})", None)
                 warn(f"plugin '{impl.plugin_name}' registered an invalid {kind} ({problem}); skipped")
                 continue
             found.append(Registered(spec, impl.plugin_name))
     return found
+
+
+def _remember(pm: pluggy.PluginManager, plugin: str, problem: str, exc: BaseException | None) -> None:
+    """Keep a hook's failure on the plugin's :class:`~tgx.host.manager.PluginInfo` (``tgx plugins``
+    shows it), and with ``-v`` print its traceback (redacted) after the warning."""
+    info = getattr(pm, "infos", {}).get(plugin)
+    if info is not None and problem not in info.problems:
+        info.problems.append(problem)
+    config = getattr(pm, "config", None)
+    if exc is not None and getattr(config, "verbose", 0) >= 1:
+        import sys
+        import traceback
+
+        from tgx.console import redact
+
+        sys.stderr.write(redact("".join(traceback.format_exception(exc))))
+        sys.stderr.flush()
 
 
 def _cached(pm: pluggy.PluginManager, key: Any, build: Callable[[], Any], warn: Warn | None) -> Any:

@@ -55,7 +55,8 @@ _SAFE_FOLDER = re.compile(r"^(?:[A-Za-z0-9_]{1,64}|-?[0-9]{1,20})$")
 _MISSING = object()
 
 __all__ = [
-    "ChatRenderContext", "FormatResult", "RenderResult", "TMP_SUFFIX", "chat_dir_for",
+    "ChatRenderContext", "FormatResult", "MANIFEST", "RenderResult", "TMP_SUFFIX", "chat_dir_for", "read_manifest",
+    "remove_superseded_files",
     "remove_stale_temp_files", "render_all", "render_chat",
 ]
 
@@ -473,6 +474,16 @@ def render_chat(archive: Archive, chat_id: int, out_dir: Path | str, formats: Ma
 MANIFEST = "rendered.json"  # in OUT/.tgx/: chat id → format → the files its last render wrote
 
 
+def read_manifest(out_dir: Path | str) -> dict[str, Any]:
+    """``OUT/.tgx/rendered.json``: chat id → ``{"messages": N, "formats": {name: [files]}}``;
+    empty when there is none yet or it is unreadable (it is rebuilt by the next render)."""
+    try:
+        manifest = orjson.loads((Path(out_dir) / STATE_DIR / MANIFEST).read_bytes())
+    except (OSError, orjson.JSONDecodeError):
+        return {}
+    return manifest if isinstance(manifest, dict) else {}
+
+
 def remove_superseded_files(out_dir: Path, chat: Peer, chat_dir: Path, result: RenderResult, *,
                             warn: Warn = console.warn) -> list[str]:
     """Delete the files a format wrote last time that its new render did not write again.
@@ -486,12 +497,7 @@ def remove_superseded_files(out_dir: Path, chat: Peer, chat_dir: Path, result: R
     removed paths (chat-relative).
     """
     path = out_dir / STATE_DIR / MANIFEST
-    try:
-        manifest = orjson.loads(path.read_bytes())
-        if not isinstance(manifest, dict):
-            manifest = {}
-    except (OSError, orjson.JSONDecodeError):
-        manifest = {}  # none yet (or unreadable): nothing known to remove, rebuilt below
+    manifest = read_manifest(out_dir)
     entry = manifest.get(str(chat.id))
     entry = entry if isinstance(entry, dict) else {}
     files = entry.get("formats")
