@@ -238,6 +238,8 @@ def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
         if name.startswith("TGX_"):
             monkeypatch.delenv(name)
     monkeypatch.setenv("TGX_CONFIG", str(tmp_path / "config" / "tgx.toml"))
+    (tmp_path / "config" / "tgx.toml").parent.mkdir(parents=True, exist_ok=True)
+    (tmp_path / "config" / "tgx.toml").touch()  # $TGX_CONFIG must name an existing file
     monkeypatch.setenv("TGX_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.chdir(tmp_path)
     return dict(os.environ)

@@ -28,6 +28,8 @@ def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
         if name.startswith("TGX_"):
             monkeypatch.delenv(name)
     monkeypatch.setenv("TGX_CONFIG", str(tmp_path / "config" / "tgx.toml"))
+    (tmp_path / "config").mkdir()
+    (tmp_path / "config" / "tgx.toml").touch()  # $TGX_CONFIG must name an existing file (see below)
     monkeypatch.setenv("TGX_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.chdir(tmp_path)
     return dict(os.environ)
@@ -118,8 +120,10 @@ def test_disable_persists_and_lists_as_disabled(hello_here: Any, capsys: Any) ->
 # -- disable / enable edit the config file ----------------------------------------------------------------
 
 
-def test_disable_creates_the_config_file_with_parents_0600(env: dict[str, str], capsys: Any) -> None:
-    path = Path(env["TGX_CONFIG"])
+def test_disable_creates_the_config_file_with_parents_0600(env: dict[str, str], tmp_path: Path, capsys: Any,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "fresh" / "tgx.toml"
+    monkeypatch.setenv("TGX_CONFIG", str(path))
     assert not path.parent.exists()
     assert main(["plugins", "disable", "peer_cache"]) == 0
     assert path.read_text() == '[plugins]\ndisable = ["peer_cache"]\n'
@@ -132,7 +136,7 @@ def test_disable_creates_the_config_file_with_parents_0600(env: dict[str, str], 
 
 def test_disable_and_enable_keep_comments_and_other_settings(env: dict[str, str], capsys: Any) -> None:
     path = Path(env["TGX_CONFIG"])
-    path.parent.mkdir(parents=True)
+    path.parent.mkdir(parents=True, exist_ok=True)
     original = (
         "# my tgx settings\n"
         "[telegram]\n"
@@ -158,13 +162,13 @@ def test_unknown_name_exits_3_naming_the_known_plugins(env: dict[str, str], caps
     assert main(["plugins", "disable", "nosuch"]) == ExitCode.CONFIG
     err = capsys.readouterr().err
     assert "tgx: error: unknown plugin 'nosuch'; known: " in err and "peer_cache" in err
-    assert not Path(env["TGX_CONFIG"]).exists()
+    assert Path(env["TGX_CONFIG"]).read_text() == ""  # untouched
     assert main(["plugins", "enable", "nosuch"]) == ExitCode.CONFIG
 
 
 def test_enable_cleans_an_uninstalled_plugin_out_of_the_file(env: dict[str, str], capsys: Any) -> None:
     path = Path(env["TGX_CONFIG"])
-    path.parent.mkdir(parents=True)
+    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text('[plugins]\ndisable = ["gone", "peer_cache"]\n')
     assert main(["plugins", "enable", "gone"]) == 0
     assert path.read_text() == '[plugins]\ndisable = ["peer_cache"]\n'
@@ -190,3 +194,19 @@ def test_formats_lists_builtin_formats_with_their_plugin(env: dict[str, str], ca
     formats = json.loads(capsys.readouterr().out)
     assert all(set(f) == {"name", "plugin", "description", "options"} for f in formats)
     assert [f["name"] for f in formats] == sorted(f["name"] for f in formats)
+
+
+def test_a_missing_tgx_config_is_an_error_except_for_the_commands_that_create_it(
+        env: dict[str, str], tmp_path: Path, capsys: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    missing = tmp_path / "new" / "dir" / "tgx.toml"
+    monkeypatch.setenv("TGX_CONFIG", str(missing))
+    assert main(["plugins"]) == ExitCode.CONFIG
+    err = capsys.readouterr().err
+    assert f"tgx: error: {missing}: config file not found (named by $TGX_CONFIG)" in err
+    assert "unset TGX_CONFIG" in err
+    assert main(["plugins", "disable", "html"]) == 0  # creates it, with its folders
+    assert missing.read_text() == '[plugins]\ndisable = ["html"]\n'
+    assert main(["plugins", "--json"]) == 0
+    monkeypatch.delenv("TGX_CONFIG")
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
+    assert main(["plugins", "--json"]) == 0  # a missing *default* config is no settings

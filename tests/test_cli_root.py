@@ -25,6 +25,8 @@ def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
         if name.startswith("TGX_") or name.startswith("INPUT_PEER_CACHE"):
             monkeypatch.delenv(name)
     monkeypatch.setenv("TGX_CONFIG", str(tmp_path / "config" / "tgx.toml"))
+    (tmp_path / "config" / "tgx.toml").parent.mkdir(parents=True, exist_ok=True)
+    (tmp_path / "config" / "tgx.toml").touch()  # $TGX_CONFIG must name an existing file
     monkeypatch.setenv("TGX_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.chdir(tmp_path)
     return dict(os.environ)
@@ -83,7 +85,7 @@ def test_unknown_p_name_exits_3_with_one_line(env: dict[str, str]) -> None:
 
 def test_broken_config_exits_3_without_traceback(env: dict[str, str], tmp_path: Path) -> None:
     path = Path(env["TGX_CONFIG"])
-    path.parent.mkdir(parents=True)
+    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("[telegram\napi_id = 1\n")
     result = tgx_subprocess("plugins", env=env)
     assert result.returncode == ExitCode.CONFIG
@@ -111,7 +113,7 @@ def test_no_arguments_shows_help(env: dict[str, str], capsys: Any) -> None:
 
 def test_unknown_config_key_exits_3(env: dict[str, str], capsys: Any) -> None:
     path = Path(env["TGX_CONFIG"])
-    path.parent.mkdir(parents=True)
+    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("[telegram]\napi_idd = 1\n")
     assert main(["plugins"]) == ExitCode.CONFIG
     err = capsys.readouterr().err
@@ -126,7 +128,7 @@ def test_explicit_missing_config_exits_3(env: dict[str, str], tmp_path: Path, ca
 
 def test_unknown_plugin_table_is_a_warning_and_the_command_runs(env: dict[str, str], capsys: Any) -> None:
     path = Path(env["TGX_CONFIG"])
-    path.parent.mkdir(parents=True)
+    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("[nosuchplugin]\nx = 1\n")
     assert main(["plugins", "--json"]) == ExitCode.OK
     out, err = capsys.readouterr()

@@ -25,6 +25,8 @@ def doctor(tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pyte
             monkeypatch.delenv(name)
     monkeypatch.setenv("TGX_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("TGX_CONFIG", str(tmp_path / "tgx.toml"))
+    (tmp_path / "tgx.toml").parent.mkdir(parents=True, exist_ok=True)
+    (tmp_path / "tgx.toml").touch()  # $TGX_CONFIG must name an existing file
     monkeypatch.chdir(tmp_path)
 
     def run(*argv: str, json_output: bool = True, **env: str) -> tuple[int, dict[str, dict[str, Any]], str]:

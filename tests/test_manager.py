@@ -117,9 +117,10 @@ def test_p_name_overrides_a_disable(tmp_path: Path) -> None:
     assert pm.get_plugin("peer_cache") is not None
 
 
-def test_unknown_name_on_the_command_line_is_an_error() -> None:
+def test_unknown_name_on_the_command_line_is_an_error(tmp_path) -> None:
+    (tmp_path / "tgx.toml").touch()
     for cli in (["no:nosuch"], ["nosuch"]):
-        config = load_config(None, env={"TGX_CONFIG": "/nonexistent/tgx.toml"}, cli_plugins=cli)
+        config = load_config(None, env={"TGX_CONFIG": str(tmp_path / "tgx.toml")}, cli_plugins=cli)
         with pytest.raises(PluginError) as info:
             get_plugin_manager(config, cli_plugins=cli, load_entrypoints=False, warn=Warnings())
         assert info.value.exit_code == ExitCode.CONFIG

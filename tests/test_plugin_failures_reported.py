@@ -137,3 +137,44 @@ def test_a_format_of_a_disabled_plugin_names_the_plugin(tmp_path):
     assert not (tmp_path / "out").exists()
     unknown = _run(tmp_path, env, "export", "@boomchan", "-o", "out", "-f", "nosuch")
     assert "unknown format 'nosuch'" in unknown.stderr
+
+
+EOF_CLIENT = '''
+import asyncio
+import tgx
+
+
+class Session:
+    server_address, port = "127.0.0.9", 443
+
+
+class HalfAnswer:
+    """What Telethon raises when something on the way (a captive portal, an HTTP proxy) answers."""
+
+    session = Session()
+
+    async def connect(self):
+        raise asyncio.IncompleteReadError(b"HTTP/1.1 403", 1347703872)
+
+    def disconnect(self):
+        return None
+
+
+@tgx.hookimpl(tryfirst=True)
+def tgx_telegram_client(config):
+    return HalfAnswer()
+'''
+
+
+def test_a_connection_that_fails_mid_handshake_is_one_line_exit_6(tmp_path):
+    env = _install(tmp_path, "tgx_halfanswer", EOF_CLIENT)
+    env.pop("TGX_SIMULATED", None)
+    (tmp_path / "plain.toml").write_text("")
+    env["TGX_CONFIG"] = str(tmp_path / "plain.toml")
+    env.update(TGX_API_ID="1", TGX_API_HASH="0" * 32)
+    r = _run(tmp_path, env, "chats")
+    assert r.returncode == ExitCode.NETWORK, r.stderr
+    assert r.stderr.splitlines()[0] == (
+        "tgx: error: cannot connect to Telegram at 127.0.0.9:443: IncompleteReadError: 12 bytes read on a total "
+        "of 1347703872 expected bytes (no proxy: tgx connects directly; HTTP(S)_PROXY variables are not used)")
+    assert "internal error" not in r.stderr and "Traceback" not in r.stderr

@@ -14,7 +14,11 @@ import orjson
 def tgx_env(tmp_path: Path, config: Path | None = None, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("TGX_")}
     env["TGX_DATA_DIR"] = str(tmp_path / "data")
-    env["TGX_CONFIG"] = str(config if config is not None else tmp_path / "no-such-tgx.toml")
+    if config is None:  # isolated from the user's config: an empty file of the test's own
+        config = tmp_path / "tgx-empty.toml"
+        if not config.exists():
+            config.write_text("")
+    env["TGX_CONFIG"] = str(config)
     env["PYTHONUNBUFFERED"] = "1"
     env.update(extra)
     return env

@@ -222,16 +222,25 @@ def load_config(
     env: Mapping[str, str] | None = None,
     cli_plugins: list[str] | tuple[str, ...] = (),
     verbose: int = 0,
+    may_create: bool = False,
 ) -> Config:
-    """Build the :class:`Config` for one command: file, then env, then ``-p`` flags."""
+    """Build the :class:`Config` for one command: file, then env, then ``-p`` flags.
+
+    A file named by ``--config`` or ``$TGX_CONFIG`` must exist (a typo must not silently mean
+    "no settings"), unless ``may_create``: the command writes it (``tgx plugins disable``).
+    A missing default file (``./tgx.toml``, the user config dir) is simply no settings.
+    """
     env = dict(os.environ if env is None else env)
     explicit = path is not None
     cfg_path = Path(path) if explicit else default_config_path(env)
     data: dict[str, Any] = {}
     if cfg_path.is_file():
         data = read_toml(cfg_path)
-    elif explicit:
+    elif explicit and not may_create:
         raise ConfigError(f"{cfg_path}: config file not found")
+    elif env.get("TGX_CONFIG") and not may_create:
+        raise ConfigError(f"{cfg_path}: config file not found (named by $TGX_CONFIG)",
+                          hint="create it, fix the path, or unset TGX_CONFIG to use the default")
 
     config = Config(path=cfg_path, env=env, verbose=verbose)
     checked: dict[str, dict[str, Any]] = {}

@@ -101,9 +101,11 @@ class AppState:
         try:
             try:
                 await client.connect()
-            except (TimeoutError, ConnectionError, OSError) as exc:
-                raise NetworkError(f"cannot connect to Telegram: {type(exc).__name__}: {exc}",
-                                   hint="check the network, then run the same command again") from None
+            except (TimeoutError, ConnectionError, OSError, EOFError) as exc:  # EOFError: IncompleteReadError
+                raise NetworkError(f"cannot connect to Telegram at {_server_of(client)}: {type(exc).__name__}: "
+                                   f"{exc} ({_proxy_of(client)})",
+                                   hint="check the network (something on the way answered that is not "
+                                        "Telegram?), then run the same command again") from None
             if require_login and not await client.is_user_authorized():
                 raise AuthError("not logged in: run `tgx login`")
             yield client
@@ -117,6 +119,45 @@ class AppState:
         from tgx.telegram.peers import PeerResolution
 
         return PeerResolution.from_plugins(self.pm, client, state_dir, config=self.config)
+
+
+def _server_of(client: Any) -> str:
+    session = getattr(client, "session", None)
+    address, port = getattr(session, "server_address", None), getattr(session, "port", None)
+    return f"{address}:{port}" if address else "its data center"
+
+
+def _proxy_of(client: Any) -> str:
+    proxy = getattr(client, "_proxy", None)  # Telethon keeps the proxy it was built with here
+    if not proxy:
+        return "no proxy: tgx connects directly; HTTP(S)_PROXY variables are not used"
+    if isinstance(proxy, dict):
+        return f"proxy {proxy.get('proxy_type', '?')}://{proxy.get('addr', '?')}:{proxy.get('port', '?')}"
+    if isinstance(proxy, tuple | list) and len(proxy) >= 3:
+        return f"proxy {proxy[0]}://{proxy[1]}:{proxy[2]}"
+    return "through a proxy"
+
+
+def _library_logs(verbose: int) -> None:
+    """Telethon logs to the ``telethon`` logger; without a handler Python prints its warnings raw
+    ("Server closed the connection: ...") beside tgx's own one-line error. Quiet unless ``-v``,
+    then each line redacted and prefixed."""
+    import logging
+
+    logger = logging.getLogger("telethon")
+    if any(getattr(h, "_tgx", False) for h in logger.handlers):
+        return
+    if verbose:
+        class Redacted(logging.Handler):
+            def emit(self, record: logging.LogRecord) -> None:
+                with contextlib.suppress(Exception):
+                    sys.stderr.write(console.redact(f"telethon: {record.getMessage()}") + "\n")
+
+        handler: logging.Handler = Redacted(logging.INFO if verbose >= 2 else logging.WARNING)
+    else:
+        handler = logging.NullHandler()
+    handler._tgx = True  # type: ignore[attr-defined]
+    logger.addHandler(handler)
 
 
 def get_state(ctx: typer.Context | None = None) -> AppState:
@@ -275,6 +316,12 @@ class PreScan:
     plugins: list[str] = field(default_factory=list)
     config: str | None = None
     verbose: int = 0
+    command: list[str] = field(default_factory=list)  # the sub-command and its first word
+
+    @property
+    def writes_config(self) -> bool:
+        """``tgx plugins enable|disable`` may create the config file it is told to use."""
+        return self.command[:1] == ["plugins"] and self.command[1:2] in (["enable"], ["disable"])
 
 
 def prescan(argv: Sequence[str]) -> PreScan:
@@ -311,6 +358,7 @@ def prescan(argv: Sequence[str]) -> PreScan:
         elif len(arg) > 1 and arg[0] == "-" and arg[1] != "-" and set(arg[1:]) == {"v"}:
             scan.verbose += len(arg) - 1
         elif not arg.startswith("-"):
+            scan.command = args[i:i + 2]
             break  # the sub-command: what follows is its own
         i += 1
     return scan
@@ -392,8 +440,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     scan = prescan(args)
 
+    _library_logs(scan.verbose)
+
     def body() -> int:
-        config = load_config(scan.config, cli_plugins=scan.plugins, verbose=scan.verbose)
+        config = load_config(scan.config, cli_plugins=scan.plugins, verbose=scan.verbose,
+                             may_create=scan.writes_config)
         console.register_secret(config.api_hash)
         console.register_secret(config.bot_token)
         pm = get_plugin_manager(config, cli_plugins=scan.plugins)

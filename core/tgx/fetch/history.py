@@ -34,6 +34,7 @@ flight. Peers (senders, forward sources) are written only when new or changed.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -344,7 +345,6 @@ class HistoryFetcher:
             self.metrics.record("normalize", page.seconds, items=page.raw_count)
         if len(self._batch) >= FLUSH_MESSAGES or perf_counter() - self._batch_since >= FLUSH_SECONDS:
             self._submit()
-        self.on_progress(len(rows), self.result.server_count)
 
     def _filter(self, rows: list[MessageRow], cover_lo: int, cover_hi: int) -> tuple[list[MessageRow], int, int]:
         """--since/--until/--limit on a page (newest first); narrows the covered range to what
@@ -404,11 +404,13 @@ class HistoryFetcher:
         if self._executor is None:
             self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tgx-archive")
         loop = asyncio.get_running_loop()
-        self._writes.append(loop.run_in_executor(self._executor, self._write, batch, peers, checkpoint))
+        self._writes.append(loop.run_in_executor(self._executor, self._write, batch, peers, checkpoint, loop))
 
-    def _write(self, batch: list[MessageRow], peers: list[Peer], checkpoint: dict[str, Any]) -> None:
+    def _write(self, batch: list[MessageRow], peers: list[Peer], checkpoint: dict[str, Any],
+               loop: asyncio.AbstractEventLoop) -> None:
         """(writer thread) One transaction; after a failure nothing later is written, since a
-        later checkpoint would claim the failed batch's ranges."""
+        later checkpoint would claim the failed batch's ranges. Progress is reported only now,
+        once the batch is committed (on the event loop's thread)."""
         if self._write_error is not None:
             raise self._write_error
         started = perf_counter()
@@ -419,6 +421,9 @@ class HistoryFetcher:
             raise
         if self.metrics is not None:
             self.metrics.record("archive", perf_counter() - started, items=len(batch))
+        if batch:
+            with contextlib.suppress(RuntimeError):  # the loop closed: nobody is watching any more
+                loop.call_soon_threadsafe(self.on_progress, len(batch), checkpoint.get("server_count"))
 
     async def _backpressure(self, limit: int = MAX_WRITES_IN_FLIGHT) -> None:
         while len(self._writes) > limit:

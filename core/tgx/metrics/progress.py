@@ -58,24 +58,32 @@ class ExportProgress:
                 self._plain(name, force=True)
 
     # -- chats -----------------------------------------------------------------------------------
-    def add_chat(self, name: str, total: int | None = None) -> None:
-        """A bar for chat ``name`` (again: the same bar, e.g. a chat fetched after a re-resolution)."""
+    def add_chat(self, name: str, archived: int = 0) -> None:
+        """A bar for chat ``name`` (again: the same bar, e.g. a chat fetched after a re-resolution),
+        starting at the ``archived`` messages already committed; no total until Telegram says."""
         if name in self._chats:
             return
-        state = {"done": 0, "total": total, "started": time.monotonic(), "task": None}
+        state = {"done": archived, "total": None, "new": 0, "started": time.monotonic(), "task": None}
         if self._progress is not None:
-            state["task"] = self._progress.add_task(printable(name), total=total, rate="")
+            state["task"] = self._progress.add_task(printable(name), total=None, completed=archived, rate="")
         self._chats[name] = state
 
     def advance(self, name: str, n: int, total: int | None = None) -> None:
+        """``n`` more messages are *committed* to the archive (the fetcher reports after each
+        transaction, so a bar never shows what a disk-full error or a kill then lost). ``total``:
+        the chat's message count per Telegram, shown only while it is not below what is done
+        (private chats and basic groups have no count until their last page)."""
         state = self._chats[name]
         state["done"] += n
+        state["new"] += n
         if total is not None:
             state["total"] = total
+        if state["total"] is not None and state["total"] < state["done"]:
+            state["total"] = None
         if self._progress is not None:
             elapsed = max(1e-6, time.monotonic() - state["started"])
             self._progress.update(state["task"], completed=state["done"], total=state["total"],
-                                  rate=f"{state['done'] / elapsed:,.0f} msg/s")
+                                  rate=f"{state['new'] / elapsed:,.0f} msg/s")
         else:
             self._plain(name)
 
