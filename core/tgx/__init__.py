@@ -1,7 +1,10 @@
 """tgx: a plugin-based Telegram exporter.
 
-The public API for plugins is this package: ``hookimpl`` to mark hook implementations,
-the specs in :mod:`tgx.specs`, the model in :mod:`tgx.model`, errors in :mod:`tgx.errors`.
+The public API for plugins is this package — ``hookimpl`` to mark hook implementations, the
+specs and model types — and the modules in :data:`PUBLIC_MODULES` (docs/plugins.md lists the
+same, and tests hold both to the import contracts in pyproject.toml). Everything else under
+``tgx`` (the engine: ``tgx.cli``, ``tgx.fetch``, ``tgx.archive``, ...) is internal and may change;
+the one exception, :data:`PUBLIC_NAMES`, is what a plugin's own command needs.
 """
 
 from __future__ import annotations
@@ -26,8 +29,22 @@ __version__ = "0.1.0"
 
 hookimpl = pluggy.HookimplMarker("tgx")
 
+PUBLIC_MODULES = (
+    "tgx.hookspecs",  # the hook specifications (what plugins implement)
+    "tgx.specs",  # the specs hooks return, and the protocols of the objects they build
+    "tgx.model",  # Message, Peer, Media...: what formats write (docs/model.md)
+    "tgx.errors",  # TgxError and its exit codes
+    "tgx.config",  # Config: what hooks receive
+    "tgx.text",  # entity offsets, safe links, names: for format writers
+    "tgx.fsutil",  # atomic writes: for sinks and caches
+    "tgx.console",  # one-line messages, redaction
+    "tgx.ffmpeg",  # finding and running ffmpeg: for encoders
+    "tgx.testing",  # the simulated Telegram, the pytest fixtures, render_messages: for plugins' tests
+)
+PUBLIC_NAMES = ("tgx.cli.get_state",)  # for plugins' commands (tgx_register_commands)
+
 __all__ = [
     "Action", "Availability", "EncodeJob", "EncoderSpec", "Entity", "FormatSpec", "Forward", "Media",
     "Message", "MetricsSinkSpec", "OptionSpec", "Peer", "PeerRef", "PeerResolverSpec", "Reaction",
-    "ResolvedPeer", "TgxError", "__version__", "hookimpl",
+    "PUBLIC_MODULES", "PUBLIC_NAMES", "ResolvedPeer", "TgxError", "__version__", "hookimpl",
 ]

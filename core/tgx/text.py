@@ -13,6 +13,8 @@ Public API for plugins (the built-in formats use it, so each rule exists once):
   open tags to close and which to open so the output stays well-formed (``<b>ab<i>c</b>d</i>``
   becomes ``<b>ab<i>c</i></b><i>d</i>``).
 * **Links.** :func:`safe_href` decides whether an untrusted URL may become a link target.
+* **Names.** :func:`peer_name` and :func:`sender_name`: who a peer is and who sent a message
+  (anonymous posts: the signature, else the chat's title), the same way in every format.
 * **Conventions.** :func:`utc_stamp`, :func:`human_size`, :func:`reaction_label`,
   :func:`scrub_surrogates`: how the built-in text formats write times, sizes and reactions, and
   how they repair lone surrogates (only a damaged archive has them) before encoding UTF-8.
@@ -26,11 +28,11 @@ from collections.abc import Callable, Collection, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from tgx.model import Entity, Reaction
+from tgx.model import Entity, Message, Peer, Reaction
 
 __all__ = [
-    "LINK_SCHEMES", "EntitySlice", "covering_runs", "entity_slices", "human_size", "nested_runs",
-    "reaction_label", "safe_href", "scrub_surrogates", "url_scheme", "utc_stamp", "utf16_index_map",
+    "LINK_SCHEMES", "EntitySlice", "covering_runs", "entity_slices", "human_size", "nested_runs", "peer_name",
+    "reaction_label", "safe_href", "scrub_surrogates", "sender_name", "url_scheme", "utc_stamp", "utf16_index_map",
     "utf16_len",
 ]
 
@@ -230,3 +232,24 @@ def reaction_label(reaction: Reaction) -> str:
     if reaction.type == "custom_emoji":
         return f"custom:{reaction.document_id}" if reaction.document_id is not None else "custom"
     return reaction.emoji or "?"
+
+
+# ---------------------------------------------------------------------------------------------
+# Names
+
+
+def peer_name(peer: Peer | None, peer_id: int | None = None) -> str:
+    """A peer's display name: its title, else ``@username``, else its id (``peer_id`` when the
+    archive does not know the peer); ``""`` when there is nothing to name."""
+    if peer is not None:
+        return peer.title or (f"@{peer.username}" if peer.username else str(peer.id))
+    return str(peer_id) if peer_id is not None else ""
+
+
+def sender_name(message: Message, chat: Peer, peer: Callable[[int | None], Peer | None]) -> str:
+    """Who sent ``message``, as the built-in formats say it: the sender's :func:`peer_name`; for an
+    anonymous post (no sender: a channel post, an anonymous admin) the post's signature, else the
+    chat's title. ``chat`` and ``peer`` are ``RenderContext.chat`` and ``RenderContext.peer``."""
+    if message.sender_id is None:
+        return message.post_author or chat.title
+    return peer_name(peer(message.sender_id), message.sender_id)

@@ -16,7 +16,7 @@ from typing import IO, Any
 
 from tgx.model import Action, Media, Message
 from tgx.specs import RenderContext
-from tgx.text import human_size, reaction_label, utc_stamp
+from tgx.text import human_size, reaction_label, sender_name, utc_stamp
 
 FILE_NAME = "messages.txt"
 INDENT = "    "
@@ -157,9 +157,7 @@ class TxtWriter:
         return one_line(peer.title) or (f"@{peer.username}" if peer.username else str(peer_id))
 
     def sender_name(self, msg: Message) -> str:
-        if msg.sender_id is None:
-            return one_line(msg.post_author or "") or self.title
-        return self.name_of(msg.sender_id)
+        return one_line(sender_name(msg, self.ctx.chat, self.ctx.peer)) or self.title
 
     def _reply(self, msg: Message) -> str:
         reply_id = msg.reply_to_id

@@ -9,6 +9,9 @@ lives in submodules loaded on first use, and the pytest fixtures (``sim_world``,
     world = SimulatedTelegram(seed=7)
     world.add_channel("big", "Big channel", 1_000_000, media=False)
     client = world.client()          # a telethon.TelegramClient; connect() inside your loop
+
+For format plugins, :func:`render_messages` renders messages with a ``FormatSpec`` through the
+real archive and render engine (see tgx.testing.render).
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ _LAZY = {
     "scenario_from_config": "scenario", "build_world": "simulated", "validate_scenario": "scenario",
     "file_bytes": "content", "IdsView": "ids",
 }
+_HERE = {"render_messages": "render", "Rendered": "render"}  # in tgx.testing itself, not the simulator
 
 if TYPE_CHECKING:
     from tgx.simulator.chats import ChatSpec, TopicSpec, UserSpec
@@ -37,9 +41,14 @@ if TYPE_CHECKING:
     from tgx.simulator.sender import SimulatedClient, SimulatedSender, SimulatorError
     from tgx.simulator.simulated import SimulatedTelegram, build_world
     from tgx.simulator.world import World
+    from tgx.testing.render import Rendered, render_messages
 
 
 def __getattr__(name: str) -> Any:
+    if name in _HERE:
+        value = getattr(importlib.import_module(f"tgx.testing.{_HERE[name]}"), name)
+        globals()[name] = value
+        return value
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'tgx.testing' has no attribute {name!r}")
@@ -53,7 +62,7 @@ if "pytest" in sys.modules:  # loaded as a pytest plugin (or under pytest): expo
     from tgx.testing.plugin import sim_client, sim_config, sim_run, sim_world  # noqa: F401
 
 __all__ = [
-    "FAULT_TYPES", "ChatSpec", "Fault", "Faults", "IdsView", "RateLimiter", "RequestLog", "SimulatedClient",
+    "FAULT_TYPES", "ChatSpec", "Fault", "Faults", "IdsView", "RateLimiter", "Rendered", "RequestLog", "SimulatedClient",
     "SimulatedSender", "SimulatedTelegram", "SimulatorError", "TopicSpec", "UserSpec", "World", "build_world",
-    "file_bytes", "read_request_log", "scenario_from_config", "validate_scenario",
+    "file_bytes", "read_request_log", "render_messages", "scenario_from_config", "validate_scenario",
 ]

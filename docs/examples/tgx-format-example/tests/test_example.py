@@ -1,5 +1,6 @@
-"""Tests of the example format: through tgx's render engine, and end to end through ``tgx export``
-against the simulated Telegram that ships with tgx (run with ``pytest -p tgx.testing``)."""
+"""Tests of the example format: through tgx's render engine (``tgx.testing.render_messages``), and
+end to end through ``tgx export`` against the simulated Telegram that ships with tgx (run with
+``pytest -p tgx.testing``). They import only tgx's public API."""
 
 from __future__ import annotations
 
@@ -10,9 +11,8 @@ from datetime import UTC, datetime, timedelta
 from importlib.metadata import entry_points
 from pathlib import Path
 
-from tgx.archive.store import Archive
 from tgx.model import Entity, Media, Message, Peer
-from tgx.render.engine import render_chat
+from tgx.testing import render_messages
 from tgx_format_example import FILE_NAME, links_of, tgx_register_formats
 
 CHAT = Peer(-1001234567890, "channel", "Example", username="example")
@@ -20,14 +20,11 @@ T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 
 
 def render(out: Path, messages: list[Message], options: dict | None = None) -> list[list[str]]:
-    """Render ``messages`` with the urls format, the way ``tgx render`` does."""
-    with Archive.open(out) as archive:
-        archive.set_chat(CHAT)
-        archive.upsert_batch(CHAT.id, messages)
-        result = render_chat(archive, CHAT.id, out, {"urls": tgx_register_formats()},
-                             {"urls": options or {}})
-    assert result.ok, result.formats["urls"].error
-    lines = (out / CHAT.folder_name / FILE_NAME).read_text("utf-8").splitlines()
+    """Render ``messages`` with the urls format, the way ``tgx render`` does (public API only)."""
+    rendered = render_messages(tgx_register_formats(), messages, chat=CHAT, out=out, options=options)
+    assert rendered.ok, rendered.error
+    assert rendered.files == [FILE_NAME]
+    lines = rendered.read_text(FILE_NAME).splitlines()
     assert lines[0] == "message_id\tdate\turl"
     return [line.split("\t") for line in lines[1:]]
 
