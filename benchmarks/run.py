@@ -21,6 +21,8 @@ Benches (``--only`` / ``--skip`` names):
 7. ``media``     one 32 MB video at 50 ms: tgx's media stage vs Telethon ``download_media``;
                  the ``cpu`` encoder vs the same ffmpeg command run directly.
 8. ``metrics``   export with metrics sinks and the monitor on vs off.
+9. ``startup``   the whole ``tgx`` process for ``--version``, ``--help``, ``plugins`` and a render of
+                 a 10-message archive, vs ``python -c "import typer, rich.console"`` (ratios).
 
 Every line prints tgx's figure, the baseline's, their ratio, the target and PASS/FAIL (INFO
 for figures without a target). Wall-clock figures are only as steady as the machine: the load
@@ -541,10 +543,10 @@ def format_names(ctx: Ctx) -> list[str]:
 def bench_formats(ctx: Ctx) -> None:
     from tgx.archive.store import Archive
     from tgx.config import Config
-    from tgx.export.conductor import format_options, select_formats
     from tgx.host import registry
     from tgx.host.manager import get_plugin_manager
     from tgx.render.engine import render_chat
+    from tgx.render.selection import format_options, select_formats
 
     s = ctx.sizes
     names = format_names(ctx)
@@ -716,6 +718,42 @@ def bench_metrics(ctx: Ctx) -> None:
                        note=f"{wall_on:.2f} s vs {wall_off:.2f} s; {load()}"))
 
 
+# ---------------------------------------------------------------------------------------------
+# 9. start-up
+
+
+STARTUP_BASELINE = [sys.executable, "-c", "import typer, rich.console"]
+
+
+def _wall(argv: Sequence[str], env: dict[str, str], cwd: Path) -> float:
+    started = time.perf_counter()
+    done = subprocess.run(argv, env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, check=False)
+    took = time.perf_counter() - started
+    if done.returncode != 0:
+        raise RuntimeError(f"{' '.join(argv)} exited {done.returncode}: {done.stderr.decode()[-500:]}")
+    return took
+
+
+def bench_startup(ctx: Ctx) -> None:
+    """How long the whole ``tgx`` process takes for commands that do almost nothing, as a ratio to
+    ``python -c "import typer, rich.console"`` (a CLI's floor) timed alternately in the same run."""
+    work = ctx.dir("startup")
+    cfg = scenario_file(work / "tgx.toml", chats=[channel("tinychan", 10)])
+    env = tgx_env(ctx, cfg)
+    run_tgx(ctx, cfg, "export", "@tinychan", "-o", str(work / "out"), "-f", "jsonl", "-q", cwd=work)
+    cases = [
+        ("tgx --version", ["--version"], 1.5),
+        ("tgx --help", ["--help"], 2.5),
+        ("tgx plugins", ["plugins"], 3.0),
+        ("tgx render of a 10-message archive (jsonl)", ["render", str(work / "out"), "-f", "jsonl", "-q"], 4.0),
+    ]
+    rounds = max(5, ctx.sizes.rounds * 3)
+    for what, args, target in cases:
+        base, mine = alternate(rounds, lambda _i: _wall(STARTUP_BASELINE, env, work),
+                               lambda _i, args=args: _wall(tgx_cmd(*args), env, work))
+        paired_row(ctx, "startup", what, mine, base, target, unit="s", higher_is_better=False)
+
+
 BENCHES: dict[str, tuple[str, Callable[[Ctx], None]]] = {
     "spine": ("100k msgs vs Telethon + orjson; peak RSS at 100k and 1M", bench_spine),
     "latency": ("50 ms RTT, 20k msgs vs iter_messages", bench_latency),
@@ -725,6 +763,7 @@ BENCHES: dict[str, tuple[str, Callable[[Ctx], None]]] = {
     "formats": ("render throughput per format; json/html RSS at 1M", bench_formats),
     "media": ("32 MB video at 50 ms; cpu encoder vs ffmpeg", bench_media),
     "metrics": ("metrics sinks + monitor on vs off", bench_metrics),
+    "startup": ("tgx --version/--help/plugins/render vs `import typer, rich.console`", bench_startup),
 }
 
 

@@ -9,25 +9,53 @@ the one exception, :data:`PUBLIC_NAMES`, is what a plugin's own command needs.
 
 from __future__ import annotations
 
-import pluggy
+import importlib
+from typing import TYPE_CHECKING, Any
 
-from tgx.errors import TgxError
-from tgx.model import Action, Entity, Forward, Media, Message, Peer, Reaction
-from tgx.specs import (
-    Availability,
-    EncodeJob,
-    EncoderSpec,
-    FormatSpec,
-    MetricsSinkSpec,
-    OptionSpec,
-    PeerRef,
-    PeerResolverSpec,
-    ResolvedPeer,
-)
+if TYPE_CHECKING:
+    import pluggy
+
+    from tgx.errors import TgxError
+    from tgx.model import Action, Entity, Forward, Media, Message, Peer, Reaction
+    from tgx.specs import (
+        Availability,
+        EncodeJob,
+        EncoderSpec,
+        FormatSpec,
+        MetricsSinkSpec,
+        OptionSpec,
+        PeerRef,
+        PeerResolverSpec,
+        ResolvedPeer,
+    )
+
+    hookimpl: pluggy.HookimplMarker
+
+# Names re-exported from the public modules, imported on first use: `tgx --version` must not pay
+# for pluggy and the model (see docs/performance.md, start-up).
+_FROM = {
+    "TgxError": "tgx.errors",
+    **dict.fromkeys(("Action", "Entity", "Forward", "Media", "Message", "Peer", "Reaction"), "tgx.model"),
+    **dict.fromkeys(("Availability", "EncodeJob", "EncoderSpec", "FormatSpec", "MetricsSinkSpec", "OptionSpec",
+                     "PeerRef", "PeerResolverSpec", "ResolvedPeer"), "tgx.specs"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name == "hookimpl":
+        import pluggy
+
+        value: Any = pluggy.HookimplMarker("tgx")
+    elif name in _FROM:
+        value = getattr(importlib.import_module(_FROM[name]), name)
+    else:
+        raise AttributeError(f"module 'tgx' has no attribute {name!r}")
+    globals()[name] = value
+    return value
+
 
 __version__ = "0.1.0"
 
-hookimpl = pluggy.HookimplMarker("tgx")
 
 PUBLIC_MODULES = (
     "tgx.hookspecs",  # the hook specifications (what plugins implement)

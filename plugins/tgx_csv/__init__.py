@@ -8,16 +8,21 @@ docs/formats.md.
 from __future__ import annotations
 
 import tgx
-from tgx.specs import FormatSpec, OptionSpec
+from tgx.specs import FormatSpec, FormatWriter, OptionSpec, RenderContext
 
-from .writer import CsvWriter
+
+def _writer(context: RenderContext) -> FormatWriter:
+    """The writer, imported when a chat is rendered (not to list formats or build `tgx --help`)."""
+    from .writer import CsvWriter
+
+    return CsvWriter(context)
 
 
 @tgx.hookimpl
 def tgx_register_formats() -> FormatSpec:
     return FormatSpec(
         name="csv",
-        factory=CsvWriter,
+        factory=_writer,
         description="messages.csv: one row per message, for spreadsheets and data tools",
         options=(
             # on/off choices rather than type=bool: "--csv-bom off" reads the same on the command

@@ -25,6 +25,7 @@ from tgx.errors import UsageError
 from tgx.model import Message
 from tgx.specs import RenderContext
 
+from . import DEFAULT_PAGE_SIZE, PAGE_SIZE_OPTION  # the package holds the option's names
 from .entities import render_text
 from .safety import encode_utf8
 from .view import (
@@ -42,8 +43,6 @@ from .view import (
     service_html,
 )
 
-PAGE_SIZE_OPTION = "html-page-size"
-DEFAULT_PAGE_SIZE = 1000
 STYLE_FILE = "style.css"
 # No scripts, no network, no inline styles; the page's own folder for CSS and media.
 CSP = Markup("default-src 'none'; img-src 'self' data:; media-src 'self'; style-src 'self'; "

@@ -7,15 +7,20 @@ for the layout and for what differs (UTC dates, overlapping entities, tgx's extr
 from __future__ import annotations
 
 import tgx
-from tgx.specs import FormatSpec
+from tgx.specs import FormatSpec, FormatWriter, RenderContext
 
-from .writer import JsonWriter
+
+def _writer(context: RenderContext) -> FormatWriter:
+    """The writer, imported when a chat is rendered (not to list formats or build `tgx --help`)."""
+    from .writer import JsonWriter
+
+    return JsonWriter(context)
 
 
 @tgx.hookimpl
 def tgx_register_formats() -> FormatSpec:
     return FormatSpec(
         name="json",
-        factory=JsonWriter,
+        factory=_writer,
         description="result.json in Telegram Desktop's export format (one file per chat, streamed)",
     )

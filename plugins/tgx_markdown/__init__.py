@@ -8,16 +8,21 @@ Obsidian syntax. See docs/formats.md.
 from __future__ import annotations
 
 import tgx
-from tgx.specs import FormatSpec, OptionSpec
+from tgx.specs import FormatSpec, FormatWriter, OptionSpec, RenderContext
 
-from .writer import MarkdownWriter
+
+def _writer(context: RenderContext) -> FormatWriter:
+    """The writer, imported when a chat is rendered (not to list formats or build `tgx --help`)."""
+    from .writer import MarkdownWriter
+
+    return MarkdownWriter(context)
 
 
 @tgx.hookimpl
 def tgx_register_formats() -> FormatSpec:
     return FormatSpec(
         name="markdown",
-        factory=MarkdownWriter,
+        factory=_writer,
         description="an Obsidian vault: one note per day (or month) under <chat>/markdown/",
         options=(
             OptionSpec("markdown-split", "one note per UTC 'day' or per 'month'", default="day",

@@ -8,15 +8,20 @@ each new UTC day. See docs/formats.md.
 from __future__ import annotations
 
 import tgx
-from tgx.specs import FormatSpec
+from tgx.specs import FormatSpec, FormatWriter, RenderContext
 
-from .writer import TxtWriter
+
+def _writer(context: RenderContext) -> FormatWriter:
+    """The writer, imported when a chat is rendered (not to list formats or build `tgx --help`)."""
+    from .writer import TxtWriter
+
+    return TxtWriter(context)
 
 
 @tgx.hookimpl
 def tgx_register_formats() -> FormatSpec:
     return FormatSpec(
         name="txt",
-        factory=TxtWriter,
+        factory=_writer,
         description="messages.txt: a plain-text transcript, one line per message",
     )

@@ -22,31 +22,25 @@ exposes ``register(app: typer.Typer, pm) -> None``.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import importlib
+import inspect
 import sys
-import traceback
 from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-import pluggy
 import typer
 
 from tgx import __version__, console
-from tgx.config import Config, load_config
 from tgx.errors import AuthError, ExitCode, NetworkError, PluginError, TgxError
-from tgx.host.manager import get_plugin_manager
 
-try:  # typer >= 0.20 vendors click as typer._click; older ones use click itself
-    from typer import _click as click  # type: ignore[attr-defined]
-except ImportError:  # pragma: no cover
-    import click  # type: ignore[no-redef]
+if TYPE_CHECKING:  # at run time each is imported where it is used: `tgx --version` imports none
+    import pluggy
 
-if TYPE_CHECKING:
+    from tgx.config import Config
     from tgx.telegram.peers import PeerResolution
 
 T = TypeVar("T")
@@ -111,7 +105,7 @@ class AppState:
             yield client
         finally:
             disconnect = client.disconnect()
-            if asyncio.iscoroutine(disconnect) or isinstance(disconnect, asyncio.Future):
+            if inspect.isawaitable(disconnect):
                 await disconnect
 
     def peer_resolution(self, client: Any, state_dir: Path | str) -> PeerResolution:
@@ -162,7 +156,7 @@ def _library_logs(verbose: int) -> None:
 
 def get_state(ctx: typer.Context | None = None) -> AppState:
     """The :class:`AppState` of the running command (from the root context's ``obj``)."""
-    ctx = ctx or click.get_current_context()
+    ctx = ctx or typer.main.get_current_context()
     obj = ctx.find_root().obj
     if not isinstance(obj, AppState):
         raise RuntimeError("tgx command run outside the tgx app (no AppState in the context)")
@@ -171,6 +165,8 @@ def get_state(ctx: typer.Context | None = None) -> AppState:
 
 def run_async(coro: Coroutine[Any, Any, T]) -> T:
     """Run a command's coroutine to completion (Ctrl-C propagates as KeyboardInterrupt)."""
+    import asyncio  # only commands that talk to Telegram pay for it (start-up: see docs/performance.md)
+
     return asyncio.run(coro)
 
 
@@ -317,6 +313,7 @@ class PreScan:
     config: str | None = None
     verbose: int = 0
     command: list[str] = field(default_factory=list)  # the sub-command and its first word
+    version: bool = False  # `tgx --version`: answered before any config or plugin is loaded
 
     @property
     def writes_config(self) -> bool:
@@ -355,6 +352,8 @@ def prescan(argv: Sequence[str]) -> PreScan:
             scan.config = arg.split("=", 1)[1]
         elif arg == "--verbose":
             scan.verbose += 1
+        elif arg == "--version":
+            scan.version = True
         elif len(arg) > 1 and arg[0] == "-" and arg[1] != "-" and set(arg[1:]) == {"v"}:
             scan.verbose += len(arg) - 1
         elif not arg.startswith("-"):
@@ -364,7 +363,7 @@ def prescan(argv: Sequence[str]) -> PreScan:
     return scan
 
 
-def _report_click_error(exc: click.ClickException) -> None:
+def _report_click_error(exc: typer.TyperException) -> None:
     ctx = getattr(exc, "ctx", None)
     if ctx is not None:
         console.stderr().print(ctx.get_usage(), markup=False, highlight=False)
@@ -378,12 +377,15 @@ def _report_internal(exc: BaseException, verbose: int) -> None:
     console.error(f"internal error: {type(exc).__name__}: {message}".rstrip(": ").rstrip(),
                   hint=None if verbose else "run with -v for the traceback")
     if verbose:
+        import traceback
+
         text = "".join(traceback.format_exception(exc))
         sys.stderr.write(console.redact(text))
         sys.stderr.flush()
 
 
-def _invoke(command: click.Command, args: list[str], state: AppState) -> int:
+def _invoke(command: Any, args: list[str], state: AppState) -> int:
+    """Run the click command typer built (``typer.main.get_command``) on ``args``."""
     with command.make_context("tgx", args, obj=state) as ctx:
         command.invoke(ctx)
     return ExitCode.OK
@@ -398,14 +400,14 @@ def _guarded(body: Callable[[], int], verbose: int) -> int:
         return exc.exit_code
     except typer.Exit as exc:
         return exc.exit_code
-    except click.exceptions.NoArgsIsHelpError as exc:
-        help_text = exc.format_message()  # rich help is printed while it is formatted: often ""
-        if help_text.strip():
-            sys.stdout.write(help_text + "\n")
-        return ExitCode.USAGE
-    except click.ClickException as exc:
+    except typer.TyperException as exc:  # typer's (vendored click's) usage errors, and bare `tgx`
+        if type(exc).__name__ == "NoArgsIsHelpError":  # no public name for it: typer vendors click
+            help_text = exc.format_message()  # rich help is printed while it is formatted: often ""
+            if help_text.strip():
+                sys.stdout.write(help_text + "\n")
+            return ExitCode.USAGE
         _report_click_error(exc)
-        return exc.exit_code
+        return int(getattr(exc, "exit_code", ExitCode.USAGE))
     except typer.Abort as exc:
         if isinstance(exc.__context__, KeyboardInterrupt):
             console.info("interrupted")
@@ -439,10 +441,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     """The ``tgx`` console script. Returns the exit code (see :class:`tgx.errors.ExitCode`)."""
     args = list(sys.argv[1:] if argv is None else argv)
     scan = prescan(args)
+    if scan.version:  # eager, like click's: nothing else on the line matters
+        sys.stdout.write(f"tgx {__version__}\n")
+        return ExitCode.OK
 
     _library_logs(scan.verbose)
 
     def body() -> int:
+        from tgx.config import load_config
+        from tgx.host.manager import get_plugin_manager
+
         config = load_config(scan.config, cli_plugins=scan.plugins, verbose=scan.verbose,
                              may_create=scan.writes_config)
         console.register_secret(config.api_hash)

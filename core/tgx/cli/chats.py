@@ -11,7 +11,6 @@ from rich.text import Text
 
 from tgx import console
 from tgx.cli import AppState, get_state, run_async
-from tgx.telegram.peers import peer_from_entity
 
 # Channels and supergroups number their messages per chat, so the newest id approximates the
 # count. Private chats and basic groups share one counter per account: their ids say nothing.
@@ -19,6 +18,8 @@ PER_CHAT_IDS = ("channel", "supergroup")
 
 
 async def list_chats(state: AppState, *, limit: int | None, counts: bool) -> list[dict[str, Any]]:
+    from tgx.telegram.peers import peer_from_entity
+
     rows: list[dict[str, Any]] = []
     async with state.connected_client() as client:
         async for dialog in client.iter_dialogs(limit=limit):

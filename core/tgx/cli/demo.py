@@ -11,7 +11,6 @@ from tgx import console
 from tgx.cli import get_state, run_async
 from tgx.cli.export import export_with_client
 from tgx.errors import ExitCode, PluginError
-from tgx.export.conductor import ExportRequest
 from tgx.host import registry
 
 DEMO_CHAT = "@tgx_demo"
@@ -38,6 +37,7 @@ def register(app: typer.Typer, pm: pluggy.PluginManager) -> None:
         scenario["messages"] = messages
         state.config.tables["simulated"] = scenario
         formats = sorted(registry.formats(state.pm))
+        from tgx.export.conductor import ExportRequest
         from tgx.media import MediaOptions
 
         media = MediaOptions.from_cli(media="all", max_size=None, parallel_files=4, transcode="never",

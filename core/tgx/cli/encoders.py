@@ -7,7 +7,7 @@ available one, in priority order, is marked as the one ``--transcode`` picks.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pluggy
 import typer
@@ -18,7 +18,9 @@ from tgx import console
 from tgx.config import Config
 from tgx.errors import TgxError
 from tgx.ffmpeg import FfmpegInfo, find_ffmpeg
-from tgx.media.encoders import EncoderChain, EncoderStatus
+
+if TYPE_CHECKING:
+    from tgx.media.encoders import EncoderStatus
 
 
 def collect(pm: pluggy.PluginManager, config: Config) -> dict[str, Any]:
@@ -31,6 +33,8 @@ def collect(pm: pluggy.PluginManager, config: Config) -> dict[str, Any]:
         ffmpeg_error = exc.message
     if ffmpeg is None and ffmpeg_error is None:
         ffmpeg_error = "ffmpeg not found"
+    from tgx.media.encoders import EncoderChain
+
     statuses: list[EncoderStatus] = EncoderChain.from_plugins(pm, config).statuses()
     selected = next((s.name for s in statuses if s.available), None)
     return {

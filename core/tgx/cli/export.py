@@ -8,20 +8,19 @@ from __future__ import annotations
 import inspect
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import pluggy
 import typer
 
 from tgx import console
 from tgx.cli import AppState, get_state
-from tgx.cli.interrupt import guarded_render, run_cli
 from tgx.errors import ConfigError, ExitCode, UsageError
-from tgx.export.conductor import ExportRequest, run_export
-from tgx.fetch.history import FetchOptions
 from tgx.host import registry
-from tgx.metrics.progress import ExportProgress
 from tgx.specs import OptionSpec
+
+if TYPE_CHECKING:  # the engine is imported when the command runs, not to build `tgx --help`
+    from tgx.export.conductor import ExportRequest
 
 EXPORT_HELP = """Export the history of one or more chats (--all-dialogs: of every chat) into OUT/<chat>/.
 
@@ -60,7 +59,7 @@ def plugin_option_specs(pm: pluggy.PluginManager) -> list[OptionSpec]:
 
 def option_parameter(opt: OptionSpec) -> inspect.Parameter:
     """A plugin option as a typer option whose CLI default is None, so that "not given" falls
-    back to the plugin's tgx.toml table, then to ``opt.default`` (see ``sink_option_values``)."""
+    back to the plugin's tgx.toml table, then to ``opt.default`` (see ``tgx.host.registry.option_values``)."""
     shown = f" [default: {opt.default}]" if opt.default is not None else ""
     annotation: Any = Literal[opt.choices] if opt.choices else opt.type
     flags = [f"--{opt.name}/--no-{opt.name}"] if opt.type is bool else [f"--{opt.name}"]
@@ -74,6 +73,9 @@ def _py_name(flag: str) -> str:
 
 
 def export_request_from_cli(state: AppState, values: dict[str, Any], plugin_opts: list[OptionSpec]) -> ExportRequest:
+    from tgx.export.conductor import ExportRequest
+    from tgx.fetch.history import FetchOptions
+
     defaults = state.config.export
     formats = split_formats(values["format"] or [defaults.get("format", "jsonl")])
     if values["limit"] is not None and values["limit"] < 1:
@@ -144,7 +146,10 @@ def _out_dir(flag: str | None, defaults: dict[str, Any]) -> Path:
 
 
 async def export_with_client(state: AppState, req: ExportRequest, *, json_output: bool) -> int:
+    from tgx.cli.interrupt import guarded_render
     from tgx.cli.summary import render_summary
+    from tgx.export.conductor import run_export
+    from tgx.metrics.progress import ExportProgress
     from tgx.render.engine import render_chat
 
     with ExportProgress(quiet=req.quiet or json_output) as progress:
@@ -176,6 +181,8 @@ def register(app: typer.Typer, pm: pluggy.PluginManager) -> None:
     def export(ctx: typer.Context, **values: Any) -> None:
         state = get_state(ctx)
         req = export_request_from_cli(state, values, plugin_opts)
+        from tgx.cli.interrupt import run_cli
+
         code = run_cli(export_with_client(state, req, json_output=values["json_output"]))
         if code != ExitCode.OK:
             raise typer.Exit(code)

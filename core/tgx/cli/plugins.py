@@ -8,9 +8,9 @@ if missing, with tomlkit so the user's comments and layout survive.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pluggy
-import tomlkit
 import typer
 from rich.table import Table
 from rich.text import Text
@@ -22,6 +22,9 @@ from tgx.errors import ConfigError, PluginError, TgxError
 from tgx.fsutil import write_atomic
 from tgx.host import registry
 from tgx.host.manager import PluginInfo, check_plugin_name, known_plugin_names, plugin_infos
+
+if TYPE_CHECKING:
+    import tomlkit
 
 HELP = """List plugins — built-in and installed — with their version, source, hooks and state.
 
@@ -52,6 +55,8 @@ def _config_file(config: Config) -> Path:
 
 
 def _load_doc(path: Path) -> tomlkit.TOMLDocument:
+    import tomlkit
+
     if not path.exists():
         return tomlkit.document()
     try:
@@ -61,6 +66,8 @@ def _load_doc(path: Path) -> tomlkit.TOMLDocument:
 
 
 def _disable_array(doc: tomlkit.TOMLDocument, path: Path, *, create: bool) -> tomlkit.items.Array | None:
+    import tomlkit
+
     table = doc.get("plugins")
     if table is None:
         if not create:
@@ -101,6 +108,8 @@ def set_disabled(path: Path, name: str, disabled: bool) -> bool:
         for index in reversed(range(len(names))):
             if names[index] == name:
                 del array[index]  # type: ignore[union-attr]
+    import tomlkit
+
     _write_atomically(path, tomlkit.dumps(doc))
     return True
 

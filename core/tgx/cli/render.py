@@ -10,14 +10,9 @@ import pluggy
 import typer
 
 from tgx import console
-from tgx.archive.lock import hold_output
-from tgx.archive.store import STATE_DIR, Archive
 from tgx.cli import get_state
 from tgx.cli.export import _py_name, option_parameter, plugin_option_specs, split_formats
-from tgx.cli.interrupt import guarded_render, run_cli
 from tgx.errors import ExitCode, OutputError, UsageError
-from tgx.export.conductor import format_options, select_formats
-from tgx.telegram.peers import parse_chat
 
 RENDER_HELP = """Render output formats again from an export's archive (no network, no login).
 
@@ -36,7 +31,12 @@ async def render_archive(state: Any, out: Path, formats: list[str], chats: list[
     """Render ``formats`` of the archived ``chats`` (default: all) with OUT locked against other
     writers. A coroutine only so that :func:`~tgx.cli.interrupt.run_cli` handles SIGINT/SIGTERM
     (the engine aborts the writer and keeps the files rendered before) and a full disk (exit 7)."""
+    from tgx.archive.lock import hold_output
+    from tgx.archive.store import STATE_DIR, Archive
+    from tgx.cli.interrupt import guarded_render
     from tgx.render.engine import render_chat
+    from tgx.render.selection import format_options, select_formats
+    from tgx.telegram.peers import parse_chat
 
     if not (out / STATE_DIR / "archive.sqlite").is_file():
         raise OutputError(f"{out} holds no tgx archive ({STATE_DIR}/archive.sqlite)",
@@ -75,6 +75,8 @@ def register(app: typer.Typer, pm: pluggy.PluginManager) -> None:
     def render(ctx: typer.Context, **values: Any) -> None:
         state = get_state(ctx)
         options = {o.name: values[_py_name(o.name)] for o in plugin_opts}
+        from tgx.cli.interrupt import run_cli
+
         code = run_cli(render_archive(state, values["out"], split_formats(values["format"]), values["chat"] or [],
                                       options, quiet=values["quiet"], wait_lock=values["wait_lock"]))
         if code != ExitCode.OK:

@@ -16,18 +16,17 @@ from __future__ import annotations
 import contextlib
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pluggy
 import typer
 
 from tgx import console
-from tgx.archive.lock import hold_output
-from tgx.archive.store import ARCHIVE_NAME, STATE_DIR, Archive
 from tgx.cli import get_state
 from tgx.errors import ExitCode, OutputError
-from tgx.fetch.checkpoint import read_checkpoint
-from tgx.render.engine import read_manifest
+
+if TYPE_CHECKING:  # the engine is imported when the command runs, not to build `tgx --help`
+    from tgx.archive.store import Archive
 
 ROW_BATCH = 2000
 
@@ -56,6 +55,10 @@ class Report:
 
 def verify(out: Path, *, repair: bool = False) -> Report:
     """Check everything in ``out`` (and repair what can be, with ``repair``)."""
+    from tgx.archive.lock import hold_output
+    from tgx.archive.store import ARCHIVE_NAME, STATE_DIR, Archive
+    from tgx.render.engine import read_manifest
+
     if not (out / STATE_DIR / ARCHIVE_NAME).is_file():
         raise OutputError(f"{out} holds no tgx archive ({STATE_DIR}/{ARCHIVE_NAME})",
                           hint="point at the --out directory of a previous `tgx export`")
@@ -87,6 +90,8 @@ def _check_chat(archive: Archive, chat: Any, out: Path, rendered: Any, report: R
         report.problems.append(Problem("unreadable_row", label, f"message {msg_id} does not decode", repaired=repair))
     if repair and bad:
         archive.quarantine(chat.id, bad)  # its block's count stays: the check below sees the hole
+
+    from tgx.fetch.checkpoint import read_checkpoint
 
     notes: list[str] = []
     if repair:

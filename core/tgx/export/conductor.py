@@ -19,15 +19,15 @@ from typing import Any
 from tgx.archive.lock import hold_output
 from tgx.archive.store import STATE_DIR, Archive
 from tgx.config import Config
-from tgx.errors import ChatNotFound, ExitCode, OutputError, TgxError, UsageError
+from tgx.errors import ChatNotFound, ExitCode, OutputError, TgxError
 from tgx.fetch.history import FetchOptions, FetchResult, HistoryFetcher, quiet_gc
 from tgx.fetch.pages import PageDecoder
 from tgx.fetch.resync import refresh_recent
-from tgx.host import registry
-from tgx.host.manager import disabled_format_providers, plugin_infos
-from tgx.metrics.collector import Metrics, build_sinks, sink_option_values
+from tgx.host.manager import plugin_infos
+from tgx.metrics.collector import Metrics, build_sinks
 from tgx.metrics.progress import ExportProgress
 from tgx.model import Peer
+from tgx.render.selection import format_options, select_formats
 from tgx.specs import PeerRef
 from tgx.telegram.peers import PeerResolution, parse_chat
 from tgx.telegram.runner import RequestCounter, RequestRunner
@@ -73,30 +73,6 @@ class ExportOutcome:
     render_errors: list[str]
     exit_code: int = ExitCode.OK
     media: Any = None  # tgx.media.MediaResult when the media stage ran
-
-
-def select_formats(pm: Any, names: Sequence[str]) -> dict[str, Any]:
-    """The registered formats named on the command line; unknown names are a usage error."""
-    available = registry.formats(pm)
-    wanted: dict[str, Any] = {}
-    for name in names:
-        if name not in available:
-            known = ", ".join(sorted(available)) or "none (all format plugins are disabled)"
-            provider = disabled_format_providers(pm).get(name)
-            if provider is not None:
-                why = f" ({provider.note})" if provider.note else ""
-                raise UsageError(f"format '{name}' is provided by plugin '{provider.name}', which is not "
-                                 f"enabled{why}", hint=f"`tgx plugins enable {provider.name}`, or "
-                                 f"`tgx -p {provider.name} ...` for one run")
-            raise UsageError(f"unknown format '{name}'", hint=f"available formats: {known} (see `tgx formats`)")
-        wanted[name] = available[name]
-    if not wanted:
-        raise UsageError("no output format given", hint="pass --format, e.g. --format jsonl")
-    return wanted
-
-
-def format_options(selected: Mapping[str, Any], config: Config, cli: Mapping[str, Any]) -> dict[str, dict]:
-    return {name: sink_option_values(item.plugin, item.spec, config, cli) for name, item in selected.items()}
 
 
 def prepare_out_dir(out: Path) -> Path:
@@ -304,4 +280,4 @@ def _enabled_plugins(pm: Any) -> list[str]:
     return sorted(info.name for info in plugin_infos(pm) if info.enabled)
 
 
-__all__ = ["ExportOutcome", "ExportRequest", "run_export", "select_formats"]
+__all__ = ["ExportOutcome", "ExportRequest", "run_export"]

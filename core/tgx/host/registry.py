@@ -19,7 +19,7 @@ warning is printed once per run however often a command asks.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
@@ -155,6 +155,20 @@ def _remember(pm: pluggy.PluginManager, plugin: str, problem: str, exc: BaseExce
 
         sys.stderr.write(redact("".join(traceback.format_exception(exc))))
         sys.stderr.flush()
+
+
+def option_values(plugin: str, spec: Any, config: Config, cli: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """A format's or sink's options (``spec.options``): the CLI value when given (not None), else
+    the plugin's ``tgx.toml`` table (key with dashes or underscores), else the option's default."""
+    cli = cli or {}
+    table = config.table(plugin)
+    values: dict[str, Any] = {}
+    for opt in spec.options:
+        value = cli.get(opt.name)
+        if value is None:
+            value = table.get(opt.name, table.get(opt.name.replace("-", "_")))
+        values[opt.name] = opt.default if value is None else value
+    return values
 
 
 def _cached(pm: pluggy.PluginManager, key: Any, build: Callable[[], Any], warn: Warn | None) -> Any:

@@ -36,13 +36,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tgx import __version__
-from tgx.metrics.resources import ResourceMonitor
 
 if TYPE_CHECKING:
     import logging
 
     from tgx.config import Config
-    from tgx.specs import MetricsSink, MetricsSinkSpec
+    from tgx.specs import MetricsSink
 
 SCHEMA_VERSION = 1
 REPORT_FILE_NAME = "export_metrics.json"  # what the built-in metrics_json sink writes in OUT/
@@ -293,6 +292,8 @@ class Metrics:
         self._caches: dict[str, Callable[[], Mapping[str, Any]]] = {}
         self._unstaged_flood_waits = 0
         self._unstaged_flood_wait_seconds = 0.0
+        from tgx.metrics.resources import ResourceMonitor  # psutil: only when a run is measured
+
         self._monitor = ResourceMonitor(self.interval, self._tick) if resources else None
         self._started_wall = time.time()
         self._started_mono = time.monotonic()
@@ -559,21 +560,6 @@ def _scrub(value: Any, secrets: tuple[str, ...]) -> Any:
 # Building sinks from the plugin hook
 
 
-def sink_option_values(plugin: str, spec: MetricsSinkSpec, config: Config,
-                       cli: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """A sink's options: the CLI value when given (not None), else the plugin's ``tgx.toml``
-    table (key with dashes or underscores), else the option's default."""
-    cli = cli or {}
-    table = config.table(plugin)
-    values: dict[str, Any] = {}
-    for opt in spec.options:
-        value = cli.get(opt.name)
-        if value is None:
-            value = table.get(opt.name, table.get(opt.name.replace("-", "_")))
-        values[opt.name] = opt.default if value is None else value
-    return values
-
-
 def build_sinks(pm: Any, config: Config, out_dir: Path, cli_options: Mapping[str, Any] | None = None,
                 *, warn: Warn | None = None) -> list[tuple[str, MetricsSink]]:
     """Build the enabled sinks for one run (specs from :func:`tgx.host.registry.metrics_sinks`).
@@ -583,13 +569,13 @@ def build_sinks(pm: Any, config: Config, out_dir: Path, cli_options: Mapping[str
     on). ``cli_options`` maps option names to CLI values (None = not given). A factory that
     raises is reported with one warning and skipped: a sink never stops an export.
     """
-    from tgx.host.registry import metrics_sinks
+    from tgx.host.registry import metrics_sinks, option_values
     from tgx.specs import SinkContext
 
     sinks: list[tuple[str, MetricsSink]] = []
     for registered in metrics_sinks(pm, config, warn=warn).values():
         plugin, spec = registered.plugin, registered.spec
-        options = sink_option_values(plugin, spec, config, cli_options)
+        options = option_values(plugin, spec, config, cli_options)
         wanted = spec.default_enabled or any(
             options[opt.name] != opt.default for opt in spec.options)
         if not wanted:
@@ -674,5 +660,5 @@ class TelethonFloodWaits:
 
 __all__ = [
     "DEFAULT_REQUEST_STAGES", "Metrics", "REPORT_FILE_NAME", "SCHEMA_VERSION", "STAGES", "Span", "Stage",
-    "TelethonFloodWaits", "build_sinks", "sink_option_values",
+    "TelethonFloodWaits", "build_sinks",
 ]
