@@ -28,8 +28,9 @@ class OptionSpec:
     name: str
     help: str
     default: Any = None
-    type: type = str
+    type: type = str  # bool: a --NAME/--no-NAME flag
     choices: tuple[str, ...] | None = None
+    metavar: str | None = None  # what the help shows for the value (PATH); default: from choices/type
 
 
 # ---------------------------------------------------------------------------------------------

@@ -25,11 +25,10 @@ def tgx_register_formats() -> FormatSpec:
         factory=_writer,
         description="messages.csv: one row per message, for spreadsheets and data tools",
         options=(
-            # on/off choices rather than type=bool: "--csv-bom off" reads the same on the command
-            # line and in tgx.toml (where true/false work as well)
-            OptionSpec("csv-formula-guard", "prefix ' to text cells starting with = + - @ TAB or CR, so "
-                       "spreadsheets do not run them as formulas", default="on", choices=("on", "off")),
-            OptionSpec("csv-bom", "start the file with a UTF-8 byte-order mark (Excel needs it to "
-                       "read UTF-8)", default="on", choices=("on", "off")),
+            # Flags (--csv-bom/--no-csv-bom); "--csv-bom off" and tgx.toml's "off"/false still work.
+            OptionSpec("csv-formula-guard", "Prefix ' to text cells starting with = + - @ TAB or CR, so "
+                       "spreadsheets do not run them as formulas", default=True, type=bool),
+            OptionSpec("csv-bom", "Start the file with a UTF-8 byte-order mark (Excel needs it to "
+                       "read UTF-8)", default=True, type=bool),
         ),
     )

@@ -28,6 +28,6 @@ def tgx_register_formats() -> FormatSpec:
         name="html",
         factory=_writer,
         description="static HTML pages (messages.html, messages2.html, ...) that open from disk",
-        options=(OptionSpec(PAGE_SIZE_OPTION, "messages per HTML page (messages.html, messages2.html, ...)",
+        options=(OptionSpec(PAGE_SIZE_OPTION, "Messages per HTML page (messages.html, messages2.html, ...)",
                             default=DEFAULT_PAGE_SIZE, type=int),),
     )

@@ -25,7 +25,7 @@ def tgx_register_formats() -> FormatSpec:
         factory=_writer,
         description="an Obsidian vault: one note per day (or month) under <chat>/markdown/",
         options=(
-            OptionSpec("markdown-split", "one note per UTC 'day' or per 'month'", default="day",
+            OptionSpec("markdown-split", "One note per UTC day or per month", default="day",
                        choices=("day", "month")),
         ),
     )

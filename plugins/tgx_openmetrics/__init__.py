@@ -55,7 +55,7 @@ def tgx_register_metrics_sinks(config: Any) -> MetricsSinkSpec:
         factory=TextfileSink,
         description="writes a Prometheus textfile for node_exporter's textfile collector",
         options=(
-            OptionSpec(name=OPTION, help="Write Prometheus metrics to PATH (a *.prom file in "
+            OptionSpec(name=OPTION, metavar="PATH", help="Write Prometheus metrics to PATH (a *.prom file in "
                        "node_exporter's --collector.textfile.directory), refreshed every interval."),
             OptionSpec(name=FORMAT_OPTION, default=FORMATS[0], choices=FORMATS,
                        help="Text format of --metrics-textfile: prometheus (what node_exporter reads) "

@@ -25,6 +25,7 @@ from __future__ import annotations
 import contextlib
 import importlib
 import inspect
+import itertools
 import sys
 from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from contextlib import asynccontextmanager
@@ -44,6 +45,7 @@ if TYPE_CHECKING:  # at run time each is imported where it is used: `tgx --versi
     from tgx.telegram.peers import PeerResolution
 
 T = TypeVar("T")
+VERBOSE_COMMANDS = ("export", "render", "demo")  # they print progress: -q and -v after the command too
 PIPE_CLOSED = 141  # stdout's reader went away (`tgx --help | head`): 128 + SIGPIPE, no message
 
 # Core command groups, one module each in tgx.cli, imported lazily by name. A module that does
@@ -358,9 +360,17 @@ def prescan(argv: Sequence[str]) -> PreScan:
             scan.verbose += len(arg) - 1
         elif not arg.startswith("-"):
             scan.command = args[i:i + 2]
+            if scan.command[0] in VERBOSE_COMMANDS:  # `tgx render -v` means what `tgx -v render` does
+                scan.verbose += sum(_verbosity(a) for a in itertools.takewhile(lambda a: a != "--", args[i + 1:]))
             break  # the sub-command: what follows is its own
         i += 1
     return scan
+
+
+def _verbosity(arg: str) -> int:
+    if arg == "--verbose":
+        return 1
+    return len(arg) - 1 if len(arg) > 1 and arg[0] == "-" and arg[1] != "-" and set(arg[1:]) == {"v"} else 0
 
 
 def _report_click_error(exc: typer.TyperException) -> None:
@@ -382,6 +392,20 @@ def _report_internal(exc: BaseException, verbose: int) -> None:
         text = "".join(traceback.format_exception(exc))
         sys.stderr.write(console.redact(text))
         sys.stderr.flush()
+
+
+def _command(pm: pluggy.PluginManager, config: Config) -> Any:
+    """The click command tree typer builds from the app, with tgx's help style (cli.options)."""
+    from tgx.cli.options import tidy_help
+
+    return tidy_help(typer.main.get_command(build_app(pm, config)))
+
+
+def _args(pm: pluggy.PluginManager, args: Sequence[str]) -> list[str]:
+    """argv with the old ``--x on|off`` spelling of boolean plugin options rewritten."""
+    from tgx.cli.options import legacy_bool_args, plugin_option_specs
+
+    return legacy_bool_args(args, plugin_option_specs(pm))
 
 
 def _invoke(command: Any, args: list[str], state: AppState) -> int:
@@ -431,8 +455,7 @@ def run(pm: pluggy.PluginManager, config: Config, argv: Sequence[str]) -> int:
     the ``-p``/``--config`` root options are parsed but have no effect here.
     """
     def body() -> int:
-        command = typer.main.get_command(build_app(pm, config))
-        return _invoke(command, list(argv), AppState(pm, config))
+        return _invoke(_command(pm, config), _args(pm, argv), AppState(pm, config))
 
     return _guarded(body, config.verbose)
 
@@ -456,8 +479,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         console.register_secret(config.api_hash)
         console.register_secret(config.bot_token)
         pm = get_plugin_manager(config, cli_plugins=scan.plugins)
-        command = typer.main.get_command(build_app(pm, config))
-        return _invoke(command, args, AppState(pm, config))
+        return _invoke(_command(pm, config), _args(pm, args), AppState(pm, config))
 
     try:
         code = _guarded(body, scan.verbose)

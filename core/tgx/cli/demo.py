@@ -10,6 +10,7 @@ import typer
 from tgx import console
 from tgx.cli import get_state, run_async
 from tgx.cli.export import export_with_client
+from tgx.cli.options import verbose_option
 from tgx.errors import ExitCode, PluginError
 from tgx.host import registry
 
@@ -20,10 +21,12 @@ def register(app: typer.Typer, pm: pluggy.PluginManager) -> None:
     @app.command("demo")
     def demo(
         ctx: typer.Context,
-        out: Path = typer.Option(Path("tgx-demo"), "--out", "-o", help="Where to write the demo export."),
-        messages: int = typer.Option(2000, "--messages", "-n", min=1, max=10_000_000,
+        out: Path = typer.Option(Path("tgx-demo"), "--out", "-o", metavar="DIR",
+                                 help="Where to write the demo export."),
+        messages: int = typer.Option(2000, "--messages", "-n", min=1, max=10_000_000, metavar="N",
                                      help="Messages in the simulated channel."),
         quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress display."),
+        verbose: int = verbose_option(),
     ) -> None:
         """Export a simulated channel with every built-in format, to see what tgx produces.
 

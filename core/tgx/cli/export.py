@@ -15,8 +15,8 @@ import typer
 
 from tgx import console
 from tgx.cli import AppState, get_state
+from tgx.cli.options import option_parameter, plugin_option_specs, py_name, split_formats, verbose_option
 from tgx.errors import ConfigError, ExitCode, UsageError
-from tgx.host import registry
 from tgx.specs import OptionSpec
 
 if TYPE_CHECKING:  # the engine is imported when the command runs, not to build `tgx --help`
@@ -37,39 +37,6 @@ def parse_date(value: str | None, flag: str) -> datetime | None:
     except ValueError:
         raise UsageError(f"{flag} {value!r} is not a date (use YYYY-MM-DD or ISO 8601)") from None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
-def split_formats(values: list[str]) -> list[str]:
-    names: list[str] = []
-    for value in values:
-        names += [v.strip() for v in value.split(",") if v.strip()]
-    return list(dict.fromkeys(names))
-
-
-def plugin_option_specs(pm: pluggy.PluginManager) -> list[OptionSpec]:
-    """Every option a format or sink plugin adds, once each (first registration wins)."""
-    seen: dict[str, OptionSpec] = {}
-    specs = [item.spec for item in registry.formats(pm).values()]
-    specs += [item.spec for item in registry.metrics_sinks(pm).values()]
-    for spec in specs:
-        for opt in spec.options:
-            seen.setdefault(opt.name, opt)
-    return list(seen.values())
-
-
-def option_parameter(opt: OptionSpec) -> inspect.Parameter:
-    """A plugin option as a typer option whose CLI default is None, so that "not given" falls
-    back to the plugin's tgx.toml table, then to ``opt.default`` (see ``tgx.host.registry.option_values``)."""
-    shown = f" [default: {opt.default}]" if opt.default is not None else ""
-    annotation: Any = Literal[opt.choices] if opt.choices else opt.type
-    flags = [f"--{opt.name}/--no-{opt.name}"] if opt.type is bool else [f"--{opt.name}"]
-    default = typer.Option(None, *flags, help=opt.help + shown, show_default=False)
-    return inspect.Parameter(_py_name(opt.name), inspect.Parameter.KEYWORD_ONLY,
-                             default=default, annotation=annotation | None)
-
-
-def _py_name(flag: str) -> str:
-    return "opt_" + flag.replace("-", "_")
 
 
 def export_request_from_cli(state: AppState, values: dict[str, Any], plugin_opts: list[OptionSpec]) -> ExportRequest:
@@ -123,7 +90,7 @@ def export_request_from_cli(state: AppState, values: dict[str, Any], plugin_opts
         out=_out_dir(values["out"], defaults),
         formats=formats,
         fetch=fetch,
-        plugin_options={o.name: values[_py_name(o.name)] for o in plugin_opts},
+        plugin_options={o.name: values[py_name(o.name)] for o in plugin_opts},
         max_flood_wait=float(pick("max_flood_wait", 900.0)),
         metrics_interval=float(pick("metrics_interval", 5.0)),
         quiet=values["quiet"],
@@ -210,7 +177,7 @@ def register(app: typer.Typer, pm: pluggy.PluginManager) -> None:
         P("limit", P.KEYWORD_ONLY, annotation=int | None, default=typer.Option(
             None, "--limit", metavar="N", help="At most the N newest messages (per chat) this run.")),
         P("concurrency", P.KEYWORD_ONLY, annotation=int, default=typer.Option(
-            16, "--concurrency", min=1, max=32, help="Most history requests in flight at once (adaptive: "
+            16, "--concurrency", min=1, max=32, metavar="N", help="Most history requests in flight at once (adaptive: "
             "starts at 4, grows while Telegram answers, halves on a flood wait).")),
         P("decode_workers", P.KEYWORD_ONLY, annotation=int | None, default=typer.Option(
             None, "--decode-workers", min=0, max=16, metavar="N", help="Processes that parse history pages "
@@ -222,14 +189,14 @@ def register(app: typer.Typer, pm: pluggy.PluginManager) -> None:
         P("max_size", P.KEYWORD_ONLY, annotation=str | None, default=typer.Option(
             None, "--max-size", metavar="SIZE", help="Skip media files larger than SIZE (e.g. 50MB, 2GiB).")),
         P("parallel_files", P.KEYWORD_ONLY, annotation=int | None, default=typer.Option(
-            None, "--parallel-files", min=1, max=32, help="Media files downloaded at once (default 4).")),
+            None, "--parallel-files", min=1, max=32, metavar="N", help="Media files downloaded at once (default 4).")),
         P("transcode", P.KEYWORD_ONLY, annotation=Literal["never", "incompatible", "always"] | None,
-          default=typer.Option(None, "--transcode",
+          default=typer.Option(None, "--transcode", metavar="MODE",
             help="Re-encode videos: never (default); incompatible (not playable inline by Telegram clients); always.")),
         P("encoder", P.KEYWORD_ONLY, annotation=str | None, default=typer.Option(
             None, "--encoder", metavar="NAME", help="Pin a video encoder (see `tgx encoders`).")),
         P("crf", P.KEYWORD_ONLY, annotation=int | None, default=typer.Option(
-            None, "--crf", min=0, max=51, help="Quality for re-encoding (lower is better; default 23).")),
+            None, "--crf", min=0, max=51, metavar="N", help="Quality for re-encoding (lower is better; default 23).")),
         P("replace_originals", P.KEYWORD_ONLY, annotation=bool, default=typer.Option(
             False, "--replace-originals", help="Delete an original video once its re-encode is verified.")),
         P("max_flood_wait", P.KEYWORD_ONLY, annotation=float | None, default=typer.Option(
@@ -257,6 +224,7 @@ def register(app: typer.Typer, pm: pluggy.PluginManager) -> None:
             False, "--quiet", "-q", help="No progress display and no summary.")),
         P("json_output", P.KEYWORD_ONLY, annotation=bool, default=typer.Option(
             False, "--json", help="Print a machine-readable result on stdout.")),
+        P("verbose", P.KEYWORD_ONLY, annotation=int, default=verbose_option()),
         *(option_parameter(o) for o in plugin_opts),
     ]
     export.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
@@ -264,4 +232,4 @@ def register(app: typer.Typer, pm: pluggy.PluginManager) -> None:
     app.command("export", help=EXPORT_HELP)(export)
 
 
-__all__ = ["register", "export_with_client", "parse_date", "split_formats"]
+__all__ = ["register", "export_with_client", "parse_date"]

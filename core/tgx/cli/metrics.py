@@ -167,8 +167,8 @@ def register(app: typer.Typer, pm: Any) -> None:
 
     @metrics_app.command("show")
     def show(
-        path: Path = typer.Argument(..., help=f"{REPORT_FILE_NAME}, or the export's OUT directory"),
-        as_json: bool = typer.Option(False, "--json", help="print the report unchanged, as JSON"),
+        path: Path = typer.Argument(..., metavar="PATH", help=f"{REPORT_FILE_NAME}, or the export's OUT directory"),
+        as_json: bool = typer.Option(False, "--json", help="Print the report unchanged, as JSON."),
     ) -> None:
         """Show a metrics report: summary, stages, resources, caches."""
         text, report = load_report(path)

@@ -11,7 +11,7 @@ import typer
 
 from tgx import console
 from tgx.cli import get_state
-from tgx.cli.export import _py_name, option_parameter, plugin_option_specs, split_formats
+from tgx.cli.options import option_parameter, plugin_option_specs, py_name, split_formats, verbose_option
 from tgx.errors import ExitCode, OutputError, UsageError
 
 RENDER_HELP = """Render output formats again from an export's archive (no network, no login).
@@ -70,11 +70,11 @@ async def render_archive(state: Any, out: Path, formats: list[str], chats: list[
 
 
 def register(app: typer.Typer, pm: pluggy.PluginManager) -> None:
-    plugin_opts = plugin_option_specs(pm)
+    plugin_opts = plugin_option_specs(pm, sinks=False)  # render runs no metrics sink
 
     def render(ctx: typer.Context, **values: Any) -> None:
         state = get_state(ctx)
-        options = {o.name: values[_py_name(o.name)] for o in plugin_opts}
+        options = {o.name: values[py_name(o.name)] for o in plugin_opts}
         from tgx.cli.interrupt import run_cli
 
         code = run_cli(render_archive(state, values["out"], split_formats(values["format"]), values["chat"] or [],
@@ -96,6 +96,7 @@ def register(app: typer.Typer, pm: pluggy.PluginManager) -> None:
             help="If another tgx process is writing OUT, wait up to SECONDS for it (default: fail at once).")),
         P("quiet", P.KEYWORD_ONLY, annotation=bool, default=typer.Option(
             False, "--quiet", "-q", help="Print only errors.")),
+        P("verbose", P.KEYWORD_ONLY, annotation=int, default=verbose_option()),
         *(option_parameter(o) for o in plugin_opts),
     ])
     app.command("render", help=RENDER_HELP)(render)
