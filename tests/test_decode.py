@@ -22,6 +22,7 @@ from telethon.tl import functions
 from tgx.archive.records import message_row
 from tgx.fetch.normalize import convert_message
 from tgx.fetch.pages import PageDecoder, decode_page, keep_raw
+from tgx.run import RunContext
 from tgx.testing import SimulatedTelegram
 from tgxrun import read_jsonl, tgx
 
@@ -262,8 +263,8 @@ def test_telethons_session_still_learns_the_senders(tmp_path):
         decoder = PageDecoder(1, min_messages=0)
         try:
             with Archive.open(tmp_path) as archive:
-                await HistoryFetcher(RequestRunner(client), archive, chat.marked_id, chat.input_peer(),
-                                     decoder=decoder).run()
+                await HistoryFetcher(RunContext.for_stage(RequestRunner(client), archive), chat.marked_id,
+                                     chat.input_peer(), decoder=decoder).run()
                 senders = {m.sender_id for batch in archive.iter_messages(chat.marked_id) for m in batch
                            if m.sender_id and m.sender_id > 0}
             known = {uid for uid in senders if client.session.get_entity_rows_by_id(uid) is not None}

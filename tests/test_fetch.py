@@ -17,6 +17,7 @@ from tgx.archive.store import Archive
 from tgx.fetch.history import PAGE, FetchOptions, HistoryFetcher
 from tgx.fetch.ranges import IdRanges
 from tgx.metrics.collector import Metrics
+from tgx.run import RunContext
 from tgx.telegram.runner import RequestRunner
 from tgx.testing import SimulatedTelegram
 
@@ -40,8 +41,8 @@ def _run(world: SimulatedTelegram, key: str, out: Path, *, options: FetchOptions
         archive = Archive.open(out)
         try:
             runner = RequestRunner(client, metrics=metrics)
-            fetcher = HistoryFetcher(runner, archive, chat.marked_id, chat.input_peer(), options=options,
-                                     metrics=metrics, label=key)
+            run = RunContext.for_stage(runner, archive, metrics=metrics)
+            fetcher = HistoryFetcher(run, chat.marked_id, chat.input_peer(), options=options, label=key)
             task = asyncio.ensure_future(fetcher.run())
             if cancel_at is not None:
                 while not task.done() and archive.count(chat.marked_id) < cancel_at:
@@ -220,7 +221,7 @@ def test_stopping_on_an_error_commits_what_was_fetched(tmp_path):
             with Archive.open(tmp_path) as archive:
                 runner = RequestRunner(client, max_flood_wait=60)
                 with pytest.raises(NetworkError):
-                    await HistoryFetcher(runner, archive, chat.marked_id, chat.input_peer(),
+                    await HistoryFetcher(RunContext.for_stage(runner, archive), chat.marked_id, chat.input_peer(),
                                          options=FetchOptions(concurrency=4)).run()
         finally:
             await client.disconnect()
@@ -240,11 +241,14 @@ class _PagedHistory:
 
     def __init__(self, ids: list[int]):
         from telethon.tl import types
+        from tgx.telegram.pacing import Pacer
 
         self.types = types
         self.ids = sorted(ids, reverse=True)
         self.hold = asyncio.Event()
         self.requests: list[tuple[int, int]] = []
+        self.gate = Pacer()  # what the fetcher asks of a runner: the pacing it manages
+        self.client = None
 
     async def __call__(self, request: Any, *, stage: str = "fetch", chat: str | None = None) -> Any:
         from datetime import UTC, datetime
@@ -267,7 +271,8 @@ def test_split_while_the_owner_waits_drops_the_thiefs_part_and_covers_only_its_o
 
     async def main() -> None:
         with Archive.open(tmp_path) as archive:
-            fetcher = HistoryFetcher(net, archive, -1000000000001, None, options=FetchOptions(concurrency=2))
+            fetcher = HistoryFetcher(RunContext.for_stage(net, archive), -1000000000001, None,  # type: ignore[arg-type]
+                                     options=FetchOptions(concurrency=2))
             rest = await fetcher._first_page(1)  # ids 2040..1941: a full page; the rest is 1..1940
             assert rest == (1, 1_940)
             fetcher._plan = []

@@ -38,6 +38,7 @@ from tgx.media.downloader import (
 from tgx.metrics.collector import Metrics
 from tgx.metrics.progress import ExportProgress
 from tgx.model import FILE_MEDIA_KINDS, Peer
+from tgx.run import RunContext
 from tgx.telegram.runner import RequestRunner
 from tgx.testing import SimulatedTelegram
 
@@ -69,7 +70,7 @@ async def _archive(world: SimulatedTelegram, client: Any, runner: RequestRunner,
     for key in keys:
         peer = peer_of(world, key)
         archive.set_chat(peer)
-        await HistoryFetcher(runner, archive, peer.id, world.chat(key).input_peer()).run()
+        await HistoryFetcher(RunContext.for_stage(runner, archive), peer.id, world.chat(key).input_peer()).run()
         peers.append(peer)
     return peers
 
@@ -89,10 +90,10 @@ def run_stage(world: SimulatedTelegram, out: Path, keys: list[str], options: Med
         try:
             runner = RequestRunner(client, metrics=metrics, backoff=0.01)
             peers = await _archive(world, client, runner, archive, keys)
-            result = await run_media_stage(
-                archive=archive, client=client, runner=runner, chats=peers, out_dir=out, options=options,
-                metrics=metrics, progress=ExportProgress(quiet=True), pm=get_plugin_manager(config),
-                config=config, input_peers={p.id: world.chat(p.id).input_peer() for p in peers})
+            run = RunContext.for_stage(runner, archive, config=config, pm=get_plugin_manager(config),
+                                       metrics=metrics, progress=ExportProgress(quiet=True))
+            result = await run_media_stage(run, peers, options,
+                                           input_peers={p.id: world.chat(p.id).input_peer() for p in peers})
             return Run(result, metrics.finish(), out)
         finally:
             archive.close()

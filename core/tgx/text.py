@@ -15,7 +15,7 @@ Public API for plugins (the built-in formats use it, so each rule exists once):
 * **Links.** :func:`safe_href` decides whether an untrusted URL may become a link target.
 * **Names.** :func:`peer_name` and :func:`sender_name`: who a peer is and who sent a message
   (anonymous posts: the signature, else the chat's title), the same way in every format.
-* **Conventions.** :func:`utc_stamp`, :func:`human_size`, :func:`reaction_label`,
+* **Conventions.** :func:`utc_stamp`, :func:`human_size`, :func:`human_seconds`, :func:`reaction_label`,
   :func:`scrub_surrogates`: how the built-in text formats write times, sizes and reactions, and
   how they repair lone surrogates (only a damaged archive has them) before encoding UTF-8.
 """
@@ -31,7 +31,8 @@ from typing import Any
 from tgx.model import Entity, Message, Peer, Reaction
 
 __all__ = [
-    "LINK_SCHEMES", "EntitySlice", "covering_runs", "entity_slices", "human_size", "nested_runs", "peer_name",
+    "LINK_SCHEMES", "EntitySlice", "covering_runs", "entity_slices", "human_seconds", "human_size", "nested_runs",
+    "peer_name",
     "reaction_label", "safe_href", "scrub_surrogates", "sender_name", "url_scheme", "utc_stamp", "utf16_index_map",
     "utf16_len",
 ]
@@ -223,6 +224,15 @@ def human_size(size: int | None) -> str:
             return f"{size} B" if unit == "B" else f"{value:.1f} {unit}"
         value /= 1024
     return f"{value:.1f} GB"
+
+
+def human_seconds(seconds: int) -> str:
+    """A wait as people read it: ``45 s``, ``900 s (~15 min)``, ``86400 s (~24.0 h)``."""
+    if seconds < 120:
+        return f"{seconds} s"
+    if seconds < 7200:
+        return f"{seconds} s (~{round(seconds / 60)} min)"
+    return f"{seconds} s (~{seconds / 3600:.1f} h)"
 
 
 def reaction_label(reaction: Reaction) -> str:

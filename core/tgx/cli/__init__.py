@@ -124,7 +124,9 @@ def _server_of(client: Any) -> str:
 
 
 def _proxy_of(client: Any) -> str:
-    proxy = getattr(client, "_proxy", None)  # Telethon keeps the proxy it was built with here
+    from tgx.telegram.adapter import proxy_of
+
+    proxy = proxy_of(client)
     if not proxy:
         return "no proxy: tgx connects directly; HTTP(S)_PROXY variables are not used"
     if isinstance(proxy, dict):

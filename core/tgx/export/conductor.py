@@ -10,29 +10,38 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from time import perf_counter
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+import pluggy
 
 from tgx.archive.lock import hold_output
 from tgx.archive.store import STATE_DIR, Archive
 from tgx.config import Config
-from tgx.errors import ChatNotFound, ExitCode, OutputError, TgxError
+from tgx.errors import ExitCode, OutputError, TgxError
 from tgx.fetch.history import FetchOptions, FetchResult, HistoryFetcher, quiet_gc
 from tgx.fetch.pages import PageDecoder
 from tgx.fetch.resync import refresh_recent
+from tgx.host import registry
 from tgx.host.manager import plugin_infos
 from tgx.metrics.collector import Metrics, build_sinks
 from tgx.metrics.progress import ExportProgress
 from tgx.model import Peer
 from tgx.render.selection import format_options, select_formats
-from tgx.specs import PeerRef
+from tgx.run import RunContext
+from tgx.specs import PeerRef, ResolvedPeer
 from tgx.telegram.peers import PeerResolution, parse_chat
 from tgx.telegram.runner import RequestCounter, RequestRunner
 from tgx.telegram.takeout import TakeoutSession
 
+if TYPE_CHECKING:
+    from tgx.media import MediaOptions, MediaResult
+    from tgx.render.engine import RenderResult
+
+RenderChat = Callable[..., "RenderResult"]  # tgx.render.engine.render_chat's shape
 RESOLVE_AT_ONCE = 4  # chats named on the command line resolved at a time (ResolveUsername is rate-limited)
 
 
@@ -43,7 +52,7 @@ class ExportRequest:
     formats: Sequence[str] = ("jsonl",)
     fetch: FetchOptions = field(default_factory=FetchOptions)
     plugin_options: Mapping[str, Any] = field(default_factory=dict)  # --<option> values by name
-    media: Any = None  # tgx.media.MediaOptions; None or no kinds: no media stage
+    media: MediaOptions | None = None  # None or no kinds: no media stage
     max_flood_wait: float = 900.0
     max_reconnects: int = 5  # consecutive connection failures of one request before stopping (exit 6)
     takeout: bool = False  # fetch history in a takeout session (tgx.telegram.takeout)
@@ -72,7 +81,7 @@ class ExportOutcome:
     outputs: dict[str, str]
     render_errors: list[str]
     exit_code: int = ExitCode.OK
-    media: Any = None  # tgx.media.MediaResult when the media stage ran
+    media: MediaResult | None = None  # when the media stage ran
 
 
 def prepare_out_dir(out: Path) -> Path:
@@ -99,8 +108,8 @@ def check_folder_owner(archive: Archive, peer: Peer) -> None:
             )
 
 
-async def run_export(pm: Any, config: Config, req: ExportRequest, client: Any,
-                     progress: ExportProgress, *, render: Any) -> ExportOutcome:
+async def run_export(pm: pluggy.PluginManager, config: Config, req: ExportRequest, client: Any,
+                     progress: ExportProgress, *, render: RenderChat) -> ExportOutcome:
     """Export every chat of ``req`` with a connected, logged-in ``client``.
 
     ``render`` is the render engine's ``render_chat`` (passed in so the orchestration is testable).
@@ -110,173 +119,161 @@ async def run_export(pm: Any, config: Config, req: ExportRequest, client: Any,
     fmt_options = format_options(selected, config, req.plugin_options)
     out = prepare_out_dir(req.out)
     with hold_output(out, req.command, wait_s=req.wait_lock):  # one writer per OUT, for the whole run
-        return await _export_into(out, pm, config, req, client, progress, render=render, refs=refs,
-                                  selected=selected, fmt_options=fmt_options)
+        export = _Export(pm, config, req, client, progress, out, selected)
+        try:
+            await export.resolve(refs)
+            await export.fetch_all()
+            await export.media()
+            export.render_all(render, fmt_options)
+        except TgxError as exc:
+            export.status, export.exit_code = type(exc).__name__, exc.exit_code
+            raise
+        except (KeyboardInterrupt, asyncio.CancelledError):
+            export.status, export.exit_code = "interrupted", ExitCode.INTERRUPTED
+            raise
+        finally:
+            await export.close()
+        return export.outcome()
 
 
-async def _export_into(out: Path, pm: Any, config: Config, req: ExportRequest, client: Any,
-                       progress: ExportProgress, *, render: Any, refs: list[PeerRef],
-                       selected: dict[str, Any], fmt_options: dict[str, dict]) -> ExportOutcome:
-    """:func:`run_export`'s work, with OUT locked."""
-    archive = Archive.open(out)
-    sinks = build_sinks(pm, config, out, req.plugin_options)
-    metrics = Metrics(
-        sinks, interval=req.metrics_interval,
-        run_info={"command": req.command, "plugins_enabled": _enabled_plugins(pm),
-                  "chats": list(req.chats), "formats": list(selected), "out_dir": str(out)},
-        secrets=(config.api_hash, config.bot_token),
-    )
-    metrics.start()
-    status = "ok"
-    exit_code = ExitCode.OK
-    outcomes: list[ChatOutcome] = []
-    render_errors: list[str] = []
-    media_result = None
-    resolution = PeerResolution.from_plugins(pm, client, out / STATE_DIR, config=config)
-    for name in [*resolution.resolver_names, "network"]:  # one cache entry per resolver: hits, misses...
-        metrics.add_cache_source(name, lambda name=name: resolution.stats().get(name, {}))
-    counter = RequestCounter(client)
-    runner = RequestRunner(client, metrics=metrics, status=progress.status,
-                           max_flood_wait=req.max_flood_wait, max_reconnects=req.max_reconnects)
-    takeout = TakeoutSession.for_export(client, runner, req, metrics=metrics)
-    decoder = PageDecoder(req.fetch.decode_workers, metrics=metrics)
-    try:
-        resolved: list[tuple[PeerRef | None, Any]] = []  # (what the user named, its resolution)
+class _Export:
+    """One run of :func:`run_export`: its :class:`RunContext` and what it found, stage by stage."""
+
+    def __init__(self, pm: pluggy.PluginManager, config: Config, req: ExportRequest, client: Any,
+                 progress: ExportProgress, out: Path, selected: Mapping[str, registry.RegisteredFormat]) -> None:
+        self.req = req
+        self.selected = selected
+        archive = Archive.open(out)
+        metrics = Metrics(
+            build_sinks(pm, config, out, req.plugin_options), interval=req.metrics_interval,
+            run_info={"command": req.command, "plugins_enabled": _enabled_plugins(pm),
+                      "chats": list(req.chats), "formats": list(selected), "out_dir": str(out)},
+            secrets=(config.api_hash, config.bot_token),
+        )
+        metrics.start()
+        runner = RequestRunner(client, metrics=metrics, status=progress.status,
+                               max_flood_wait=req.max_flood_wait, max_reconnects=req.max_reconnects)
+        self.run = RunContext(runner=runner, archive=archive, config=config, pm=pm, client=client, out=out,
+                              metrics=metrics, progress=progress)
+        self.resolution = PeerResolution.from_plugins(pm, client, out / STATE_DIR, config=config)
+        for name in [*self.resolution.resolver_names, "network"]:  # one cache entry per resolver
+            metrics.add_cache_source(name, lambda name=name: self.resolution.stats().get(name, {}))
+        self.counter = RequestCounter(client)
+        self.takeout = TakeoutSession.for_export(client, runner, req, metrics=metrics)
+        self.decoder = PageDecoder(req.fetch.decode_workers, metrics=metrics)
+        self.resolved: list[tuple[PeerRef | None, ResolvedPeer]] = []  # (what the user named, its resolution)
+        self.input_peers: dict[int, Any] = {}
+        self.chats: list[ChatOutcome] = []
+        self.media_result: MediaResult | None = None
+        self.render_errors: list[str] = []
+        self.status, self.exit_code = "ok", int(ExitCode.OK)
+        self.report: dict[str, Any] = {}
+
+    # -- the stages ------------------------------------------------------------------------------
+    async def resolve(self, refs: Sequence[PeerRef]) -> None:
+        """The chats named (concurrently; the first failure in argv order wins), each once by
+        marked id, then with ``--all-dialogs`` every dialog not named; each registered in the archive."""
         at_a_time = asyncio.Semaphore(RESOLVE_AT_ONCE)
 
-        async def resolve(ref: PeerRef) -> Any:
+        async def one(ref: PeerRef) -> ResolvedPeer:
             async with at_a_time:
-                with metrics.span("resolve", items=1):
-                    return await resolution.resolve(ref)
+                with self.run.metrics.span("resolve", items=1):
+                    return await self.resolution.resolve(ref)
 
-        # Concurrently (ten chats at 50 ms: 0.05 s, not 0.5 s); the first failure in argv order wins.
-        answers = await asyncio.gather(*(resolve(ref) for ref in refs), return_exceptions=True)
+        answers = await asyncio.gather(*(one(ref) for ref in refs), return_exceptions=True)
         for ref, rp in zip(refs, answers, strict=True):
             if isinstance(rp, BaseException):
                 raise rp
-            if any(rp.peer.id == seen.peer.id for _ref, seen in resolved):
-                continue  # `news`, `@news`, `t.me/news` and its -100… id are one chat, fetched once
-            check_folder_owner(archive, rp.peer)
-            archive.set_chat(rp.peer)
-            resolved.append((ref, rp))
-        if req.all_dialogs:
+            self._add(ref, rp)  # `news`, `@news`, `t.me/news` and its -100… id are one chat, fetched once
+        if self.req.all_dialogs:
             from tgx.telegram.dialogs import list_dialogs
 
-            with metrics.span("resolve") as span:
-                listed = await list_dialogs(runner, kinds=req.dialog_types or None)
+            with self.run.metrics.span("resolve") as span:
+                listed = await list_dialogs(self.run.runner, kinds=self.req.dialog_types or None)
                 span.items = len(listed)
-            named = {rp.peer.id for _ref, rp in resolved}
             for rp in listed:
-                if rp.peer.id not in named:
-                    check_folder_owner(archive, rp.peer)
-                    archive.set_chat(rp.peer)
-                    resolved.append((None, rp))
-        await takeout.start()
-        input_peers = {rp.peer.id: rp.input_peer for _ref, rp in resolved}
+                self._add(None, rp)
+        await self.takeout.start()
 
-        async def fetch_chat(rp: Any, on_chat: Any = None, pages: list[int] | None = None) -> ChatOutcome:
-            label = rp.peer.folder_name
-            archived = archive.count(rp.peer.id)  # one COUNT(*) for the bar and the decoder's estimate
-            progress.add_chat(label, archived)
-            fetcher = HistoryFetcher(
-                runner, archive, rp.peer.id, rp.input_peer, options=req.fetch, metrics=metrics,
-                on_progress=lambda n, total: progress.advance(label, n, total), label=label, decoder=decoder,
-                on_chat=on_chat, archived=archived)
-            try:
-                result = await fetcher.run()
-            finally:
-                if pages is not None:
-                    pages.append(fetcher.result.pages)
-            if req.refresh_edits:
-                await refresh_recent(runner, archive, rp.peer.id, rp.input_peer, days=req.refresh_edits,
-                                     label=label, metrics=metrics, note=progress.stage)
-            return ChatOutcome(rp.peer, result, out / rp.peer.folder_name)
+    def _add(self, ref: PeerRef | None, rp: ResolvedPeer) -> None:
+        if any(rp.peer.id == seen.peer.id for _ref, seen in self.resolved):
+            return
+        self._adopt(rp, moved=True)
+        self.resolved.append((ref, rp))
 
-        async def one(ref: PeerRef | None, rp: Any) -> ChatOutcome:
-            """Fetch a chat; a cached resolution that turns out stale — the chat is gone, or the
-            first page shows the username now belongs to someone else — is asked of Telegram
-            again, and the export goes on with (or refuses, see check_folder_owner) its answer."""
-            cached = ref is not None and resolution.from_resolver(rp)
-            pages: list[int] = []
-            try:
-                return await fetch_chat(rp, _username_check(ref) if cached else None, pages)
-            except (ChatNotFound, _StaleResolution) as exc:
-                if not cached or (isinstance(exc, ChatNotFound) and pages and pages[0] > 0):
-                    raise  # not from a cache, or gone after pages came: the chat changed, not the cache
-                stale: BaseException = exc
-            assert ref is not None
-            fresh = await resolution.refresh(ref)  # unknown now: ChatNotFound, the right error
-            if fresh.peer.id == rp.peer.id and isinstance(stale, ChatNotFound):
-                raise stale
-            if fresh.peer.id != rp.peer.id:
-                check_folder_owner(archive, fresh.peer)
-            archive.set_chat(fresh.peer)
-            input_peers[fresh.peer.id] = fresh.input_peer
-            return await fetch_chat(fresh)
+    def _adopt(self, rp: ResolvedPeer, moved: bool) -> None:
+        """Record a chat's resolution in the archive (refusing a folder that belongs to another chat)."""
+        if moved:
+            check_folder_owner(self.run.archive, rp.peer)
+        self.run.archive.set_chat(rp.peer)
+        self.input_peers[rp.peer.id] = rp.input_peer
 
-        at_once = asyncio.Semaphore(max(1, req.chats_at_once))
+    async def fetch_all(self) -> None:
+        """Every resolved chat, ``chats_at_once`` at a time (they share one pacing budget)."""
+        at_once = asyncio.Semaphore(max(1, self.req.chats_at_once))
 
-        async def bounded(ref: PeerRef | None, rp: Any) -> ChatOutcome:
+        async def bounded(ref: PeerRef | None, rp: ResolvedPeer) -> ChatOutcome:
             async with at_once:
-                return await one(ref, rp)
+                return await self.resolution.fetch(ref, rp, self._fetch_chat, self._adopt)
 
-        outcomes = list(await asyncio.gather(*(bounded(ref, rp) for ref, rp in resolved)))
-        await decoder.aclose()  # its workers are done: free their memory before media and render
-        metrics.incr("messages", sum(o.fetch.fetched for o in outcomes))
+        self.chats = list(await asyncio.gather(*(bounded(ref, rp) for ref, rp in self.resolved)))
+        await self.decoder.aclose()  # its workers are done: free their memory before media and render
+        self.run.metrics.incr("messages", sum(o.fetch.fetched for o in self.chats))
 
-        if req.media is not None and req.media.kinds:
+    async def _fetch_chat(self, rp: ResolvedPeer, on_chat: Callable[[Peer], None] | None,
+                          pages: list[int]) -> ChatOutcome:
+        run, label = self.run, rp.peer.folder_name
+        archived = run.archive.count(rp.peer.id)  # one COUNT(*) for the bar and the decoder's estimate
+        run.progress.add_chat(label, archived)
+        fetcher = HistoryFetcher(run, rp.peer.id, rp.input_peer, options=self.req.fetch, label=label,
+                                 on_progress=lambda n, total: run.progress.advance(label, n, total),
+                                 decoder=self.decoder, on_chat=on_chat, archived=archived)
+        try:
+            result = await fetcher.run()
+        finally:
+            pages.append(fetcher.result.pages)
+        if self.req.refresh_edits:
+            await refresh_recent(run, rp.peer.id, rp.input_peer, days=self.req.refresh_edits, label=label,
+                                 note=run.progress.stage)
+        return ChatOutcome(rp.peer, result, run.out / rp.peer.folder_name)
+
+    async def media(self) -> None:
+        if self.req.media is not None and self.req.media.kinds:
             from tgx.media import run_media_stage
 
-            media_result = await run_media_stage(
-                archive=archive, client=client, runner=runner, chats=[o.peer for o in outcomes],
-                out_dir=out, options=req.media, metrics=metrics, progress=progress, pm=pm, config=config,
-                input_peers=input_peers)
-        await takeout.finish(success=True)
+            self.media_result = await run_media_stage(self.run, [o.peer for o in self.chats], self.req.media,
+                                                      input_peers=self.input_peers)
+        await self.takeout.finish(success=True)
 
-        for o in outcomes:
+    def render_all(self, render: RenderChat, fmt_options: Mapping[str, Mapping[str, Any]]) -> None:
+        run, specs = self.run, {n: r.spec for n, r in self.selected.items()}
+        for o in self.chats:
             started = perf_counter()
             with quiet_gc():  # rendering allocates like fetching does: fewer full GC scans
-                result = render(archive, o.peer.id, out, {n: r.spec for n, r in selected.items()}, fmt_options)
-            metrics.record("render", perf_counter() - started, items=archive.count(o.peer.id))
+                result = render(run.archive, o.peer.id, run.out, specs, fmt_options)
+            run.metrics.record("render", perf_counter() - started, items=run.archive.count(o.peer.id))
             for name, error in result.errors.items():
-                render_errors.append(f"{o.peer.folder_name}: format '{name}' failed: {error}")
-        if render_errors:
-            status, exit_code = "render_failed", ExitCode.FAILURE
-    except TgxError as exc:
-        status, exit_code = type(exc).__name__, exc.exit_code
-        raise
-    except (KeyboardInterrupt, asyncio.CancelledError):
-        status, exit_code = "interrupted", ExitCode.INTERRUPTED
-        raise
-    finally:
-        await decoder.aclose()
-        resolution.close()
-        metrics.incr("requests", counter.count)
-        report = metrics.finish(status=status, exit_code=exit_code)
-        archive.close()
-        await takeout.finish(success=False)  # no-op unless a takeout is still open (a failure)
-    return ExportOutcome(outcomes, report, metrics.outputs(), render_errors, exit_code, media_result)
+                self.render_errors.append(f"{o.peer.folder_name}: format '{name}' failed: {error}")
+        if self.render_errors:
+            self.status, self.exit_code = "render_failed", int(ExitCode.FAILURE)
+
+    # -- the end -------------------------------------------------------------------------------
+    async def close(self) -> None:
+        """Whatever happened: workers stopped, resolvers persisted, the report written, the
+        archive closed, a takeout still open finished."""
+        await self.decoder.aclose()
+        self.resolution.close()
+        self.run.metrics.incr("requests", self.counter.count)
+        self.report = self.run.metrics.finish(status=self.status, exit_code=self.exit_code)
+        self.run.archive.close()
+        await self.takeout.finish(success=False)  # no-op unless a takeout is still open (a failure)
+
+    def outcome(self) -> ExportOutcome:
+        return ExportOutcome(self.chats, self.report, self.run.metrics.outputs(), self.render_errors,
+                             self.exit_code, self.media_result)
 
 
-class _StaleResolution(Exception):
-    """The chat's first page shows a username other than the one the cache resolved."""
-
-
-def _username_check(ref: PeerRef) -> Any:
-    """For a chat named by username: a check of the chat's current peer (from its first page)
-    that raises :class:`_StaleResolution` when the username is not (or no longer) its own."""
-    if ref.kind != "username":
-        return None  # ids and `me`: a stale access hash fails the first request instead
-    wanted = str(ref.value).lower()
-
-    def check(peer: Peer) -> None:
-        if (peer.username or "").lower() != wanted:
-            raise _StaleResolution(f"@{wanted} resolved from the cache to {peer.id}, now @{peer.username}")
-
-    return check
-
-
-def _enabled_plugins(pm: Any) -> list[str]:
+def _enabled_plugins(pm: pluggy.PluginManager) -> list[str]:
     return sorted(info.name for info in plugin_infos(pm) if info.enabled)
 
 

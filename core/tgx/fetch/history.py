@@ -50,6 +50,8 @@ from tgx.archive.records import MessageRow
 from tgx.fetch.checkpoint import read_checkpoint
 from tgx.fetch.pages import DecodedPage, PageDecoder, keep_raw
 from tgx.model import Peer
+from tgx.run import RunContext
+from tgx.telegram import adapter
 
 PAGE = 100  # Telegram's maximum for messages.GetHistory
 HISTORY_KINDS = ("GetHistoryRequest", "InvokeWithTakeoutRequest")  # pacer keys of history requests
@@ -105,19 +107,18 @@ class HistoryFetcher:
 
     def __init__(
         self,
-        runner: Any,  # tgx.telegram.runner.RequestRunner
-        archive: Any,  # tgx.archive.store.Archive
+        run: RunContext,
         chat_id: int,
-        input_peer: Any,
+        input_peer: Any,  # a Telethon InputPeer* (Telethon ships no types)
         *,
         options: FetchOptions | None = None,
-        metrics: Any = None,
         on_progress: Callable[[int, int | None], None] | None = None,
         label: str | None = None,
         decoder: PageDecoder | None = None,
         on_chat: Callable[[Peer], None] | None = None,
         archived: int | None = None,
     ) -> None:
+        runner, archive = run.runner, run.archive
         self.runner = runner
         self.decoder = decoder if decoder is not None else PageDecoder(0)
         # Called with the chat's own peer as the first page shows it (even an empty page), before
@@ -128,14 +129,14 @@ class HistoryFetcher:
         self.chat_id = chat_id
         self.input_peer = input_peer
         self.opts = options or FetchOptions()
-        self.metrics = metrics
+        self.metrics = run.metrics
         self.on_progress = on_progress or (lambda _n, _total: None)
         self.label = label
         # committed: in the archive (checked against the archive's rows first)
         self.ranges, server_count = read_checkpoint(archive, chat_id, label=label or str(chat_id), archived=archived)
         self.result = FetchResult(server_count=server_count)
-        client = getattr(runner, "client", None)
-        self.self_id: int | None = getattr(client, "_self_id", None)
+        client = run.client
+        self.self_id = adapter.self_id(client)
         # Raw answers skip Telethon's own bookkeeping: its session learns the pages' users and
         # chats (access hashes, usernames) from us instead.
         self._session = getattr(client, "session", None)
@@ -153,10 +154,8 @@ class HistoryFetcher:
         self._writes: list[asyncio.Future[None]] = []
         self._executor: ThreadPoolExecutor | None = None
         self._write_error: BaseException | None = None
-        gate = getattr(runner, "gate", None)
-        if hasattr(gate, "manage"):
-            for kind in HISTORY_KINDS:
-                gate.manage(kind, maximum=max(1, self.opts.concurrency))
+        for kind in HISTORY_KINDS:
+            runner.gate.manage(kind, maximum=max(1, self.opts.concurrency))
 
     # -- the plan ------------------------------------------------------------------------------
     async def run(self) -> FetchResult:

@@ -39,6 +39,7 @@ from typing import Any, BinaryIO
 from telethon.extensions import BinaryReader
 from telethon.tl.alltlobjects import tlobjects as _TL_OBJECTS
 
+from tgx import console
 from tgx.archive.records import MessageRow, message_row
 from tgx.fetch.normalize import convert_message, convert_peers, generated_class
 from tgx.model import Peer
@@ -263,10 +264,6 @@ class _Worker:
             await asyncio.gather(self.reader, return_exceptions=True)
 
 
-def _default_warn(message: str) -> None:
-    from tgx.console import warn
-
-    warn(message)
 
 
 class PageDecoder:
@@ -277,7 +274,7 @@ class PageDecoder:
                  warn: Any = None, metrics: Any = None) -> None:
         self.workers = default_workers() if workers is None else max(0, int(workers))
         self.min_messages = min_messages
-        self.warn = warn or _default_warn  # one line for the user when workers fail
+        self.warn = warn or console.warn  # one line for the user when workers fail
         self.metrics = metrics  # counters decode.pages_in_workers / pages_inline / lost_workers
         self.started_workers = 0
         self.pages_in_workers = 0

@@ -31,6 +31,7 @@ from telethon.tl import functions, types
 from tgx.fetch.history import PAGE
 from tgx.fetch.normalize import convert_message, convert_peer
 from tgx.model import Message
+from tgx.run import RunContext
 
 DEFAULT_DAYS = 7
 
@@ -56,10 +57,10 @@ def _comparable(m: Message) -> dict[str, Any]:
     return d
 
 
-async def refresh_recent(runner: Any, archive: Any, chat_id: int, input_peer: Any, *, days: int,
-                         label: str | None = None, metrics: Any = None,
-                         note: Callable[[str], None] | None = None) -> RefreshResult:
+async def refresh_recent(run: RunContext, chat_id: int, input_peer: Any, *, days: int,
+                         label: str | None = None, note: Callable[[str], None] | None = None) -> RefreshResult:
     """Re-check the last ``days`` days (before the newest archived message) of one chat."""
+    runner, archive, metrics = run.runner, run.archive, run.metrics
     result = RefreshResult()
     newest_id = archive.max_id(chat_id)
     newest = archive.message(chat_id, newest_id) if newest_id is not None else None

@@ -24,15 +24,16 @@ or not, gets a :class:`PluginInfo` for ``tgx plugins``.
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import importlib_metadata
 import pluggy
 
-from tgx import __version__, hookspecs
+from tgx import __version__, console, hookspecs
 from tgx.config import Config
+from tgx.console import Warn
 from tgx.errors import PluginError
 
 ENTRYPOINT_GROUP = "tgx"  # **contract**: third-party plugins register here
@@ -56,7 +57,6 @@ BUILTIN_PLUGINS: dict[str, str] = {
 
 BUILTIN_SOURCE = "built-in"
 
-Warn = Callable[[str], None]
 
 
 @dataclass(slots=True)
@@ -93,10 +93,6 @@ class TgxPluginManager(pluggy.PluginManager):
         self.registry_cache: dict[Any, Any] = {}  # tgx.host.registry memoizes collected specs here
 
 
-def _default_warn(message: str) -> None:
-    from tgx.console import warn  # imported late: the manager is usable without rich in tests
-
-    warn(message)
 
 
 def _fix_hint(name: str) -> str:
@@ -178,7 +174,7 @@ def get_plugin_manager(
         comes from ``-p`` and is checked strictly too.
     :param warn: where warnings go (default: ``tgx.console.warn``).
     """
-    warn = _default_warn if warn is None else warn
+    warn = console.warn if warn is None else warn
     pm = TgxPluginManager(config)
     pm.add_hookspecs(hookspecs)
     cli_disabled, cli_enabled = _cli_names(cli_plugins)

@@ -25,12 +25,13 @@ from typing import Any, Generic, TypeVar
 
 import pluggy
 
+from tgx import console
 from tgx.config import Config
+from tgx.console import Warn
 from tgx.errors import PluginError, TgxError
 from tgx.specs import EncoderSpec, FormatSpec, MetricsSinkSpec, OptionSpec, PeerResolverSpec, iter_specs
 
 S = TypeVar("S")
-Warn = Callable[[str], None]
 
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
 
@@ -53,10 +54,6 @@ RegisteredSink = Registered[MetricsSinkSpec]
 RegisteredResolver = Registered[PeerResolverSpec]
 
 
-def _default_warn(message: str) -> None:
-    from tgx.console import warn
-
-    warn(message)
 
 
 def _order_key(impl: pluggy.HookImpl) -> int:
@@ -112,7 +109,7 @@ def collect(
     naming the plugin and skipped; nothing else is affected. A :class:`TgxError` raised by a hook
     (say, a ``ConfigError`` for a bad value in the plugin's table) is deliberate and propagates.
     """
-    warn = _default_warn if warn is None else warn
+    warn = console.warn if warn is None else warn
     caller = getattr(pm.hook, hook_name)
     impls = [i for i in caller.get_hookimpls() if not (i.hookwrapper or i.wrapper)]
     impls.sort(key=_order_key)  # stable: registration order within each group
@@ -199,7 +196,7 @@ def formats(pm: pluggy.PluginManager, warn: Warn | None = None) -> dict[str, Reg
     """Every output format by name. A duplicate name: one warning naming both; the first wins."""
 
     def build() -> dict[str, RegisteredFormat]:
-        w = _default_warn if warn is None else warn
+        w = console.warn if warn is None else warn
         by_name: dict[str, RegisteredFormat] = {}
         for item in collect(pm, "tgx_register_formats", FormatSpec, {}, warn=w):
             first = by_name.get(item.name)

@@ -35,6 +35,7 @@ from telethon.tl import functions, types
 
 from tgx.errors import OutputError, TgxError
 from tgx.media.names import open_nofollow
+from tgx.telegram import adapter
 from tgx.telegram.runner import RequestRunner
 
 KIB = 1024
@@ -137,18 +138,14 @@ class _ExportedSenderClient:
         self.dc_id = dc_id
 
     async def __call__(self, request: Any) -> Any:
-        return await self._client._call(self._sender, request)
+        return await adapter.call_via(self._client, self._sender, request)
 
     def is_connected(self) -> bool:
-        return self._sender.is_connected()
+        return bool(self._sender.is_connected())
 
     async def connect(self) -> None:
-        if self._sender.is_connected():
-            return
-        c = self._client
-        dc = await c._get_dc(self.dc_id)
-        await self._sender.connect(c._connection(dc.ip_address, dc.port, dc.id, loggers=c._log,
-                                                 proxy=c._proxy, local_addr=c._local_addr))
+        if not self._sender.is_connected():
+            await adapter.reconnect_sender(self._client, self._sender, self.dc_id)
 
 
 class FileRequester:
@@ -178,7 +175,7 @@ class FileRequester:
             entry = self._dc.get(dc_id)
             if entry is None:
                 try:
-                    sender = await self.client._borrow_exported_sender(dc_id)
+                    sender = await adapter.borrow_sender(self.client, dc_id)
                 except tl_errors.DcIdInvalidError:  # "another" DC that is in fact ours
                     return self.runner
                 except (TimeoutError, tl_errors.RPCError, ConnectionError, OSError) as exc:
@@ -216,7 +213,7 @@ class FileRequester:
         dcs, self._dc = self._dc, {}
         for _runner, sender in dcs.values():
             try:
-                await self.client._return_exported_sender(sender)
+                await adapter.return_sender(self.client, sender)
             except Exception:  # noqa: BLE001 - a bookkeeping failure must not hide the real outcome
                 pass
 

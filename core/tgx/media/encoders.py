@@ -16,11 +16,13 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from tgx import console
+from tgx.console import Warn
 from tgx.errors import DependencyError, EncodeError, Interrupted, UsageError
 from tgx.specs import Availability, EncodeJob, Encoder, EncoderSpec
 
@@ -37,7 +39,6 @@ MAX_LONG_SIDE = 1920
 
 TRANSCODE_MODES = ("never", "incompatible", "always")
 
-Warn = Callable[[str], None]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -126,10 +127,6 @@ class _Entry:
     availability: Availability | None = None
 
 
-def _default_warn(message: str) -> None:
-    from tgx.console import warn
-
-    warn(message)
 
 
 class EncoderChain:
@@ -158,7 +155,7 @@ class EncoderChain:
         self.config = config
         self.pinned = pinned or None
         self.max_failures = max_failures
-        self._warn = warn or _default_warn
+        self._warn = warn or console.warn
         self._lock = threading.Lock()
         self._probe_lock = threading.Lock()
         entries: list[_Entry] = []

@@ -59,6 +59,7 @@ from tgx.media.names import (
 )
 from tgx.media.options import VIDEO_KINDS, MediaOptions
 from tgx.model import FILE_MEDIA_KINDS, Media, Peer, peer_kind_of_id
+from tgx.run import RunContext
 from tgx.specs import EncodeJob
 
 REFETCH_BATCH = 100  # ids per GetMessages: Telegram's maximum
@@ -124,22 +125,21 @@ class _Job:
 
 
 class MediaStage:
-    def __init__(self, *, archive: Any, client: Any, runner: Any, chats: list[Peer], out_dir: Path,
-                 options: MediaOptions, metrics: Any, progress: Any, pm: Any, config: Any,
+    def __init__(self, run: RunContext, chats: list[Peer], options: MediaOptions, *,
                  input_peers: dict[int, Any] | None = None) -> None:
-        self.archive = archive
-        self.client = client
-        self.runner = runner
+        self.archive = run.archive
+        self.client = run.client
+        self.runner = run.runner
         self.chats = chats
-        self.out = Path(out_dir)
+        self.out = run.out
         self.options = options
-        self.metrics = metrics
-        self.progress = progress
-        self.pm = pm
-        self.config = config
+        self.metrics = run.metrics
+        self.progress = run.progress
+        self.pm = run.pm
+        self.config = run.config
         self.input_peers = dict(input_peers or {})
         self.result = MediaResult()
-        self.index = MediaIndex(archive)
+        self.index = MediaIndex(run.archive)
         self._seen: set[int] = set()
         self._folders: dict[str, tuple[Path, FolderNames]] = {}
         self._total = 0
@@ -502,8 +502,7 @@ def _unlink(path: Path) -> None:
         pass
 
 
-async def run_media_stage(*, archive: Any, client: Any, runner: Any, chats: list[Peer], out_dir: Path,
-                          options: MediaOptions, metrics: Any, progress: Any, pm: Any, config: Any,
+async def run_media_stage(run: RunContext, chats: list[Peer], options: MediaOptions, *,
                           input_peers: dict[int, Any] | None = None) -> MediaResult:
     """Download (and re-encode) the media of ``chats`` from the archive; see the module doc.
 
@@ -514,9 +513,7 @@ async def run_media_stage(*, archive: Any, client: Any, runner: Any, chats: list
     """
     if not options.kinds:
         return MediaResult()
-    stage = MediaStage(archive=archive, client=client, runner=runner, chats=chats, out_dir=out_dir,
-                       options=options, metrics=metrics, progress=progress, pm=pm, config=config,
-                       input_peers=input_peers)
+    stage = MediaStage(run, chats, options, input_peers=input_peers)
     return await stage.run()
 
 

@@ -35,7 +35,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tgx import __version__
+from tgx import __version__, console
+from tgx.console import Warn
 
 if TYPE_CHECKING:
     import logging
@@ -56,13 +57,8 @@ _NBUCKETS = 40 * _SUB
 _MIN_S = 2.0 ** -_OCTAVES_BELOW_1S
 _log2 = math.log2
 
-Warn = Callable[[str], None]
 
 
-def _default_warn(message: str) -> None:
-    from tgx.console import warn  # "tgx: warning: <message>" on stderr, secrets redacted
-
-    warn(message)
 
 
 def _utc_iso(ts: float) -> str:
@@ -280,7 +276,7 @@ class Metrics:
             raise ValueError(f"unknown run_info keys: {', '.join(unknown)}")
         self.interval = float(interval)
         self.run_info = run_info
-        self._warn = warn or _default_warn
+        self._warn = warn or console.warn
         self._secrets = tuple(sorted({s for s in secrets if s and len(s) >= 4}, key=len, reverse=True))
         self._clock = clock
         self._sinks = [_SinkSlot(name, sink) for name, sink in sinks]
@@ -583,7 +579,7 @@ def build_sinks(pm: Any, config: Config, out_dir: Path, cli_options: Mapping[str
         try:
             sink = spec.factory(SinkContext(config=config, out_dir=Path(out_dir), options=options))
         except Exception as exc:  # noqa: BLE001
-            (warn or _default_warn)(f"metrics sink '{spec.name}' failed: {_one_line(exc)}; "
+            (warn or console.warn)(f"metrics sink '{spec.name}' failed: {_one_line(exc)}; "
                                     "disabled for this run")
             continue
         sinks.append((spec.name, sink))

@@ -9,7 +9,7 @@ either slow (too low) or a string of waits (too high), so tgx *learns* the limit
   wait halves it. A type tgx never configured (:meth:`Pacer.manage`) is unbounded until its
   first flood wait, then paced the same way, so media downloads are not throttled on a hunch.
 * **One wait for everyone.** A flood wait blocks the type for N seconds for every worker (the
-  :class:`~tgx.telegram.runner.FloodGate` contract). Workers whose requests were already in flight when the
+  flood gate: ``block``/``remaining``/``wait``). Workers whose requests were already in flight when the
   first error arrived get the same error; they belong to the *same event*: it is counted,
   halved and learned from once (:meth:`Pacer.flood` tells them apart by when each was sent).
 * **Rate.** At low latency even one request in flight can exceed a per-second budget, and
@@ -48,7 +48,7 @@ _STAMPS = 4096  # successful send times kept per type (for rate estimates)
 
 async def wait_out(gate: Any, kind: str) -> float:
     """Sleep until ``gate.remaining(kind)`` is 0 (a wait may be extended meanwhile); the seconds
-    slept. Shared by every flood gate (:class:`Pacer`, :class:`tgx.telegram.runner.FloodGate`)."""
+    slept."""
     waited = 0.0
     while (left := gate.remaining(kind)) > 0:
         await asyncio.sleep(left)
@@ -96,7 +96,7 @@ class Ticket:
 class Pacer:
     """Flood gate + AIMD concurrency + learned rate, per request type (see the module doc).
 
-    A drop-in for :class:`tgx.telegram.runner.FloodGate` (``block``/``remaining``/``wait``), plus
+    The request runner's flood gate (``block``/``remaining``/``wait``), plus
     ``acquire``/``release`` around every send and ``flood`` for every flood-wait error.
 
     :param initial: starting concurrency of a managed type.
@@ -146,7 +146,7 @@ class Pacer:
         pace = self.pace(kind)
         return self._current_rate(pace, self.clock()) if pace.rate is not None else None
 
-    # -- the FloodGate interface -------------------------------------------------------------------
+    # -- the flood gate ----------------------------------------------------------------------------
     def block(self, kind: str, seconds: float) -> float:
         pace = self.pace(kind)
         pace.until = max(pace.until, self.clock() + seconds)

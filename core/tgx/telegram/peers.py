@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import parse_qs, urlsplit
 
+from tgx import console
+from tgx.console import Warn
 from tgx.errors import AuthError, ChatNotFound, NetworkError, TgxError, UsageError
 from tgx.model import Peer
 from tgx.specs import PeerRef, PeerResolver, ResolvedPeer, ResolverContext
@@ -27,7 +29,9 @@ if TYPE_CHECKING:
 
     from tgx.config import Config
 
-Warn = Callable[[str], None]
+
+T = TypeVar("T")
+ChatFetch = Callable[[ResolvedPeer, Callable[[Peer], None] | None, list[int]], Awaitable[T]]  # see PeerResolution.fetch
 
 ACCEPTED_FORMS = ("@username, username, https://t.me/username[/MSG], https://t.me/c/ID/MSG, "
                   "a numeric id (-100… for channels and supergroups, -… for basic groups), or me")
@@ -352,10 +356,6 @@ class NetworkResolver:
 # -- the chain -------------------------------------------------------------------------------------
 
 
-def _default_warn(message: str) -> None:
-    from tgx.console import warn
-
-    warn(message)
 
 
 class PeerResolution:
@@ -371,7 +371,7 @@ class PeerResolution:
         self.network = NetworkResolver(client)
         self._resolvers: list[tuple[str, PeerResolver]] = list(resolvers)
         self._disabled: set[str] = set()
-        self._warn = _default_warn if warn is None else warn
+        self._warn = console.warn if warn is None else warn
         self._closed = False
         self.resolutions = 0
         self.answered_by: dict[str, int] = {}
@@ -387,7 +387,7 @@ class PeerResolution:
         from tgx.host import registry
 
         cfg = config if config is not None else pm.config  # type: ignore[attr-defined]
-        warn = _default_warn if warn is None else warn
+        warn = console.warn if warn is None else warn
         context = ResolverContext(cfg, Path(state_dir))
         built: list[tuple[str, PeerResolver]] = []
         for item in registry.peer_resolvers(pm, cfg):
@@ -457,6 +457,32 @@ class PeerResolution:
         self.resolutions += 1
         return self._answered(ref, await self.network.resolve(ref), "network")
 
+    async def fetch(self, ref: PeerRef | None, resolved: ResolvedPeer, fetch: ChatFetch[T],
+                    adopt: Callable[[ResolvedPeer, bool], None]) -> T:
+        """``fetch`` a resolved chat; when the resolution came from a resolver (a cache) and
+        turns out stale — the chat is gone, or its first page shows the username now belongs to
+        another chat — ask Telegram again and fetch what it answers.
+
+        ``fetch(resolved, on_chat, pages)`` fetches; ``on_chat`` checks the chat's peer as its
+        first page shows it (it raises :class:`StaleResolution`), ``pages`` collects how many
+        pages each attempt got. ``adopt(fresh, moved)`` records a fresh resolution before it is
+        fetched (``moved``: another chat than the cached one); it may refuse by raising.
+        """
+        cached = ref is not None and self.from_resolver(resolved)
+        pages: list[int] = []
+        try:
+            return await fetch(resolved, username_check(ref) if cached and ref is not None else None, pages)
+        except (ChatNotFound, StaleResolution) as exc:
+            if not cached or (isinstance(exc, ChatNotFound) and pages and pages[0] > 0):
+                raise  # not from a cache, or gone after pages came: the chat changed, not the cache
+            stale: BaseException = exc
+        assert ref is not None
+        fresh = await self.refresh(ref)  # unknown now: ChatNotFound, the right error
+        if fresh.peer.id == resolved.peer.id and isinstance(stale, ChatNotFound):
+            raise stale
+        adopt(fresh, fresh.peer.id != resolved.peer.id)
+        return await fetch(fresh, None, [])
+
     def learn(self, ref: PeerRef, resolved: ResolvedPeer) -> None:
         """Teach every active resolver a resolution (also usable for peers met while fetching)."""
         for name, resolver in self._resolvers:
@@ -499,7 +525,25 @@ class PeerResolution:
                 self._warn(f"peer resolver '{name}' failed to close: {type(exc).__name__}: {exc}")
 
 
+class StaleResolution(Exception):
+    """The chat's first page shows a username other than the one the cache resolved."""
+
+
+def username_check(ref: PeerRef) -> Callable[[Peer], None] | None:
+    """For a chat named by username: a check of the chat's current peer (from its first page)
+    that raises :class:`StaleResolution` when the username is not (or no longer) its own."""
+    if ref.kind != "username":
+        return None  # ids and `me`: a stale access hash fails the first request instead
+    wanted = str(ref.value).lower()
+
+    def check(peer: Peer) -> None:
+        if (peer.username or "").lower() != wanted:
+            raise StaleResolution(f"@{wanted} resolved from the cache to {peer.id}, now @{peer.username}")
+
+    return check
+
+
 __all__ = [
-    "ACCEPTED_FORMS", "NetworkResolver", "PeerResolution", "describe_ref", "is_input_peer",
-    "map_telethon_error", "parse_chat", "peer_from_entity",
+    "ACCEPTED_FORMS", "ChatFetch", "NetworkResolver", "PeerResolution", "StaleResolution", "describe_ref",
+    "is_input_peer", "map_telethon_error", "parse_chat", "peer_from_entity", "username_check",
 ]

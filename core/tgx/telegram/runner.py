@@ -25,14 +25,15 @@ requests of the wrapped stages (history fetching) are sent as ``InvokeWithTakeou
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Callable
 from typing import Any
 
 from telethon import errors as tl_errors
 
 from tgx.errors import AuthError, ChatNotFound, NetworkError
-from tgx.telegram.pacing import Pacer, wait_out
+from tgx.telegram import adapter
+from tgx.telegram.pacing import Pacer
+from tgx.text import human_seconds
 
 StatusCallback = Callable[[str | None], None]
 
@@ -55,24 +56,6 @@ MAX_BACKOFF = 30.0
 def request_kind(request: Any) -> str:
     """The key flood waits are remembered by: the *outer* request's type, as Telegram does."""
     return type(request).__name__
-
-
-class FloodGate:
-    """Per request type, the moment before which nobody may send it (a wait is slept once)."""
-
-    def __init__(self) -> None:
-        self._until: dict[str, float] = {}
-
-    def block(self, kind: str, seconds: float) -> float:
-        until = time.monotonic() + seconds
-        self._until[kind] = max(self._until.get(kind, 0.0), until)
-        return self._until[kind]
-
-    def remaining(self, kind: str) -> float:
-        return max(0.0, self._until.get(kind, 0.0) - time.monotonic())
-
-    async def wait(self, kind: str) -> float:
-        return await wait_out(self, kind)
 
 
 class RequestRunner:
@@ -99,7 +82,7 @@ class RequestRunner:
         self.max_flood_wait = max_flood_wait
         self.max_reconnects = max_reconnects
         self.backoff = backoff
-        self.gate: Any = Pacer(metrics=metrics)  # a FloodGate that also paces (tgx.telegram.pacing)
+        self.gate = Pacer(metrics=metrics)  # flood gate + pacing per request type (tgx.telegram.pacing)
         self.requests = 0
         self.flood_waits = 0
         self.flood_wait_seconds = 0.0
@@ -151,7 +134,7 @@ class RequestRunner:
         if seconds > self.max_flood_wait:
             why = " (a limit of non-Premium accounts)" if premium else ""
             raise NetworkError(
-                f"Telegram asks to wait {_duration(seconds)} before the next {kind}{why}, more than "
+                f"Telegram asks to wait {human_seconds(seconds)} before the next {kind}{why}, more than "
                 f"--max-flood-wait {int(self.max_flood_wait)} s; stopped, progress is saved",
                 hint="run the same command again later to resume where it stopped "
                      "(or raise --max-flood-wait to wait it out)",
@@ -227,28 +210,22 @@ class RequestRunner:
                 pass  # the next attempt counts as another failure
 
 
-def _duration(seconds: int) -> str:
-    if seconds < 120:
-        return f"{seconds} s"
-    if seconds < 7200:
-        return f"{seconds} s (~{round(seconds / 60)} min)"
-    return f"{seconds} s (~{seconds / 3600:.1f} h)"
-
-
-__all__ = ["FloodGate", "RequestRunner", "request_kind"]
+__all__ = ["RequestCounter", "RequestRunner", "request_kind"]
 
 
 class RequestCounter:
     """Counts every request the client sends, whoever sends it (the runner, Telethon's own
     entity look-ups during resolution, downloads through other DCs' senders), for the report's
-    ``totals.requests``. Every path in Telethon 1.x goes through ``TelegramClient._call``."""
+    ``totals.requests`` (:func:`tgx.telegram.adapter.wrap_calls`)."""
 
     def __init__(self, client: Any) -> None:
         self.count = 0
-        inner = client._call
 
-        async def counting_call(sender: Any, request: Any, *args: Any, **kwargs: Any) -> Any:
-            self.count += len(request) if isinstance(request, list | tuple) else 1
-            return await inner(sender, request, *args, **kwargs)
+        def counting(inner: adapter.Call) -> adapter.Call:
+            async def counting_call(sender: Any, request: Any, *args: Any, **kwargs: Any) -> Any:
+                self.count += len(request) if isinstance(request, list | tuple) else 1
+                return await inner(sender, request, *args, **kwargs)
 
-        client._call = counting_call
+            return counting_call
+
+        adapter.wrap_calls(client, counting)

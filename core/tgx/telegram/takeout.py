@@ -30,7 +30,7 @@ from telethon import errors as tl_errors
 from telethon.tl import functions
 
 from tgx.errors import NetworkError
-from tgx.telegram.runner import _duration
+from tgx.text import human_seconds
 
 MAX_TELEGRAM_FILE = 4000 * 1024 * 1024
 FINISH_TIMEOUT = 15.0
@@ -91,7 +91,7 @@ class TakeoutSession:
             answer = await self.runner(self.init_request(), stage="takeout")
         except tl_errors.TakeoutInitDelayError as exc:
             seconds = int(getattr(exc, "seconds", 0) or 0)
-            what = (f"Telegram allows this takeout (data export) session only in {_duration(seconds)}: "
+            what = (f"Telegram allows this takeout (data export) session only in {human_seconds(seconds)}: "
                     "confirm the data export request in a Telegram app first")
             if self.fallback:
                 self.warn(f"{what}; continuing without --takeout (--takeout-fallback)")
