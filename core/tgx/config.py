@@ -232,7 +232,7 @@ def load_config(
     """
     env = dict(os.environ if env is None else env)
     explicit = path is not None
-    cfg_path = Path(path) if explicit else default_config_path(env)
+    cfg_path = Path(path) if path is not None else default_config_path(env)
     data: dict[str, Any] = {}
     if cfg_path.is_file():
         data = read_toml(cfg_path)

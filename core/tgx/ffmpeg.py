@@ -21,7 +21,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from tgx.errors import DependencyError, EncodeError, Interrupted
 
@@ -434,7 +434,8 @@ def parse_ffprobe_json(text: str) -> MediaInfo | None:
             }
         elif kind == "audio" and not audio:
             audio = {"audio_codec": stream.get("codec_name"), "audio_profile": profile}
-    tags = fmt.get("tags") if isinstance(fmt.get("tags"), dict) else {}
+    raw_tags = fmt.get("tags")
+    tags: dict[str, Any] = raw_tags if isinstance(raw_tags, dict) else {}
     return MediaInfo(container=str(fmt["format_name"]), duration=_float_or_none(fmt.get("duration")),
                      major_brand=str(tags["major_brand"]).strip() if tags.get("major_brand") else None,
                      **video, **audio)  # type: ignore[arg-type]

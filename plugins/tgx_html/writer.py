@@ -252,8 +252,7 @@ class HtmlWriter:
         self._forward(view, msg)
         if msg.via_bot_id is not None:
             bot = self.ctx.peer(msg.via_bot_id)
-            has_username = bot is not None and bot.username
-            view.via_bot = f"@{bot.username}" if has_username else self.name(msg.via_bot_id)
+            view.via_bot = f"@{bot.username}" if bot is not None and bot.username else self.name(msg.via_bot_id)
         view.author = msg.post_author or ""
         if msg.reply_to_id is not None:
             view.reply = self._reply(msg)

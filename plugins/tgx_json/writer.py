@@ -114,7 +114,7 @@ class JsonWriter:
 
     def write(self, messages: Sequence[Message]) -> None:
         assert self._file is not None, "open() first"
-        chunks = []
+        chunks: list[bytes] = []
         for msg in messages:
             chunk = dump_message(self.message_object(msg))
             chunks.append(chunk if self._count == 0 and not chunks else b"," + chunk)

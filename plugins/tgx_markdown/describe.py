@@ -80,14 +80,14 @@ def media_md(media: Media, depth: int) -> str:
         name = " ".join(str(x) for x in (extra.get("first_name"), extra.get("last_name")) if x)
         return "👤 " + escape_inline(", ".join(x for x in (name, str(extra.get("phone_number") or "")) if x))
     if kind == "webpage":
-        url = safe_url(extra.get("url"))
-        title = escape_inline(str(extra.get("title") or extra.get("url") or "link"))
-        return f"🔗 [{title}]({url})" if url else f"🔗 {title}"
+        target = safe_url(extra.get("url"))
+        label = escape_inline(str(extra.get("title") or extra.get("url") or "link"))
+        return f"🔗 [{label}]({target})" if target else f"🔗 {label}"
     if kind == "dice":
         emoticon = extra.get("emoticon") or media.emoji or "🎲"
         return escape_inline(f"{emoticon} {extra.get('value', '')}".strip())
-    title = media.title or extra.get("title")
-    return escape_inline(f"({kind}{': ' + str(title) if title else ''})")
+    named = media.title or extra.get("title")
+    return escape_inline(f"({kind}{': ' + str(named) if named else ''})")
 
 
 def reactions_md(reactions: Sequence[Reaction]) -> str:

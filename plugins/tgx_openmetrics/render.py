@@ -99,7 +99,7 @@ class _Builder:
                 return built
 
         registry = CollectorRegistry(auto_describe=False)
-        registry.register(Snapshot())  # type: ignore[arg-type]
+        registry.register(Snapshot())
         generate = generate_openmetrics if fmt == "openmetrics" else generate_latest
         return generate(registry).decode("utf-8")
 

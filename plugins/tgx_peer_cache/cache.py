@@ -106,8 +106,9 @@ class PeerCache:
             keys.append("me")
         for key in dict.fromkeys(k for k in keys if k is not None):
             old = self._entries.get(key)
-            keep_time = old is not None and old.peer.id == peer.id and not self._expired(old, now)
-            self._entries[key] = _Entry(peer, resolved.input_peer, old.stored_at if keep_time else now)
+            stored = old.stored_at if old is not None and old.peer.id == peer.id and not self._expired(old, now) \
+                else now
+            self._entries[key] = _Entry(peer, resolved.input_peer, stored)
             self._entries.move_to_end(key)
         while len(self._entries) > self.size:
             self._entries.popitem(last=False)

@@ -61,8 +61,8 @@ def describe_media(media: Media) -> list[str]:
         return [f"[link preview: {' '.join(x for x in (title, f'<{url}>' if url else '') if x)}]"]
     if kind == "dice":
         return [f"[dice {extra.get('emoticon') or media.emoji or ''} {extra.get('value', '')}]"]
-    title = media.title or extra.get("title")
-    return [f"[{kind}{': ' + one_line(str(title)) if title else ''}]"]
+    named = media.title or extra.get("title")
+    return [f"[{kind}{': ' + one_line(str(named)) if named else ''}]"]
 
 
 def describe_action(action: Action, actor: str, actor_id: int | None, name_of: Callable[[Any], str]) -> str:

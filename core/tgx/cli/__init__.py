@@ -160,8 +160,8 @@ def _library_logs(verbose: int) -> None:
 
 def get_state(ctx: typer.Context | None = None) -> AppState:
     """The :class:`AppState` of the running command (from the root context's ``obj``)."""
-    ctx = ctx or typer.main.get_current_context()
-    obj = ctx.find_root().obj
+    found: Any = ctx or typer.main.get_current_context()
+    obj = found.find_root().obj
     if not isinstance(obj, AppState):
         raise RuntimeError("tgx command run outside the tgx app (no AppState in the context)")
     return obj

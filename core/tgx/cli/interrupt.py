@@ -173,7 +173,7 @@ def guarded_render(render: Callable[..., Any]) -> Callable[..., Any]:
             result = render(archive, chat_id, out_dir, *args, **kwargs)
         for name, fmt in getattr(result, "formats", {}).items():
             full = disk_full_cause(getattr(fmt, "exception", None))
-            if full is not None:
+            if full is not None and full.errno is not None:
                 where = getattr(result, "chat_dir", out_dir)
                 raise OutputError(
                     f"disk full while rendering {name} into {where} ({os.strerror(full.errno)})",

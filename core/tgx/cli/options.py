@@ -79,7 +79,7 @@ def option_parameter(opt: OptionSpec) -> inspect.Parameter:
         annotation: Any = bool
     else:
         default = typer.Option(None, f"--{opt.name}", help=text, show_default=False, metavar=metavar_of(opt))
-        annotation = Literal[opt.choices] if opt.choices else opt.type  # type: ignore[valid-type]
+        annotation = Literal[opt.choices] if opt.choices else opt.type
     return inspect.Parameter(py_name(opt.name), inspect.Parameter.KEYWORD_ONLY, default=default,
                              annotation=annotation | None)
 

@@ -82,7 +82,7 @@ def _disable_array(doc: tomlkit.TOMLDocument, path: Path, *, create: bool) -> to
             return None
         array = tomlkit.array()
         table["disable"] = array
-    if not isinstance(array, list):
+    if not isinstance(array, tomlkit.items.Array):
         raise ConfigError(f"{path}: plugins.disable must be a list of plugin names")
     return array
 

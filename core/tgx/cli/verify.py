@@ -100,13 +100,15 @@ def _check_chat(archive: Archive, chat: Any, out: Path, rendered: Any, report: R
             kind = "bad_checkpoint" if "checkpoint" in note else "missing_rows"
             report.problems.append(Problem(kind, label, note.split(": ", 1)[-1], repaired=True))
     else:
+        why = None
         try:
             state = archive.checkpoint(chat.id)
-            ok_shape = state is None or isinstance(state, dict) and isinstance(state.get("ranges", []), list)
+            if not (state is None or isinstance(state, dict) and isinstance(state.get("ranges", []), list)):
+                why = "not a list of ranges"
         except ValueError as exc:
-            ok_shape, state = False, exc
-        if not ok_shape:
-            report.problems.append(Problem("bad_checkpoint", label, f"the checkpoint is unreadable ({state})"))
+            why = str(exc)
+        if why is not None:
+            report.problems.append(Problem("bad_checkpoint", label, f"the checkpoint is unreadable ({why})"))
         for lo, hi, missing in archive.missing_rows(chat.id):
             report.problems.append(Problem("missing_rows", label, f"{missing:,} message(s) missing in ids {lo}–{hi}"))
 

@@ -157,7 +157,7 @@ class _Export:
                               metrics=metrics, progress=progress)
         self.resolution = PeerResolution.from_plugins(pm, client, out / STATE_DIR, config=config)
         for name in [*self.resolution.resolver_names, "network"]:  # one cache entry per resolver
-            metrics.add_cache_source(name, lambda name=name: self.resolution.stats().get(name, {}))
+            metrics.add_cache_source(name, self._cache_stats(name))
         self.counter = RequestCounter(client)
         self.takeout = TakeoutSession.for_export(client, runner, req, metrics=metrics)
         self.decoder = PageDecoder(req.fetch.decode_workers, metrics=metrics)
@@ -168,6 +168,9 @@ class _Export:
         self.render_errors: list[str] = []
         self.status, self.exit_code = "ok", int(ExitCode.OK)
         self.report: dict[str, Any] = {}
+
+    def _cache_stats(self, name: str) -> Callable[[], Mapping[str, Any]]:
+        return lambda: self.resolution.stats().get(name, {})
 
     # -- the stages ------------------------------------------------------------------------------
     async def resolve(self, refs: Sequence[PeerRef]) -> None:

@@ -198,6 +198,7 @@ class HistoryFetcher:
                 self.metrics.record("fetch", seconds, items=0)
             return None
         newest, oldest = page.max_id, page.min_id
+        assert newest is not None and oldest is not None  # a page with messages has both
         full = page.raw_count >= PAGE and oldest > top_lo
         self._accept(page, page.rows, page.raw_count, oldest if full else top_lo, newest, seconds)
         if self.result.server_count is None and page.raw_count < PAGE and top_lo <= 1:

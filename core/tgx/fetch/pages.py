@@ -100,6 +100,9 @@ class _Reader(BinaryReader):
     same values, ~20 % less parse time. Anything unusual (bools, vectors, core objects, unknown
     constructors) goes to Telethon's own code."""
 
+    position: int
+    stream: bytes
+
     def read_int(self, signed: bool = True) -> int:
         pos = self.position
         self.position = pos + 4

@@ -69,7 +69,7 @@ async def refresh_recent(run: RunContext, chat_id: int, input_peer: Any, *, days
     window_start = newest.date - timedelta(days=days)
     result.window_start = window_start
     started = perf_counter()
-    span_hi = newest_id
+    span_hi = newest.id
     while True:
         request = functions.messages.GetHistoryRequest(
             peer=input_peer, offset_id=span_hi + 1, offset_date=None, add_offset=0, limit=PAGE,

@@ -81,7 +81,7 @@ def _check_options(spec: Any) -> str | None:
     return None
 
 
-def _problem(spec: Any, spec_type: type, *, needs_priority: bool) -> str | None:
+def _problem(spec: Any, spec_type: type[Any], *, needs_priority: bool) -> str | None:
     """Why ``spec`` is unusable, in one phrase, or None when it is fine."""
     if not isinstance(spec, spec_type):
         return f"expected {spec_type.__name__}, got {type(spec).__name__}"

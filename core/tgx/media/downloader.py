@@ -72,6 +72,7 @@ def _photo_best(sizes: Iterable[Any]) -> tuple[str, int, bytes | None] | None:
     best: tuple[str, int, bytes | None] | None = None
     for s in sizes or ():
         cls = type(s)
+        item: tuple[str, int, bytes | None]
         if cls is types.PhotoSize:
             item = (s.type, s.size, None)
         elif cls is types.PhotoSizeProgressive:

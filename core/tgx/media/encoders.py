@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 from tgx import console
 from tgx.console import Warn
 from tgx.errors import DependencyError, EncodeError, Interrupted, UsageError
+from tgx.host import registry
 from tgx.specs import Availability, EncodeJob, Encoder, EncoderSpec
 
 if TYPE_CHECKING:
@@ -160,7 +161,7 @@ class EncoderChain:
         self._probe_lock = threading.Lock()
         entries: list[_Entry] = []
         for item in specs:
-            spec, plugin = (item.spec, item.plugin) if hasattr(item, "spec") else (item, None)
+            spec, plugin = (item.spec, item.plugin) if isinstance(item, registry.Registered) else (item, None)
             try:
                 encoder, error = spec.factory(config), None
             except Exception as exc:  # a plugin bug must not end the export; it makes the encoder unusable

@@ -104,6 +104,7 @@ class _Job:
     chat: _Chat
     message_id: int
     media: Media
+    media_id: int  # media.id, which a planned job always has (the dedupe key)
     kind: str
     folder: Path
     names: FolderNames
@@ -309,11 +310,11 @@ class MediaStage:
             fallback = f"{media.id}{ext_for_mime(media.mime_type, kind)}"
             wanted = fallback if kind == "photo" else safe_name(media.file_name, fallback)
             name = names.claim(wanted, media.id)
-        assert folder is not None and names is not None
+        assert folder is not None and names is not None and media.id is not None
         relpath = f"{reldir}/{name}"
         self.index.start(media.id, relpath, remote.size)
         transfer = Transfer(remote, refresh=lambda: self._refetch(chat, message_id))
-        return _Job(chat, message_id, media, kind, folder, names, name, relpath, transfer)
+        return _Job(chat, message_id, media, media.id, kind, folder, names, name, relpath, transfer)
 
     async def _refetch(self, chat: _Chat, message_id: int) -> RemoteFile:
         found = await self._get_messages(chat, [message_id])
@@ -337,15 +338,15 @@ class MediaStage:
         except FileFailed as exc:
             if (job.transfer.remote.size or 0) < RESUME_MIN_SIZE:
                 await self._in_io(_unlink, job.part)
-            self.index.failed(job.media.id, job.relpath, job.transfer.remote.size)
+            self.index.failed(job.media_id, job.relpath, job.transfer.remote.size)
             self.metrics.count_error("download")
             self._file_failed(f"{job.chat.label}/{job.message_id} ({job.name})", str(exc))
             return
-        self.index.done(job.media.id, job.relpath, size)
+        self.index.done(job.media_id, job.relpath, size)
         try:
             await self._in_io(_finish_file, job.part, path, job.journal)
         except OSError as exc:
-            self.index.failed(job.media.id, job.relpath, size)
+            self.index.failed(job.media_id, job.relpath, size)
             raise OutputError(f"cannot move {job.part.name} into place: {exc.strerror or exc}") from None
         self.metrics.record("download", perf_counter() - started, items=1, nbytes=size)
         self.metrics.incr("media_files")
@@ -353,7 +354,7 @@ class MediaStage:
         self.result.downloaded += 1
         self.result.bytes += size
         if job.kind in VIDEO_KINDS:
-            self._schedule_encode(job.media.id, path, job.relpath, job.names)
+            self._schedule_encode(job.media_id, path, job.relpath, job.names)
 
     async def _in_io(self, fn: Any, *args: Any) -> Any:
         return await asyncio.get_running_loop().run_in_executor(self._io, fn, *args)

@@ -209,9 +209,8 @@ class Stage:
                 "min": round(min_s, 9),
                 "max": round(max_s, 9),
                 "mean": round(seconds / calls, 9),
-                "p50": round(_quantile(hist, calls, 0.50, min_s, max_s), 9),
-                "p95": round(_quantile(hist, calls, 0.95, min_s, max_s), 9),
-                "p99": round(_quantile(hist, calls, 0.99, min_s, max_s), 9),
+                **{f"p{round(q * 100)}": round(_quantile(hist, calls, q, min_s, max_s) or 0.0, 9)
+                   for q in (0.50, 0.95, 0.99)},  # calls > 0: every quantile exists
             }
         else:
             out["span_s"] = None
@@ -639,7 +638,7 @@ class TelethonFloodWaits:
     def _filter(self, record: logging.LogRecord) -> bool:
         if record.msg == _TELETHON_FLOOD_FMT and isinstance(record.args, tuple) and len(record.args) == 4:
             try:
-                seconds = float(record.args[1])
+                seconds = float(str(record.args[1]))
                 stage = self.stages.get(str(record.args[3]))
                 self.metrics.flood_wait(stage, seconds)
                 self.metrics.incr(f"flood_wait.{record.args[3]}")

@@ -71,8 +71,8 @@ async def list_dialogs(runner: Any, *, kinds: Iterable[str] | None = None, page:
         last_entity = None
         for dialog in dialogs:
             marked = peer_id(dialog.peer)
-            entity = entities.get(marked)
-            if entity is None or marked in seen:
+            entity = entities.get(marked) if marked is not None else None
+            if marked is None or entity is None or marked in seen:
                 continue
             seen.add(marked)
             new += 1

@@ -167,7 +167,7 @@ class RequestRunner:
             ok = True
             return result
         except _FLOOD as exc:
-            exc.tgx_sent_at = ticket.sent_at  # type: ignore[attr-defined]
+            exc.tgx_sent_at = ticket.sent_at
             raise
         finally:
             self.gate.release(ticket, ok=ok)
