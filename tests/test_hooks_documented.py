@@ -1,7 +1,7 @@
-"""Every hook is documented in docs/plugins.md and exercised by a test (datasette's rule).
+"""Every hook is documented in docs/plugins.md and has its own test (datasette's rule).
 
 Adding a ``tgx_*`` hook to tgx/hookspecs.py without a ``## tgx_<hook>`` section in the plugin
-author's guide, or without a test that names it, fails here.
+author's guide showing its exact arguments, or without a ``test_hook_<hook>`` test, fails here.
 """
 
 from __future__ import annotations
@@ -36,12 +36,32 @@ def test_hook_has_a_section_in_docs_plugins_md(hook: str) -> None:
 
 
 @pytest.mark.parametrize("hook", HOOKS)
-def test_hook_is_named_by_some_test(hook: str) -> None:
-    this = Path(__file__).resolve()
-    for path in TESTS.rglob("test_*.py"):
-        if path.resolve() != this and hook in path.read_text(encoding="utf-8"):
-            return
-    pytest.fail(f"no test under tests/ mentions {hook}")
+def test_hook_has_its_own_test(hook: str) -> None:
+    """datasette's rule: a ``def test_hook_<name>`` somewhere under tests/ (tests/test_hooks.py)."""
+    pattern = re.compile(rf"^(async )?def test_hook_{hook}\(", flags=re.MULTILINE)
+    assert any(pattern.search(path.read_text(encoding="utf-8")) for path in TESTS.rglob("test_*.py")), \
+        f"no test_hook_{hook} under tests/"
+
+
+def _doc_signature(hook: str) -> str:
+    text = DOCS.read_text(encoding="utf-8")
+    section = text.split(f"\n## {hook}\n", 1)[1].split("\n## ", 1)[0]
+    match = re.search(rf"^def {hook}\((.*?)\)", section, flags=re.MULTILINE)
+    assert match, f"the '## {hook}' section shows no `def {hook}(...)` signature"
+    return match.group(1)
+
+
+@pytest.mark.parametrize("hook", HOOKS)
+def test_doc_signature_has_the_hookspecs_arguments(hook: str) -> None:
+    """The signature in the docs names exactly the arguments pluggy calls the hook with
+    (``hookspec.argnames``), in order: an author copying it gets a valid implementation."""
+    import pluggy
+
+    pm = pluggy.PluginManager(hookspecs.PROJECT)
+    pm.add_hookspecs(hookspecs)
+    spec = getattr(pm.hook, hook).spec
+    documented = [a.split(":")[0].strip() for a in _doc_signature(hook).split(",") if a.strip()]
+    assert documented == list(spec.argnames)
 
 
 def test_docs_have_no_section_for_a_hook_that_does_not_exist() -> None:
