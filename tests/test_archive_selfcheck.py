@@ -215,3 +215,22 @@ def test_verify_names_a_truncated_media_file_and_a_missing_archive(tmp_path, run
     missing = run_tgx(cfg, "verify", "nowhere")
     assert missing.returncode == ExitCode.OUTPUT
     assert "nowhere holds no tgx archive" in missing.stderr
+
+
+def test_verify_hashes_finds_a_media_file_changed_in_place(tmp_path, sim_config):
+    """Same size, other bytes: only the SHA-256 recorded at download time tells."""
+    from tgxrun import tgx
+
+    cfg = sim_config(seed=3, messages=40)
+    assert tgx(tmp_path, "export", "@tgx_demo", "--media", "photo", "-o", "out", config=cfg).returncode == 0
+    photo = next((tmp_path / "out" / "tgx_demo" / "media" / "photo").iterdir())
+    assert tgx(tmp_path, "verify", "out", "--hashes", config=cfg).returncode == 0
+    data = bytearray(photo.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    photo.write_bytes(bytes(data))
+    quick = tgx(tmp_path, "verify", "out", config=cfg)
+    assert quick.returncode == 0  # sizes agree: the quick check cannot see it
+    full = tgx(tmp_path, "verify", "out", "--hashes", "--json", config=cfg)
+    assert full.returncode == ExitCode.FAILURE
+    (problem,) = json.loads(full.stdout)["problems"]
+    assert problem["kind"] == "media" and "SHA-256 differs" in problem["detail"]

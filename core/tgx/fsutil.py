@@ -8,6 +8,7 @@ the directory is fsynced so the rename itself survives a power loss.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import tempfile
 from pathlib import Path
@@ -25,6 +26,15 @@ def fsync_dir(path: Path | str) -> None:
         pass
     finally:
         os.close(fd)
+
+
+def sha256_file(path: Path | str, chunk: int = 1 << 20) -> str:
+    """The file's SHA-256 (hex), read in 1 MiB pieces (memory stays flat for any size)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def _umask() -> int:

@@ -53,7 +53,7 @@ class Report:
         return not self.problems
 
 
-def verify(out: Path, *, repair: bool = False) -> Report:
+def verify(out: Path, *, repair: bool = False, hashes: bool = False) -> Report:
     """Check everything in ``out`` (and repair what can be, with ``repair``)."""
     from tgx.archive.lock import hold_output
     from tgx.archive.store import ARCHIVE_NAME, STATE_DIR, Archive
@@ -73,7 +73,7 @@ def verify(out: Path, *, repair: bool = False) -> Report:
         for chat in archive.chats():
             report.chats += 1
             _check_chat(archive, chat, out, manifest.get(str(chat.id)), report, repair=repair)
-        _check_media(archive, out, report)
+        _check_media(archive, out, report, hashes=hashes)
     return report
 
 
@@ -138,7 +138,9 @@ def _decodes(archive: Archive, chat_id: int, batch: list[tuple[int, bytes, int]]
     return ok
 
 
-def _check_media(archive: Archive, out: Path, report: Report) -> None:
+def _check_media(archive: Archive, out: Path, report: Report, *, hashes: bool) -> None:
+    from tgx.fsutil import sha256_file
+
     for record in archive.media_records("done"):
         report.media_files += 1
         path = out / (record.path or "")
@@ -148,6 +150,9 @@ def _check_media(archive: Archive, out: Path, report: Report) -> None:
         elif record.size is not None and path.stat().st_size != record.size:
             report.problems.append(Problem("media", record.path, f"{path.stat().st_size:,} bytes on disk, "
                                            f"{record.size:,} recorded: the next export with --media fetches it again"))
+        elif hashes and record.sha256 and sha256_file(path) != record.sha256:
+            report.problems.append(Problem("media", record.path, "its content is not what was downloaded "
+                                           "(SHA-256 differs): delete it and export with --media again"))
 
 
 def register(app: typer.Typer, pm: pluggy.PluginManager) -> None:
@@ -157,12 +162,14 @@ def register(app: typer.Typer, pm: pluggy.PluginManager) -> None:
         out: Path = typer.Argument(..., metavar="OUT", help="The output directory of an earlier export."),
         repair: bool = typer.Option(False, "--repair", help="Remove unreadable rows and stop claiming missing "
                                     "ones, so that the next `tgx export` fetches them again (takes the lock)."),
+        hashes: bool = typer.Option(False, "--hashes", help="Also read every media file and compare its SHA-256 "
+                                    "with the one recorded when it was downloaded (slow for big media)."),
         json_output: bool = typer.Option(False, "--json", help="Print the report as JSON on stdout."),
     ) -> None:
         """Check an export completely: archive pages, every message row, rows missing under the
         checkpoints, media files and their sizes, rendered files. Exit 0 when all is well, 1 when not."""
         get_state(ctx)
-        report = verify(out, repair=repair)
+        report = verify(out, repair=repair, hashes=hashes)
         if json_output:
             console.print_json({**asdict(report), "ok": report.ok})
         else:

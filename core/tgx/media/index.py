@@ -64,8 +64,8 @@ class MediaIndex:
     def start(self, media_id: int, relpath: str, size: int | None) -> None:
         self.archive.set_media(media_id, relpath, size=size, status="partial")
 
-    def done(self, media_id: int, relpath: str, size: int) -> None:
-        self.archive.set_media(media_id, relpath, size=size, status="done")
+    def done(self, media_id: int, relpath: str, size: int, sha256: str | None = None) -> None:
+        self.archive.set_media(media_id, relpath, size=size, sha256=sha256, status="done")
 
     def failed(self, media_id: int, relpath: str | None, size: int | None) -> None:
         self.archive.set_media(media_id, relpath, size=size, status="failed")

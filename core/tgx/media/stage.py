@@ -35,7 +35,7 @@ from telethon.tl import functions, types
 
 from tgx import console
 from tgx.errors import DependencyError, EncodeError, OutputError, TgxError
-from tgx.fsutil import fsync_dir
+from tgx.fsutil import fsync_dir, sha256_file
 from tgx.media.downloader import (
     RESUME_MIN_SIZE,
     FileFailed,
@@ -97,6 +97,7 @@ class _Chat:
     @property
     def label(self) -> str:
         return self.peer.folder_name
+
 
 
 @dataclass(slots=True)
@@ -342,7 +343,8 @@ class MediaStage:
             self.metrics.count_error("download")
             self._file_failed(f"{job.chat.label}/{job.message_id} ({job.name})", str(exc))
             return
-        self.index.done(job.media_id, job.relpath, size)
+        digest = await self._in_io(sha256_file, job.part)  # for `tgx verify --hashes`
+        self.index.done(job.media_id, job.relpath, size, sha256=digest)
         try:
             await self._in_io(_finish_file, job.part, path, job.journal)
         except OSError as exc:
