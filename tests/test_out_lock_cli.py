@@ -117,3 +117,16 @@ def test_read_only_commands_never_take_the_lock(tmp_path, sim_config):
         first.wait()
     assert chats.returncode == 0, chats.stderr
     assert plugins.returncode == 0, plugins.stderr
+
+
+def test_exports_of_different_chats_into_one_out_keep_each_others_cached_peers(tmp_path, sim_config):
+    """Shared state under the lock: the second run loads what the first cached and writes both."""
+    other = {**CHANNEL, "username": "otherlock", "title": "Other", "messages": 50}
+    cfg = sim_config(chats=[{**CHANNEL, "messages": 50}, other])
+    assert tgx(tmp_path, "export", "@lockchan", "--out", "out", config=cfg).returncode == 0
+    second = tgx_popen(tmp_path, "export", "@otherlock", "--out", "out", "--wait-lock", "60", config=cfg)
+    assert second.wait(timeout=120) == 0, second.stderr.read().decode()
+    cached = json.loads((tmp_path / "out" / ".tgx" / "peer_cache.json").read_text())
+    keys = json.dumps(cached)
+    assert "@lockchan" in keys and "@otherlock" in keys
+    assert json.loads((tmp_path / "out" / "export_metrics.json").read_text())["run"]["chats"] == ["@otherlock"]
