@@ -436,19 +436,37 @@ def test_sigterm_during_render_keeps_the_old_files_and_leaves_no_temp_file(tmp_p
     assert snapshot(tmp_path / "out") == files
 
 
-def test_render_of_a_read_only_archive_says_it_needs_write_access(tmp_path, run_tgx, exported):
+@contextlib.contextmanager
+def _read_only(state: Path) -> Any:
+    """OUT/.tgx made read-only: a read-only bind mount as root (root ignores modes), else chmod."""
     if os.geteuid() == 0:
-        pytest.skip("root can write anywhere")
-    cfg, files = exported
-    state = tmp_path / "out" / ".tgx"
+        if shutil.which("mount") is None:
+            pytest.skip("no mount(8) for a read-only bind mount")
+        done = subprocess.run(f"mount --bind {state} {state} && mount -o remount,ro,bind {state}", shell=True,
+                              capture_output=True, text=True)
+        if done.returncode != 0:
+            subprocess.run(["umount", str(state)], capture_output=True)
+            pytest.skip(f"cannot bind-mount read-only here: {done.stderr.strip()}")
+        try:
+            yield
+        finally:
+            subprocess.run(["umount", str(state)], check=False)
+        return
     (state / "archive.sqlite").chmod(0o400)
     try:
-        r = run_tgx(cfg, "render", "out", "-f", "jsonl")
+        yield
     finally:
         (state / "archive.sqlite").chmod(0o600)
+
+
+def test_render_of_a_read_only_archive_says_it_needs_write_access(tmp_path, run_tgx, exported):
+    cfg, files = exported
+    state = tmp_path / "out" / ".tgx"
+    with _read_only(state):
+        r = run_tgx(cfg, "render", "out", "-f", "jsonl")
     assert r.returncode == ExitCode.OUTPUT, r.stderr
     line = one_error(r)
-    assert "archive.sqlite is read-only: tgx needs write access" in line
+    assert "tgx needs write access to" in line and str(state.relative_to(tmp_path)) in line, line
     assert "cannot create" not in line
     assert snapshot(tmp_path / "out") == files
 

@@ -59,8 +59,8 @@ def hold_output(out: Path | str, command: str, *, wait_s: float = 0.0) -> Iterat
         os.fchmod(fd, 0o600)
         fh: IO[str] = os.fdopen(fd, "r+", encoding="utf-8")
     except OSError as exc:
-        raise OutputError(f"cannot lock {out}: {exc.strerror or exc}",
-                          hint="check that the output folder is writable") from None
+        raise OutputError(f"cannot lock {out} ({exc.strerror or exc}): tgx needs write access to {path.parent}",
+                          hint="make the output folder writable, or copy it somewhere writable") from None
     try:
         deadline = time.monotonic() + max(wait_s, 0.0)
         while True:
