@@ -221,6 +221,7 @@ class _Export:
 
         self.chats = list(await asyncio.gather(*(bounded(ref, rp) for ref, rp in self.resolved)))
         await self.decoder.aclose()  # its workers are done: free their memory before media and render
+        self.run.archive.settle_counts()  # what each block holds now (the self-check's reference)
         self.run.metrics.incr("messages", sum(o.fetch.fetched for o in self.chats))
 
     async def _fetch_chat(self, rp: ResolvedPeer, on_chat: Callable[[Peer], None] | None,
