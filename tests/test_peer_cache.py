@@ -16,8 +16,8 @@ from tgx.host.manager import get_plugin_manager
 from tgx.model import Peer
 from tgx.specs import PeerRef, ResolvedPeer
 from tgx.telegram.peers import PeerResolution, parse_chat
-from tgx_peer_cache import settings
-from tgx_peer_cache.cache import FILE_NAME, PeerCache
+from tgx_peer_cache import FILE_NAME, settings
+from tgx_peer_cache.cache import PeerCache
 
 
 class Clock:

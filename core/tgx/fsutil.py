@@ -8,7 +8,6 @@ the directory is fsynced so the rename itself survives a power loss.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 import tempfile
 from pathlib import Path
@@ -30,6 +29,8 @@ def fsync_dir(path: Path | str) -> None:
 
 def sha256_file(path: Path | str, chunk: int = 1 << 20) -> str:
     """The file's SHA-256 (hex), read in 1 MiB pieces (memory stays flat for any size)."""
+    import hashlib  # not at import: every start-up imports this module
+
     digest = hashlib.sha256()
     with open(path, "rb") as fh:
         while block := fh.read(chunk):

@@ -9,14 +9,17 @@ within the TTL resolves its chats without a single request. Disabling the plugin
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import tgx
 from tgx.config import Config
 from tgx.errors import ConfigError
 from tgx.specs import PeerResolverSpec, ResolverContext
 
-from .cache import FILE_NAME, PeerCache
+if TYPE_CHECKING:
+    from .cache import PeerCache
+
+FILE_NAME = "peer_cache.json"  # in OUT/.tgx/
 
 NAME = "peer_cache"
 PRIORITY = 100  # above any resolver that has to do work; the network is always last
@@ -54,9 +57,11 @@ def tgx_register_peer_resolvers(config: Config) -> PeerResolverSpec:
     size, ttl = settings(config)  # a bad setting is a ConfigError now, not at the first lookup
 
     def factory(context: ResolverContext) -> PeerCache:
+        from .cache import PeerCache  # imported when an export resolves, not to build `tgx --help`
+
         return PeerCache(context.state_dir / FILE_NAME, size=size, ttl=ttl, owner=context.config.session)
 
     return PeerResolverSpec(name=NAME, priority=PRIORITY, factory=factory)
 
 
-__all__ = ["PeerCache", "settings", "tgx_register_peer_resolvers"]
+__all__ = ["FILE_NAME", "settings", "tgx_register_peer_resolvers"]

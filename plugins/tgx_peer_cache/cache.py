@@ -28,7 +28,6 @@ from tgx.specs import PeerRef, ResolvedPeer
 
 log = logging.getLogger("tgx.peer_cache")
 
-FILE_NAME = "peer_cache.json"
 FORMAT_VERSION = 1
 CLOCK_SKEW = 60.0  # an entry stored this far "in the future" means the clock went back: distrust it
 _INPUT_PEER_CRC = 0xC91C90B6  # crc32(b'InputPeer')
