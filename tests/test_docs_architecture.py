@@ -52,3 +52,20 @@ def test_every_engine_package_is_in_the_tree():
     packages = sorted(p.name for p in (ROOT / "core" / "tgx").iterdir() if (p / "__init__.py").is_file())
     for name in packages:
         assert re.search(rf"^  {name}/", TREE, flags=re.M), f"core/tgx/{name}/ is missing from the tree"
+
+
+PAGES = sorted((ROOT / "docs").glob("*.md")) + [ROOT / "README.md"]
+EVERY_DOTTED = sorted({(page.name, name) for page in PAGES
+                       for name in re.findall(r"`(tgx(?:\.[a-z_]+)+)", page.read_text(encoding="utf-8"))
+                       if name != "tgx.toml"})
+
+
+@pytest.mark.parametrize(("page", "name"), EVERY_DOTTED, ids=[f"{p}:{n}" for p, n in EVERY_DOTTED])
+def test_every_doc_names_modules_that_exist(page, name):
+    test_every_dotted_name_exists(name)
+
+
+@pytest.mark.parametrize("page", PAGES, ids=[p.name for p in PAGES])
+def test_links_to_source_files_exist(page):
+    for target in re.findall(r"\]\((\.\./[^)#]+)\)", page.read_text(encoding="utf-8")):
+        assert (page.parent / target).resolve().exists(), f"{page.name} links to {target}, which is gone"
