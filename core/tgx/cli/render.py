@@ -10,23 +10,24 @@ import pluggy
 import typer
 
 from tgx import console
-from tgx.cli import get_state
+from tgx.cli import AppState, get_state
 from tgx.cli.options import option_parameter, plugin_option_specs, py_name, split_formats, verbose_option
 from tgx.errors import ExitCode, OutputError, UsageError
+from tgx.model import Peer
 
 RENDER_HELP = """Render output formats again from an export's archive (no network, no login).
 
 Useful after installing a format plugin, or to change format options: `tgx render OUT --format html`."""
 
 
-def _is(peer: Any, value: str | int) -> bool:
+def _is(peer: Peer, value: str | int) -> bool:
     """Whether a parsed CHAT value (a marked id, or a username in any case) names ``peer``."""
     if isinstance(value, int):
         return peer.id == value
-    return bool(peer.username) and peer.username.lower() == value.lower()
+    return peer.username is not None and peer.username.lower() == value.lower()
 
 
-async def render_archive(state: Any, out: Path, formats: list[str], chats: list[str], options: dict[str, Any],
+async def render_archive(state: AppState, out: Path, formats: list[str], chats: list[str], options: dict[str, Any],
                          *, quiet: bool = False, wait_lock: float = 0.0) -> int:
     """Render ``formats`` of the archived ``chats`` (default: all) with OUT locked against other
     writers. A coroutine only so that :func:`~tgx.cli.interrupt.run_cli` handles SIGINT/SIGTERM
