@@ -234,3 +234,18 @@ def test_verify_hashes_finds_a_media_file_changed_in_place(tmp_path, sim_config)
     assert full.returncode == ExitCode.FAILURE
     (problem,) = json.loads(full.stdout)["problems"]
     assert problem["kind"] == "media" and "SHA-256 differs" in problem["detail"]
+
+
+@pytest.mark.parametrize("data", [b"{not json", b'{"ranges": [[1]]}'], ids=["invalid-json", "short-range"])
+def test_verify_reports_a_checkpoint_the_next_export_would_drop(tmp_path, run_tgx, exported, data):
+    cfg, _log = exported
+    with _db(tmp_path / "out") as con:
+        con.execute("UPDATE checkpoints SET data = ?", (data,))
+    r, report = _verify(run_tgx, cfg)
+    assert r.returncode == ExitCode.FAILURE
+    assert [p["kind"] for p in report["problems"]] == ["bad_checkpoint"]
+    r, report = _verify(run_tgx, cfg, "--repair")
+    assert report["problems"][0]["repaired"] is True
+    assert run_tgx(cfg, *export_args()).returncode == 0
+    r, report = _verify(run_tgx, cfg)
+    assert r.returncode == 0, report

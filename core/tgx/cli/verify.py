@@ -100,11 +100,11 @@ def _check_chat(archive: Archive, chat: Any, out: Path, rendered: Any, report: R
             kind = "bad_checkpoint" if "checkpoint" in note else "missing_rows"
             report.problems.append(Problem(kind, label, note.split(": ", 1)[-1], repaired=True))
     else:
+        from tgx.fetch.checkpoint import parse_checkpoint
+
         why = None
         try:
-            state = archive.checkpoint(chat.id)
-            if not (state is None or isinstance(state, dict) and isinstance(state.get("ranges", []), list)):
-                why = "not a list of ranges"
+            parse_checkpoint(archive.checkpoint(chat.id))  # what the next export would read
         except ValueError as exc:
             why = str(exc)
         if why is not None:

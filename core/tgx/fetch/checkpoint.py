@@ -27,7 +27,7 @@ def read_checkpoint(archive: Archive, chat_id: int, *, label: str, archived: int
     """The chat's covered ranges and the server's message count, as far as they can be trusted."""
     try:
         state = archive.checkpoint(chat_id)
-        ranges, server_count = _parse(state)
+        ranges, server_count = parse_checkpoint(state)
     except ValueError as exc:
         warn(f"{label}: its checkpoint in the archive is unreadable ({exc}): dropped; the history is "
              "fetched again (archived messages are replaced, never duplicated)")
@@ -45,7 +45,9 @@ def read_checkpoint(archive: Archive, chat_id: int, *, label: str, archived: int
     return ranges, server_count
 
 
-def _parse(state: Any) -> tuple[IdRanges, int | None]:
+def parse_checkpoint(state: Any) -> tuple[IdRanges, int | None]:
+    """A checkpoint as stored (decoded JSON) → its ranges and server count; ValueError naming
+    what is wrong when it has the wrong shape."""
     if state is None:
         return IdRanges(), None
     if not isinstance(state, dict):
@@ -63,4 +65,4 @@ def _parse(state: Any) -> tuple[IdRanges, int | None]:
     return IdRanges(raw), server_count
 
 
-__all__ = ["read_checkpoint"]
+__all__ = ["parse_checkpoint", "read_checkpoint"]
