@@ -95,3 +95,34 @@ def test_an_unwritable_output_is_one_output_error(tmp_path):
         assert err.value.exit_code == ExitCode.OUTPUT and "cannot lock" in err.value.message
     finally:
         tmp_path.chmod(0o700)
+
+
+def test_waiting_for_the_lock_keeps_the_event_loop_running(tmp_path):
+    """--wait-lock inside an export: the client's own tasks (pings, the receive loop) must go on."""
+    import asyncio
+
+    from tgx.archive.lock import hold_output_async
+
+    proc = _holder_process(tmp_path / "out", 1.0)
+    beats = 0
+
+    async def heartbeat() -> None:
+        nonlocal beats
+        while True:
+            beats += 1
+            await asyncio.sleep(0.05)
+
+    async def main() -> float:
+        task = asyncio.create_task(heartbeat())
+        started = time.monotonic()
+        async with hold_output_async(tmp_path / "out", "export", wait_s=30):
+            waited = time.monotonic() - started
+        task.cancel()
+        return waited
+
+    try:
+        waited = asyncio.run(main())
+    finally:
+        proc.wait(timeout=30)
+    assert waited >= 0.5
+    assert beats >= 8  # the loop ran all along (a blocking wait would give 1)

@@ -10,12 +10,13 @@ process can name it. Read-only commands never take it.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import fcntl
 import json
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import IO
 
@@ -81,6 +82,23 @@ def hold_output(out: Path | str, command: str, *, wait_s: float = 0.0) -> Iterat
         fh.close()  # closing the descriptor releases the lock
 
 
+@contextlib.asynccontextmanager
+async def hold_output_async(out: Path | str, command: str, *, wait_s: float = 0.0) -> AsyncIterator[Path]:
+    """:func:`hold_output` for coroutines: while another process holds the lock, the event loop
+    keeps running (a connected client keeps its connection alive through a long ``--wait-lock``)."""
+    deadline = time.monotonic() + max(wait_s, 0.0)
+    with contextlib.ExitStack() as stack:
+        while True:
+            try:
+                path = stack.enter_context(hold_output(out, command))
+                break
+            except OutputBusy:
+                if time.monotonic() >= deadline:
+                    raise _busy(out, wait_s) from None
+                await asyncio.sleep(_POLL_S)
+        yield path
+
+
 def _busy(out: Path | str, waited: float) -> OutputBusy:
     info = holder(out) or {}
     who = f"pid {info.get('pid', '?')} ({info.get('command', 'tgx')})"
@@ -89,4 +107,4 @@ def _busy(out: Path | str, waited: float) -> OutputBusy:
                       hint="wait for it to finish, or pass --wait-lock SECONDS to wait for it")
 
 
-__all__ = ["LOCK_NAME", "OutputBusy", "hold_output", "holder", "lock_path"]
+__all__ = ["LOCK_NAME", "OutputBusy", "hold_output", "hold_output_async", "holder", "lock_path"]

@@ -32,7 +32,7 @@ async def render_archive(state: AppState, out: Path, formats: list[str], chats: 
     """Render ``formats`` of the archived ``chats`` (default: all) with OUT locked against other
     writers. A coroutine only so that :func:`~tgx.cli.interrupt.run_cli` handles SIGINT/SIGTERM
     (the engine aborts the writer and keeps the files rendered before) and a full disk (exit 7)."""
-    from tgx.archive.lock import hold_output
+    from tgx.archive.lock import hold_output_async
     from tgx.archive.store import STATE_DIR, Archive
     from tgx.cli.interrupt import guarded_render
     from tgx.render.engine import render_chat
@@ -47,26 +47,27 @@ async def render_archive(state: AppState, out: Path, formats: list[str], chats: 
     specs = {n: r.spec for n, r in selected.items()}
     render = guarded_render(render_chat)
     failures = 0
-    with hold_output(out, "render", wait_s=wait_lock), Archive.open(out) as archive:
-        known = archive.chats()
-        wanted = known
-        if chats:
-            wanted = []
-            for arg in chats:
-                ref = parse_chat(arg)
-                match = [p for p in known if _is(p, ref.value) and p not in wanted]
-                if not match and not any(_is(p, ref.value) for p in wanted):
-                    raise UsageError(f"chat {arg} is not in this archive",
-                                     hint="archived chats: " + ", ".join(p.folder_name for p in known))
-                wanted += match
-        for peer in wanted:
-            result = render(archive, peer.id, out, specs, fmt_options)
-            for name, error in result.errors.items():
-                failures += 1
-                console.error(f"{peer.folder_name}: format '{name}' failed: {error}")
-            done = [name for name in selected if name not in result.errors]
-            if done and not quiet:
-                console.info(f"{peer.title}: rendered {', '.join(done)} into {out / peer.folder_name}")
+    async with hold_output_async(out, "render", wait_s=wait_lock):
+        with Archive.open(out) as archive:
+            known = archive.chats()
+            wanted = known
+            if chats:
+                wanted = []
+                for arg in chats:
+                    ref = parse_chat(arg)
+                    match = [p for p in known if _is(p, ref.value) and p not in wanted]
+                    if not match and not any(_is(p, ref.value) for p in wanted):
+                        raise UsageError(f"chat {arg} is not in this archive",
+                                         hint="archived chats: " + ", ".join(p.folder_name for p in known))
+                    wanted += match
+            for peer in wanted:
+                result = render(archive, peer.id, out, specs, fmt_options)
+                for name, error in result.errors.items():
+                    failures += 1
+                    console.error(f"{peer.folder_name}: format '{name}' failed: {error}")
+                done = [name for name in selected if name not in result.errors]
+                if done and not quiet:
+                    console.info(f"{peer.title}: rendered {', '.join(done)} into {out / peer.folder_name}")
     return ExitCode.FAILURE if failures else ExitCode.OK
 
 

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import pluggy
 
-from tgx.archive.lock import hold_output
+from tgx.archive.lock import hold_output_async
 from tgx.archive.store import STATE_DIR, Archive
 from tgx.config import Config
 from tgx.errors import ExitCode, OutputError, TgxError
@@ -118,7 +118,7 @@ async def run_export(pm: pluggy.PluginManager, config: Config, req: ExportReques
     selected = select_formats(pm, req.formats)
     fmt_options = format_options(selected, config, req.plugin_options)
     out = prepare_out_dir(req.out)
-    with hold_output(out, req.command, wait_s=req.wait_lock):  # one writer per OUT, for the whole run
+    async with hold_output_async(out, req.command, wait_s=req.wait_lock):  # one writer per OUT, whole run
         export = _Export(pm, config, req, client, progress, out, selected)
         try:
             await export.resolve(refs)
