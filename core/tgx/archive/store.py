@@ -31,6 +31,7 @@ asyncio code, a single-worker executor); a lock serializes calls as a safety net
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import sqlite3
@@ -272,6 +273,24 @@ class Archive:
             return OutputError(f"archive {self.path} is in use by another tgx process")
         return OutputError(f"archive {self.path}: {text}")
 
+    @contextlib.contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """One ``BEGIN IMMEDIATE … COMMIT`` under the lock: rolled back on any exception, an
+        SQLite error raised as the archive's one-line :class:`OutputError`."""
+        with self._lock:
+            c = self._conn
+            try:
+                c.execute("BEGIN IMMEDIATE")
+                try:
+                    yield c
+                    c.execute("COMMIT")
+                except BaseException:
+                    if c.in_transaction:
+                        c.execute("ROLLBACK")
+                    raise
+            except sqlite3.Error as exc:
+                raise self._error(exc) from None
+
     # -- writing ---------------------------------------------------------------------------------
     def upsert_batch(self, chat_id: int, messages: Sequence[Message], peers: Sequence[Peer] = (),
                      checkpoint: Mapping[str, Any] | None = None) -> None:
@@ -286,25 +305,16 @@ class Archive:
         and the checkpoint. Rows sorted by id fill the b-tree's pages densely (see tgx.fetch.history)."""
         peer_rows = [(p.id, _dumps(p.to_dict())) for p in peers]
         cp = _dumps(checkpoint) if checkpoint is not None else None
-        with self._lock:
-            c = self._conn
-            try:
-                c.execute("BEGIN IMMEDIATE")
-                try:
-                    if rows:
-                        c.executemany(_UPSERT_MESSAGE, rows)
-                        self._unsettled.setdefault(chat_id, set()).update({row[1] >> BLOCK_SHIFT for row in rows})
-                    if peer_rows:
-                        c.executemany(_UPSERT_PEER, peer_rows)
-                    if cp is not None:
-                        c.execute(_UPSERT_CHECKPOINT, (chat_id, cp))
-                    c.execute("COMMIT")
-                except BaseException:
-                    if c.in_transaction:
-                        c.execute("ROLLBACK")
-                    raise
-            except sqlite3.Error as exc:
-                raise self._error(exc) from None
+        with self._write() as c:
+            if rows:
+                c.executemany(_UPSERT_MESSAGE, rows)
+            if peer_rows:
+                c.executemany(_UPSERT_PEER, peer_rows)
+            if cp is not None:
+                c.execute(_UPSERT_CHECKPOINT, (chat_id, cp))
+        if rows:  # committed: their blocks' counts are settled later (settle_counts)
+            with self._lock:
+                self._unsettled.setdefault(chat_id, set()).update({row[1] >> BLOCK_SHIFT for row in rows})
 
     def settle_counts(self) -> None:
         """Record the row counts of every block written since the last time, in one transaction.
@@ -315,21 +325,10 @@ class Archive:
         costs far less than a count per batch (measured: the cpu bench lost a quarter of its speed)."""
         with self._lock:
             pending, self._unsettled = self._unsettled, {}
-            if not pending:
-                return
-            c = self._conn
-            try:
-                c.execute("BEGIN IMMEDIATE")
-                try:
+            if pending:
+                with self._write():
                     for chat_id, blocks in pending.items():
                         self._recount(chat_id, blocks)
-                    c.execute("COMMIT")
-                except BaseException:
-                    if c.in_transaction:
-                        c.execute("ROLLBACK")
-                    raise
-            except sqlite3.Error as exc:
-                raise self._error(exc) from None
 
     def _recount(self, chat_id: int, blocks: Iterable[int]) -> None:
         """(inside a transaction) Record how many rows each of ``blocks`` holds now."""
@@ -355,16 +354,10 @@ class Archive:
                 if archived is None:
                     archived = c.execute("SELECT COUNT(*) FROM messages WHERE chat_id = ?", (chat_id,)).fetchone()[0]
                 if recorded[1] == 0 and archived:
-                    c.execute("BEGIN IMMEDIATE")
-                    try:
+                    with self._write():
                         c.execute("INSERT OR REPLACE INTO row_counts (chat_id, block, rows) SELECT chat_id, id >> ?, "
                                   "COUNT(*) FROM messages WHERE chat_id = ? GROUP BY id >> ?",
                                   (BLOCK_SHIFT, chat_id, BLOCK_SHIFT))
-                        c.execute("COMMIT")
-                    except BaseException:
-                        if c.in_transaction:
-                            c.execute("ROLLBACK")
-                        raise
                     return []
                 if archived >= recorded[0]:
                     return []
@@ -385,20 +378,9 @@ class Archive:
         """Admit that rows of ``blocks`` are gone, in one transaction: recount those blocks as
         they are now and store ``checkpoint``, which no longer claims their ids (so the next
         fetch gets them again, and a kill before it cannot hide the gap)."""
-        with self._lock:
-            c = self._conn
-            try:
-                c.execute("BEGIN IMMEDIATE")
-                try:
-                    self._recount(chat_id, set(blocks))
-                    c.execute(_UPSERT_CHECKPOINT, (chat_id, _dumps(checkpoint)))
-                    c.execute("COMMIT")
-                except BaseException:
-                    if c.in_transaction:
-                        c.execute("ROLLBACK")
-                    raise
-            except sqlite3.Error as exc:
-                raise self._error(exc) from None
+        with self._write() as c:
+            self._recount(chat_id, set(blocks))
+            c.execute(_UPSERT_CHECKPOINT, (chat_id, _dumps(checkpoint)))
 
     def decode(self, chat_id: int, rows: Sequence[tuple[int, bytes, int]]) -> list[Message]:
         """``(id, data, deleted)`` rows as messages. A row that does not decode is skipped with a
@@ -464,20 +446,10 @@ class Archive:
         flag = 1 if deleted else 0
         params = [(flag, chat_id, i) for i in ids]
         with self._lock:
-            c = self._conn
-            try:
-                before = c.total_changes
-                c.execute("BEGIN IMMEDIATE")
-                try:
-                    c.executemany("UPDATE messages SET deleted = ? WHERE chat_id = ? AND id = ?", params)
-                    c.execute("COMMIT")
-                except BaseException:
-                    if c.in_transaction:
-                        c.execute("ROLLBACK")
-                    raise
-                return c.total_changes - before
-            except sqlite3.Error as exc:
-                raise self._error(exc) from None
+            before = self._conn.total_changes
+            with self._write() as c:
+                c.executemany("UPDATE messages SET deleted = ? WHERE chat_id = ? AND id = ?", params)
+            return self._conn.total_changes - before
 
     def set_media(self, media_id: int, path: str | None, *, size: int | None = None,
                   sha256: str | None = None, status: str = "done") -> None:
