@@ -354,12 +354,10 @@ def prescan(argv: Sequence[str]) -> PreScan:
             continue
         elif arg.startswith("--config="):
             scan.config = arg.split("=", 1)[1]
-        elif arg == "--verbose":
-            scan.verbose += 1
         elif arg == "--version":
             scan.version = True
-        elif len(arg) > 1 and arg[0] == "-" and arg[1] != "-" and set(arg[1:]) == {"v"}:
-            scan.verbose += len(arg) - 1
+        elif _verbosity(arg):
+            scan.verbose += _verbosity(arg)
         elif not arg.startswith("-"):
             scan.command = args[i:i + 2]
             if scan.command[0] in VERBOSE_COMMANDS:  # `tgx render -v` means what `tgx -v render` does
@@ -370,6 +368,7 @@ def prescan(argv: Sequence[str]) -> PreScan:
 
 
 def _verbosity(arg: str) -> int:
+    """How much ``-v``/``-vv``/``--verbose`` one token adds (0 for anything else)."""
     if arg == "--verbose":
         return 1
     return len(arg) - 1 if len(arg) > 1 and arg[0] == "-" and arg[1] != "-" and set(arg[1:]) == {"v"} else 0
