@@ -154,6 +154,19 @@ def _truncation(path: Path) -> str | None:
     return None
 
 
+
+def decode_rows(rows: Sequence[tuple[int, bytes, int]]) -> tuple[list[Message], list[tuple[int, Exception]]]:
+    """Each ``(id, data, deleted)`` row decoded on its own: the messages, and the ids that do not
+    decode with what they raised (nothing is changed in the archive)."""
+    good: list[Message] = []
+    bad: list[tuple[int, Exception]] = []
+    for msg_id, data, deleted in rows:
+        try:
+            good.append(load_message(data, deleted))
+        except Exception as exc:  # noqa: BLE001 - whatever a damaged row raises
+            bad.append((msg_id, exc))
+    return good, bad
+
 class Archive:
     """One output directory's archive. Create with :meth:`Archive.open`; close with :meth:`close`
     (or use it as a context manager)."""
@@ -390,16 +403,11 @@ class Archive:
             return [load_message(data, deleted) for _, data, deleted in rows]
         except Exception:  # noqa: BLE001 - one bad row: find it (them), the rest decode
             pass
-        good: list[Message] = []
-        bad: list[int] = []
-        for msg_id, data, deleted in rows:
-            try:
-                good.append(load_message(data, deleted))
-            except Exception as exc:  # noqa: BLE001 - whatever a damaged row raises
-                bad.append(msg_id)
-                self.warn(f"{self._chat_label(chat_id)}: archived message {msg_id} is unreadable "
-                          f"({type(exc).__name__}): skipped; the next `tgx export` fetches it again")
-        self.quarantine(chat_id, bad)
+        good, bad = decode_rows(rows)
+        for msg_id, exc in bad:
+            self.warn(f"{self._chat_label(chat_id)}: archived message {msg_id} is unreadable "
+                      f"({type(exc).__name__}): skipped; the next `tgx export` fetches it again")
+        self.quarantine(chat_id, [msg_id for msg_id, _exc in bad])
         return good
 
     def _chat_label(self, chat_id: int) -> str:

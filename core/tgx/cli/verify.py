@@ -81,10 +81,11 @@ def _check_chat(archive: Archive, chat: Any, out: Path, rendered: Any, report: R
     label = chat.folder_name
     bad: list[int] = []
     rows = 0
+    from tgx.archive.store import decode_rows
+
     for batch in archive.iter_records(chat.id, ROW_BATCH):
         rows += len(batch)
-        decoded = _decodes(archive, chat.id, batch)
-        bad += [row[0] for row in batch if row[0] not in decoded]
+        bad += [msg_id for msg_id, _exc in decode_rows(batch)[1]]
     report.messages += rows - len(bad)
     for msg_id in bad:
         report.problems.append(Problem("unreadable_row", label, f"message {msg_id} does not decode", repaired=repair))
@@ -123,19 +124,6 @@ def _check_chat(archive: Archive, chat: Any, out: Path, rendered: Any, report: R
                 report.rendered_files += 1
                 if not (out / label / rel).is_file():
                     report.problems.append(Problem("rendered", label, f"{rel} ({name}) is missing: run `tgx render`"))
-
-
-def _decodes(archive: Archive, chat_id: int, batch: list[tuple[int, bytes, int]]) -> set[int]:
-    from tgx.archive.records import load_message
-
-    ok: set[int] = set()
-    for msg_id, data, deleted in batch:
-        try:
-            load_message(data, deleted)
-        except Exception:  # noqa: BLE001 - whatever a damaged row raises is "does not decode"
-            continue
-        ok.add(msg_id)
-    return ok
 
 
 def _check_media(archive: Archive, out: Path, report: Report, *, hashes: bool) -> None:
