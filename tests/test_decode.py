@@ -20,6 +20,7 @@ import psutil
 import pytest
 from telethon.tl import functions
 from tgx.archive.records import message_row
+from tgx.fetch import workers as spawning
 from tgx.fetch.normalize import convert_message
 from tgx.fetch.pages import PageDecoder, decode_page, keep_raw
 from tgx.run import RunContext
@@ -344,9 +345,7 @@ def test_ctrl_c_to_the_whole_group_stops_cleanly_and_resumes(tmp_path):
 
 
 def test_a_worker_that_cannot_start_is_reported_once_and_pages_are_decoded_inline(monkeypatch):
-    import tgx.fetch.pages as decode
-
-    monkeypatch.setattr(decode, "WORKER_ARGV", ("-c", "raise SystemExit(3)"))  # starts, then dies
+    monkeypatch.setattr(spawning, "WORKER_ARGV", ("-c", "raise SystemExit(3)"))  # starts, then dies
     world = SimulatedTelegram(seed=4, default_chats=False)
     world.add_channel("small", "Small", 300, media=False)
     chat_id = world.chat("small").marked_id
@@ -365,3 +364,108 @@ def test_a_worker_that_cannot_start_is_reported_once_and_pages_are_decoded_inlin
     assert [p.rows for p in pages] == [decode_page(a, chat_id).rows for a in answers]
     assert decoder.pages_inline == len(answers) and decoder.pages_in_workers == 0
     assert warnings == ["a decode worker did not start; decoding in this process"]
+
+
+# -- workers started ahead (tgx export starts them with the command) -----------------------------
+
+
+def test_spares_are_taken_and_decode_from_the_first_page():
+    world = SimulatedTelegram(seed=4, default_chats=False)
+    world.add_channel("small", "Small", 300, media=False)
+    chat_id = world.chat("small").marked_id
+    answers = asyncio.run(_pages(world, "small"))
+
+    async def main() -> tuple[list[Any], PageDecoder, int]:
+        with spawning.prestart(1) as spares:
+            assert len(spares) == 1
+            decoder = PageDecoder(1, min_messages=10**9, spares=spares)  # expect() would never start it
+            left = len(spares)
+            try:
+                await _until(lambda: any(w.usable for w in decoder._pool))
+                pages = [await decoder.decode(a, chat_id) for a in answers]
+            finally:
+                await decoder.aclose()
+            return pages, decoder, left
+
+    pages, decoder, left = asyncio.run(main())
+    assert left == 0 and decoder.started_workers == 1
+    assert decoder.pages_in_workers == len(answers) and decoder.pages_inline == 0
+    assert [p.rows for p in pages] == [decode_page(a, chat_id).rows for a in answers]
+
+
+def test_spares_nobody_takes_are_killed():
+    with spawning.prestart(2) as spares:
+        procs = list(spares._procs)
+        assert len(procs) == 2
+    assert all(p.returncode is not None for p in procs)
+    with spawning.prestart(0) as spares:
+        assert len(spares) == 0
+
+
+def test_more_spares_than_workers_and_a_disabled_decoder_kill_the_extra():
+    async def main() -> list[Any]:
+        with spawning.prestart(2) as two, spawning.prestart(1) as one:
+            procs = [*two._procs, *one._procs]
+            keep_one = PageDecoder(1, spares=two)
+            disabled = PageDecoder(0, spares=one)
+            await _until(lambda: keep_one._pool and keep_one._pool[0].usable)
+            assert keep_one.started_workers == 1 and disabled.started_workers == 0
+            await keep_one.aclose()
+            await disabled.aclose()
+            return procs
+
+    procs = asyncio.run(main())
+    assert all(p.poll() is not None for p in procs)
+
+
+def test_a_spare_still_starting_is_killed_at_close_not_waited_for(monkeypatch):
+    """A small export is over before its worker has imported Telethon: closing must not wait."""
+    monkeypatch.setattr(spawning, "WORKER_ARGV", ("-c", "import time; time.sleep(60)"))  # never ready
+
+    async def main() -> tuple[Any, float]:
+        with spawning.prestart(1) as spares:
+            decoder = PageDecoder(1, spares=spares)
+            await _until(lambda: bool(decoder._pool))
+            proc = decoder._pool[0].proc
+            started = time.monotonic()
+            await decoder.aclose()
+            return proc, time.monotonic() - started
+
+    proc, took = asyncio.run(main())
+    assert proc.returncode == -signal.SIGKILL
+    assert took < 30  # killed, not waited for until its sleep ends
+
+
+def test_cli_export_runs_its_prestarted_worker_and_leaves_none(tmp_path):
+    """The real CLI: the worker started with the command decodes (the report says where), and no
+    worker outlives tgx; --decode-workers 0 starts none."""
+    scenario = tmp_path / "tgx.toml"
+    scenario.write_text('[simulated]\nlatency_ms = 50\n'
+                        'chats = [{kind = "channel", username = "bigchan", messages = 3000}]\n')
+    for n in ("1", "0"):
+        out = tmp_path / f"out{n}"
+        r = tgx(tmp_path, "export", "@bigchan", "-o", str(out), "-q", "--decode-workers", n, config=scenario)
+        assert r.returncode == 0, r.stderr
+        report = json.loads((out / "export_metrics.json").read_text())
+        if n == "1":  # 3,000 messages: below POOL_MIN_MESSAGES, so only the prestart runs a worker
+            assert report["gauges"]["decode.workers"]["last"] == 1
+            assert report["counters"]["decode.pages_in_workers"] > 0
+        else:
+            assert "decode.workers" not in report["gauges"]
+            assert report["counters"].get("decode.pages_in_workers", 0) == 0
+        assert len(read_jsonl(out / "bigchan" / "messages.jsonl")) == 3000
+    assert _workers_started_by(tmp_path) == []
+
+
+def _workers_started_by(tmp_path: Any) -> list[psutil.Process]:
+    """Decode workers still running whose tgx ran with this test's data dir (they inherit its env)."""
+    found = []
+    for proc in psutil.process_iter(["cmdline"]):
+        try:
+            if (any("worker_main" in part for part in (proc.info["cmdline"] or []))
+                    and proc.environ().get("TGX_DATA_DIR") == str(tmp_path / "data")
+                    and proc.status() != psutil.STATUS_ZOMBIE):
+                found.append(proc)
+        except psutil.Error:
+            pass
+    return found

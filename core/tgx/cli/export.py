@@ -21,6 +21,7 @@ from tgx.specs import OptionSpec
 
 if TYPE_CHECKING:  # the engine is imported when the command runs, not to build `tgx --help`
     from tgx.export.conductor import ExportRequest
+    from tgx.fetch.workers import Spares
 
 EXPORT_HELP = """Export the history of one or more chats (--all-dialogs: of every chat) into OUT/<chat>/.
 
@@ -39,7 +40,8 @@ def parse_date(value: str | None, flag: str) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
-def export_request_from_cli(state: AppState, values: dict[str, Any], plugin_opts: list[OptionSpec]) -> ExportRequest:
+def export_request_from_cli(state: AppState, values: dict[str, Any], plugin_opts: list[OptionSpec],
+                            spares: Spares | None = None) -> ExportRequest:
     from tgx.export.conductor import ExportRequest
     from tgx.fetch.history import FetchOptions
 
@@ -99,6 +101,7 @@ def export_request_from_cli(state: AppState, values: dict[str, Any], plugin_opts
         takeout_fallback=values["takeout_fallback"],
         refresh_edits=values["refresh_edits"],
         wait_lock=values["wait_lock"],
+        spares=spares,
     )
 
 
@@ -147,10 +150,14 @@ def register(app: typer.Typer, pm: pluggy.PluginManager) -> None:
 
     def export(ctx: typer.Context, **values: Any) -> None:
         state = get_state(ctx)
-        req = export_request_from_cli(state, values, plugin_opts)
-        from tgx.cli.interrupt import run_cli
+        from tgx.fetch.workers import prestart
 
-        code = run_cli(export_with_client(state, req, json_output=values["json_output"]))
+        # First, before the engine is imported: the decode workers' imports overlap ours.
+        with prestart(values["decode_workers"]) as spares:
+            req = export_request_from_cli(state, values, plugin_opts, spares=spares)
+            from tgx.cli.interrupt import run_cli
+
+            code = run_cli(export_with_client(state, req, json_output=values["json_output"]))
         if code != ExitCode.OK:
             raise typer.Exit(code)
 

@@ -25,6 +25,7 @@ from tgx.errors import ExitCode, OutputError, TgxError
 from tgx.fetch.history import FetchOptions, FetchResult, HistoryFetcher, quiet_gc
 from tgx.fetch.pages import PageDecoder
 from tgx.fetch.resync import refresh_recent
+from tgx.fetch.workers import Spares
 from tgx.host import registry
 from tgx.host.manager import plugin_infos
 from tgx.metrics.collector import Metrics, build_sinks
@@ -65,6 +66,7 @@ class ExportRequest:
     quiet: bool = False
     command: str = "export"
     wait_lock: float = 0.0  # seconds to wait for another tgx process writing OUT (tgx.archive.lock)
+    spares: Spares | None = None  # decode workers started with the command (tgx.fetch.workers.prestart)
 
 
 @dataclass
@@ -160,7 +162,7 @@ class _Export:
             metrics.add_cache_source(name, self._cache_stats(name))
         self.counter = RequestCounter(client)
         self.takeout = TakeoutSession.for_export(client, runner, req, metrics=metrics)
-        self.decoder = PageDecoder(req.fetch.decode_workers, metrics=metrics)
+        self.decoder = PageDecoder(req.fetch.decode_workers, metrics=metrics, spares=req.spares)
         self.resolved: list[tuple[PeerRef | None, ResolvedPeer]] = []  # (what the user named, its resolution)
         self.input_peers: dict[int, Any] = {}
         self.chats: list[ChatOutcome] = []

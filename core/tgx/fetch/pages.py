@@ -8,14 +8,16 @@ the request's ``read_result`` keeps them instead of parsing) and a :class:`PageD
 them into a :class:`DecodedPage` — archive rows (:func:`tgx.archive.records.message_row`), the peers,
 what paging needs — with the same function, :func:`decode_page`, inline or in workers.
 
-Workers are child processes (:func:`worker_main`) fed over pipes: frames of a 4-byte
-little-endian length and a pickle, written and read only by this module on both ends. They
-start when the export has enough left to fetch to repay their start-up (:data:`POOL_MIN_MESSAGES`;
-each imports Telethon, ~0.4 s of CPU and ~50 MB), one by default on two CPUs or more
-(:func:`default_workers`; ``--decode-workers N``, 0 = never). Until a worker says it is ready, and
-after it dies, pages are decoded inline: a worker can cost speed, never a message (each page's
-bytes stay with the fetcher until its rows come back). Workers ignore Ctrl-C (the parent
-decides), exit when their input closes, and on Linux die with the parent (``PR_SET_PDEATHSIG``).
+Workers are child processes (:func:`worker_main`, started by :mod:`tgx.fetch.workers`) fed over
+pipes: frames of a 4-byte little-endian length and a pickle, written and read only by this module
+on both ends. One by default on two CPUs or more (:func:`tgx.fetch.workers.default_workers`;
+``--decode-workers N``, 0 = never). ``tgx export`` starts them with the command (their Telethon
+import, ~0.3 s, overlaps tgx's own start-up) and hands them over as :class:`~tgx.fetch.workers.Spares`;
+otherwise they start when the export has enough left to fetch to repay their start-up
+(:data:`POOL_MIN_MESSAGES`). Until a worker says it is ready, and after it dies, pages are decoded
+inline: a worker can cost speed, never a message (each page's bytes stay with the fetcher until its
+rows come back). Workers ignore Ctrl-C (the parent decides), exit when their input closes, and on
+Linux die with the parent (``PR_SET_PDEATHSIG``).
 
 An answer that is already a TL object (a client plugin that wraps requests, e.g. Telethon's
 ``receive_updates=False`` adds ``InvokeWithoutUpdates``, whose ``read_result`` parses) is
@@ -30,10 +32,10 @@ import os
 import pickle
 import signal
 import struct
+import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, BinaryIO
 
 from telethon.extensions import BinaryReader
@@ -41,6 +43,7 @@ from telethon.tl.alltlobjects import tlobjects as _TL_OBJECTS
 
 from tgx import console
 from tgx.archive.records import MessageRow, message_row
+from tgx.fetch import workers as _workers
 from tgx.fetch.normalize import convert_message, convert_peers, generated_class
 from tgx.model import Peer
 
@@ -52,12 +55,9 @@ STOP_TIMEOUT = 2.0  # seconds a worker gets to exit after its input closes, befo
 _HEAD = struct.Struct("<I")
 _READY = -1  # task id of the frame a worker sends once its imports are done
 _PICKLE = pickle.HIGHEST_PROTOCOL
-# Not ``-m tgx.fetch.pages``: that would make this module ``__main__`` in the worker and its pickles
-# name ``__main__.DecodedPage``. ``-P``: the working directory is not put on sys.path.
-WORKER_ARGV = ("-P", "-c", "import sys; from tgx.fetch.pages import worker_main; sys.exit(worker_main())")
+STOP_POLL = 0.01  # seconds between checks that a stopping worker has exited
 
-__all__ = ["DecodedPage", "POOL_MIN_MESSAGES", "PageDecoder", "decode_page",
-           "default_workers", "keep_raw"]
+__all__ = ["DecodedPage", "POOL_MIN_MESSAGES", "PageDecoder", "decode_page", "keep_raw"]
 
 
 @dataclass(slots=True)
@@ -164,21 +164,6 @@ def decode_page(answer: Any, chat_id: int, self_id: int | None = None) -> Decode
                        entities, time.process_time() - started)
 
 
-def default_workers() -> int:
-    """One worker when this process may run on two CPUs or more, else none.
-
-    One is enough: it parses ~25,000 messages/s, more than Telegram sends one account, and
-    the main process (network, SQLite) is the next limit in any case. Each worker costs ~50 MB
-    (its own Telethon), so memory stays bounded whatever the machine; ``--decode-workers N``
-    asks for more.
-    """
-    try:
-        cpus = len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        cpus = os.cpu_count() or 1
-    return 1 if cpus >= 2 else 0
-
-
 # ---------------------------------------------------------------------------------------------
 # the parent's side
 
@@ -192,13 +177,28 @@ class _DecodeFailed(Exception):
 
 
 class _Worker:
-    def __init__(self, proc: asyncio.subprocess.Process, on_exit: Any = None) -> None:
+    """One worker process seen from the parent: its pipes on the event loop, its pending pages."""
+
+    def __init__(self, proc: subprocess.Popen[bytes], on_exit: Any = None) -> None:
         self.proc = proc
         self.on_exit = on_exit or (lambda _worker: None)  # called once it is gone, whatever the cause
         self.ready = False
         self.alive = True
         self.waiting: dict[int, asyncio.Future[DecodedPage]] = {}
-        self.reader = asyncio.ensure_future(self._read())
+        self.writer: asyncio.StreamWriter | None = None
+        self.reader: asyncio.Task[None] | None = None
+
+    @classmethod
+    async def attach(cls, proc: subprocess.Popen[bytes], on_exit: Any = None) -> _Worker:
+        """Put ``proc``'s pipes on the running loop and start reading its frames."""
+        worker = cls(proc, on_exit)
+        loop = asyncio.get_running_loop()
+        reader = asyncio.StreamReader(limit=PIPE_BUFFER)
+        await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), proc.stdout)
+        transport, protocol = await loop.connect_write_pipe(asyncio.streams.FlowControlMixin, proc.stdin)
+        worker.writer = asyncio.StreamWriter(transport, protocol, None, loop)
+        worker.reader = asyncio.ensure_future(worker._read(reader))
+        return worker
 
     @property
     def usable(self) -> bool:
@@ -209,11 +209,11 @@ class _Worker:
         future: asyncio.Future[DecodedPage] = asyncio.get_running_loop().create_future()
         self.waiting[task_id] = future
         try:
-            stdin = self.proc.stdin
-            assert stdin is not None
-            stdin.write(_HEAD.pack(len(data)))
-            stdin.write(data)
-            await stdin.drain()
+            writer = self.writer
+            assert writer is not None
+            writer.write(_HEAD.pack(len(data)))
+            writer.write(data)
+            await writer.drain()
         except (ConnectionError, OSError, RuntimeError) as exc:
             self.waiting.pop(task_id, None)
             self.alive = False
@@ -223,13 +223,11 @@ class _Worker:
         finally:
             self.waiting.pop(task_id, None)
 
-    async def _read(self) -> None:
-        stdout = self.proc.stdout
-        assert stdout is not None
+    async def _read(self, stream: asyncio.StreamReader) -> None:
         try:
             while True:
-                (size,) = _HEAD.unpack(await stdout.readexactly(_HEAD.size))
-                task_id, ok, value = pickle.loads(await stdout.readexactly(size))
+                (size,) = _HEAD.unpack(await stream.readexactly(_HEAD.size))
+                task_id, ok, value = pickle.loads(await stream.readexactly(size))
                 if task_id == _READY:
                     self.ready = True
                     continue
@@ -250,32 +248,35 @@ class _Worker:
             self.on_exit(self)
 
     async def stop(self) -> None:
-        """Close its input (it exits at EOF); kill it if it does not within STOP_TIMEOUT."""
+        """Close its input (it exits at EOF); kill it if it does not within STOP_TIMEOUT — at once
+        when it is still importing (it holds nothing, and a small export must not wait for it)."""
         proc = self.proc
         try:
-            if proc.stdin is not None and not proc.stdin.is_closing():
-                proc.stdin.close()
-            await asyncio.wait_for(proc.wait(), STOP_TIMEOUT)
-        except (TimeoutError, ProcessLookupError, OSError):
-            try:
-                proc.kill()
-            except ProcessLookupError:
-                pass
-            await proc.wait()
+            if self.writer is not None and not self.writer.is_closing():
+                self.writer.close()
+            if self.ready:
+                deadline = time.monotonic() + STOP_TIMEOUT
+                while proc.poll() is None and time.monotonic() < deadline:
+                    await asyncio.sleep(STOP_POLL)
+            if proc.poll() is None:
+                _workers.kill(proc)
+            proc.wait()
         finally:
-            self.reader.cancel()
-            await asyncio.gather(self.reader, return_exceptions=True)
-
-
+            if self.reader is not None:
+                self.reader.cancel()
+                await asyncio.gather(self.reader, return_exceptions=True)
 
 
 class PageDecoder:
     """Decodes pages inline or in worker processes (see the module doc). One per export, shared
-    by every chat's fetcher; :meth:`aclose` when done."""
+    by every chat's fetcher; :meth:`aclose` when done.
+
+    With ``spares`` (workers started ahead, :func:`tgx.fetch.workers.prestart`) it must be made
+    inside the event loop: it takes them at once and uses them from the first page."""
 
     def __init__(self, workers: int | None = None, *, min_messages: int = POOL_MIN_MESSAGES,
-                 warn: Any = None, metrics: Any = None) -> None:
-        self.workers = default_workers() if workers is None else max(0, int(workers))
+                 warn: Any = None, metrics: Any = None, spares: _workers.Spares | None = None) -> None:
+        self.workers = _workers.default_workers() if workers is None else max(0, int(workers))
         self.min_messages = min_messages
         self.warn = warn or console.warn  # one line for the user when workers fail
         self.metrics = metrics  # counters decode.pages_in_workers / pages_inline / lost_workers
@@ -288,6 +289,9 @@ class PageDecoder:
         self._closed = False
         self._task_ids = 0
         self._expected = 0  # messages the export's chats announced they have left to fetch
+        self._spares = spares.take() if spares is not None else []
+        if self._spares:
+            self._starting = asyncio.get_running_loop().create_task(self._start())
 
     @property
     def started(self) -> bool:
@@ -302,23 +306,28 @@ class PageDecoder:
             self._starting = asyncio.ensure_future(self._start())
 
     async def _start(self) -> None:
-        env = dict(os.environ)
-        # The child must import this very tgx, even when it runs from a checkout (sys.path edits).
-        root = str(Path(__file__).resolve().parent.parent)
-        env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
+        spares, self._spares = self._spares, []
         for _ in range(self.workers):
-            try:
-                proc = await asyncio.create_subprocess_exec(
-                    sys.executable, *WORKER_ARGV, stdin=asyncio.subprocess.PIPE,
-                    stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL, env=env)
-            except (OSError, RuntimeError) as exc:  # no fork/exec here: decode inline
-                self.warn(f"cannot start decode workers ({exc}); decoding in this process")
-                return
+            if spares:
+                proc = spares.pop()
+            else:
+                try:
+                    proc = _workers.spawn()
+                except OSError as exc:  # no fork/exec here: decode inline
+                    self.warn(f"cannot start decode workers ({exc}); decoding in this process")
+                    break
             if self._closed:
-                await _Worker(proc).stop()
-                return
-            self._pool.append(_Worker(proc, self._gone))
+                _workers.kill(proc)
+                continue
+            try:
+                self._pool.append(await _Worker.attach(proc, self._gone))
+            except (OSError, ValueError) as exc:
+                _workers.kill(proc)
+                self.warn(f"cannot start decode workers ({exc}); decoding in this process")
+                break
             self.started_workers += 1
+        for proc in spares:  # more were started ahead than --decode-workers asks for
+            _workers.kill(proc)
         if self.metrics is not None:
             self.metrics.gauge("decode.workers", self.started_workers)
 
@@ -362,6 +371,9 @@ class PageDecoder:
         self._closed = True
         if self._starting is not None:
             await asyncio.gather(self._starting, return_exceptions=True)
+        for proc in self._spares:
+            _workers.kill(proc)
+        self._spares = []
         pool, self._pool = self._pool, []
         await asyncio.gather(*(w.stop() for w in pool), return_exceptions=True)
         if self.metrics is not None:
@@ -457,7 +469,7 @@ def _widen_pipe(fd: int) -> None:
 
 
 def worker_main() -> int:
-    """The worker process's entry point (see :data:`WORKER_ARGV`)."""
+    """The worker process's entry point (see :data:`tgx.fetch.workers.WORKER_ARGV`)."""
     _widen_pipe(sys.stdout.fileno())
     _widen_pipe(sys.stdin.fileno())
     out = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
