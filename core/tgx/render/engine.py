@@ -55,8 +55,8 @@ _SAFE_FOLDER = re.compile(r"^(?:[A-Za-z0-9_]{1,64}|-?[0-9]{1,20})$")
 _MISSING = object()
 
 __all__ = [
-    "ChatRenderContext", "FormatResult", "MANIFEST", "RenderResult", "TMP_SUFFIX", "chat_dir_for", "read_manifest",
-    "remove_superseded_files",
+    "ChatRenderContext", "FormatResult", "MANIFEST", "RenderResult", "TMP_SUFFIX", "chat_dir_for",
+    "read_chat_manifest", "read_manifest", "remove_superseded_files",
     "remove_stale_temp_files", "render_all", "render_chat",
 ]
 
@@ -471,17 +471,41 @@ def render_chat(archive: Archive, chat_id: int, out_dir: Path | str, formats: Ma
     return result
 
 
-MANIFEST = "rendered.json"  # in OUT/.tgx/: chat id → format → the files its last render wrote
+# In OUT/.tgx/: one small file per chat, ``rendered/<chat id>.json`` — what the chat's last render
+# wrote, format by format. One file per chat, not one for the whole folder: rendering each of a
+# thousand chats must not read, rewrite and fsync every other chat's entry.
+MANIFEST = "rendered"
+LEGACY_MANIFEST = "rendered.json"  # every chat's entry in one file, as earlier versions wrote it: still read
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        return orjson.loads(path.read_bytes())
+    except (OSError, orjson.JSONDecodeError):
+        return None
 
 
 def read_manifest(out_dir: Path | str) -> dict[str, Any]:
-    """``OUT/.tgx/rendered.json``: chat id → ``{"messages": N, "formats": {name: [files]}}``;
-    empty when there is none yet or it is unreadable (it is rebuilt by the next render)."""
-    try:
-        manifest = orjson.loads((Path(out_dir) / STATE_DIR / MANIFEST).read_bytes())
-    except (OSError, orjson.JSONDecodeError):
-        return {}
-    return manifest if isinstance(manifest, dict) else {}
+    """Chat id → ``{"messages": N, "formats": {name: [files]}}`` for every chat rendered into
+    ``out_dir``; a chat with no readable entry is simply absent (its next render writes one)."""
+    state = Path(out_dir) / STATE_DIR
+    legacy = _read_json(state / LEGACY_MANIFEST)
+    manifest = {k: v for k, v in legacy.items() if isinstance(v, dict)} if isinstance(legacy, dict) else {}
+    for path in sorted((state / MANIFEST).glob("*.json")):
+        entry = _read_json(path)
+        if isinstance(entry, dict):
+            manifest[path.stem] = entry
+    return manifest
+
+
+def read_chat_manifest(out_dir: Path | str, chat_id: int) -> dict[str, Any]:
+    """The manifest entry of one chat (``{}`` when there is none)."""
+    state = Path(out_dir) / STATE_DIR
+    entry = _read_json(state / MANIFEST / f"{chat_id}.json")
+    if entry is None:
+        legacy = _read_json(state / LEGACY_MANIFEST)
+        entry = legacy.get(str(chat_id)) if isinstance(legacy, dict) else None
+    return entry if isinstance(entry, dict) else {}
 
 
 def remove_superseded_files(out_dir: Path, chat: Peer, chat_dir: Path, result: RenderResult, *,
@@ -490,16 +514,13 @@ def remove_superseded_files(out_dir: Path, chat: Peer, chat_dir: Path, result: R
 
     A paged or split format (html pages, markdown by month) re-rendered with other options writes
     a different set of files; the old pages beyond the new last one would otherwise stay, linking
-    into a set that no longer exists. The manifest ``OUT/.tgx/rendered.json`` remembers what each
-    format of each chat wrote; only formats that succeeded now replace their entry (a failed
+    into a set that no longer exists. The manifest ``OUT/.tgx/rendered/<chat id>.json`` remembers
+    what each format of the chat wrote; only formats that succeeded now replace their entry (a failed
     format keeps its old files and its old entry). It also remembers how many messages were
     rendered: fewer now than last time is a warning (files never shrink silently). Returns the
     removed paths (chat-relative).
     """
-    path = out_dir / STATE_DIR / MANIFEST
-    manifest = read_manifest(out_dir)
-    entry = manifest.get(str(chat.id))
-    entry = entry if isinstance(entry, dict) else {}
+    entry = read_chat_manifest(out_dir, chat.id)
     files = entry.get("formats")
     files = dict(files) if isinstance(files, dict) else {}
     before = entry.get("messages")
@@ -525,9 +546,10 @@ def remove_superseded_files(out_dir: Path, chat: Peer, chat_dir: Path, result: R
                     target.unlink()
                     removed.append(rel)
         files[name] = sorted(res.files)
-    manifest[str(chat.id)] = {"messages": result.message_count, "formats": files}
+    entry = {"messages": result.message_count, "formats": files}
     try:
-        write_atomic(path, orjson.dumps(manifest, option=orjson.OPT_SORT_KEYS), mode=0o600)
+        write_atomic(out_dir / STATE_DIR / MANIFEST / f"{chat.id}.json",
+                     orjson.dumps(entry, option=orjson.OPT_SORT_KEYS), mode=0o600)
     except OSError:
         pass  # the files are rendered; a manifest that could not be written only forgets old pages
     return removed
