@@ -71,3 +71,34 @@ def test_a_disabled_sink_writes_nothing(tmp_path, sim_config):
     r = tgx(tmp_path, "-p", "no:metrics_json", "export", "@metricschan", "-o", "out", config=cfg)
     assert r.returncode == 0, r.stderr
     assert not (tmp_path / "out" / "export_metrics.json").exists()
+
+
+def test_runs_into_one_out_keep_each_others_reports_in_the_history(tmp_path, sim_config, monkeypatch):
+    """export_metrics.json is the latest run's; every run's final report is kept, one line each, in
+    export_metrics_history.jsonl — two exports of different chats lose neither's numbers — and
+    the history is capped (oldest dropped) and survives a damaged line."""
+    import tgx_metrics_json
+
+    other = {**CHANNEL, "username": "otherchan", "title": "Other", "messages": 300}
+    cfg = sim_config(chats=[CHANNEL, other])
+    for chat in ("@metricschan", "@otherchan"):
+        r = tgx(tmp_path, "export", chat, "-o", "out", "-q", config=cfg)
+        assert r.returncode == 0, r.stderr
+    out = tmp_path / "out"
+    history = tgx_metrics_json.read_history(out)
+    assert [h["run"]["chats"] for h in history] == [["@metricschan"], ["@otherchan"]]
+    assert [h["totals"]["messages"] for h in history] == [1_200, 300]
+    assert all(h["complete"] for h in history)
+    assert json.loads((out / "export_metrics.json").read_text())["run"]["chats"] == ["@otherchan"]
+
+    path = out / tgx_metrics_json.HISTORY_NAME
+    path.write_bytes(path.read_bytes() + b'{"half a li\n')  # a damaged line is dropped, not fatal
+    from tgx.specs import SinkContext
+
+    monkeypatch.setattr(tgx_metrics_json, "HISTORY_RUNS", 3)
+    from tgx.config import Config
+
+    sink = tgx_metrics_json.JsonReportSink(SinkContext(config=Config(env={}), out_dir=out, options={}))
+    for n in range(3):
+        sink.report({"run": {"chats": [f"run{n}"]}, "complete": True})
+    assert [h["run"]["chats"] for h in tgx_metrics_json.read_history(out)] == [["run0"], ["run1"], ["run2"]]

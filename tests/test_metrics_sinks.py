@@ -215,7 +215,8 @@ def test_metrics_json_writes_progress_then_the_final_report(tmp_path, schema):
     assert on_disk["complete"] is True and on_disk["totals"]["messages"] == 2000
     assert validate(on_disk, schema) == []
     assert path.read_text().startswith("{\n  ")  # pretty-printed
-    assert [p.name for p in tmp_path.iterdir()] == ["export_metrics.json"]  # no temporary left
+    # no temporary left; the final report is also the history's first line
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["export_metrics.json", "export_metrics_history.jsonl"]
 
 
 def test_metrics_json_never_leaves_a_partial_file(tmp_path, monkeypatch):
@@ -230,7 +231,8 @@ def test_metrics_json_never_leaves_a_partial_file(tmp_path, monkeypatch):
     with pytest.raises(OSError):
         sink.report({"schema_version": 1, "complete": True, "n": 2})
     assert sink.path.read_bytes() == before
-    assert [p.name for p in tmp_path.iterdir()] == ["export_metrics.json"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["export_metrics.json", "export_metrics_history.jsonl"]
+    assert [h["n"] for h in tgx_metrics_json.read_history(tmp_path)] == [1]  # the failed run added nothing
 
 
 def test_metrics_json_readers_always_see_whole_documents(tmp_path):

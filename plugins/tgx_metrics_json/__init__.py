@@ -4,6 +4,12 @@ An ordinary plugin (it uses only the public ``tgx`` API), and the reference exam
 ``tgx_register_metrics_sinks`` hook. During the run the file holds the latest snapshot with
 ``"complete": false``; at the end, the final report with ``"complete": true``. Every write is
 atomic (temporary file, fsync, ``os.replace``), so a reader or a crash never sees half a file.
+
+``export_metrics.json`` is the latest run's. So that exports of different chats into one OUT do
+not lose each other's numbers, each final report is also added to
+``OUT/export_metrics_history.jsonl`` (one line per run, the newest last, the last
+:data:`HISTORY_RUNS` kept). tgx holds OUT's lock for the whole run, so the read-append-replace
+never races another run.
 """
 
 from __future__ import annotations
@@ -18,6 +24,8 @@ from tgx.fsutil import write_atomic
 from tgx.specs import MetricsSinkSpec, SinkContext
 
 FILE_NAME = "export_metrics.json"
+HISTORY_NAME = "export_metrics_history.jsonl"
+HISTORY_RUNS = 100  # final reports kept in the history (~10 KB each)
 
 
 def dumps(report: Mapping[str, Any]) -> bytes:
@@ -37,9 +45,37 @@ class JsonReportSink:
 
     def report(self, report: Mapping[str, Any]) -> None:
         write_atomic(self.path, dumps(report))
+        self._append_history(report)
+
+    def _append_history(self, report: Mapping[str, Any]) -> None:
+        path = self.path.with_name(HISTORY_NAME)
+        try:
+            lines = path.read_bytes().splitlines()
+        except FileNotFoundError:
+            lines = []
+        kept = [line for line in lines if _is_report(line)][-(HISTORY_RUNS - 1):]
+        kept.append(orjson.dumps(report, option=orjson.OPT_NON_STR_KEYS))
+        write_atomic(path, b"\n".join(kept) + b"\n")
 
     def close(self) -> None:
         pass
+
+
+def _is_report(line: bytes) -> bool:
+    """A history line worth keeping: a JSON object (a line damaged by hand or by a disk is dropped)."""
+    try:
+        return isinstance(orjson.loads(line), dict)
+    except orjson.JSONDecodeError:
+        return False
+
+
+def read_history(out_dir: Path | str) -> list[dict[str, Any]]:
+    """The final reports of the runs into ``out_dir``, oldest first (``[]`` when there are none)."""
+    try:
+        lines = (Path(out_dir) / HISTORY_NAME).read_bytes().splitlines()
+    except FileNotFoundError:
+        return []
+    return [orjson.loads(line) for line in lines if _is_report(line)]
 
 
 @tgx.hookimpl
