@@ -188,7 +188,7 @@ def register(app: typer.Typer, pm: pluggy.PluginManager) -> None:
             "starts at 4, grows while Telegram answers, halves on a flood wait).")),
         P("decode_workers", P.KEYWORD_ONLY, annotation=int | None, default=typer.Option(
             None, "--decode-workers", min=0, max=16, metavar="N", help="Processes that parse history pages "
-            "once an export has 5,000+ messages to fetch, ~50 MB each (default: 1 on two CPUs or more; "
+            "on other cores, started with the command, ~50 MB each (default: 1 on two CPUs or more; "
             "0: all in this process).")),
         P("media", P.KEYWORD_ONLY, annotation=str | None, default=typer.Option(
             None, "--media", metavar="KINDS", help="Media to download: all, none, or a comma list of photo, "
