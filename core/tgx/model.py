@@ -186,6 +186,29 @@ class Reaction:
 
 
 @dataclass(slots=True)
+class Topic:
+    """A forum topic. ``id`` is the id of its ``topic_created`` service message (1: General), the
+    ``Message.topic_id`` of the messages in it."""
+
+    id: int
+    title: str
+    date: datetime | None = None  # when it was created (UTC)
+    icon_color: int | None = None  # RGB of the default icon
+    icon_emoji_id: int | None = None  # custom emoji document used as the icon, if any
+    closed: bool = False
+    pinned: bool = False
+    hidden: bool = False  # General, hidden from the topic list
+    top_message_id: int | None = None  # its newest message
+    messages: int | None = None  # message count, when asked for (tgx topics --counts)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "title": self.title, "date": self.date.isoformat() if self.date else None,
+                "icon_color": self.icon_color, "icon_emoji_id": self.icon_emoji_id, "closed": self.closed,
+                "pinned": self.pinned, "hidden": self.hidden, "top_message_id": self.top_message_id,
+                "messages": self.messages}
+
+
+@dataclass(slots=True)
 class Message:
     chat_id: int  # marked id of the chat the message lives in
     id: int

@@ -1,0 +1,68 @@
+"""``tgx topics CHAT``: a forum's topics — id, title, state, newest message, optionally counts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pluggy
+import typer
+from rich.table import Table
+from rich.text import Text
+
+from tgx import console
+from tgx.cli import AppState, get_state, run_async
+
+
+async def forum_topics(state: AppState, chat: str, *, counts: bool) -> tuple[Any, list[Any]]:
+    """(the resolved chat's Peer, its topics) — read-only: no OUT, no lock, no archive."""
+    from tgx.errors import UsageError
+    from tgx.telegram.peers import PeerResolution
+    from tgx.telegram.runner import RequestRunner
+    from tgx.telegram.topics import count_messages, list_topics
+
+    async with state.connected_client() as client:
+        runner = RequestRunner(client)
+        resolved = await PeerResolution(client).resolve(chat)
+        peer = resolved.peer
+        if not peer.forum:
+            raise UsageError(f"{console.printable(peer.title)} is not a forum: it has no topics",
+                             hint="`tgx chats` marks forums with (forum)")
+        topics = await list_topics(runner, resolved.input_peer, title=console.printable(peer.title))
+        if counts:
+            for topic in topics:
+                topic.messages = await count_messages(runner, resolved.input_peer, topic)
+        return peer, topics
+
+
+def register(app: typer.Typer, pm: pluggy.PluginManager) -> None:
+    @app.command("topics")
+    def topics(
+        ctx: typer.Context,
+        chat: str = typer.Argument(..., metavar="CHAT", help="The forum: @username, link or id (see `tgx chats`)."),
+        json_output: bool = typer.Option(False, "--json", help="Print the topics as a JSON array on stdout."),
+        counts: bool = typer.Option(False, "--counts",
+                                    help="Ask Telegram for each topic's message count (one request per topic)."),
+    ) -> None:
+        """List a forum's topics: id, title, closed / pinned / hidden, created, newest message.
+
+        A topic's id is the `topic_id` of its messages in every format.
+        """
+        _peer, found = run_async(forum_topics(get_state(ctx), chat, counts=counts))
+        if json_output:
+            console.print_json([t.to_dict() for t in found])
+            return
+        table = Table(box=None, pad_edge=False)
+        for column, justify in (("id", "right"), ("title", "left"), ("state", "left"), ("created", "left"),
+                                ("newest", "right"), ("messages", "right")):
+            table.add_column(column, justify=justify, overflow="fold")  # type: ignore[arg-type]
+        for t in found:
+            flags = ", ".join(name for name, on in (("closed", t.closed), ("pinned", t.pinned), ("hidden", t.hidden))
+                              if on)
+            created = t.date.strftime("%Y-%m-%d") if t.date else ""
+            # Text, not str: a title is untrusted (no rich markup, no control or bidi characters).
+            table.add_row(str(t.id), Text(console.printable(t.title)), flags, created,
+                          str(t.top_message_id or ""), "" if t.messages is None else str(t.messages))
+        console.stdout().print(table)
+
+
+__all__ = ["forum_topics", "register"]

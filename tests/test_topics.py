@@ -1,0 +1,75 @@
+"""``tgx topics CHAT``: a forum's topics through the real CLI and Telethon, on the simulated
+Telegram — paged past one answer, counted, checked against what an export of the same forum
+holds, and the unhappy paths (not a forum, unknown chat)."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+
+from tgxrun import read_jsonl, request_counts, tgx
+
+TITLES = ["Announcements 📣", "Help & <Support>", "\u202eevil\u0000 title"]
+
+
+def _topics(tmp_path, cfg, *args: str) -> list[dict]:
+    r = tgx(tmp_path, "topics", *args, "--json", config=cfg)
+    assert r.returncode == 0, r.stderr
+    return json.loads(r.stdout)
+
+
+def test_topics_list_every_topic_and_counts_match_the_export(tmp_path, sim_config):
+    cfg = sim_config(chats=[{"kind": "forum", "username": "forum", "title": "Forum", "messages": 600,
+                             "topics": TITLES}])
+    topics = _topics(tmp_path, cfg, "@forum", "--counts")
+    assert sorted(t["title"] for t in topics) == sorted(["General", *TITLES])
+    assert len({t["id"] for t in topics}) == len(topics) and any(t["id"] == 1 for t in topics)
+    assert all(set(t) == {"id", "title", "date", "icon_color", "icon_emoji_id", "closed", "pinned", "hidden",
+                          "top_message_id", "messages"} for t in topics)
+
+    r = tgx(tmp_path, "export", "@forum", "-o", "out", "-q", config=cfg)
+    assert r.returncode == 0, r.stderr
+    messages = read_jsonl(tmp_path / "out" / "forum" / "messages.jsonl")
+    exported = Counter(_topic_of(m) for m in messages)
+    assert {t["id"]: t["messages"] for t in topics} == dict(exported)
+    newest: dict[int, int] = {}
+    for m in messages:
+        newest[_topic_of(m)] = max(newest.get(_topic_of(m), 0), m["id"])
+    assert {t["id"]: t["top_message_id"] for t in topics} == newest
+
+
+def _topic_of(m: dict) -> int:
+    """The topic a message of the export is in: General's messages carry no topic_id, and a
+    topic's own topic_created message (no reply_to) carries none either: it opens topic m["id"]."""
+    if m["topic_id"]:
+        return m["topic_id"]
+    action = m.get("action") or {}
+    return m["id"] if action.get("type") == "topic_created" else 1
+
+
+def test_topics_page_past_one_answer(tmp_path, sim_config):
+    log = tmp_path / "requests.jsonl"
+    cfg = sim_config(request_log=str(log),
+                     chats=[{"kind": "forum", "username": "bigforum", "messages": 3_000, "topics": 249}])
+    topics = _topics(tmp_path, cfg, "@bigforum")
+    assert len(topics) == 250 and len({t["id"] for t in topics}) == 250  # 249 + General, each once
+    assert request_counts(log).get("GetForumTopicsRequest") == 3  # 100 a page
+    assert "GetRepliesRequest" not in request_counts(log)  # counts only with --counts
+
+
+def test_the_table_shows_titles_as_plain_text(tmp_path, sim_config):
+    cfg = sim_config(chats=[{"kind": "forum", "username": "forum", "messages": 200, "topics": TITLES}])
+    r = tgx(tmp_path, "topics", "@forum", config=cfg)
+    assert r.returncode == 0, r.stderr
+    assert "Help & <Support>" in r.stdout  # no markup eaten
+    assert "\u202e" not in r.stdout and "\x00" not in r.stdout and "evil" in r.stdout
+
+
+def test_not_a_forum_and_unknown_chats_are_one_line_errors(tmp_path, sim_config):
+    cfg = sim_config(chats=[{"kind": "channel", "username": "news", "title": "News", "messages": 10}])
+    r = tgx(tmp_path, "topics", "@news", config=cfg)
+    assert r.returncode == 2 and "News is not a forum" in r.stderr and "Traceback" not in r.stderr
+    r = tgx(tmp_path, "topics", "@nobody_here", config=cfg)
+    assert r.returncode == 4 and "not found" in r.stderr and "Traceback" not in r.stderr
+    r = tgx(tmp_path, "topics", config=cfg)
+    assert r.returncode == 2 and "Traceback" not in r.stderr
