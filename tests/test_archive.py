@@ -380,3 +380,32 @@ def test_unwritable_output_dir(tmp_path: Path):
 def test_healthy_integrity_check(archive: Archive):
     archive.upsert_batch(CHAT, [make(1)])
     assert archive.integrity_check() == []
+
+
+def test_topics_are_kept_with_their_latest_state_and_never_dropped(tmp_path: Path):
+    from datetime import UTC, datetime
+
+    from tgx.model import Topic
+
+    made = datetime(2024, 5, 1, tzinfo=UTC)
+    with Archive.open(tmp_path) as a:
+        assert a.topics(CHAT) == []
+        a.set_topics(CHAT, [Topic(1, "General", made), Topic(5, "Help", made, icon_color=0xFF0000)])
+        a.set_topics(CHAT, [Topic(5, "Help (closed)", made, closed=True)])  # renamed, closed; 1 not listed
+    with Archive.open(tmp_path) as a:
+        assert a.topics(CHAT) == [Topic(1, "General", made), Topic(5, "Help (closed)", made, closed=True)]
+        assert a.topics(CHAT + 1) == []
+
+
+def test_a_schema_2_archive_gets_the_topics_table_on_open(tmp_path: Path):
+    with Archive.open(tmp_path) as a:
+        a.upsert_batch(CHAT, [make(1)])
+        a._conn.execute("DROP TABLE topics")
+        a._conn.execute("UPDATE schema_version SET version = 2")
+    with Archive.open(tmp_path) as a:
+        assert a._conn.execute("SELECT version FROM schema_version").fetchone()[0] == SCHEMA_VERSION == 3
+        assert a.count(CHAT) == 1 and a.topics(CHAT) == []
+        from tgx.model import Topic
+
+        a.set_topics(CHAT, [Topic(1, "General")])
+        assert [t.title for t in a.topics(CHAT)] == ["General"]

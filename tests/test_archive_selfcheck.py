@@ -21,6 +21,7 @@ from test_reliability import (  # noqa: F401 - baseline and run_tgx are fixtures
     run_tgx,
     write_config,
 )
+from tgx.archive.store import SCHEMA_VERSION
 from tgx.errors import ExitCode
 from tgxrun import archived_count, read_jsonl, request_counts
 
@@ -133,11 +134,12 @@ def test_an_archive_from_schema_1_gets_its_counts_and_then_is_checked(tmp_path, 
     cfg, _log = exported
     with _db(tmp_path / "out") as con:
         con.execute("DROP TABLE row_counts")
+        con.execute("DROP TABLE topics")
         con.execute("UPDATE schema_version SET version = 1")
     r = run_tgx(cfg, *export_args())  # migrates; counts filled from the rows as they are
     assert r.returncode == 0 and not _warnings(r.stderr), r.stderr
     with _db(tmp_path / "out") as con:
-        assert con.execute("SELECT version FROM schema_version").fetchone() == (2,)
+        assert con.execute("SELECT version FROM schema_version").fetchone() == (SCHEMA_VERSION,)
         assert con.execute("SELECT SUM(rows) FROM row_counts").fetchone() == (3_000,)
         con.execute("DELETE FROM messages WHERE id = 7")
     r = run_tgx(cfg, *export_args())

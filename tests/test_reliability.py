@@ -34,6 +34,7 @@ CHAT = "relchan"
 CHANNEL = {"kind": "channel", "username": CHAT, "title": "Reliability", "messages": 3000, "media": False}
 STATE = ".tgx"
 METRICS = "export_metrics.json"
+METRICS_HISTORY = "export_metrics_history.jsonl"  # one line per run: grows with each run by design
 
 
 # -- helpers (also used by test_kill_matrix.py and test_reliability_bad_input.py) ---------------------
@@ -47,7 +48,7 @@ def write_config(path: Path, scenario: dict[str, Any], extra: dict[str, Any] | N
 
 
 def snapshot(out: Path) -> dict[str, str]:
-    """Every output file (relative path → sha256) except the run's own metrics and the state dir.
+    """Every output file (relative path → sha256) except the runs' own metrics and the state dir.
 
     Also skipped: ``.export_metrics.json.<pid>.tmp``, which the metrics_json sink leaves behind
     when a process is killed while it writes the report (it names temp files by pid, so the
@@ -55,7 +56,7 @@ def snapshot(out: Path) -> dict[str, str]:
     files = {}
     for path in sorted(out.rglob("*")):
         rel = path.relative_to(out).as_posix()
-        if path.is_dir() or rel == METRICS or rel.startswith(STATE + "/"):
+        if path.is_dir() or rel in (METRICS, METRICS_HISTORY) or rel.startswith(STATE + "/"):
             continue
         if rel.startswith("." + METRICS + ".") and rel.endswith(".tmp"):
             continue

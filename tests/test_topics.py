@@ -73,3 +73,33 @@ def test_not_a_forum_and_unknown_chats_are_one_line_errors(tmp_path, sim_config)
     assert r.returncode == 4 and "not found" in r.stderr and "Traceback" not in r.stderr
     r = tgx(tmp_path, "topics", config=cfg)
     assert r.returncode == 2 and "Traceback" not in r.stderr
+
+
+def test_export_archives_the_topics_and_a_rerun_shows_their_current_state(tmp_path, sim_config):
+    """OUT/<forum>/topics.json (a contract): every topic seen, by id, in every format's run; a
+    topic renamed and one closed since are shown as they are now; `tgx render` rewrites it offline;
+    a channel gets none."""
+    chats = [{"kind": "forum", "username": "forum", "title": "Forum", "messages": 400, "topics": TITLES},
+             {"kind": "channel", "username": "news", "title": "News", "messages": 50}]
+    cfg = sim_config(chats=chats)
+    r = tgx(tmp_path, "export", "@forum", "@news", "-o", "out", "-f", "csv", "-q", config=cfg)
+    assert r.returncode == 0, r.stderr
+    path = tmp_path / "out" / "forum" / "topics.json"
+    first = json.loads(path.read_text())
+    assert [t["id"] for t in first] == sorted(t["id"] for t in first)
+    assert sorted(t["title"] for t in first) == sorted(["General", *TITLES])
+    assert not (tmp_path / "out" / "news" / "topics.json").exists()
+
+    renamed = [TITLES[0], {"title": "Help (answered)", "closed": True, "pinned": True}, TITLES[2]]
+    cfg = sim_config(chats=[{**chats[0], "topics": renamed}, chats[1]])
+    r = tgx(tmp_path, "export", "@forum", "-o", "out", "-q", config=cfg)
+    assert r.returncode == 0, r.stderr
+    now = {t["id"]: t for t in json.loads(path.read_text())}
+    help_id = next(t["id"] for t in first if t["title"] == TITLES[1])
+    assert now[help_id]["title"] == "Help (answered)" and now[help_id]["closed"] and now[help_id]["pinned"]
+    assert len(now) == len(first) and sum(t["closed"] for t in now.values()) == 1
+
+    path.unlink()
+    r = tgx(tmp_path, "render", "out", "-f", "jsonl", config=cfg)  # offline: from the archive
+    assert r.returncode == 0, r.stderr
+    assert {t["id"]: t for t in json.loads(path.read_text())} == now

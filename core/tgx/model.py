@@ -207,6 +207,13 @@ class Topic:
                 "pinned": self.pinned, "hidden": self.hidden, "top_message_id": self.top_message_id,
                 "messages": self.messages}
 
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Topic:
+        date = d.get("date")
+        return cls(d["id"], d["title"], datetime.fromisoformat(date) if date else None, d.get("icon_color"),
+                   d.get("icon_emoji_id"), bool(d.get("closed")), bool(d.get("pinned")), bool(d.get("hidden")),
+                   d.get("top_message_id"), d.get("messages"))
+
 
 @dataclass(slots=True)
 class Message:

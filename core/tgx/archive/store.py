@@ -20,6 +20,8 @@ Layout (schema version :data:`SCHEMA_VERSION`):
   lost rows (a partial ``sqlite3 .recover``, a hand edit): :meth:`Archive.missing_rows` names
   the blocks, and the fetcher fetches them again instead of trusting its checkpoint. The check
   costs nothing extra when the counts agree (the export counts the chat's rows anyway).
+* ``topics(chat_id, id, data)`` (schema 3) — every forum topic seen, its latest state
+  (:class:`tgx.model.Topic` json); refreshed by each export of the forum, never deleted.
 
 Durability: WAL with ``synchronous=NORMAL`` — a committed batch survives a killed process
 (an OS crash may lose the last few commits, never consistency).
@@ -48,9 +50,11 @@ from tgx.archive.records import MessageRow, load_message, message_row
 from tgx.archive.records import dumps as _dumps
 from tgx.console import Warn
 from tgx.errors import OutputError
-from tgx.model import Message, Peer
+from tgx.model import Message, Peer, Topic
 
-SCHEMA_VERSION = 2  # 2: row_counts (schema 1 archives get the table on open; counts are filled per chat)
+# 2: row_counts (schema 1 archives get the table on open; counts are filled per chat). 3: topics.
+# Older archives are migrated on open: the new tables are created in one transaction.
+SCHEMA_VERSION = 3
 BLOCK_SHIFT = 12
 BLOCK_IDS = 1 << BLOCK_SHIFT  # message ids per row_counts block
 STATE_DIR = ".tgx"
@@ -86,6 +90,12 @@ CREATE TABLE IF NOT EXISTS row_counts (
     block INTEGER NOT NULL,          -- message id >> BLOCK_SHIFT
     rows INTEGER NOT NULL,           -- message rows of the block when it was last written
     PRIMARY KEY (chat_id, block)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS topics (
+    chat_id INTEGER NOT NULL,
+    id INTEGER NOT NULL,             -- the topic's id: its topic_created message, 1 for General
+    data BLOB NOT NULL,              -- orjson of Topic.to_dict()
+    PRIMARY KEY (chat_id, id)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS media (
     media_id INTEGER PRIMARY KEY,    -- photo/document id: the dedupe key
@@ -500,6 +510,18 @@ class Archive:
     def checkpoint(self, chat_id: int) -> dict[str, Any] | None:
         row = self._one("SELECT data FROM checkpoints WHERE chat_id = ?", (chat_id,))
         return orjson.loads(row[0]) if row else None
+
+    def set_topics(self, chat_id: int, topics: Iterable[Topic]) -> None:
+        """Record the forum's topics as they are now (a topic not listed keeps its last state:
+        a deleted topic is still the one its archived messages name)."""
+        rows = [(chat_id, t.id, _dumps(t.to_dict())) for t in topics]
+        with self._write() as c:
+            c.executemany("INSERT OR REPLACE INTO topics (chat_id, id, data) VALUES (?, ?, ?)", rows)
+
+    def topics(self, chat_id: int) -> list[Topic]:
+        """Every topic seen in the forum ``chat_id``, by id (``[]`` for a chat that is not a forum)."""
+        return [Topic.from_dict(orjson.loads(r[0]))
+                for r in self._all("SELECT data FROM topics WHERE chat_id = ? ORDER BY id", (chat_id,))]
 
     def chat(self, chat_id: int) -> Peer | None:
         row = self._one("SELECT data FROM chats WHERE id = ?", (chat_id,))

@@ -21,7 +21,7 @@ import pluggy
 from tgx.archive.lock import hold_output_async
 from tgx.archive.store import STATE_DIR, Archive
 from tgx.config import Config
-from tgx.errors import ExitCode, OutputError, TgxError
+from tgx.errors import ExitCode, OutputError, TgxError, UsageError
 from tgx.fetch.history import FetchOptions, FetchResult, HistoryFetcher, quiet_gc
 from tgx.fetch.pages import PageDecoder
 from tgx.fetch.resync import refresh_recent
@@ -241,7 +241,24 @@ class _Export:
         if self.req.refresh_edits:
             await refresh_recent(run, rp.peer.id, rp.input_peer, days=self.req.refresh_edits, label=label,
                                  note=run.progress.stage)
+        if rp.peer.forum:
+            await self._refresh_topics(rp)
         return ChatOutcome(rp.peer, result, run.out / rp.peer.folder_name)
+
+    async def _refresh_topics(self, rp: ResolvedPeer) -> None:
+        """The forum's topics as they are now (renamed, closed), into the archive: one request per
+        100 topics. A forum that says it has none (the flag changed) is a warning, not a failure."""
+        from tgx.telegram.topics import list_topics
+
+        label = rp.peer.folder_name
+        try:
+            with self.run.metrics.span("resolve") as span:
+                topics = await list_topics(self.run.runner, rp.input_peer, title=label)
+                span.items = len(topics)
+        except UsageError as exc:
+            self.run.warn(f"{label}: topics not listed: {exc.message}")
+            return
+        self.run.archive.set_topics(rp.peer.id, topics)
 
     async def media(self) -> None:
         if self.req.media is not None and self.req.media.kinds:

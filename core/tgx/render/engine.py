@@ -57,7 +57,7 @@ _MISSING = object()
 __all__ = [
     "ChatRenderContext", "FormatResult", "MANIFEST", "RenderResult", "TMP_SUFFIX", "chat_dir_for",
     "read_chat_manifest", "read_manifest", "remove_superseded_files",
-    "remove_stale_temp_files", "render_all", "render_chat",
+    "remove_stale_temp_files", "render_all", "render_chat", "write_topics",
 ]
 
 
@@ -467,8 +467,27 @@ def render_chat(archive: Archive, chat_id: int, out_dir: Path | str, formats: Ma
             fail(name, ctx, writer, OutputError("rendering was interrupted"))
         remove_stale_temp_files(chat_dir)
         raise
+    write_topics(archive, chat, chat_dir)
     remove_superseded_files(out_dir, chat, chat_dir, result)
     return result
+
+
+TOPICS_FILE = "topics.json"  # OUT/<forum>/topics.json: every topic seen (a contract: docs/formats.md)
+
+
+def write_topics(archive: Archive, chat: Peer, chat_dir: Path) -> Path | None:
+    """``OUT/<forum>/topics.json``, whatever the formats: a JSON array of every topic the archive
+    has seen for the forum (``Topic.to_dict()``, by id), atomically. Nothing for other chats."""
+    topics = archive.topics(chat.id)
+    if not topics:
+        return None
+    path = chat_dir / TOPICS_FILE
+    data = orjson.dumps([t.to_dict() for t in topics], option=orjson.OPT_INDENT_2) + b"\n"
+    try:
+        write_atomic(path, data)
+    except OSError as exc:
+        raise OutputError(f"cannot write {path}: {exc.strerror or exc}") from None
+    return path
 
 
 # In OUT/.tgx/: one small file per chat, ``rendered/<chat id>.json`` — what the chat's last render

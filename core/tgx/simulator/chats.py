@@ -37,6 +37,8 @@ class TopicSpec:
     root: int  # id of its topic-created message (1 for General)
     title: str
     color: int
+    closed: bool = False
+    pinned: bool = False
 
 
 @dataclass(slots=True, eq=False)

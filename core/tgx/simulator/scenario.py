@@ -44,7 +44,7 @@ CHAT_KEYS: dict[str, tuple[tuple[type, ...], str]] = {
     "id": ((int,), "a bare chat id"),
     "joined": ((bool,), "true or false"),
     "signatures": ((bool,), "true or false"),
-    "topics": ((int, list), "a number of topics or a list of titles"),
+    "topics": ((int, list), "a number of topics, or a list of titles or {title, closed, pinned} tables"),
     "user": ((str,), "a simulated user (alice, bob, carol, dave, erin, bot, deleted)"),
     "edited": ((list,), "a list of message ids edited since an earlier run"),
     "deleted": ((list,), "a list of message ids deleted since an earlier run"),

@@ -510,17 +510,19 @@ class Server:
         topics = []
         tops: list[Raw] = []
         for top, thread, i in rows:
+            closed = pinned = False
             if i == 0:
                 title, color = "General", 0x6FB9F0
             else:
                 spec = chat.topics[i - 1]
-                title, color = spec.title, spec.color
+                title, color, closed, pinned = spec.title, spec.color, spec.closed, spec.pinned
             root_date = msgs.plan(world, chat, thread.root).date
             topics.append(types.ForumTopic(
                 id=thread.root, date=_dt(root_date), peer=chat.peer(), title=title, icon_color=color,
                 top_message=top, read_inbox_max_id=top, read_outbox_max_id=top, unread_count=0,
                 unread_mentions_count=0, unread_reactions_count=0, unread_poll_votes_count=0,
-                from_id=types.PeerUser(world.me.id), notify_settings=types.PeerNotifySettings()))
+                from_id=types.PeerUser(world.me.id), notify_settings=types.PeerNotifySettings(),
+                closed=closed, pinned=pinned))
             tops.extend(self._message_blobs(chat, [top], ents))
         ents.add_chat(chat)
         ents.add_user(world.me.id)

@@ -8,7 +8,7 @@ O(1) memory. :class:`tgx.simulator.simulated.SimulatedTelegram` adds the clients
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -158,14 +158,16 @@ class World:
         *,
         megagroup: bool = False,
         forum: bool = False,
-        topics: Iterable[str] | int | None = None,
+        topics: Iterable[str | Mapping[str, Any]] | int | None = None,
         media: bool | None = None,
         joined: bool = True,
         signatures: bool = False,
         id: int | None = None,
         key: str | None = None,
     ) -> ChatSpec:
-        """A broadcast channel, or a supergroup (``megagroup=True``; ``forum=True`` for topics)."""
+        """A broadcast channel, or a supergroup (``megagroup=True``; ``forum=True`` for topics:
+        a count, or titles, or ``{"title", "closed", "pinned"}`` tables — change them between two
+        runs to rename or close a topic)."""
         index = len(self.chats)
         chat_id = id or 1_700_000_001 + index
         kind = "supergroup" if (megagroup or forum) else "channel"
@@ -177,11 +179,14 @@ class World:
             min_users = frozenset({self.users["dave"].id})
         topic_specs: tuple[TopicSpec, ...] = ()
         if forum:
-            titles = DEFAULT_TOPICS if topics is None else (
+            listed: tuple[str | Mapping[str, Any], ...] = DEFAULT_TOPICS if topics is None else (
                 tuple(f"Topic {i + 1}" for i in range(topics)) if isinstance(topics, int) else tuple(topics))
-            titles = titles[:max(0, messages - 1)]
-            topic_specs = tuple(TopicSpec(2 + i, t, TOPIC_COLORS[i % len(TOPIC_COLORS)])
-                                for i, t in enumerate(titles))
+            listed = listed[:max(0, messages - 1)]
+            topic_specs = tuple(
+                TopicSpec(2 + i, t, TOPIC_COLORS[i % len(TOPIC_COLORS)]) if isinstance(t, str) else
+                TopicSpec(2 + i, str(t["title"]), TOPIC_COLORS[i % len(TOPIC_COLORS)],
+                          closed=bool(t.get("closed", False)), pinned=bool(t.get("pinned", False)))
+                for i, t in enumerate(listed))
         chat = ChatSpec(
             key=key or username or f"channel{chat_id}", kind=kind, id=chat_id,
             title=title or (username or f"Channel {chat_id}"), messages=messages,
