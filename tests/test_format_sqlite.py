@@ -241,6 +241,9 @@ class _BytesContext:
     def message(self, message_id: int) -> Message | None:
         return None
 
+    def topic(self, topic_id: int | None) -> None:
+        return None
+
 
 class _KeepBytes(io.BytesIO):
     def close(self) -> None:

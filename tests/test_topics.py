@@ -103,3 +103,22 @@ def test_export_archives_the_topics_and_a_rerun_shows_their_current_state(tmp_pa
     r = tgx(tmp_path, "render", "out", "-f", "jsonl", config=cfg)  # offline: from the archive
     assert r.returncode == 0, r.stderr
     assert {t["id"]: t for t in json.loads(path.read_text())} == now
+
+
+def test_csv_names_each_messages_topic(tmp_path, sim_config):
+    """CSV keeps one file with topic_id plus topic_title (General for messages without a topic)."""
+    import csv
+
+    cfg = sim_config(chats=[{"kind": "forum", "username": "forum", "messages": 300, "topics": TITLES},
+                            {"kind": "channel", "username": "news", "messages": 20}])
+    r = tgx(tmp_path, "export", "@forum", "@news", "-o", "out", "-f", "csv,jsonl", "-q", config=cfg)
+    assert r.returncode == 0, r.stderr
+    titles = {t["id"]: t["title"] for t in json.loads((tmp_path / "out" / "forum" / "topics.json").read_text())}
+    with open(tmp_path / "out" / "forum" / "messages.csv", encoding="utf-8-sig", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert len(rows) == 300
+    for row in rows:
+        assert row["topic_title"] == titles[int(row["topic_id"]) if row["topic_id"] else 1]
+    assert {row["topic_title"] for row in rows} >= {"General", TITLES[0]}
+    with open(tmp_path / "out" / "news" / "messages.csv", encoding="utf-8-sig", newline="") as fh:
+        assert {row["topic_title"] for row in csv.DictReader(fh)} == {""}

@@ -14,7 +14,7 @@ from typing import IO, TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
     from tgx.config import Config
-    from tgx.model import Message, Peer
+    from tgx.model import Message, Peer, Topic
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +66,7 @@ class RenderContext(Protocol):
     def peer(self, peer_id: int | None) -> Peer | None: ...
     def message_index(self, message_id: int) -> int | None: ...  # 0-based rank in id order
     def message(self, message_id: int) -> Message | None: ...  # e.g. the replied-to message
+    def topic(self, topic_id: int | None) -> Topic | None: ...  # a forum topic by Message.topic_id
 
 
 class FormatWriter(Protocol):

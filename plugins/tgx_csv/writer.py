@@ -23,7 +23,7 @@ FILE_NAME = "messages.csv"
 COLUMNS = (
     "id", "date", "edit_date", "sender_id", "sender_name", "text", "reply_to_id", "forward_from_id",
     "forward_from", "forward_date", "media_kind", "media_path", "media_file_name", "media_size",
-    "action", "views", "forwards", "reactions", "grouped_id", "topic_id", "deleted",
+    "action", "views", "forwards", "reactions", "grouped_id", "topic_id", "topic_title", "deleted",
 )
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
@@ -89,6 +89,7 @@ class CsvWriter:
     def row(self, m: Message) -> list[str]:
         fwd = m.forward
         media = m.media
+        topic = self.ctx.topic(m.topic_id)  # None outside forums
         if m.sender_id is not None:
             sender = self.name_of(m.sender_id)
         else:
@@ -118,5 +119,6 @@ class CsvWriter:
             "; ".join(f"{reaction_label(r)} {r.count}" for r in m.reactions),
             _cell(m.grouped_id),
             _cell(m.topic_id),
+            self.safe(topic.title) if topic is not None else "",
             "1" if m.deleted else "0",
         ]

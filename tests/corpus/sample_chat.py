@@ -69,6 +69,9 @@ class MemoryContext:
     def message(self, message_id: int) -> Message | None:
         return self._lookup(message_id)
 
+    def topic(self, topic_id: int | None) -> Any:
+        return None  # the corpus chat is no forum
+
 
 def render(factory: Callable[[Any], Any], ctx: Any, messages: Iterable[Message], batch: int = 100) -> Any:
     """Drive a writer as the engine does: open, ascending batches, close."""

@@ -46,7 +46,7 @@ from tgx.console import Warn
 from tgx.errors import OutputError, TgxError
 from tgx.fsutil import fsync_dir, temp_beside, write_atomic
 from tgx.media.index import attach_paths
-from tgx.model import Message, Peer
+from tgx.model import Message, Peer, Topic
 from tgx.specs import FormatSpec, FormatWriter
 
 TMP_SUFFIX = ".tgx-tmp"
@@ -142,6 +142,7 @@ class _ChatLookups:
         self._ids: array | None = None
         self._batch: Sequence[Message] = ()
         self._batch_map: dict[int, Message] | None = None
+        self._topics: dict[int, Topic] | None = None
 
     def set_batch(self, batch: Sequence[Message]) -> None:
         self._batch = batch
@@ -155,6 +156,12 @@ class _ChatLookups:
             hit = self.archive.peer(peer_id)
             self._peers.put(peer_id, hit)
         return hit
+
+    def topic(self, topic_id: int | None) -> Topic | None:
+        """A forum topic by id: General (1) stands for messages without a topic_id (None)."""
+        if self._topics is None:
+            self._topics = {t.id: t for t in self.archive.topics(self.chat_id)}  # once per chat
+        return self._topics.get(1 if topic_id is None else topic_id)
 
     def message(self, message_id: int) -> Message | None:
         if self._batch:
@@ -256,6 +263,9 @@ class ChatRenderContext:
 
     def peer(self, peer_id: int | None) -> Peer | None:
         return self._lookups.peer(peer_id)
+
+    def topic(self, topic_id: int | None) -> Topic | None:
+        return self._lookups.topic(topic_id)
 
     def message_index(self, message_id: int) -> int | None:
         return self._lookups.message_index(message_id)
