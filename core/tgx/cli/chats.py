@@ -6,11 +6,10 @@ from typing import Any
 
 import pluggy
 import typer
-from rich.table import Table
-from rich.text import Text
 
 from tgx import console
 from tgx.cli import AppState, get_state, run_async
+from tgx.cli.table import print_table
 
 # Channels and supergroups number their messages per chat, so the newest id approximates the
 # count. Private chats and basic groups share one counter per account: their ids say nothing.
@@ -60,10 +59,7 @@ def register(app: typer.Typer, pm: pluggy.PluginManager) -> None:
         if json_output:
             console.print_json(rows)
             return
-        table = Table(box=None, pad_edge=False)
-        for column, justify in (("id", "right"), ("kind", "left"), ("title", "left"), ("username", "left"),
-                                ("unread", "right"), ("messages", "right")):
-            table.add_column(column, justify=justify, overflow="fold")  # type: ignore[arg-type]
+        cells = []
         for row in rows:
             if row["messages"] is not None:
                 messages = str(row["messages"])
@@ -73,10 +69,8 @@ def register(app: typer.Typer, pm: pluggy.PluginManager) -> None:
                 messages = ""
             kind = row["kind"] + (" (forum)" if row["forum"] else "")
             username = f"@{row['username']}" if row["username"] else ""
-            # Text, not str: a title is untrusted (no rich markup, no control or bidi characters).
-            title = Text(console.printable(row["title"]))
-            table.add_row(str(row["id"]), kind, title, Text(console.printable(username)), str(row["unread"]), messages)
-        console.stdout().print(table)
+            cells.append((row["id"], kind, row["title"], username, row["unread"], messages))
+        print_table([("id", "right"), "kind", "title", "username", ("unread", "right"), ("messages", "right")], cells)
 
 
 __all__ = ["list_chats", "register"]

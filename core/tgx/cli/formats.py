@@ -6,10 +6,10 @@ from typing import Any
 
 import pluggy
 import typer
-from rich.table import Table
 
 from tgx import console
 from tgx.cli import get_state
+from tgx.cli.table import print_table
 from tgx.host import registry
 
 
@@ -37,13 +37,9 @@ def register(app: typer.Typer, pm: pluggy.PluginManager) -> None:
         if not found:
             console.warn("no output formats are available (format plugins disabled? see `tgx plugins`)")
             return
-        table = Table(box=None, pad_edge=False)
-        for column in ("format", "plugin", "description", "options"):
-            table.add_column(column, overflow="fold")
-        for name, item in sorted(found.items()):
-            options = " ".join(f"--{o.name}" for o in item.spec.options)
-            table.add_row(name, item.plugin, item.spec.description, options)
-        console.stdout().print(table)
+        print_table(["format", "plugin", "description", "options"], [
+            (name, item.plugin, item.spec.description, " ".join(f"--{o.name}" for o in item.spec.options))
+            for name, item in sorted(found.items())])
 
 
 __all__ = ["register"]

@@ -12,11 +12,10 @@ from typing import TYPE_CHECKING
 
 import pluggy
 import typer
-from rich.table import Table
-from rich.text import Text
 
 from tgx import console
 from tgx.cli import get_state
+from tgx.cli.table import print_table
 from tgx.config import Config, default_config_path
 from tgx.errors import ConfigError, PluginError, TgxError
 from tgx.fsutil import write_atomic
@@ -130,16 +129,12 @@ def register(app: typer.Typer, pm: pluggy.PluginManager) -> None:
         if json_output:
             console.print_json([info.to_dict() for info in infos])
             return
-        table = Table(box=None, pad_edge=False)
-        for column in ("name", "version", "source", "enabled", "hooks", "note"):
-            table.add_column(column, overflow="fold")
-        for info in infos:
-            note = "; ".join(filter(None, [info.error or info.note, *info.problems]))
-            # Text cells: a note quoting "[plugins] disable" is not rich markup.
-            table.add_row(*(Text(console.printable(cell)) for cell in (
-                info.name, info.version, info.source, _state_word(info),
-                ", ".join(h.removeprefix("tgx_") for h in info.hooks), note)))
-        console.stdout().print(table)
+        # Plain-text cells (print_table): a note quoting "[plugins] disable" is not rich markup.
+        print_table(["name", "version", "source", "enabled", "hooks", "note"], [
+            (info.name, info.version, info.source, _state_word(info),
+             ", ".join(h.removeprefix("tgx_") for h in info.hooks),
+             "; ".join(filter(None, [info.error or info.note, *info.problems])))
+            for info in infos])
 
     @plugins_app.command("disable")
     def disable(

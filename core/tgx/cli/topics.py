@@ -6,11 +6,10 @@ from typing import Any
 
 import pluggy
 import typer
-from rich.table import Table
-from rich.text import Text
 
 from tgx import console
 from tgx.cli import AppState, get_state, run_async
+from tgx.cli.table import print_table
 
 
 async def forum_topics(state: AppState, chat: str, *, counts: bool) -> tuple[Any, list[Any]]:
@@ -51,18 +50,13 @@ def register(app: typer.Typer, pm: pluggy.PluginManager) -> None:
         if json_output:
             console.print_json([t.to_dict() for t in found])
             return
-        table = Table(box=None, pad_edge=False)
-        for column, justify in (("id", "right"), ("title", "left"), ("state", "left"), ("created", "left"),
-                                ("newest", "right"), ("messages", "right")):
-            table.add_column(column, justify=justify, overflow="fold")  # type: ignore[arg-type]
+        cells = []
         for t in found:
             flags = ", ".join(name for name, on in (("closed", t.closed), ("pinned", t.pinned), ("hidden", t.hidden))
                               if on)
-            created = t.date.strftime("%Y-%m-%d") if t.date else ""
-            # Text, not str: a title is untrusted (no rich markup, no control or bidi characters).
-            table.add_row(str(t.id), Text(console.printable(t.title)), flags, created,
-                          str(t.top_message_id or ""), "" if t.messages is None else str(t.messages))
-        console.stdout().print(table)
+            cells.append((t.id, t.title, flags, t.date.strftime("%Y-%m-%d") if t.date else "", t.top_message_id,
+                          t.messages))
+        print_table([("id", "right"), "title", "state", "created", ("newest", "right"), ("messages", "right")], cells)
 
 
 __all__ = ["forum_topics", "register"]
