@@ -211,3 +211,17 @@ def test_hook_tgx_register_commands(cli):
     assert out == "HEY from tgx.toml\n"
     code, out, _err = cli(Plugin(), "--help")
     assert "shout" in out
+
+
+def test_a_plugins_texts_are_shown_as_plain_text_in_the_listings(cli):
+    """`tgx formats` prints a plugin's words as they are (like every listing): no rich markup read in
+    them (the brackets stay), no terminal control characters (one shared table, tgx.cli.table)."""
+    class Format:
+        @tgx.hookimpl
+        def tgx_register_formats(self) -> FormatSpec:
+            return FormatSpec("marked", _Shout, "[bold red]loud[/bold red] \x1b[2J\u202edone")
+
+    code, out, err = cli(Format(), "formats")
+    assert code == 0, err
+    assert "[bold red]loud[/bold red]" in out
+    assert "\x1b" not in out and "\u202e" not in out
