@@ -403,9 +403,82 @@ def test_a_schema_2_archive_gets_the_topics_table_on_open(tmp_path: Path):
         a._conn.execute("DROP TABLE topics")
         a._conn.execute("UPDATE schema_version SET version = 2")
     with Archive.open(tmp_path) as a:
-        assert a._conn.execute("SELECT version FROM schema_version").fetchone()[0] == SCHEMA_VERSION == 3
+        assert a._conn.execute("SELECT version FROM schema_version").fetchone()[0] == SCHEMA_VERSION == 4
         assert a.count(CHAT) == 1 and a.topics(CHAT) == []
         from tgx.model import Topic
 
         a.set_topics(CHAT, [Topic(1, "General")])
         assert [t.title for t in a.topics(CHAT)] == ["General"]
+
+
+# -- threads (schema 4) ------------------------------------------------------------------------
+CHANNEL, GROUP = -1000000000100, -1000000000101
+
+
+def _group_rows() -> list[Message]:
+    """A discussion group: 1 its own chat, 2 the copy of post 7, 3-4 comments on it (4 answers 3),
+    5 the copy of post 9, 6 a comment on it, 7 a reply to the group's own message 1."""
+    root = lambda i, post: make(i, GROUP, forward=Forward(from_id=CHANNEL, saved_from_peer=CHANNEL,  # noqa: E731
+                                                          saved_from_msg_id=post, channel_post=post))
+    return [make(1, GROUP), root(2, 7), make(3, GROUP, reply_to_id=2), make(4, GROUP, reply_to_id=3, reply_to_top_id=2),
+            root(5, 9), make(6, GROUP, reply_to_id=5), make(7, GROUP, reply_to_id=1)]
+
+
+def _comments(a: Archive) -> list[tuple[int, int]]:
+    return [(post, i) for rows in a.iter_comments(CHANNEL, batch_size=2) for post, i, _d, _del in rows]
+
+
+@pytest.mark.parametrize("linked_first", [True, False])
+def test_a_discussion_groups_comments_are_linked_to_their_posts_whichever_came_first(tmp_path: Path, linked_first):
+    with Archive.open(tmp_path) as a:
+        if linked_first:
+            a.set_threaded(GROUP, "discussion", CHANNEL)
+        a.upsert_batch(GROUP, _group_rows()[4:])
+        a.upsert_batch(GROUP, _group_rows()[:4])
+        if not linked_first:
+            assert _comments(a) == []  # not known to be a discussion group yet: nothing linked
+            a.set_threaded(GROUP, "discussion", CHANNEL)  # links what is archived
+        assert _comments(a) == [(7, 3), (7, 4), (9, 6)]
+        assert a.comment_counts(CHANNEL, 1, 100) == {7: 2, 9: 1} and a.count_comments(CHANNEL) == 3
+        assert [i for rows in a.iter_comments(CHANNEL, post_id=9) for _p, i, _d, _x in rows] == [6]
+        assert a.discussion_of(CHANNEL) == (GROUP, True) and a.threaded(GROUP) == ("discussion", CHANNEL, True)
+    with Archive.open(tmp_path) as a:  # the link survives reopening: new rows are linked as they come
+        a.upsert_batch(GROUP, [make(8, GROUP, reply_to_id=5)])
+        assert _comments(a) == [(7, 3), (7, 4), (9, 6), (9, 8)]
+
+
+def test_comments_read_through_get_replies_get_their_root_from_the_fetch(tmp_path: Path):
+    from tgx.archive.records import message_row
+
+    with Archive.open(tmp_path) as a:
+        a.set_threaded(GROUP, "discussion", CHANNEL, readable=False)
+        rows = [message_row(GROUP, m) for m in _group_rows() if m.id in (3, 4)]  # the root (2) is never served
+        a.upsert_rows(GROUP, rows, (), {"ranges": [[1, 4]], "server_count": 2}, thread=(CHANNEL, 7),
+                      roots=[(2, CHANNEL, 7)])
+        assert _comments(a) == [(7, 3), (7, 4)]
+        assert a.thread_checkpoint(CHANNEL, 7) == {"ranges": [[1, 4]], "server_count": 2}
+        assert a.checkpoint(GROUP) is None  # the group's own history checkpoint is untouched
+        assert a.discussion_of(CHANNEL) == (GROUP, False)
+
+
+def test_a_forums_messages_are_grouped_by_topic_with_general_as_1(tmp_path: Path):
+    forum = -1000000000200
+    with Archive.open(tmp_path) as a:
+        a.upsert_batch(forum, [make(1, forum), make(2, forum, action=Action("topic_created", {"title": "Help"})),
+                               make(3, forum, topic_id=2), make(4, forum), make(5, forum, topic_id=2, reply_to_id=3)])
+        a.set_threaded(forum, "forum")
+        assert a.thread_counts(forum) == {1: 2, 2: 3}
+        assert [r[0] for rows in a.iter_thread(forum, 2) for r in rows] == [2, 3, 5]
+
+
+def test_a_schema_3_archive_gets_the_thread_tables_on_open(tmp_path: Path):
+    with Archive.open(tmp_path) as a:
+        a.upsert_batch(GROUP, _group_rows())
+        for table in ("threaded", "thread_members", "thread_roots", "thread_checkpoints"):
+            a._conn.execute(f"DROP TABLE {table}")
+        a._conn.execute("UPDATE schema_version SET version = 3")
+    with Archive.open(tmp_path) as a:
+        assert a._conn.execute("SELECT version FROM schema_version").fetchone()[0] == SCHEMA_VERSION
+        assert a.count(GROUP) == 7 and a.discussion_of(CHANNEL) is None
+        a.set_threaded(GROUP, "discussion", CHANNEL)
+        assert _comments(a) == [(7, 3), (7, 4), (9, 6)]

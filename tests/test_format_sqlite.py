@@ -8,6 +8,7 @@ import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import MappingProxyType
+from typing import Any
 
 import orjson
 import pytest
@@ -243,6 +244,18 @@ class _BytesContext:
 
     def topic(self, topic_id: int | None) -> None:
         return None
+
+    def topics(self) -> list[Any]:
+        return []
+
+    def topic_messages(self, topic_id: int) -> Any:
+        return iter(())
+
+    def comment_count(self, post_id: int) -> int:
+        return 0
+
+    def comments(self, post_id: int) -> Any:
+        return iter(())
 
 
 class _KeepBytes(io.BytesIO):

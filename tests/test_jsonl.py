@@ -23,8 +23,9 @@ T0 = datetime(2024, 1, 1, tzinfo=UTC)
 JSONL = tgx_jsonl.tgx_register_formats()
 
 KEYS = ["id", "chat_id", "date", "edit_date", "sender_id", "text", "entities", "reply_to_id",
-        "reply_to_peer_id",
-        "forward", "media", "action", "reactions", "views", "forwards", "replies", "grouped_id", "topic_id",
+        "reply_to_peer_id", "reply_to_top_id",
+        "forward", "media", "action", "reactions", "views", "forwards", "replies", "replies_max_id", "grouped_id",
+        "topic_id",
         "post_author", "via_bot_id", "out", "pinned", "deleted"]
 
 

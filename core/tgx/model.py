@@ -240,6 +240,8 @@ class Message:
     out: bool = False
     pinned: bool = False
     deleted: bool = False  # seen in an earlier sync, gone from Telegram now
+    reply_to_top_id: int | None = None  # a reply inside a thread (a comment answering a comment): its root
+    replies_max_id: int | None = None  # the newest reply / comment id (in the discussion group for posts)
 
     @property
     def is_service(self) -> bool:
@@ -257,6 +259,7 @@ class Message:
             "entities": [e.to_dict() for e in self.entities],
             "reply_to_id": self.reply_to_id,
             "reply_to_peer_id": self.reply_to_peer_id,
+            "reply_to_top_id": self.reply_to_top_id,
             "forward": self.forward.to_dict() if self.forward else None,
             "media": self.media.to_dict() if self.media else None,
             "action": self.action.to_dict() if self.action else None,
@@ -264,6 +267,7 @@ class Message:
             "views": self.views,
             "forwards": self.forwards,
             "replies": self.replies,
+            "replies_max_id": self.replies_max_id,
             "grouped_id": self.grouped_id,
             "topic_id": self.topic_id,
             "post_author": self.post_author,
@@ -299,6 +303,8 @@ class Message:
             out=d.get("out", False),
             pinned=d.get("pinned", False),
             deleted=d.get("deleted", False),
+            reply_to_top_id=d.get("reply_to_top_id"),
+            replies_max_id=d.get("replies_max_id"),
         )
 
 

@@ -67,6 +67,10 @@ class RenderContext(Protocol):
     def message_index(self, message_id: int) -> int | None: ...  # 0-based rank in id order
     def message(self, message_id: int) -> Message | None: ...  # e.g. the replied-to message
     def topic(self, topic_id: int | None) -> Topic | None: ...  # a forum topic by Message.topic_id
+    def topics(self) -> list[Topic]: ...  # every topic seen in the forum, by id ([] elsewhere)
+    def topic_messages(self, topic_id: int) -> Iterator[Message]: ...  # one topic's messages, ascending id
+    def comment_count(self, post_id: int) -> int: ...  # a channel post's archived comments (0 elsewhere)
+    def comments(self, post_id: int) -> Iterator[Message]: ...  # ... streamed, ascending id
 
 
 class FormatWriter(Protocol):
@@ -74,6 +78,14 @@ class FormatWriter(Protocol):
 
     Batches are bounded, so a writer that does not keep messages keeps memory flat.
     ``abort()`` is called instead of ``close()`` when rendering fails.
+
+    Channel comments (``tgx export --comments``): a writer MAY define ``write_comments(comments:
+    Sequence[tuple[int, Message]]) -> None`` — ``(post_id, comment)`` pairs — or the fast path
+    ``write_comment_records(records: Sequence[bytes]) -> None`` (each comment's record with
+    ``"post_id"`` added as its last key); the engine calls it, per batch, after the last
+    ``write()`` and before ``close()``, with every archived comment of the channel in ascending
+    ``(post_id, id)`` order. Writers that show a post's thread beside the post use
+    ``RenderContext.comment_count`` / ``comments`` instead.
 
     Optional fast path: a writer MAY also define ``write_records(records: Sequence[bytes]) ->
     None``. The render engine then calls it INSTEAD of ``write()``, per batch, with each

@@ -1,9 +1,12 @@
-"""The ``jsonl`` format: ``<chat>/messages.jsonl``, one JSON object per message (**contract**).
+"""The ``jsonl`` format: ``<chat>/messages.jsonl``, one JSON object per message (**contract**),
+and for a channel exported with ``--comments`` ``<chat>/comments.jsonl`` (**contract**): one line
+per comment in ascending ``(post_id, id)``, every key of a message line plus ``post_id``.
 
 Each line is ``orjson.dumps(Message.to_dict())`` — the archive's own serialization, so a line
 parses back with ``Message.from_dict(json.loads(line))``. Keys: id, chat_id, date (ISO 8601
-with UTC offset), edit_date, sender_id, text, entities, reply_to_id, reply_to_peer_id, forward,
-media, action, reactions, views, forwards, replies, grouped_id, topic_id, post_author,
+with UTC offset), edit_date, sender_id, text, entities, reply_to_id, reply_to_peer_id,
+reply_to_top_id, forward, media, action, reactions, views, forwards, replies, replies_max_id,
+grouped_id, topic_id, post_author,
 via_bot_id, out, pinned, deleted — every key present, ``null`` where absent. Lines are in
 ascending id order and newline-terminated; the file is UTF-8 with non-ASCII kept as is.
 """
@@ -19,6 +22,7 @@ from tgx.model import Message
 from tgx.specs import FormatSpec, RenderContext
 
 FILE_NAME = "messages.jsonl"
+COMMENTS_FILE = "comments.jsonl"
 
 _dumps = orjson.dumps
 _NEWLINE = orjson.OPT_APPEND_NEWLINE
@@ -34,6 +38,7 @@ class JsonlWriter:
     def __init__(self, ctx: RenderContext):
         self.ctx = ctx
         self._file: IO[Any] | None = None
+        self._comments: IO[Any] | None = None
 
     def open(self) -> None:
         self._file = self.ctx.open(FILE_NAME, "wb")
@@ -54,11 +59,20 @@ class JsonlWriter:
         if records:
             self._file.write(b"\n".join(records) + b"\n")
 
+    def write_comment_records(self, records: Sequence[bytes]) -> None:
+        """A channel's comments (the engine adds ``post_id`` to each record): comments.jsonl,
+        created with the first batch, so a channel without comments has no such file."""
+        if not records:
+            return
+        if self._comments is None:
+            self._comments = self.ctx.open(COMMENTS_FILE, "wb")
+        self._comments.write(b"\n".join(records) + b"\n")
+
     def close(self) -> None:
-        self._file = None  # the engine flushes, fsyncs and moves the file into place
+        self._file = self._comments = None  # the engine flushes, fsyncs and moves the files into place
 
     def abort(self) -> None:
-        self._file = None  # the engine deletes the temp file
+        self._file = self._comments = None  # the engine deletes the temp files
 
 
 @tgx.hookimpl

@@ -72,6 +72,18 @@ class MemoryContext:
     def topic(self, topic_id: int | None) -> Any:
         return None  # the corpus chat is no forum
 
+    def topics(self) -> list[Any]:
+        return []
+
+    def topic_messages(self, topic_id: int) -> Any:
+        return iter(())
+
+    def comment_count(self, post_id: int) -> int:
+        return 0  # ... and has no comments
+
+    def comments(self, post_id: int) -> Any:
+        return iter(())
+
 
 def render(factory: Callable[[Any], Any], ctx: Any, messages: Iterable[Message], batch: int = 100) -> Any:
     """Drive a writer as the engine does: open, ascending batches, close."""

@@ -22,6 +22,19 @@ Layout (schema version :data:`SCHEMA_VERSION`):
   costs nothing extra when the counts agree (the export counts the chat's rows anyway).
 * ``topics(chat_id, id, data)`` (schema 3) — every forum topic seen, its latest state
   (:class:`tgx.model.Topic` json); refreshed by each export of the forum, never deleted.
+* Threads (schema 4). ``threaded(chat_id, kind, channel_id, readable)`` names the chats whose
+  messages belong to threads: forums (``kind='forum'``: a message's thread is its topic, General
+  is 1) and channels' discussion groups (``kind='discussion'``: a comment's thread is the
+  auto-forwarded copy of its post). For those chats, every write of rows also writes, in the same
+  transaction, ``thread_members(chat_id, id, top_id)`` (the thread a message belongs to) and
+  ``thread_roots(chat_id, id, channel_id, post_id)`` (a discussion group's copy of a channel
+  post) — derived from the rows themselves (:func:`thread_links`), so resume, refetches and
+  re-syncs keep them right with no bookkeeping of their own. A chat archived before it was known
+  to be threaded is linked from its rows when it becomes so (:meth:`Archive.set_threaded`).
+  Comments of a channel = members of its posts' roots, streamed in ``(post_id, id)`` order by
+  two indexes. ``thread_checkpoints(chat_id, thread, data)``: the covered ranges of one thread
+  fetched on its own (a post's comments through ``GetReplies``, a forum topic), like
+  ``checkpoints`` for a whole history.
 
 Durability: WAL with ``synchronous=NORMAL`` — a committed batch survives a killed process
 (an OS crash may lose the last few commits, never consistency).
@@ -48,13 +61,15 @@ import orjson
 from tgx import console
 from tgx.archive.records import MessageRow, load_message, message_row
 from tgx.archive.records import dumps as _dumps
+from tgx.archive.threads import DISCUSSION, KINDS, Root, thread_links
 from tgx.console import Warn
 from tgx.errors import OutputError
 from tgx.model import Message, Peer, Topic
 
 # 2: row_counts (schema 1 archives get the table on open; counts are filled per chat). 3: topics.
+# 4: threads (threaded, thread_members, thread_roots, thread_checkpoints).
 # Older archives are migrated on open: the new tables are created in one transaction.
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 BLOCK_SHIFT = 12
 BLOCK_IDS = 1 << BLOCK_SHIFT  # message ids per row_counts block
 STATE_DIR = ".tgx"
@@ -97,6 +112,33 @@ CREATE TABLE IF NOT EXISTS topics (
     data BLOB NOT NULL,              -- orjson of Topic.to_dict()
     PRIMARY KEY (chat_id, id)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS threaded (
+    chat_id INTEGER PRIMARY KEY,     -- a forum, or a channel's discussion group
+    kind TEXT NOT NULL,              -- forum | discussion
+    channel_id INTEGER,              -- discussion: the channel whose posts it comments
+    readable INTEGER NOT NULL DEFAULT 1  -- discussion: 0 when only GetReplies can read it
+);
+CREATE TABLE IF NOT EXISTS thread_members (
+    chat_id INTEGER NOT NULL,
+    id INTEGER NOT NULL,
+    top_id INTEGER NOT NULL,         -- its thread: the topic (forums), the post's root (discussions)
+    PRIMARY KEY (chat_id, id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS thread_members_by_top ON thread_members (chat_id, top_id, id);
+CREATE TABLE IF NOT EXISTS thread_roots (
+    chat_id INTEGER NOT NULL,        -- the discussion group
+    id INTEGER NOT NULL,             -- its copy of the post (the thread's root)
+    channel_id INTEGER NOT NULL,
+    post_id INTEGER NOT NULL,
+    PRIMARY KEY (chat_id, id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS thread_roots_by_post ON thread_roots (channel_id, post_id);
+CREATE TABLE IF NOT EXISTS thread_checkpoints (
+    chat_id INTEGER NOT NULL,        -- the chat asked: the channel (comments), the forum (topics)
+    thread INTEGER NOT NULL,         -- the post / the topic
+    data BLOB NOT NULL,              -- like checkpoints.data
+    PRIMARY KEY (chat_id, thread)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS media (
     media_id INTEGER PRIMARY KEY,    -- photo/document id: the dedupe key
     path TEXT,                       -- POSIX path relative to OUT/
@@ -112,6 +154,13 @@ _UPSERT_PEER = "INSERT OR REPLACE INTO peers (id, data) VALUES (?, ?)"
 _UPSERT_CHECKPOINT = "INSERT OR REPLACE INTO checkpoints (chat_id, data) VALUES (?, ?)"
 _COUNT_BLOCK = "SELECT COUNT(*) FROM messages WHERE chat_id = ? AND id >= ? AND id < ?"
 _SET_BLOCK = "INSERT OR REPLACE INTO row_counts (chat_id, block, rows) VALUES (?, ?, ?)"
+_SET_MEMBER = "INSERT OR REPLACE INTO thread_members (chat_id, id, top_id) VALUES (?, ?, ?)"
+_SET_ROOT = "INSERT OR REPLACE INTO thread_roots (chat_id, id, channel_id, post_id) VALUES (?, ?, ?, ?)"
+_UPSERT_THREAD_CHECKPOINT = "INSERT OR REPLACE INTO thread_checkpoints (chat_id, thread, data) VALUES (?, ?, ?)"
+# A channel's comments: its posts' roots (by post) joined with their members (by id), then the rows.
+_COMMENTS = ("SELECT r.post_id, m.id, m.data, m.deleted FROM thread_roots r "
+             "JOIN thread_members t ON t.chat_id = r.chat_id AND t.top_id = r.id "
+             "JOIN messages m ON m.chat_id = t.chat_id AND m.id = t.id ")
 
 _SQLITE_MAGIC = b"SQLite format 3\x00"
 
@@ -187,6 +236,7 @@ class Archive:
         self._lock = threading.RLock()
         self.warn: Warn = console.warn  # unreadable rows (see decode)
         self._unsettled: dict[int, set[int]] = {}  # chat → blocks written since their rows were counted
+        self._threaded: dict[int, tuple[str, int | None]] = {}  # chat → (kind, channel id): see thread_links
 
     # -- opening -------------------------------------------------------------------------------
     @classmethod
@@ -223,6 +273,8 @@ class Archive:
         archive = cls(conn, path)
         try:
             archive._setup()
+            archive._threaded = {chat: (kind, channel) for chat, kind, channel in conn.execute(
+                "SELECT chat_id, kind, channel_id FROM threaded")}
         except sqlite3.DatabaseError as exc:
             conn.close()
             if isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc):
@@ -322,19 +374,34 @@ class Archive:
         self.upsert_rows(chat_id, [message_row(chat_id, m) for m in messages], peers, checkpoint)
 
     def upsert_rows(self, chat_id: int, rows: Sequence[MessageRow], peers: Sequence[Peer] = (),
-                    checkpoint: Mapping[str, Any] | None = None) -> None:
+                    checkpoint: Mapping[str, Any] | None = None, *, thread: tuple[int, int] | None = None,
+                    roots: Sequence[Root] = ()) -> None:
         """:meth:`upsert_batch` for messages already serialized (:func:`tgx.archive.records.message_row`,
         e.g. by a decode worker): the rows go in as they are, in one transaction with the peers
-        and the checkpoint. Rows sorted by id fill the b-tree's pages densely (see tgx.fetch.history)."""
+        and the checkpoint. Rows sorted by id fill the b-tree's pages densely (see tgx.fetch.history).
+
+        ``thread``: the checkpoint is that of one thread, ``(chat asked, post or topic id)``,
+        not the chat's. ``roots``: thread roots known from how the rows were asked for (a post's
+        comments read through GetReplies, whose root is never among them). A threaded chat's
+        rows get their thread rows in the same transaction."""
         peer_rows = [(p.id, _dumps(p.to_dict())) for p in peers]
         cp = _dumps(checkpoint) if checkpoint is not None else None
+        threaded = self._threaded.get(chat_id)
+        members, found = thread_links(*threaded, ((r[1], r[5]) for r in rows)) if threaded and rows else ([], [])
         with self._write() as c:
             if rows:
                 c.executemany(_UPSERT_MESSAGE, rows)
             if peer_rows:
                 c.executemany(_UPSERT_PEER, peer_rows)
+            if members:
+                c.executemany(_SET_MEMBER, [(chat_id, i, top) for i, top in members])
+            if found or roots:
+                c.executemany(_SET_ROOT, [(chat_id, *root) for root in [*found, *roots]])
             if cp is not None:
-                c.execute(_UPSERT_CHECKPOINT, (chat_id, cp))
+                if thread is None:
+                    c.execute(_UPSERT_CHECKPOINT, (chat_id, cp))
+                else:
+                    c.execute(_UPSERT_THREAD_CHECKPOINT, (*thread, cp))
         if rows:  # committed: their blocks' counts are settled later (settle_counts)
             with self._lock:
                 self._unsettled.setdefault(chat_id, set()).update({row[1] >> BLOCK_SHIFT for row in rows})
@@ -437,6 +504,109 @@ class Archive:
                 self._conn.executemany("DELETE FROM messages WHERE chat_id = ? AND id = ?", doomed)
             except sqlite3.Error as exc:
                 raise self._error(exc) from None
+
+    def set_threaded(self, chat_id: int, kind: str, channel_id: int | None = None, *, readable: bool = True) -> None:
+        """Record that ``chat_id`` is a forum or ``channel_id``'s discussion group. The first time
+        (or when what it is changed) its archived rows are linked to their threads, in the same
+        transaction: a kill leaves it as it was, and the next export links it again."""
+        if kind not in KINDS:
+            raise ValueError(f"unknown thread kind {kind!r}")
+        wanted = (kind, channel_id, 1 if readable else 0)
+        with self._write() as c:
+            row = c.execute("SELECT kind, channel_id, readable FROM threaded WHERE chat_id = ?", (chat_id,)).fetchone()
+            if row is not None and tuple(row) == wanted:
+                return
+            c.execute("INSERT OR REPLACE INTO threaded (chat_id, kind, channel_id, readable) VALUES (?, ?, ?, ?)",
+                      (chat_id, *wanted))
+            if row is None or tuple(row[:2]) != wanted[:2]:
+                c.execute("DELETE FROM thread_members WHERE chat_id = ?", (chat_id,))
+                c.execute("DELETE FROM thread_roots WHERE chat_id = ?", (chat_id,))
+                last = -(2**63)
+                while True:
+                    batch = c.execute("SELECT id, data FROM messages WHERE chat_id = ? AND id > ? ORDER BY id "
+                                      "LIMIT 2000", (chat_id, last)).fetchall()
+                    if not batch:
+                        break
+                    members, roots = thread_links(kind, channel_id, batch)
+                    c.executemany(_SET_MEMBER, [(chat_id, i, top) for i, top in members])
+                    c.executemany(_SET_ROOT, [(chat_id, *root) for root in roots])
+                    last = batch[-1][0]
+        self._threaded[chat_id] = (kind, channel_id)
+
+    def threaded(self, chat_id: int) -> tuple[str, int | None, bool] | None:
+        """``(kind, channel id, readable)`` of a forum or discussion group (None: neither, as far
+        as this archive knows)."""
+        row = self._one("SELECT kind, channel_id, readable FROM threaded WHERE chat_id = ?", (chat_id,))
+        return (row[0], row[1], bool(row[2])) if row else None
+
+    def discussion_of(self, channel_id: int) -> tuple[int, bool] | None:
+        """``(group id, readable)`` of the channel's discussion group, if one was recorded."""
+        row = self._one("SELECT chat_id, readable FROM threaded WHERE kind = ? AND channel_id = ? "
+                        "ORDER BY chat_id LIMIT 1", (DISCUSSION, channel_id))
+        return (row[0], bool(row[1])) if row else None
+
+    def thread_checkpoint(self, chat_id: int, thread: int) -> dict[str, Any] | None:
+        row = self._one("SELECT data FROM thread_checkpoints WHERE chat_id = ? AND thread = ?", (chat_id, thread))
+        return orjson.loads(row[0]) if row else None
+
+    def thread_checkpoints(self, chat_id: int) -> dict[int, dict[str, Any]]:
+        """Every thread checkpoint of ``chat_id`` (the chat asked), by thread."""
+        return {thread: orjson.loads(data) for thread, data in self._all(
+            "SELECT thread, data FROM thread_checkpoints WHERE chat_id = ?", (chat_id,))}
+
+    def iter_comments(self, channel_id: int, batch_size: int = 1000, *, post_id: int | None = None
+                      ) -> Iterator[list[tuple[int, int, bytes, int]]]:
+        """The channel's archived comments, ``(post_id, id, data, deleted)`` rows in ascending
+        ``(post_id, id)`` order (``post_id``: only that post's), ``batch_size`` at a time, keyset-paged."""
+        if batch_size < 1:
+            raise ValueError("batch_size must be positive")
+        where = "WHERE r.channel_id = ? AND (r.post_id, t.id) > (?, ?)"
+        params: tuple[Any, ...] = (channel_id,)
+        if post_id is not None:
+            where += " AND r.post_id = ?"
+        sql = _COMMENTS + where + " ORDER BY r.post_id, t.id LIMIT ?"
+        last = (-(2**63), -(2**63))
+        while True:
+            args = (*params, *last) + ((post_id,) if post_id is not None else ()) + (batch_size,)
+            rows = self._all(sql, args)
+            if not rows:
+                return
+            yield rows
+            if len(rows) < batch_size:
+                return
+            last = (rows[-1][0], rows[-1][1])
+
+    def comment_counts(self, channel_id: int, lo: int, hi: int) -> dict[int, int]:
+        """Archived comments per post of the posts ``lo..hi`` that have any."""
+        return dict(self._all(
+            "SELECT r.post_id, COUNT(*) FROM thread_roots r JOIN thread_members t ON t.chat_id = r.chat_id "
+            "AND t.top_id = r.id JOIN messages m ON m.chat_id = t.chat_id AND m.id = t.id "
+            "WHERE r.channel_id = ? AND r.post_id BETWEEN ? AND ? GROUP BY r.post_id", (channel_id, lo, hi)))
+
+    def count_comments(self, channel_id: int) -> int:
+        return self._one("SELECT COUNT(*) FROM thread_roots r JOIN thread_members t ON t.chat_id = r.chat_id "
+                         "AND t.top_id = r.id JOIN messages m ON m.chat_id = t.chat_id AND m.id = t.id "
+                         "WHERE r.channel_id = ?", (channel_id,))[0]
+
+    def thread_counts(self, chat_id: int) -> dict[int, int]:
+        """Archived messages per thread of a threaded chat (a forum: per topic)."""
+        return dict(self._all("SELECT t.top_id, COUNT(*) FROM thread_members t JOIN messages m "
+                              "ON m.chat_id = t.chat_id AND m.id = t.id WHERE t.chat_id = ? GROUP BY t.top_id",
+                              (chat_id,)))
+
+    def iter_thread(self, chat_id: int, top_id: int, batch_size: int = 1000) -> Iterator[list[tuple[int, bytes, int]]]:
+        """One thread's rows (a forum topic), ``(id, data, deleted)`` ascending, keyset-paged."""
+        sql = ("SELECT m.id, m.data, m.deleted FROM thread_members t JOIN messages m ON m.chat_id = t.chat_id "
+               "AND m.id = t.id WHERE t.chat_id = ? AND t.top_id = ? AND t.id > ? ORDER BY t.id LIMIT ?")
+        last = -(2**63)
+        while True:
+            rows = self._all(sql, (chat_id, top_id, last, batch_size))
+            if not rows:
+                return
+            yield rows
+            if len(rows) < batch_size:
+                return
+            last = rows[-1][0]
 
     def set_checkpoint(self, chat_id: int, checkpoint: Mapping[str, Any]) -> None:
         self.upsert_batch(chat_id, (), (), checkpoint)

@@ -45,6 +45,18 @@ def read_checkpoint(archive: Archive, chat_id: int, *, label: str, archived: int
     return ranges, server_count
 
 
+def read_thread_checkpoint(archive: Archive, chat_id: int, thread: int, *, label: str,
+                           warn: console.Warn = console.warn) -> tuple[IdRanges, int | None]:
+    """One thread's covered ranges and message count (a post's comments, a forum topic); an
+    unreadable one is dropped with a warning, so the thread is fetched again."""
+    try:
+        return parse_checkpoint(archive.thread_checkpoint(chat_id, thread))
+    except ValueError as exc:
+        warn(f"{label}: the checkpoint of its thread {thread} is unreadable ({exc}): dropped; the thread is "
+             "fetched again (archived messages are replaced, never duplicated)")
+        return IdRanges(), None
+
+
 def parse_checkpoint(state: Any) -> tuple[IdRanges, int | None]:
     """A checkpoint as stored (decoded JSON) → its ranges and server count; ValueError naming
     what is wrong when it has the wrong shape."""
@@ -65,4 +77,4 @@ def parse_checkpoint(state: Any) -> tuple[IdRanges, int | None]:
     return IdRanges(raw), server_count
 
 
-__all__ = ["parse_checkpoint", "read_checkpoint"]
+__all__ = ["parse_checkpoint", "read_checkpoint", "read_thread_checkpoint"]

@@ -1,5 +1,8 @@
 """Fetching one chat's history into the archive: the gaps of its checkpoint, in parallel.
 
+The same machinery fetches one **thread** (:class:`Thread`): a channel post's comments or a forum
+topic, through ``messages.GetReplies`` — same pages, same ranges, a checkpoint of its own.
+
 The checkpoint is an :class:`~tgx.fetch.ranges.IdRanges` of covered ids. A run fetches the gaps:
 first the open top gap (new messages, newest first: its first page tells the newest id), then
 every bounded gap, older holes left by an interrupted run included. Every request is
@@ -44,10 +47,11 @@ from datetime import datetime, timedelta
 from time import perf_counter
 from typing import Any
 
+import orjson
 from telethon.tl import functions
 
 from tgx.archive.records import MessageRow
-from tgx.fetch.checkpoint import read_checkpoint
+from tgx.fetch.checkpoint import read_checkpoint, read_thread_checkpoint
 from tgx.fetch.pages import DecodedPage, PageDecoder, keep_raw
 from tgx.model import Peer
 from tgx.run import RunContext
@@ -55,6 +59,7 @@ from tgx.telegram import adapter
 
 PAGE = 100  # Telegram's maximum for messages.GetHistory
 HISTORY_KINDS = ("GetHistoryRequest", "InvokeWithTakeoutRequest")  # pacer keys of history requests
+THREAD_KINDS = ("GetRepliesRequest", "InvokeWithTakeoutRequest")  # ... and of a thread's
 MIN_SPLIT_PAGES = 2  # a range is split only when each half should still hold this many pages
 FLUSH_MESSAGES = 1000  # write a batch once this many messages are waiting ...
 FLUSH_SECONDS = 0.5  # ... or once the oldest waiting page is this old
@@ -84,6 +89,19 @@ class FetchResult:
     server_count: int | None = None  # messages in the chat according to Telegram
     complete: bool = False  # every gap down to id 1 (or --since) is covered
     errors: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class Thread:
+    """Fetch one thread rather than the history: ``messages.GetReplies(peer, msg_id)``.
+
+    The rows belong to the fetcher's chat (a discussion group for comments, the forum itself for
+    a topic); the checkpoint is the thread's, keyed by the chat asked and ``msg_id``."""
+
+    peer: Any  # the InputPeer asked: the channel (comments of its post), the forum (a topic)
+    chat_id: int  # its marked id
+    msg_id: int  # the post / the topic
+    post: bool = False  # comments of a channel post: their root (never among them) is recorded
 
 
 _NO_ROOM = object()  # _take(): there is work to split, but no free request slot for it now
@@ -117,8 +135,10 @@ class HistoryFetcher:
         decoder: PageDecoder | None = None,
         on_chat: Callable[[Peer], None] | None = None,
         archived: int | None = None,
+        thread: Thread | None = None,
     ) -> None:
         runner, archive = run.runner, run.archive
+        self.thread = thread
         self.runner = runner
         self.decoder = decoder if decoder is not None else PageDecoder(0)
         # Called with the chat's own peer as the first page shows it (even an empty page), before
@@ -133,7 +153,12 @@ class HistoryFetcher:
         self.on_progress = on_progress or (lambda _n, _total: None)
         self.label = label
         # committed: in the archive (checked against the archive's rows first)
-        self.ranges, server_count = read_checkpoint(archive, chat_id, label=label or str(chat_id), archived=archived)
+        if thread is None:
+            self.ranges, server_count = read_checkpoint(archive, chat_id, label=label or str(chat_id),
+                                                        archived=archived)
+        else:
+            self.ranges, server_count = read_thread_checkpoint(archive, thread.chat_id, thread.msg_id,
+                                                               label=label or str(thread.chat_id))
         self.result = FetchResult(server_count=server_count)
         client = run.client
         self.self_id = adapter.self_id(client)
@@ -154,7 +179,8 @@ class HistoryFetcher:
         self._writes: list[asyncio.Future[None]] = []
         self._executor: ThreadPoolExecutor | None = None
         self._write_error: BaseException | None = None
-        for kind in HISTORY_KINDS:
+        self.kinds = HISTORY_KINDS if thread is None else THREAD_KINDS
+        for kind in self.kinds:
             runner.gate.manage(kind, maximum=max(1, self.opts.concurrency))
 
     # -- the plan ------------------------------------------------------------------------------
@@ -271,7 +297,7 @@ class HistoryFetcher:
     def _has_room(self) -> bool:
         gate = getattr(self.runner, "gate", None)
         has_room = getattr(gate, "has_room", None)
-        return has_room is None or all(has_room(kind) for kind in HISTORY_KINDS)
+        return has_room is None or all(has_room(kind) for kind in self.kinds)
 
     @property
     def density(self) -> float:
@@ -312,10 +338,17 @@ class HistoryFetcher:
     async def _request(self, offset_id: int, min_id: int,
                        offset_date: datetime | None = None) -> tuple[DecodedPage, float]:
         """One page, decoded; the seconds are the request's alone (decoding is ``normalize``)."""
-        request = keep_raw(functions.messages.GetHistoryRequest(
-            peer=self.input_peer, offset_id=offset_id, offset_date=offset_date, add_offset=0,
-            limit=PAGE, max_id=0, min_id=max(0, min_id), hash=0,
-        ))
+        thread = self.thread
+        if thread is None:
+            request = keep_raw(functions.messages.GetHistoryRequest(
+                peer=self.input_peer, offset_id=offset_id, offset_date=offset_date, add_offset=0,
+                limit=PAGE, max_id=0, min_id=max(0, min_id), hash=0,
+            ))
+        else:
+            request = keep_raw(functions.messages.GetRepliesRequest(
+                peer=thread.peer, msg_id=thread.msg_id, offset_id=offset_id, offset_date=offset_date,
+                add_offset=0, limit=PAGE, max_id=0, min_id=max(0, min_id), hash=0,
+            ))
         started = perf_counter()
         answer = await self.runner(request, stage="fetch", chat=self.label)
         seconds = perf_counter() - started
@@ -414,8 +447,14 @@ class HistoryFetcher:
         if self._write_error is not None:
             raise self._write_error
         started = perf_counter()
+        thread = self.thread
         try:
-            self.archive.upsert_rows(self.chat_id, batch, peers, checkpoint)
+            if thread is None:
+                self.archive.upsert_rows(self.chat_id, batch, peers, checkpoint)
+            else:
+                roots = _roots_of(batch, thread) if thread.post else ()
+                self.archive.upsert_rows(self.chat_id, batch, peers, checkpoint,
+                                         thread=(thread.chat_id, thread.msg_id), roots=roots)
         except BaseException as exc:
             self._write_error = exc
             raise
@@ -472,6 +511,18 @@ def quiet_gc() -> Iterator[None]:
             gc.unfreeze()
 
 
+def _roots_of(rows: list[MessageRow], thread: Thread) -> list[tuple[int, int, int]]:
+    """The root of a post's comments, as they name it: ``reply_to_top_id`` (answering a comment)
+    or ``reply_to_id`` (answering the post) — the discussion group's copy of the post."""
+    tops: set[int] = set()
+    for row in rows:
+        d = orjson.loads(row[5])
+        top = d.get("reply_to_top_id") or d.get("reply_to_id")
+        if top and d.get("reply_to_peer_id") is None:
+            tops.add(top)
+    return [(top, thread.chat_id, thread.msg_id) for top in sorted(tops)]
+
+
 def _by_id(row: MessageRow) -> int:
     return row[1]
 
@@ -485,4 +536,4 @@ def _discard(task: asyncio.Future) -> None:
         task.cancel()
 
 
-__all__ = ["FetchOptions", "FetchResult", "HistoryFetcher", "PAGE", "quiet_gc"]
+__all__ = ["FetchOptions", "FetchResult", "HistoryFetcher", "PAGE", "Thread", "quiet_gc"]

@@ -568,19 +568,21 @@ def convert_message(msg: Any, chat_id: int, self_id: int | None = None) -> Messa
             edit_date = _date(edit_date)
 
     # reply / topic
-    reply_to_id = reply_to_peer = topic_id = None
+    reply_to_id = reply_to_peer = topic_id = reply_top = None
     r = msg.reply_to
     if r is not None and type(r) is _TL_REPLY:
         reply_to_id = r.reply_to_msg_id
         if r.reply_to_peer_id is not None:
             reply_to_peer = peer_id(r.reply_to_peer_id)
+        top = r.reply_to_top_id
         if r.forum_topic:
-            top = r.reply_to_top_id
             if top is None:
                 topic_id = reply_to_id
                 reply_to_id = None
             else:
                 topic_id = top
+        else:
+            reply_top = top  # a comment answering a comment: the thread's root
 
     fwd = msg.fwd_from
     forward = _forward(fwd) if fwd is not None else None
@@ -589,7 +591,10 @@ def convert_message(msg: Any, chat_id: int, self_id: int | None = None) -> Messa
     reactions = _reactions(reactions_tl) if reactions_tl is not None else []
 
     replies_tl = msg.replies
-    replies = replies_tl.replies if replies_tl is not None else None
+    if replies_tl is not None:
+        replies, replies_max = replies_tl.replies, replies_tl.max_id
+    else:
+        replies = replies_max = None
 
     if service:
         action = convert_action(msg.action, msg)
@@ -598,6 +603,8 @@ def convert_message(msg: Any, chat_id: int, self_id: int | None = None) -> Messa
         media = None
         if action is not None and action.type == "pin_message":
             reply_to_id = None  # the pinned message is the action's message_id, not a reply
+        elif action is not None and action.type == "topic_created":
+            topic_id = msg.id  # a topic's first message: its id is the topic's
     else:
         action = None
         text = msg.message or ""
@@ -609,7 +616,7 @@ def convert_message(msg: Any, chat_id: int, self_id: int | None = None) -> Messa
     return Message(
         chat_id, msg.id, date, text, entities, sender_id, edit_date, reply_to_id, reply_to_peer,
         topic_id, forward, media, action, reactions, msg.views, msg.forwards, replies, msg.grouped_id,
-        msg.post_author, msg.via_bot_id, bool(msg.out), bool(msg.pinned), False,
+        msg.post_author, msg.via_bot_id, bool(msg.out), bool(msg.pinned), False, reply_top, replies_max,
     )
 
 

@@ -31,7 +31,7 @@ import time
 from array import array
 from bisect import bisect_left
 from collections import OrderedDict
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath, PureWindowsPath
 from types import MappingProxyType
@@ -42,6 +42,7 @@ import orjson
 from tgx import console
 from tgx.archive.records import dumps, load_message
 from tgx.archive.store import STATE_DIR, Archive
+from tgx.archive.threads import FORUM
 from tgx.console import Warn
 from tgx.errors import OutputError, TgxError
 from tgx.fsutil import fsync_dir, temp_beside, write_atomic
@@ -143,10 +144,44 @@ class _ChatLookups:
         self._batch: Sequence[Message] = ()
         self._batch_map: dict[int, Message] | None = None
         self._topics: dict[int, Topic] | None = None
+        # A channel with comments archived: its posts' comment counts, asked per batch.
+        self.has_comments = chat.kind == "channel" and archive.discussion_of(chat.id) is not None
+        self._comment_counts: dict[int, int] = {}
+        self._counted: tuple[int, int] | None = None
 
     def set_batch(self, batch: Sequence[Message]) -> None:
         self._batch = batch
         self._batch_map = None
+
+    def topics(self) -> list[Topic]:
+        self.topic(None)  # loads them
+        assert self._topics is not None
+        return list(self._topics.values())
+
+    def topic_messages(self, topic_id: int) -> Iterator[Message]:
+        """One forum topic's messages, ascending id, media paths attached, streamed."""
+        if not self.chat.forum:
+            return
+        for rows in self.archive.iter_thread(self.chat_id, topic_id):
+            yield from attach_paths(self.archive, self.chat, self.archive.decode(self.chat_id, rows))
+
+    def comment_count(self, post_id: int) -> int:
+        """Archived comments of a post: counted once per 1,000 ids (the batch being rendered)."""
+        if not self.has_comments:
+            return 0
+        span = self._counted
+        if span is None or not span[0] <= post_id <= span[1]:
+            lo = post_id - post_id % 1000
+            self._counted = span = (lo, lo + 999)
+            self._comment_counts = self.archive.comment_counts(self.chat_id, *span)
+        return self._comment_counts.get(post_id, 0)
+
+    def comments(self, post_id: int) -> Iterator[Message]:
+        """A post's comments, ascending id, media paths relative to this chat's folder, streamed."""
+        if not self.comment_count(post_id):
+            return
+        for rows in self.archive.iter_comments(self.chat_id, post_id=post_id):
+            yield from comment_messages(self.archive, self.chat, rows)
 
     def peer(self, peer_id: int | None) -> Peer | None:
         if peer_id is None:
@@ -273,6 +308,18 @@ class ChatRenderContext:
     def message(self, message_id: int) -> Message | None:
         return self._lookups.message(message_id)
 
+    def topics(self) -> list[Topic]:
+        return self._lookups.topics()
+
+    def topic_messages(self, topic_id: int) -> Iterator[Message]:
+        return self._lookups.topic_messages(topic_id)
+
+    def comment_count(self, post_id: int) -> int:
+        return self._lookups.comment_count(post_id)
+
+    def comments(self, post_id: int) -> Iterator[Message]:
+        return self._lookups.comments(post_id)
+
     # -- the engine's side -------------------------------------------------------------------------
     @property
     def files(self) -> list[str]:
@@ -356,6 +403,60 @@ def _records(rows: Sequence[tuple[int, bytes, int]], messages: Sequence[Message]
             for (_, data, deleted), m in zip(rows, messages, strict=True)]
 
 
+def comment_messages(archive: Archive, chat: Peer, rows: Sequence[tuple[int, int, bytes, int]]) -> list[Message]:
+    """``(post_id, id, data, deleted)`` comment rows as messages with media paths relative to
+    ``chat``'s folder (the channel's: the files are in the discussion group's)."""
+    messages = []
+    for _post, msg_id, data, deleted in rows:
+        try:
+            messages.append(load_message(data, deleted))
+        except Exception:  # noqa: BLE001 - a damaged row: skipped here, the group's render reports it
+            continue
+    attach_paths(archive, chat, messages)
+    return messages
+
+
+def _comment_records(rows: Sequence[tuple[int, int, bytes, int]], messages: Sequence[Message]) -> list[bytes]:
+    """The ``comments.jsonl`` record of each comment: its message record plus ``post_id``."""
+    by_id = {m.id: m for m in messages}
+    out = []
+    for post, msg_id, data, deleted in rows:
+        m = by_id.get(msg_id)
+        if m is None:
+            continue
+        record = data if not deleted and (m.media is None or m.media.path is None) else dumps(m.to_dict())
+        out.append(record[:-1] + b',"post_id":%d}' % post)
+    return out
+
+
+def _write_comments(archive: Archive, chat: Peer, active: Mapping[str, tuple[FormatWriter, ChatRenderContext]],
+                    batch_size: int, fail: Any, seconds: Mapping[str, FormatResult]) -> None:
+    """Stream a channel's comments, ascending ``(post_id, id)``, to the writers that take them
+    (``write_comments`` / ``write_comment_records``), after its messages."""
+    takers = {name: w for name, (w, _ctx) in active.items()
+              if callable(getattr(w, "write_comment_records", None)) or callable(getattr(w, "write_comments", None))}
+    if not takers:
+        return
+    for rows in archive.iter_comments(chat.id, batch_size):
+        messages = comment_messages(archive, chat, rows)
+        records = None
+        for name, writer in list(takers.items()):
+            if name not in active:
+                continue
+            started = time.perf_counter()
+            try:
+                if callable(getattr(writer, "write_comment_records", None)):
+                    if records is None:
+                        records = _comment_records(rows, messages)
+                    writer.write_comment_records(records)  # type: ignore[attr-defined]
+                else:
+                    posts = {msg_id: post for post, msg_id, _d, _del in rows}
+                    writer.write_comments([(posts[m.id], m) for m in messages])  # type: ignore[attr-defined]
+            except Exception as exc:  # noqa: BLE001
+                fail(name, active[name][1], writer, exc)
+            seconds[name].seconds += time.perf_counter() - started
+
+
 def _format_options(spec: FormatSpec, given: Mapping[str, Any] | None) -> Mapping[str, Any]:
     merged = {opt.name: opt.default for opt in spec.options}
     if given:
@@ -385,6 +486,8 @@ def render_chat(archive: Archive, chat_id: int, out_dir: Path | str, formats: Ma
         raise OutputError(f"cannot create {chat_dir}: {exc.strerror or exc}") from None
     remove_stale_temp_files(chat_dir)
 
+    if chat.forum and archive.threaded(chat_id) is None:
+        archive.set_threaded(chat_id, FORUM)  # an archive from before topics were indexed
     count = archive.count(chat_id)
     result = RenderResult(chat_id, chat_dir, count)
     lookups = _ChatLookups(archive, chat)
@@ -459,6 +562,8 @@ def render_chat(archive: Archive, chat_id: int, out_dir: Path | str, formats: Ma
                 if not active:
                     break
             lookups.set_batch(())
+            if active and lookups.has_comments:
+                _write_comments(archive, chat, active, batch_size, fail, result.formats)
         for name, (writer, ctx) in list(active.items()):
             started = perf()
             try:
