@@ -122,3 +122,79 @@ def test_csv_names_each_messages_topic(tmp_path, sim_config):
     assert {row["topic_title"] for row in rows} >= {"General", TITLES[0]}
     with open(tmp_path / "out" / "news" / "messages.csv", encoding="utf-8-sig", newline="") as fh:
         assert {row["topic_title"] for row in csv.DictReader(fh)} == {""}
+
+
+# -- tgx export FORUM --topic ------------------------------------------------------------------
+BIG_FORUM = {"kind": "forum", "username": "bigforum", "title": "Big forum", "messages": 8_000, "topics": 20,
+             "media": False}
+
+
+def _topic_ids(scenario: dict, topic_id: int) -> list[int]:
+    from tgx.testing import SimulatedTelegram
+
+    world = SimulatedTelegram.from_scenario({"chats": [scenario]})
+    world.freeze()
+    thread = world.chat(scenario["username"]).thread(topic_id)
+    assert thread is not None
+    return sorted(thread.id_at(rank) for rank in range(thread.count))
+
+
+def test_topic_exports_only_that_topic_and_its_requests_grow_with_its_size(tmp_path, sim_config):
+    log = tmp_path / "requests.jsonl"
+    cfg = sim_config(chats=[BIG_FORUM], request_log=str(log))
+    topics = {t["title"]: t["id"] for t in _topics(tmp_path, cfg, "@bigforum")}
+    log.unlink()
+    r = tgx(tmp_path, "export", "@bigforum", "--topic", "topic 7", "--topic", "1", "-o", "out", "-q", config=cfg)
+    assert r.returncode == 0, r.stderr
+    want = sorted(_topic_ids(BIG_FORUM, topics["Topic 7"]) + _topic_ids(BIG_FORUM, 1))
+    lines = read_jsonl(tmp_path / "out" / "bigforum" / "messages.jsonl")
+    assert [m["id"] for m in lines] == want  # exactly those topics, each message once
+    assert {m["topic_id"] for m in lines} == {topics["Topic 7"], None}  # General carries no topic_id
+    counts = request_counts(log)
+    pages = -(-len(_topic_ids(BIG_FORUM, topics["Topic 7"])) // 100) + -(-len(_topic_ids(BIG_FORUM, 1)) // 100)
+    assert "GetHistoryRequest" not in counts  # the forum's history is never walked
+    assert pages <= counts["GetRepliesRequest"] <= 1.2 * pages + 1, counts
+
+    log.unlink()  # a rerun asks each chosen topic for what is newer: one request each
+    r = tgx(tmp_path, "export", "@bigforum", "--topic", str(topics["Topic 7"]), "--topic", "General", "-o", "out",
+            "-q", config=cfg)
+    assert r.returncode == 0, r.stderr
+    assert request_counts(log)["GetRepliesRequest"] == 2
+    assert [m["id"] for m in read_jsonl(tmp_path / "out" / "bigforum" / "messages.jsonl")] == want
+
+
+def test_topic_resumes_after_a_kill_and_grows_with_new_messages(tmp_path, sim_config):
+    import signal
+    import time
+
+    from tgxrun import archived_count, tgx_popen
+
+    cfg = sim_config(chats=[BIG_FORUM], latency_ms=20)
+    proc = tgx_popen(tmp_path, "export", "@bigforum", "--topic", "General", "-o", "out", "--concurrency", "1",
+                     config=cfg)
+    deadline = time.monotonic() + 120
+    while archived_count(tmp_path / "out") < 400:
+        assert proc.poll() is None, proc.stderr.read().decode()
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    bigger = {**BIG_FORUM, "messages": 8_500}
+    r = tgx(tmp_path, "export", "@bigforum", "--topic", "General", "-o", "out", "-q", config=sim_config(chats=[bigger]))
+    assert r.returncode == 0, r.stderr
+    assert [m["id"] for m in read_jsonl(tmp_path / "out" / "bigforum" / "messages.jsonl")] == _topic_ids(bigger, 1)
+
+
+def test_topic_unhappy_paths_are_one_line_and_touch_nothing(tmp_path, sim_config):
+    cfg = sim_config(chats=[{**BIG_FORUM, "messages": 300, "topics": ["Same", "Same", "Other"]},
+                            {"kind": "channel", "username": "news", "messages": 20}])
+    cases = [
+        (("@bigforum", "--topic", "nope"), "--topic 'nope': bigforum has no such topic"),
+        (("@bigforum", "--topic", "same"), "2 topics of bigforum have that title"),
+        (("@news", "--topic", "1"), "news is not a forum: --topic applies to forums"),
+        (("@bigforum", "@news", "--topic", "1"), "--topic needs exactly one CHAT"),
+    ]
+    for args, message in cases:
+        r = tgx(tmp_path, "export", *args, "-o", "out", "-q", config=cfg)
+        assert r.returncode == 2 and message in r.stderr and "Traceback" not in r.stderr, (args, r.stderr)
+        assert not (tmp_path / "out" / "bigforum" / "messages.jsonl").exists()

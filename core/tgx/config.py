@@ -81,6 +81,10 @@ def _size(value: Any) -> str | None:
     return _text(value)
 
 
+def _flag(value: Any) -> bool | None:
+    return value if isinstance(value, bool) else None
+
+
 def _choice(*choices: str) -> Callable[[Any], Any]:
     def check(value: Any) -> str | None:
         return value if value in choices else None
@@ -112,6 +116,7 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "crf": Key("a whole number from 0 to 51", _integer(0, 51)),
         "max_flood_wait": Key("a number of seconds (0 or more)", _number(0.0)),
         "metrics_interval": Key("a number of seconds above 0", _number(0.0, above=True)),
+        "comments": Key("true or false", _flag),
     },
 }
 CORE_KEYS: dict[str, set[str]] = {table: set(keys) for table, keys in SCHEMA.items()}

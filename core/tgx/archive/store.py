@@ -549,10 +549,17 @@ class Archive:
         row = self._one("SELECT data FROM thread_checkpoints WHERE chat_id = ? AND thread = ?", (chat_id, thread))
         return orjson.loads(row[0]) if row else None
 
-    def thread_checkpoints(self, chat_id: int) -> dict[int, dict[str, Any]]:
-        """Every thread checkpoint of ``chat_id`` (the chat asked), by thread."""
-        return {thread: orjson.loads(data) for thread, data in self._all(
-            "SELECT thread, data FROM thread_checkpoints WHERE chat_id = ?", (chat_id,))}
+    def thread_checkpoints(self, chat_id: int, lo: int = 0, hi: int = 2**62) -> dict[int, Any]:
+        """The thread checkpoints of ``chat_id`` (the chat asked) for threads ``lo..hi``, by thread
+        (undecodable ones as None: the caller treats them as unfetched)."""
+        out: dict[int, Any] = {}
+        for thread, data in self._all("SELECT thread, data FROM thread_checkpoints WHERE chat_id = ? "
+                                      "AND thread BETWEEN ? AND ?", (chat_id, lo, hi)):
+            try:
+                out[thread] = orjson.loads(data)
+            except orjson.JSONDecodeError:
+                out[thread] = None
+        return out
 
     def iter_comments(self, channel_id: int, batch_size: int = 1000, *, post_id: int | None = None
                       ) -> Iterator[list[tuple[int, int, bytes, int]]]:

@@ -100,6 +100,8 @@ def export_request_from_cli(state: AppState, values: dict[str, Any], plugin_opts
         takeout=values["takeout"] or values["takeout_fallback"],
         takeout_fallback=values["takeout_fallback"],
         refresh_edits=values["refresh_edits"],
+        comments=bool(pick("comments", False)),
+        topics=values["topic"] or (),
         wait_lock=values["wait_lock"],
         spares=spares,
     )
@@ -222,6 +224,15 @@ def register(app: typer.Typer, pm: pluggy.PluginManager) -> None:
             None, "--refresh-edits", metavar="DAYS", min=1,
             help="Re-check the last DAYS days (up to the newest archived message; 7 is typical) "
                  "for edits and deletions.")),
+        P("comments", P.KEYWORD_ONLY, annotation=bool | None, default=typer.Option(
+            None, "--comments/--no-comments",
+            help="Also export the comments of channel posts, from the channel's discussion group "
+                 "(into comments.jsonl & co. beside the posts; the group gets its own folder too). "
+                 "Default: comments in tgx.toml's export table, else off.")),
+        P("topic", P.KEYWORD_ONLY, annotation=list[str] | None, default=typer.Option(
+            None, "--topic", metavar="ID|TITLE",
+            help="Export only this topic of the forum CHAT (repeatable; an id or the exact title, see "
+                 "`tgx topics`): only its messages are fetched.")),
         P("metrics_interval", P.KEYWORD_ONLY, annotation=float | None, default=typer.Option(
             None, "--metrics-interval", metavar="SECONDS", help="Seconds between metrics snapshots (default 5).")),
         P("wait_lock", P.KEYWORD_ONLY, annotation=float, default=typer.Option(

@@ -20,6 +20,7 @@ import pluggy
 
 from tgx.archive.lock import hold_output_async
 from tgx.archive.store import STATE_DIR, Archive
+from tgx.archive.threads import FORUM
 from tgx.config import Config
 from tgx.errors import ExitCode, OutputError, TgxError, UsageError
 from tgx.fetch.history import FetchOptions, FetchResult, HistoryFetcher, quiet_gc
@@ -59,6 +60,8 @@ class ExportRequest:
     takeout: bool = False  # fetch history in a takeout session (tgx.telegram.takeout)
     takeout_fallback: bool = False  # TAKEOUT_INIT_DELAY: warn and go on without takeout
     refresh_edits: int | None = None  # re-check the last N days for edits/deletions (tgx.fetch.resync)
+    comments: bool = False  # also the comments of channel posts (tgx.threads.comments)
+    topics: Sequence[str] = ()  # --topic: only these topics of the forum (ids or titles; tgx.threads.topics)
     all_dialogs: bool = False  # also export every dialog of the account (tgx.telegram.dialogs)
     dialog_types: Sequence[str] = ()  # with all_dialogs: only these Peer kinds (empty: every kind)
     chats_at_once: int = 16  # chats fetched concurrently; they share one pacing budget (tgx.telegram.pacing)
@@ -198,6 +201,13 @@ class _Export:
                 span.items = len(listed)
             for rp in listed:
                 self._add(None, rp)
+        if self.req.topics:
+            named = [rp for ref, rp in self.resolved if ref is not None]
+            if len(self.resolved) != 1 or len(named) != 1:
+                raise UsageError("--topic needs exactly one CHAT: the forum whose topics to export")
+            if not named[0].peer.forum:
+                raise UsageError(f"{named[0].peer.folder_name} is not a forum: --topic applies to forums",
+                                 hint="`tgx chats` marks forums with (forum)")
         await self.takeout.start()
 
     def _add(self, ref: PeerRef | None, rp: ResolvedPeer) -> None:
@@ -222,15 +232,60 @@ class _Export:
                 return await self.resolution.fetch(ref, rp, self._fetch_chat, self._adopt)
 
         self.chats = list(await asyncio.gather(*(bounded(ref, rp) for ref, rp in self.resolved)))
+        if self.req.comments:
+            await self.fetch_comments(at_once)
         await self.decoder.aclose()  # its workers are done: free their memory before media and render
         self.run.archive.settle_counts()  # what each block holds now (the self-check's reference)
         self.run.metrics.incr("messages", sum(o.fetch.fetched for o in self.chats))
+
+    async def fetch_comments(self, at_once: asyncio.Semaphore) -> None:
+        """Comments of every broadcast channel fetched (after the histories: the fallback reads
+        the posts' reply counts from the archive); each discussion group becomes a chat of the
+        export (its own folder), fetched once even when it was also named."""
+        from tgx.threads.comments import fetch_comments
+
+        named = {o.peer.id for o in self.chats}
+        channels = [o for o in self.chats if o.peer.kind == "channel"]
+        for o in self.chats:
+            if o.peer.kind != "channel":
+                self.run.warn(f"{o.peer.folder_name}: --comments applies to channels only (this is a "
+                              f"{o.peer.kind}): no comments fetched")
+        by_id = {rp.peer.id: rp for _ref, rp in self.resolved}
+
+        def adopt(group: ResolvedPeer) -> None:
+            if group.peer.id not in named:
+                self._adopt(group, moved=True)
+
+        async def one(o: ChatOutcome) -> ChatOutcome | None:
+            async with at_once:
+                result = await fetch_comments(self.run, by_id[o.peer.id], options=self.req.fetch,
+                                              decoder=self.decoder, fetched=named.__contains__, adopt=adopt)
+            if result.group is None:
+                self.run.warn(f"{o.peer.folder_name}: has no discussion group: no comments to fetch")
+                return None
+            group = result.group.peer
+            how = "its history" if result.readable else f"GetReplies on {result.threads} post(s)"
+            self.run.progress.stage(f"{o.peer.folder_name}: comments from {group.folder_name} ({how}): "
+                                    f"{result.fetch.fetched:,} new, "
+                                    f"{self.run.archive.count_comments(o.peer.id):,} in the archive")
+            if group.id in named:
+                return None
+            named.add(group.id)
+            return ChatOutcome(group, result.fetch, self.run.out / group.folder_name)
+
+        found = await asyncio.gather(*(one(o) for o in channels))
+        self.chats += [o for o in found if o is not None]
 
     async def _fetch_chat(self, rp: ResolvedPeer, on_chat: Callable[[Peer], None] | None,
                           pages: list[int]) -> ChatOutcome:
         run, label = self.run, rp.peer.folder_name
         archived = run.archive.count(rp.peer.id)  # one COUNT(*) for the bar and the decoder's estimate
         run.progress.add_chat(label, archived)
+        if rp.peer.forum:
+            run.archive.set_threaded(rp.peer.id, FORUM)  # its rows are grouped by topic as they are written
+        if self.req.topics and rp.peer.forum:
+            pages.append(1)  # resolved and read: a failure now is the chat's, not a stale cache's
+            return await self._fetch_topics(rp)
         fetcher = HistoryFetcher(run, rp.peer.id, rp.input_peer, options=self.req.fetch, label=label,
                                  on_progress=lambda n, total: run.progress.advance(label, n, total),
                                  decoder=self.decoder, on_chat=on_chat, archived=archived)
@@ -244,6 +299,22 @@ class _Export:
         if rp.peer.forum:
             await self._refresh_topics(rp)
         return ChatOutcome(rp.peer, result, run.out / rp.peer.folder_name)
+
+    async def _fetch_topics(self, rp: ResolvedPeer) -> ChatOutcome:
+        """``--topic``: the forum's topics listed (and archived: their current state), the chosen
+        ones fetched thread by thread."""
+        from tgx.telegram.topics import list_topics
+        from tgx.threads.topics import choose_topics, fetch_topics
+
+        label = rp.peer.folder_name
+        with self.run.metrics.span("resolve"):
+            topics = await list_topics(self.run.runner, rp.input_peer, title=label)
+        self.run.archive.set_topics(rp.peer.id, topics)
+        chosen = choose_topics(topics, self.req.topics, forum=label)
+        result = await fetch_topics(self.run, rp, chosen, options=self.req.fetch, decoder=self.decoder)
+        if self.req.refresh_edits:
+            self.run.warn(f"{label}: --refresh-edits is not applied with --topic (it re-reads the whole forum)")
+        return ChatOutcome(rp.peer, result, self.run.out / label)
 
     async def _refresh_topics(self, rp: ResolvedPeer) -> None:
         """The forum's topics as they are now (renamed, closed), into the archive: one request per

@@ -407,7 +407,7 @@ def comment_messages(archive: Archive, chat: Peer, rows: Sequence[tuple[int, int
     """``(post_id, id, data, deleted)`` comment rows as messages with media paths relative to
     ``chat``'s folder (the channel's: the files are in the discussion group's)."""
     messages = []
-    for _post, msg_id, data, deleted in rows:
+    for _post, _msg_id, data, deleted in rows:
         try:
             messages.append(load_message(data, deleted))
         except Exception:  # noqa: BLE001 - a damaged row: skipped here, the group's render reports it
