@@ -23,6 +23,10 @@ Benches (``--only`` / ``--skip`` names):
 8. ``metrics``   export with metrics sinks and the monitor on vs off.
 9. ``startup``   the whole ``tgx`` process for ``--version``, ``--help``, ``plugins`` and a render of
                  a 10-message archive, vs ``python -c "import typer, rich.console"`` (ratios).
+10. ``threads``  comments of a channel at 50 ms: ``tgx export --comments`` (the whole process) vs
+                 Telethon's obvious loop (``iter_messages(channel, reply_to=post)`` per post with
+                 comments), target >= 5x; ``--topic`` on a 20-topic forum: GetReplies requests vs
+                 the chosen topic's own pages, target <= 1.2x.
 
 Every line prints tgx's figure, the baseline's, their ratio, the target and PASS/FAIL (INFO
 for figures without a target). Wall-clock figures are only as steady as the machine: the load
@@ -178,13 +182,18 @@ class Sizes:
     clip_seconds: int = 10
     metrics_msgs: int = 50_000
     metrics_runs: int = 5
+    thread_posts: int = 1_000
+    thread_commented: int = 300
+    thread_most: int = 200
+    forum_msgs: int = 40_000
     rounds: int = 5  # spine/latency/cpu/chats: each side this many times, alternating; best kept
 
     @classmethod
     def quick(cls) -> Sizes:
         return cls(spine=2_000, big=8_000, latency=1_500, rate_msgs=2_000, rate=40.0, cpu=2_000, chats=2,
                    chat_msgs=500, formats=2_000, formats_big=8_000, video_mb=4, clip="160x90",
-                   clip_seconds=1, metrics_msgs=1_500, metrics_runs=1, rounds=1)
+                   clip_seconds=1, metrics_msgs=1_500, metrics_runs=1, thread_posts=100, thread_commented=20, thread_most=20,
+                   forum_msgs=2_000, rounds=1)
 
 
 @dataclass
@@ -754,6 +763,68 @@ def bench_startup(ctx: Ctx) -> None:
         paired_row(ctx, "startup", what, mine, base, target, unit="s", higher_is_better=False)
 
 
+# ---------------------------------------------------------------------------------------------
+# threads
+
+
+async def obvious_comments_loop(world: Any, username: str, path: Path) -> tuple[int, float]:
+    """The baseline for comments: Telethon's obvious loop — every post, then
+    ``iter_messages(channel, reply_to=post)`` for each post that has comments — to JSONL."""
+    client = world.client()
+    await client.connect()
+    try:
+        entity = await client.get_input_entity(username)
+        started = time.perf_counter()
+        n = 0
+        with open(path, "wb") as f:
+            posts = [m.id async for m in client.iter_messages(entity, wait_time=0)
+                     if m.replies is not None and m.replies.replies]
+            for post in posts:
+                async for c in client.iter_messages(entity, reply_to=post, wait_time=0):
+                    f.write(orjson.dumps(c.to_dict(), default=str, option=orjson.OPT_APPEND_NEWLINE))
+                    n += 1
+        return n, time.perf_counter() - started
+    finally:
+        await client.disconnect()
+
+
+def bench_threads(ctx: Ctx) -> None:
+    """Comments at 50 ms: ``tgx export --comments`` (the whole process) vs the obvious loop;
+    ``--topic`` on a 20-topic forum: GetReplies requests vs the topic's own pages."""
+    s = ctx.sizes
+    work = ctx.dir("threads")
+    chan = {**channel("commented", s.thread_posts),
+            "comments": {"commented": s.thread_commented, "most": s.thread_most}}
+    scenario = {"chats": [chan], "latency_ms": 50}
+    cfg = scenario_file(work / "tgx.toml", **scenario)
+    world = world_of(**scenario)
+    world.freeze()
+    total = world.comment_total("commented")
+    rounds = max(1, min(3, s.rounds))
+    bases, runs = alternate(
+        rounds,
+        lambda _i: asyncio.run(obvious_comments_loop(world_of(**scenario), "commented", work / "loop.jsonl")),
+        lambda i: run_tgx(ctx, cfg, "export", "@commented", "--comments", "-o", str(work / f"out{i}"), "-q",
+                          cwd=work))
+    for n, _sec in bases:
+        assert n == total, (n, total)
+    paired_row(ctx, "threads", f"{total:,} comments on {s.thread_commented} of {s.thread_posts:,} posts at 50 ms: "
+               "tgx --comments (process) vs obvious loop", [total / m.wall for m in runs],
+               [n / sec for n, sec in bases], 5.0, unit="comments/s")
+
+    forum = {"kind": "forum", "username": "forum20", "messages": s.forum_msgs, "topics": 20, "media": False}
+    log = work / "forum-requests.jsonl"
+    fcfg = scenario_file(work / "forum.toml", chats=[forum], request_log=str(log))
+    fworld = world_of(chats=[forum])
+    fworld.freeze()
+    thread = fworld.chat("forum20").threads[7]
+    run_tgx(ctx, fcfg, "export", "@forum20", "--topic", str(thread.root), "-o", str(work / "forum"), "-q", cwd=work)
+    asked = sum(1 for line in log.read_text().splitlines() if json.loads(line)["type"] == "GetRepliesRequest")
+    pages = -(-thread.count // 100)
+    ratio_row(ctx, "threads", f"--topic on a 20-topic forum of {s.forum_msgs:,}: GetReplies vs the topic's "
+              f"{thread.count:,} msgs / 100", asked, pages, 1.2, unit="requests", higher_is_better=False)
+
+
 BENCHES: dict[str, tuple[str, Callable[[Ctx], None]]] = {
     "spine": ("100k msgs vs Telethon + orjson; peak RSS at 100k and 1M", bench_spine),
     "latency": ("50 ms RTT, 20k msgs vs iter_messages", bench_latency),
@@ -764,6 +835,7 @@ BENCHES: dict[str, tuple[str, Callable[[Ctx], None]]] = {
     "media": ("32 MB video at 50 ms; cpu encoder vs ffmpeg", bench_media),
     "metrics": ("metrics sinks + monitor on vs off", bench_metrics),
     "startup": ("tgx --version/--help/plugins/render vs `import typer, rich.console`", bench_startup),
+    "threads": ("comments at 50 ms vs the obvious loop; --topic requests vs the topic's pages", bench_threads),
 }
 
 
