@@ -255,7 +255,22 @@ def test_reply():
 
 def test_comment_thread_reply_is_not_a_topic():
     m = msg(reply_to=t.MessageReplyHeader(reply_to_msg_id=8, reply_to_top_id=3))
-    assert (m.reply_to_id, m.topic_id) == (8, None)
+    assert (m.reply_to_id, m.topic_id, m.reply_to_top_id) == (8, None, 3)  # answers comment 8 in thread 3
+    direct = msg(reply_to=t.MessageReplyHeader(reply_to_msg_id=3))
+    assert (direct.reply_to_id, direct.reply_to_top_id) == (3, None)
+
+
+def test_a_posts_replies_keep_their_count_and_newest_id():
+    post = msg(replies=t.MessageReplies(replies=12, replies_pts=5, comments=True, channel_id=77, max_id=950))
+    assert (post.replies, post.replies_max_id) == (12, 950)
+    quiet = msg(replies=t.MessageReplies(replies=0, replies_pts=5, comments=True, channel_id=77))
+    assert (quiet.replies, quiet.replies_max_id) == (0, None)
+    assert (msg().replies, msg().replies_max_id) == (None, None)
+
+
+def test_a_topic_created_message_belongs_to_its_own_topic():
+    m = service(t.MessageActionTopicCreate("Ideas", 0x6FB9F0), id=42)
+    assert (m.action.type, m.topic_id, m.reply_to_id) == ("topic_created", 42, None)
 
 
 def test_forum_topic_post_and_reply():
