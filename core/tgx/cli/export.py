@@ -135,7 +135,8 @@ async def export_with_client(state: AppState, req: ExportRequest, *, json_output
             "out": str(req.out),
             "chats": [{"id": o.peer.id, "title": o.peer.title, "folder": str(o.folder),
                        "fetched": o.fetch.fetched, "complete": o.fetch.complete,
-                       "server_count": o.fetch.server_count} for o in outcome.chats],
+                       "server_count": o.fetch.server_count, "discussion_of": o.discussion_of}
+                      for o in outcome.chats],
             "media": outcome.media.as_dict() if outcome.media is not None else None,
             "exit_code": outcome.exit_code,
             "metrics": outcome.outputs,

@@ -77,6 +77,7 @@ class ChatOutcome:
     peer: Peer
     fetch: FetchResult
     folder: Path
+    discussion_of: int | None = None  # a discussion group fetched for --comments: the channel's id
 
 
 @dataclass
@@ -271,7 +272,7 @@ class _Export:
             if group.id in named:
                 return None
             named.add(group.id)
-            return ChatOutcome(group, result.fetch, self.run.out / group.folder_name)
+            return ChatOutcome(group, result.fetch, self.run.out / group.folder_name, discussion_of=o.peer.id)
 
         found = await asyncio.gather(*(one(o) for o in channels))
         self.chats += [o for o in found if o is not None]
