@@ -34,7 +34,6 @@ from tgx.specs import ResolvedPeer
 from tgx.telegram.discussion import linked_group
 
 THREADS_AT_ONCE = 8  # posts' threads fetched at a time through GetReplies (the pacer still decides)
-THREAD_CONCURRENCY = 2  # ranges of one thread in flight (a thread is mostly one or two pages)
 
 
 @dataclass(slots=True)
@@ -131,7 +130,8 @@ async def _fetch_threads(run: RunContext, channel: ResolvedPeer, group: Resolved
     run.progress.add_chat(label, run.archive.count(group.peer.id))
     total = FetchResult(complete=True)
     posts = posts_to_ask(run, channel.peer.id)
-    thread_opts = replace(options, concurrency=min(THREAD_CONCURRENCY, options.concurrency))
+    # The same options: --concurrency is also the pacer's ceiling for GetReplies (shared by every
+    # thread), and a thread too short to split never starts more than one range.
     asked = 0
 
     async def worker() -> None:
@@ -139,7 +139,7 @@ async def _fetch_threads(run: RunContext, channel: ResolvedPeer, group: Resolved
         for post in posts:  # one shared iterator: each post is taken by one worker
             asked += 1
             fetcher = HistoryFetcher(
-                run, group.peer.id, group.input_peer, options=thread_opts, label=label, decoder=decoder,
+                run, group.peer.id, group.input_peer, options=options, label=label, decoder=decoder,
                 on_progress=lambda n, _total: run.progress.advance(label, n),
                 thread=Thread(channel.input_peer, channel.peer.id, post, post=True), archived=0)
             result = await fetcher.run()
