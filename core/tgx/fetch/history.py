@@ -284,7 +284,13 @@ class HistoryFetcher:
         ahead = int(PAGE / self.density)
         victim = max(self._plan, key=lambda r: r.size - ahead)
         free = victim.size - ahead
-        if free * self.density < 2 * MIN_SPLIT_PAGES * PAGE:
+        expected = free * self.density
+        count = self.result.server_count
+        if self.thread is not None and count is not None:
+            # A thread's ids are a narrow band of the chat's: what lies below it is empty, so
+            # expect no more than the server says are left.
+            expected = min(expected, count - self._msgs_seen)
+        if expected < 2 * MIN_SPLIT_PAGES * PAGE:
             return None
         if not self._has_room():
             return _NO_ROOM
