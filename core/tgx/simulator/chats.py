@@ -9,7 +9,7 @@ from typing import Any
 from telethon import utils
 from telethon.tl import types
 
-from tgx.simulator.ids import Interleave, ThreadIds
+from tgx.simulator.ids import CommentLayout, Interleave, ThreadIds
 
 DATE_EPOCH = 1_609_459_200  # 2021-01-01T00:00:00Z: histories start here
 
@@ -39,6 +39,8 @@ class TopicSpec:
     color: int
     closed: bool = False
     pinned: bool = False
+    icon_emoji_id: int | None = None  # a custom emoji document id (ForumTopic / topic-created action)
+    deleted: bool = False  # gone from GetForumTopics / GetForumTopicsByID; its messages stay
 
 
 @dataclass(slots=True, eq=False)
@@ -59,6 +61,12 @@ class ChatSpec:
     members: tuple[int, ...] = ()
     min_users: frozenset[int] = frozenset()
     topics: tuple[TopicSpec, ...] = ()
+    general_hidden: bool = False  # forum: General served with hidden=True
+    # a broadcast channel and its discussion group name each other (chat index); the group
+    # also holds the layout of the comments (None on every other chat)
+    linked: int | None = None
+    comments: CommentLayout | None = None
+    readable: bool = True  # False: a private discussion group the account is not in (CHANNEL_PRIVATE)
     index: int = 0
     access_hash: int = 0
     salt: int = 0
@@ -75,6 +83,10 @@ class ChatSpec:
     edited: frozenset[int] = frozenset()
     deleted: frozenset[int] = frozenset()
     history: Any = None  # ``space`` minus ``deleted``: what GetHistory serves
+
+    @property
+    def is_discussion(self) -> bool:
+        return self.comments is not None
 
     @property
     def is_channel(self) -> bool:

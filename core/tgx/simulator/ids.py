@@ -174,6 +174,139 @@ class WithoutIds:
         return not (i < len(self.gone) and self.gone[i] == message_id)
 
 
+class RangeIds:
+    """Ascending, disjoint runs of ids ``(first, n)``: one discussion thread's comments."""
+
+    __slots__ = ("count", "firsts", "ranks", "runs")
+
+    def __init__(self, runs: Sequence[tuple[int, int]]):
+        self.runs = [(first, n) for first, n in runs if n > 0]
+        self.firsts = [first for first, _ in self.runs]
+        self.ranks = [0]
+        for _, n in self.runs:
+            self.ranks.append(self.ranks[-1] + n)
+        self.count = self.ranks[-1]
+
+    def id_at(self, rank: int) -> int:
+        i = bisect_right(self.ranks, rank) - 1
+        return self.runs[i][0] + rank - self.ranks[i]
+
+    def rank_le(self, message_id: int) -> int:
+        i = bisect_right(self.firsts, message_id) - 1
+        if i < 0:
+            return 0
+        first, n = self.runs[i]
+        return self.ranks[i] + min(n, message_id - first + 1)
+
+    def contains(self, message_id: int) -> bool:
+        i = bisect_right(self.firsts, message_id) - 1
+        return i >= 0 and message_id < self.runs[i][0] + self.runs[i][1]
+
+
+class CommentLayout:
+    """Where a broadcast channel's comments sit in its discussion group's dense ids.
+
+    Id 1 is the group's creation; then one block per post ``p = 1..posts`` in id order: the
+    thread root (the auto-forwarded copy of the post), then its ``counts[(p - 1) % period]``
+    comments; then the ``later`` comments, ``(post, n)`` runs in the order given. Only the
+    periodic pattern and its prefix sums are stored, so "whose is id x" and "where is post
+    p's block" are O(log period) for any channel size.
+    """
+
+    __slots__ = ("base_end", "counts", "gone", "later", "later_of", "later_starts", "period", "period_len",
+                 "posts", "prefix", "total")
+
+    def __init__(self, posts: int, counts: Sequence[int], later: Sequence[tuple[int, int]] = ()):
+        self.posts = posts
+        self.counts = list(counts)
+        self.period = len(self.counts)
+        if posts and self.period == 0:
+            raise ValueError("a channel with posts needs a pattern of comment counts")
+        self.prefix = [0]
+        for c in self.counts:
+            self.prefix.append(self.prefix[-1] + 1 + c)
+        self.period_len = self.prefix[-1]
+        q, r = divmod(posts, self.period) if self.period else (0, 0)
+        self.base_end = 1 + q * self.period_len + self.prefix[r]  # the last id of the last block
+        self.later = [(post, n) for post, n in later if n > 0]
+        self.later_starts: list[int] = []
+        self.later_of: dict[int, list[tuple[int, int]]] = {}  # post -> its later runs (first id, n)
+        at = self.base_end + 1
+        for post, n in self.later:
+            if not 1 <= post <= posts:
+                raise ValueError(f"later comments on post {post}: the channel has posts 1..{posts}")
+            self.later_starts.append(at)
+            self.later_of.setdefault(post, []).append((at, n))
+            at += n
+        self.total = at - 1  # the group's newest id
+        self.gone: dict[int, list[int]] = {}  # post -> deleted comment ids (see set_deleted)
+
+    def count(self, post: int) -> int:
+        """Comments the pattern gives ``post`` (later ones excluded)."""
+        return self.counts[(post - 1) % self.period]
+
+    def root(self, post: int) -> int:
+        """The id of post ``post``'s block start: its thread root."""
+        q, r = divmod(post - 1, self.period)
+        return 2 + q * self.period_len + self.prefix[r]
+
+    def locate(self, message_id: int) -> tuple[int, int]:
+        """(post, slot) of a group id: slot 0 is the root, slot k >= 1 the thread's k-th comment
+        (later ones numbered after the pattern's); (0, 0) for the creation message."""
+        if message_id <= 1:
+            return 0, 0
+        if message_id <= self.base_end:
+            q, rem = divmod(message_id - 2, self.period_len)
+            r = bisect_right(self.prefix, rem) - 1
+            return q * self.period + r + 1, rem - self.prefix[r]
+        i = bisect_right(self.later_starts, message_id) - 1
+        post = self.later[i][0]
+        slot = 1 + self.count(post) + (message_id - self.later_starts[i])
+        for first, n in self.later_of[post]:
+            if first >= self.later_starts[i]:
+                break
+            slot += n
+        return post, slot
+
+    def thread(self, post: int) -> RangeIds:
+        """The comments of ``post``, deleted ones included, ascending."""
+        root = self.root(post)
+        return RangeIds([(root + 1, self.count(post)), *self.later_of.get(post, ())])
+
+    def comment_id(self, post: int, ordinal: int) -> int:
+        """The id of the thread's ``ordinal``-th comment (0-based)."""
+        c = self.count(post)
+        if ordinal < c:
+            return self.root(post) + 1 + ordinal
+        return self.thread(post).id_at(ordinal)
+
+    def set_deleted(self, deleted: frozenset[int] | set[int]) -> None:
+        gone: dict[int, list[int]] = {}
+        for message_id in sorted(deleted):
+            if 1 < message_id <= self.total:
+                post, slot = self.locate(message_id)
+                if slot:
+                    gone.setdefault(post, []).append(message_id)
+        self.gone = gone
+
+    def summary(self, post: int) -> tuple[int, int]:
+        """(comments, newest comment id or 0) of ``post``, deleted ones excluded."""
+        runs = self.later_of.get(post)
+        gone = self.gone.get(post)
+        if not runs and not gone:
+            c = self.count(post)
+            return c, (self.root(post) + c if c else 0)
+        thread = self.thread(post)
+        count = thread.count
+        if not gone:
+            return count, (thread.id_at(count - 1) if count else 0)
+        removed = set(gone)
+        rank = count - 1
+        while rank >= 0 and thread.id_at(rank) in removed:
+            rank -= 1
+        return count - len(gone), (thread.id_at(rank) if rank >= 0 else 0)
+
+
 class IdsView(Sequence[int]):
     """An id space as a lazy, ascending sequence (what tests compare exports against)."""
 
