@@ -40,6 +40,12 @@ _TEXT_WEIGHTS = (("text", 40), ("rich", 6), ("reply", 12), ("fwd_channel", 4), (
                  ("pin", 1), ("title", 1))
 _MEDIA_WEIGHTS = (("photo", 10), ("video", 3), ("document", 3), ("voice", 2), ("sticker", 2), ("audio", 1),
                   ("animation", 1), ("round", 1))
+# a discussion group's comments (and the plain messages in the blocks of service posts)
+_COMMENT_WEIGHTS = (("text", 30), ("rich", 3), ("reactions", 3), ("edited", 3))
+_COMMENT_MEDIA_WEIGHTS = (("photo", 5),)
+COMMENT_REPLY_ONE_IN = 5  # of a thread's comments after its first: answers to an earlier comment
+COMMENT_GAP = 60  # seconds between two "later" comments (see CommentLayout)
+REPLIES_PTS = 1  # MessageReplies.replies_pts (a constant: the simulator sends no updates)
 ALBUM_PERCENT = 5  # of 4-message blocks that hold an album (media chats only)
 EDIT_ONE_IN = 10
 REACT_ONE_IN = 8
@@ -51,6 +57,7 @@ class WorldFacts(Protocol):
 
     me: UserSpec
     users: dict[str, UserSpec]
+    chats: list[ChatSpec]
     source: ChatSpec
     big_file_mb: int
     date_epoch: int
@@ -68,6 +75,8 @@ def _table(weights: tuple[tuple[str, int], ...]) -> tuple[str, ...]:
 
 
 def kind_table(chat: ChatSpec) -> tuple[str, ...]:
+    if chat.comments is not None:
+        return _table(_COMMENT_WEIGHTS + (_COMMENT_MEDIA_WEIGHTS if chat.media else ()))
     weights = _TEXT_WEIGHTS
     if chat.kind == "group" or chat.kind == "supergroup":
         weights = weights + (("add_user", 1),)
@@ -140,58 +149,37 @@ class Facts:
     author: int  # post_author index (0 = none)
     edited: bool
     react: int  # reaction set (0 = none)
-    reply_mode: int  # 0 none, 1 forum topic member, 2 reply in topic, 3 plain reply
+    reply_mode: int  # 0 none, 1 forum topic member, 2 reply in topic, 3 plain reply, 4 reply in a comment thread
     reply_to: int
     top_id: int
     album_start: int  # id of the album's first message, or 0
     album_index: int
     pool: int = 0  # 0: the text is part of the variant; 1: a plain text; 2: a caption
     pool_index: int = 0
-    text_key: int = 0  # what else of the body varies (rich text, file name, poll, spoiler)
+    text_key: int = 0  # what else of the body varies (rich text, file name, poll, spoiler, topic)
     media: MediaFacts | None = None
+    # comments: the post a discussion-group message belongs to (0: none), and for a channel
+    # post or a thread root its thread: 0 no MessageReplies, 1 no comments, 2 with comments
+    post: int = 0
+    thread: int = 0
+    n_replies: int = 0  # comments (deleted ones excluded)
+    max_reply: int = 0  # the newest comment's id (0: none)
 
 
 AUTHORS = (None, "Alice Liddell", "Admin 🤖")
 SUB_VARIANTS = 48  # multiple of every pool size below, so each pool is evenly used
 POOLED_PLAIN = frozenset({"text", "reply", "fwd_channel", "fwd_user", "fwd_hidden", "via_bot", "edited",
-                          "reactions"})
+                          "reactions", "root"})
 
 
 def plan(world: WorldFacts, chat: ChatSpec, message_id: int) -> Facts:
     """All decisions about message ``message_id`` of ``chat`` (which must exist)."""
+    if chat.comments is not None:
+        return _plan_discussion(world, chat, message_id)
     space = chat.space
     rank = space.rank_le(message_id) - 1
     h = mix64(chat.salt ^ message_id)
-    album_start = 0
-    album_index = 0
-    sub = ((h >> 16) & 0xFFFF) % SUB_VARIANTS
-    shown = chat.showcase
-    if rank < len(shown):
-        kind, album_index, album_len = shown[rank]
-        if kind.startswith("rich:"):
-            sub = int(kind[5:])
-            kind = "rich"
-        elif kind == "hostile":
-            sub = 0  # the <script> one
-        if kind == "album":
-            album_start = space.id_at(rank - album_index)
-    else:
-        kind = ""
-        if chat.media:
-            block = (rank - len(shown)) >> 2
-            hb = mix64(chat.salt ^ 0xA1B0A1B0 ^ (block << 20))
-            if hb % 100 < ALBUM_PERCENT:
-                length = 2 + (hb >> 8) % 3
-                start_rank = len(shown) + (block << 2)
-                if rank - start_rank < length:
-                    kind = "album"
-                    album_index = rank - start_rank
-                    album_start = space.id_at(start_rank)
-        if not kind:
-            table = chat.kinds
-            kind = table[h % len(table)]
-    if kind == "album":
-        kind = "album_photo" if (mix64(album_start ^ chat.salt) >> album_index) % 3 else "album_video"
+    kind, sub, album_start, album_index = _kind(chat, rank, h)
 
     date_id = album_start or message_id
     date = chat.date_base + date_id * chat.date_step
@@ -242,6 +230,115 @@ def plan(world: WorldFacts, chat: ChatSpec, message_id: int) -> Facts:
 
     facts = Facts(chat, message_id, rank, h, kind, sub, date, sender, author, edited, react, reply_mode,
                   reply_to, top_id, album_start, album_index)
+    if kind == "topic_create":
+        facts.text_key = rank  # which topic: the showcase's ranks 1..len(topics)
+    elif chat.linked is not None and chat.kind == "channel" and kind not in SERVICE_KINDS:
+        _thread_facts(facts, world.chats[chat.linked], message_id)
+    return _finish(world, facts)
+
+
+def _kind(chat: ChatSpec, rank: int, h: int) -> tuple[str, int, int, int]:
+    """(kind, text variant, album start id, index in the album) of the message at ``rank``."""
+    space = chat.space
+    album_start = 0
+    album_index = 0
+    sub = ((h >> 16) & 0xFFFF) % SUB_VARIANTS
+    shown = chat.showcase
+    if rank < len(shown):
+        kind, album_index, album_len = shown[rank]
+        if kind.startswith("rich:"):
+            sub = int(kind[5:])
+            kind = "rich"
+        elif kind == "hostile":
+            sub = 0  # the <script> one
+        if kind == "album":
+            album_start = space.id_at(rank - album_index)
+    else:
+        kind = ""
+        if chat.media:
+            block = (rank - len(shown)) >> 2
+            hb = mix64(chat.salt ^ 0xA1B0A1B0 ^ (block << 20))
+            if hb % 100 < ALBUM_PERCENT:
+                length = 2 + (hb >> 8) % 3
+                start_rank = len(shown) + (block << 2)
+                if rank - start_rank < length:
+                    kind = "album"
+                    album_index = rank - start_rank
+                    album_start = space.id_at(start_rank)
+        if not kind:
+            table = chat.kinds
+            kind = table[h % len(table)]
+    if kind == "album":
+        kind = "album_photo" if (mix64(album_start ^ chat.salt) >> album_index) % 3 else "album_video"
+    return kind, sub, album_start, album_index
+
+
+def post_kind_date(chat: ChatSpec, post: int) -> tuple[str, int]:
+    """(kind, date) of a broadcast channel's post, without planning all of it."""
+    kind, _, album_start, _ = _kind(chat, post - 1, mix64(chat.salt ^ post))
+    return kind, chat.date_base + (album_start or post) * chat.date_step
+
+
+def _thread_facts(facts: Facts, group: ChatSpec, post: int) -> None:
+    assert group.comments is not None
+    facts.post = post
+    facts.n_replies, facts.max_reply = group.comments.summary(post)
+    facts.thread = 2 if facts.max_reply else 1
+
+
+def _plan_discussion(world: WorldFacts, chat: ChatSpec, message_id: int) -> Facts:
+    """A discussion group's message: its creation, a thread root, a comment, or (in the block of a
+    channel's service post) a plain message of the group. See :class:`tgx.simulator.ids.CommentLayout`."""
+    layout = chat.comments
+    assert layout is not None and chat.linked is not None
+    channel = world.chats[chat.linked]
+    h = mix64(chat.salt ^ message_id)
+    sub = ((h >> 16) & 0xFFFF) % SUB_VARIANTS
+    rank = message_id - 1
+    post, slot = layout.locate(message_id)
+    if post == 0:
+        return Facts(chat, message_id, rank, h, "create", sub, channel.date_base, world.me.id, 0, False, 0,
+                     0, 0, 0, 0, 0)
+    post_kind, post_date = post_kind_date(channel, post)
+    if message_id > layout.base_end:
+        after_last = channel.date_base + (layout.posts + 1) * channel.date_step  # past every block's dates
+        date = after_last + COMMENT_GAP * (message_id - layout.base_end)
+    else:
+        size = 1 + layout.count(post)
+        after = post_kind_date(channel, post + 1)[1]  # the next post's (to be) date: growth changes nothing
+        date = post_date + slot * max(0, after - post_date) // size
+    threaded = post_kind not in SERVICE_KINDS
+    if slot == 0 and threaded:
+        facts = Facts(chat, message_id, rank, h, "root", sub, date, None, 0, False, 0, 0, 0, 0, 0, 0)
+        _thread_facts(facts, chat, post)
+        facts.pool, facts.pool_index = 1, sub % len(content.PLAIN_TEXTS)
+        return facts
+    table = chat.kinds
+    kind = table[h % len(table)]
+    members = chat.members
+    sender = members[(h >> 8) % len(members)]
+    edited = kind == "edited" or (h >> 24) % EDIT_ONE_IN == 0
+    react = 1 if kind == "reactions" else 0
+    if not react and (h >> 28) % REACT_ONE_IN == 0:
+        react = 1 + (h >> 31) % 2
+    reply_mode = reply_to = top_id = 0
+    if threaded:
+        root = layout.root(post)
+        ordinal = slot - 1
+        if ordinal > 0 and (h >> 40) % COMMENT_REPLY_ONE_IN == 0:
+            back = 1 + (h >> 44) % min(ordinal, 20)
+            reply_mode, reply_to, top_id = 4, layout.comment_id(post, ordinal - back), root
+        else:
+            reply_mode, reply_to = 3, root
+    facts = Facts(chat, message_id, rank, h, kind, sub, date, sender, 0, edited, react, reply_mode, reply_to,
+                  top_id, 0, 0)
+    facts.post = post if threaded else 0
+    return _finish(world, facts)
+
+
+def _finish(world: WorldFacts, facts: Facts) -> Facts:
+    """The body facts of a planned message: its text pool, rich/poll variant, file."""
+    kind, sub, album_index = facts.kind, facts.sub, facts.album_index
     if kind in POOLED_PLAIN:
         facts.pool, facts.pool_index = 1, sub % len(content.PLAIN_TEXTS)
     elif kind in FILE_KINDS:
@@ -374,7 +471,8 @@ FIELDS: dict[str, tuple[str, Any]] = {
     "r2": (I32, _i32(13)), "v0": (I32, _i32(14)), "v1": (I32, _i32(15)), "v2": (I32, _i32(16)),
     "v3": (I32, _i32(17)), "vtotal": (I32, _i32(18)), "sz_m": (I32, _i32(19)), "sz_x": (I32, _i32(20)),
     "sz_y0": (I32, _i32(21)), "sz_y1": (I32, _i32(22)), "sz_y2": (I32, _i32(23)), "dc": (I32, _i32(24)),
-    "duration": (I32, _i32(25)),
+    "duration": (I32, _i32(25)), "post_id": (I32, _i32(26)), "post_id2": (I32, _i32(27)),
+    "post_date": (I32, _i32(28)), "n_replies": (I32, _i32(29)), "max_reply": (I32, _i32(30)),
     "grouped": (I64, _i64(1)), "media_id": (I64, _i64(2)), "access_hash": (I64, _i64(3)),
     "size": (I64, _i64(4)), "poll_id": (I64, _i64(5)), "sender": (I64, _i64(6)),
     "duration_f": (F64, 7777.123456789),
@@ -431,6 +529,8 @@ VALUES: dict[str, str] = {
     "sz_y2": "f.media.thumbs['y']",
     "dc": "f.media.dc_id",
     "duration": "duration_of(f)",
+    "post_id": "f.post", "post_id2": "f.post", "post_date": "f.date",
+    "n_replies": "f.n_replies", "max_reply": "f.max_reply",
     "grouped": "signed64(mix64(f.chat.salt ^ 0x6A1B0000 ^ (f.album_start << 16)))",
     "media_id": "f.media.media_id",
     "access_hash": "f.media.access_hash",
@@ -558,7 +658,7 @@ def variant_of(f: Facts, me_id: int) -> tuple:
         sender = 2 if f.sender == me_id else 3
     else:
         sender = 4 if f.sender == me_id else 5
-    return (f.kind, f.text_key, sender, f.author, f.edited, f.react, f.reply_mode, f.pool)
+    return (f.kind, f.text_key, sender, f.author, f.edited, f.react, f.reply_mode, f.pool, f.thread)
 
 
 class _Refs:
@@ -591,6 +691,10 @@ def build_template(world: WorldFacts, chat: ChatSpec, f: Facts) -> Template:
             from_id = types.PeerUser(sentinel("sender"))
     elif f.sender == 0:
         from_id = chat.peer()  # anonymous group admin
+    elif kind == "root":  # the channel's post, auto-forwarded into its discussion group
+        assert chat.linked is not None
+        from_id = world.chats[chat.linked].peer()
+        refs.chats[chat.linked] = None
     if chat.kind == "private":
         refs.user(chat, chat.user.id)
 
@@ -602,6 +706,18 @@ def build_template(world: WorldFacts, chat: ChatSpec, f: Facts) -> Template:
                                             reply_to_top_id=sentinel("top_id"))
     elif f.reply_mode == 3:
         reply_to = types.MessageReplyHeader(reply_to_msg_id=sentinel("reply_to"))
+    elif f.reply_mode == 4:  # a comment answering an earlier comment of its thread
+        reply_to = types.MessageReplyHeader(reply_to_msg_id=sentinel("reply_to"), reply_to_top_id=sentinel("top_id"))
+
+    replies = None
+    if f.thread:
+        max_id = sentinel("max_reply") if f.thread == 2 else None
+        if chat.kind == "channel":  # a post: its comments live in the linked group
+            assert chat.linked is not None
+            replies = types.MessageReplies(replies=sentinel("n_replies"), replies_pts=REPLIES_PTS, comments=True,
+                                           channel_id=world.chats[chat.linked].id, max_id=max_id)
+        else:  # a thread root in the discussion group
+            replies = types.MessageReplies(replies=sentinel("n_replies"), replies_pts=REPLIES_PTS, max_id=max_id)
 
     reactions = None
     if f.react:
@@ -629,7 +745,7 @@ def build_template(world: WorldFacts, chat: ChatSpec, f: Facts) -> Template:
         edit_date=sentinel_date("edit_date") if f.edited else None,
         post_author=AUTHORS[f.author] if f.author else None,
         grouped_id=sentinel("grouped") if f.album_start else None,
-        reactions=reactions,
+        reactions=reactions, replies=replies,
     )
     return Template.from_tl(obj, tuple(refs.users.items()), tuple(refs.chats))
 
@@ -644,8 +760,9 @@ def _action(world: WorldFacts, chat: ChatSpec, f: Facts, refs: _Refs) -> Any:
             return types.MessageActionChatCreate(title=chat.title, users=[world.me.id] + members)
         return types.MessageActionChannelCreate(title=chat.title)
     if kind == "topic_create":
-        topic = chat.topics[f.rank - 1]
-        return types.MessageActionTopicCreate(title=topic.title, icon_color=topic.color)
+        topic = chat.topics[f.text_key - 1]
+        return types.MessageActionTopicCreate(title=topic.title, icon_color=topic.color,
+                                              icon_emoji_id=topic.icon_emoji_id)
     if kind == "pin":
         return types.MessageActionPinMessage()
     if kind == "title":
@@ -683,6 +800,11 @@ def _body(world: WorldFacts, chat: ChatSpec, f: Facts, refs: _Refs) -> tuple:
                                      from_id=refs.user(chat, world.users["bob"].id))
     elif kind == "fwd_hidden":
         fwd = types.MessageFwdHeader(date=sentinel_date("fwd_date"), from_name="Hidden Sender 🕶")
+    elif kind == "root":
+        assert chat.linked is not None
+        channel = world.chats[chat.linked].peer()
+        fwd = types.MessageFwdHeader(date=sentinel_date("post_date"), from_id=channel, channel_post=sentinel("post_id"),
+                                     saved_from_peer=channel, saved_from_msg_id=sentinel("post_id2"))
     elif kind == "via_bot":
         via_bot = world.users["bot"].id
         refs.user(chat, via_bot)

@@ -21,6 +21,7 @@ from telethon.tl.functions import account, auth, channels, contacts, help, messa
 
 from tgx.simulator import content
 from tgx.simulator import messages as msgs
+from tgx.simulator.ids import WithoutIds
 
 if TYPE_CHECKING:
     from tgx.simulator.chats import ChatSpec
@@ -143,6 +144,7 @@ class Server:
             messages.GetMessagesRequest: self.get_messages,
             messages.GetHistoryRequest: self.get_history,
             messages.GetRepliesRequest: self.get_replies,
+            messages.GetDiscussionMessageRequest: self.get_discussion_message,
             messages.GetDialogsRequest: self.get_dialogs,
             messages.GetPeerDialogsRequest: self.get_peer_dialogs,
             messages.GetForumTopicsRequest: self.get_forum_topics,
@@ -239,6 +241,13 @@ class Server:
                     world.make_private(chat)
         if chat.index in world.forbidden:
             raise RpcFault(400, "CHANNEL_PRIVATE" if chat.is_channel else "CHAT_FORBIDDEN")
+        return chat
+
+    @staticmethod
+    def _readable(chat: ChatSpec) -> ChatSpec:
+        """Refuse reading a private discussion group the account is not a member of."""
+        if not chat.readable:
+            raise RpcFault(400, "CHANNEL_PRIVATE")
         return chat
 
     def _channel(self, channel_id: int, access_hash: int | None) -> ChatSpec:
@@ -364,6 +373,8 @@ class Server:
     def get_history(self, req: Any, ctx: _Ctx) -> Any:
         self.world.freeze()
         chat = self._peer_chat(req.peer)
+        if chat is not None:
+            self._readable(chat)
         space = chat.history if chat is not None else None
         ids, count, whole = self._slice(chat, space, req)
         return self._history_answer(chat, ids, count, whole)
@@ -375,12 +386,68 @@ class Server:
             raise RpcFault(400, "PEER_ID_INVALID")
         if not chat.space.contains(req.msg_id):
             raise RpcFault(400, "MSG_ID_INVALID")
+        found = self._comment_thread(chat, req.msg_id)
+        if found is not None:
+            channel, group, post = found
+            layout = group.comments
+            assert layout is not None
+            space: Any = layout.thread(post) if post else None
+            if space is not None and layout.gone.get(post):
+                space = WithoutIds(space, layout.gone[post])
+            ids, count, _ = self._slice(group, space, req)
+            ents = _Entities(self.world)
+            blobs = self._message_blobs(group, ids, ents)
+            ents.add_chat(channel)
+            ents.add_chat(group)
+            return types.messages.ChannelMessages(pts=self.world.pts, count=count, messages=blobs, topics=[],
+                                                  chats=ents.chat_list(), users=ents.user_list())
         thread = chat.thread(req.msg_id) if chat.forum else None
         if thread is None:
             return types.messages.ChannelMessages(pts=self.world.pts, count=0, messages=[], topics=[],
                                                   chats=[Raw(self.world.chat_blob(chat))], users=[])
         ids, count, _ = self._slice(chat, thread, req)
         return self._history_answer(chat, ids, count, False)
+
+    def _comment_thread(self, chat: ChatSpec, message_id: int) -> tuple[ChatSpec, ChatSpec, int] | None:
+        """(channel, discussion group, post id) of a comment thread named by a channel post or by
+        one of the group's messages; post 0: no thread there (a service post, the group's own
+        messages). None: ``chat`` has no comments (a forum or any other chat)."""
+        world = self.world
+        if chat.kind == "channel" and chat.linked is not None:
+            channel, group, post = chat, world.chats[chat.linked], message_id
+        elif chat.comments is not None and chat.linked is not None:
+            self._readable(chat)
+            channel, group = world.chats[chat.linked], chat
+            post, _slot = chat.comments.locate(message_id)
+        else:
+            return None
+        if post and msgs.post_kind_date(channel, post)[0] in msgs.SERVICE_KINDS:
+            post = 0
+        return channel, group, post
+
+    def get_discussion_message(self, req: Any, ctx: _Ctx) -> Any:
+        world = self.world
+        world.freeze()
+        chat = self._peer_chat(req.peer)
+        if chat is None or not chat.is_channel or not chat.space.contains(req.msg_id):
+            raise RpcFault(400, "MSG_ID_INVALID")
+        found = self._comment_thread(chat, req.msg_id)
+        if found is None or not found[2]:
+            raise RpcFault(400, "MSG_ID_INVALID")
+        channel, group, post = found
+        layout = group.comments
+        assert layout is not None
+        root = layout.root(post)
+        if not group.history.contains(root):
+            raise RpcFault(400, "MSG_ID_INVALID")
+        ents = _Entities(world)
+        blobs = self._message_blobs(group, [root], ents)
+        ents.add_chat(channel)
+        ents.add_chat(group)
+        _count, newest = layout.summary(post)
+        return types.messages.DiscussionMessage(
+            messages=blobs, max_id=newest or None, read_inbox_max_id=newest or None,
+            read_outbox_max_id=newest or None, unread_count=0, chats=ents.chat_list(), users=ents.user_list())
 
     def _messages_by_id(self, chat_for: Any, wanted: list[Any],
                         channel: ChatSpec | None) -> tuple[list, _Entities]:
@@ -409,7 +476,7 @@ class Server:
     def get_channel_messages(self, req: Any, ctx: _Ctx) -> Any:
         world = self.world
         world.freeze()
-        chat = self._touch(self._input_channel(req.channel))
+        chat = self._readable(self._touch(self._input_channel(req.channel)))
 
         def lookup(message_id: int) -> tuple[ChatSpec, int] | None:
             return (chat, message_id) if chat.history.contains(message_id) else None
@@ -499,6 +566,8 @@ class Server:
         """(top message id, thread, title/color source) of every forum topic, most recent first."""
         rows = []
         for i, thread in enumerate(chat.threads):
+            if i and chat.topics[i - 1].deleted:
+                continue
             top = thread.id_at(thread.count - 1)
             rows.append((top, thread, i))
         rows.sort(key=lambda r: r[0], reverse=True)
@@ -511,18 +580,21 @@ class Server:
         tops: list[Raw] = []
         for top, thread, i in rows:
             closed = pinned = False
+            emoji: int | None = None
+            hidden = False
             if i == 0:
-                title, color = "General", 0x6FB9F0
+                title, color, hidden = "General", 0x6FB9F0, chat.general_hidden
             else:
                 spec = chat.topics[i - 1]
                 title, color, closed, pinned = spec.title, spec.color, spec.closed, spec.pinned
+                emoji = spec.icon_emoji_id
             root_date = msgs.plan(world, chat, thread.root).date
             topics.append(types.ForumTopic(
                 id=thread.root, date=_dt(root_date), peer=chat.peer(), title=title, icon_color=color,
                 top_message=top, read_inbox_max_id=top, read_outbox_max_id=top, unread_count=0,
                 unread_mentions_count=0, unread_reactions_count=0, unread_poll_votes_count=0,
                 from_id=types.PeerUser(world.me.id), notify_settings=types.PeerNotifySettings(),
-                closed=closed, pinned=pinned))
+                closed=closed, pinned=pinned, hidden=hidden, icon_emoji_id=emoji))
             tops.extend(self._message_blobs(chat, [top], ents))
         ents.add_chat(chat)
         ents.add_user(world.me.id)
@@ -690,15 +762,19 @@ class Server:
     def get_full_channel(self, req: Any, ctx: _Ctx) -> Any:
         world = self.world
         world.freeze()
-        chat = self._touch(self._input_channel(req.channel))
+        chat = self._readable(self._touch(self._input_channel(req.channel)))
         top = chat.space.id_at(chat.space.count - 1) if chat.space.count else 0
+        linked = world.chats[chat.linked] if chat.linked is not None else None
         full = types.ChannelFull(
             id=chat.id, about=f"About {chat.title}", read_inbox_max_id=top, read_outbox_max_id=top,
             unread_count=0, chat_photo=types.PhotoEmpty(0), notify_settings=types.PeerNotifySettings(),
             bot_info=[], pts=world.pts, participants_count=len(chat.members) or 1234,
-            can_view_participants=chat.kind == "supergroup" or None)
+            can_view_participants=chat.kind == "supergroup" or None,
+            linked_chat_id=linked.id if linked is not None else None)
         ents = _Entities(world)
         ents.add_chat(chat)
+        if linked is not None:
+            ents.add_chat(linked)
         return types.messages.ChatFull(full_chat=full, chats=ents.chat_list(), users=[])
 
     def get_full_chat(self, req: Any, ctx: _Ctx) -> Any:
@@ -801,6 +877,8 @@ def _params(request: Any) -> dict[str, Any]:
         if isinstance(request, messages.GetRepliesRequest):
             params["msg_id"] = request.msg_id
         return params
+    if isinstance(request, messages.GetDiscussionMessageRequest):
+        return {"peer": _marked(request.peer), "msg_id": request.msg_id}
     if isinstance(request, upload.GetFileRequest):
         loc = request.location
         return {"location": type(loc).__name__, "media_id": getattr(loc, "id", None),

@@ -7,8 +7,9 @@ O(1) memory. :class:`tgx.simulator.simulated.SimulatedTelegram` adds the clients
 
 from __future__ import annotations
 
+import random
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -18,14 +19,23 @@ from tgx.simulator import content, messages
 from tgx.simulator.chats import DATE_EPOCH, ChatSpec, TopicSpec, UserSpec
 from tgx.simulator.content import hash_of, mix64, signed64
 from tgx.simulator.faults import Faults, RateLimiter, RequestLog
-from tgx.simulator.ids import DenseIds, IdSpace, IdsView, Interleave, SharedIds, ThreadIds, WithoutIds
+from tgx.simulator.ids import (
+    CommentLayout,
+    DenseIds,
+    IdSpace,
+    IdsView,
+    Interleave,
+    SharedIds,
+    ThreadIds,
+    WithoutIds,
+)
 
 DATE_SPAN = 4 * 365 * 86_400  # ... and end within four years, whatever their size
 TOPIC_COLORS = (0x6FB9F0, 0xFFD67E, 0xCB86DB, 0x8EEE98, 0xFF93B2, 0xFB6F5F)
 DEFAULT_TOPICS = ("Announcements 📣", "Random 🎲", "Help & <Support>")
 EDIT_SUFFIX = " (edited later)"  # appended to the text of a message listed in ``edited``
 EDIT_DELAY = 5 * 86_400  # its new edit_date: this long after the message's date
-
+COMMENT_PERIOD = 1024  # a discussion group's comment counts repeat every this many posts
 
 
 class World:
@@ -164,10 +174,16 @@ class World:
         signatures: bool = False,
         id: int | None = None,
         key: str | None = None,
+        comments: bool | Mapping[str, Any] | None = None,
+        general_hidden: bool = False,
     ) -> ChatSpec:
         """A broadcast channel, or a supergroup (``megagroup=True``; ``forum=True`` for topics:
-        a count, or titles, or ``{"title", "closed", "pinned"}`` tables — change them between two
-        runs to rename or close a topic)."""
+        a count, or titles, or ``{"title", "closed", "pinned", "icon_emoji_id", "deleted"}``
+        tables — change them between two runs to rename, close or delete a topic).
+
+        ``comments`` (broadcast channels): True, or :meth:`add_discussion`'s keyword arguments
+        as a mapping, gives the channel a linked discussion group. ``general_hidden`` (forums):
+        the General topic is served hidden."""
         index = len(self.chats)
         chat_id = id or 1_700_000_001 + index
         kind = "supergroup" if (megagroup or forum) else "channel"
@@ -185,14 +201,100 @@ class World:
             topic_specs = tuple(
                 TopicSpec(2 + i, t, TOPIC_COLORS[i % len(TOPIC_COLORS)]) if isinstance(t, str) else
                 TopicSpec(2 + i, str(t["title"]), TOPIC_COLORS[i % len(TOPIC_COLORS)],
-                          closed=bool(t.get("closed", False)), pinned=bool(t.get("pinned", False)))
+                          closed=bool(t.get("closed", False)), pinned=bool(t.get("pinned", False)),
+                          icon_emoji_id=t.get("icon_emoji_id"), deleted=bool(t.get("deleted", False)))
                 for i, t in enumerate(listed))
         chat = ChatSpec(
             key=key or username or f"channel{chat_id}", kind=kind, id=chat_id,
             title=title or (username or f"Channel {chat_id}"), messages=messages,
             media=self.media if media is None else media, username=username, forum=forum, joined=joined,
-            signatures=signatures, members=members, min_users=min_users, topics=topic_specs)
-        return self._add(chat)
+            signatures=signatures, members=members, min_users=min_users, topics=topic_specs,
+            general_hidden=general_hidden and forum)
+        if comments and kind != "channel":
+            raise ValueError(f"{chat.key}: only a broadcast channel has comments")
+        self._add(chat)
+        if comments:
+            try:
+                self.add_discussion(chat, **(dict(comments) if isinstance(comments, Mapping) else {}))
+            except (TypeError, ValueError):
+                self.chats.pop()  # nothing half-added
+                raise
+        return chat
+
+    def add_discussion(
+        self,
+        channel: ChatSpec | str | int,
+        *,
+        commented: float | int = 0.3,
+        most: int = 200,
+        private: bool = False,
+        later: Iterable[Sequence[int]] = (),
+        username: str | None = None,
+        title: str | None = None,
+        id: int | None = None,
+        key: str | None = None,
+        media: bool | None = None,
+    ) -> ChatSpec:
+        """The broadcast channel's linked discussion group, where its posts' comments live.
+
+        ``commented``: the share (a float, 0..1) or the number (an int, taken as the share
+        n / posts to two significant digits) of the channel's posts that have comments — about
+        that many: each of a pattern of 1,024 positions, repeated along the posts, has comments
+        by a seeded priority — each between 1 and ``most`` of them (mostly few). A post's
+        comments depend on its position and the share only, so a rerun with more posts keeps the
+        old posts' comments (with an int, while n / posts rounds the same). The
+        group's ids: 1 its creation; then per post, in id order, the thread root (the post's
+        auto-forwarded copy) and the post's comments — in the block of a service post (creation,
+        pin, title edit) they are plain messages of the group, no thread; then ``later``:
+        ``(post, n)`` pairs, n more comments on that post, in that order, after the last block
+        (a rerun with more posts moves them behind the new blocks: grow both in one rerun).
+
+        ``private``: the account is not a member (no username, ``left``): GetHistory,
+        GetFullChannel and channels.GetMessages on the group answer CHANNEL_PRIVATE, while
+        GetReplies on the channel's posts still work. Otherwise the group is joined (in the
+        dialog list) and read like any supergroup.
+        """
+        chat = self.chat(channel)
+        if chat.kind != "channel":
+            raise ValueError(f"{chat.key} is not a broadcast channel")
+        if chat.linked is not None:
+            raise ValueError(f"{chat.key} already has a discussion group")
+        if private and username:
+            raise ValueError("a private discussion group has no username")
+        if isinstance(commented, bool) or not isinstance(commented, int | float) or commented < 0 or (
+                isinstance(commented, float) and commented > 1):
+            raise ValueError(f"commented must be a share (0..1) or a number of posts, not {commented!r}")
+        if isinstance(most, bool) or not isinstance(most, int) or most < 1:
+            raise ValueError(f"most must be a whole number of comments >= 1, not {most!r}")
+        runs: list[tuple[int, int]] = []
+        for entry in later:
+            pair = tuple(entry)
+            if len(pair) != 2 or not all(isinstance(v, int) and not isinstance(v, bool) for v in pair) \
+                    or pair[1] < 0:
+                raise ValueError(f"later entries are [post id, comments], not {entry!r}")
+            runs.append((pair[0], pair[1]))
+        posts = chat.messages
+        period = COMMENT_PERIOD if posts else 0
+        counts = [0] * period
+        if period:
+            # a share, so that a channel grown between two runs keeps its old posts' comments; an
+            # int is n / posts to two significant digits (growing by a few percent keeps it)
+            share = float(commented) if isinstance(commented, float) else float(f"{min(1.0, commented / posts):.2g}")
+            rng = random.Random(hash_of(self.seed, 0xC033E27, chat.id))
+            sizes = [rng.random() for _ in range(period)]  # each position's size, whoever is chosen
+            order = list(range(period))
+            rng.shuffle(order)  # the positions by priority: a larger share adds posts, changes none
+            for position in order[:round(share * period)]:
+                r = sizes[position]
+                counts[position] = min(most, 1 + int(most * r * r))  # skewed toward few
+        layout = CommentLayout(posts, counts, runs)
+        group = self.add_channel(username, title or f"{chat.title} chat", layout.total, megagroup=True,
+                                 media=media, joined=not private, id=id, key=key or f"{chat.key}_comments")
+        group.comments = layout
+        group.readable = not private
+        group.linked, chat.linked = chat.index, group.index
+        layout.set_deleted(group.deleted)
+        return group
 
     def add_supergroup(self, username: str | None = None, title: str | None = None, messages: int = 1000,
                        **kwargs: Any) -> ChatSpec:
@@ -264,6 +366,10 @@ class World:
             chat.showcase = messages.showcase(chat, self.big_file_mb > 0)
             chat.kinds = messages.kind_table(chat)
             chat.history = WithoutIds(chat.space, chat.deleted) if chat.deleted else chat.space
+        for chat in self.chats:
+            if chat.comments is not None and chat.linked is not None:
+                chat.showcase = ()
+                chat.date_base = self.chats[chat.linked].date_base  # created with its channel
 
     def _freeze_forum(self, chat: ChatSpec) -> None:
         count = len(chat.topics)
@@ -337,6 +443,68 @@ class World:
         spec.deleted = spec.deleted | frozenset(ids)
         if spec.space is not None:
             spec.history = WithoutIds(spec.space, spec.deleted)
+        if spec.comments is not None:
+            spec.comments.set_deleted(spec.deleted)
+
+    # -- comments (a broadcast channel's discussion group)
+
+    def discussion_of(self, channel: ChatSpec | str | int) -> ChatSpec | None:
+        """The channel's linked discussion group, or None."""
+        chat = self.chat(channel)
+        if chat.kind != "channel" or chat.linked is None:
+            return None
+        return self.chats[chat.linked]
+
+    def _thread_of_post(self, channel: ChatSpec | str | int, post_id: int) -> tuple[ChatSpec, IdSpace] | None:
+        """(group, the post's comment ids, deleted ones excluded) or None: no group, or no
+        thread (a service post, or no such post)."""
+        self.freeze()
+        chat = self.chat(channel)
+        group = self.discussion_of(chat)
+        if group is None or not 1 <= post_id <= chat.messages:
+            return None
+        if messages.post_kind_date(chat, post_id)[0] in messages.SERVICE_KINDS:
+            return None
+        layout = group.comments
+        assert layout is not None
+        thread: IdSpace = layout.thread(post_id)
+        if layout.gone.get(post_id):
+            thread = WithoutIds(thread, layout.gone[post_id])
+        return group, thread
+
+    def thread_root(self, channel: ChatSpec | str | int, post_id: int) -> int | None:
+        """The id, in the discussion group, of the post's thread root (None: no thread)."""
+        found = self._thread_of_post(channel, post_id)
+        if found is None:
+            return None
+        layout = found[0].comments
+        assert layout is not None
+        return layout.root(post_id)
+
+    def comments_of(self, channel: ChatSpec | str | int, post_id: int) -> list[int]:
+        """The ids (in the discussion group) of the post's comments, ascending, deleted ones
+        excluded, later ones included."""
+        found = self._thread_of_post(channel, post_id)
+        return list(IdsView(found[1])) if found is not None else []
+
+    def expected_comments(self, channel: ChatSpec | str | int) -> Iterator[tuple[int, int]]:
+        """Every (post id, comment id) of the channel, in ascending (post, comment) order, lazily."""
+        chat = self.chat(channel)
+        for post_id in range(1, chat.messages + 1):
+            found = self._thread_of_post(chat, post_id)
+            if found is not None:
+                for comment_id in IdsView(found[1]):
+                    yield post_id, comment_id
+
+    def comment_total(self, channel: ChatSpec | str | int) -> int:
+        """How many comments the channel's posts have (deleted ones excluded)."""
+        chat = self.chat(channel)
+        total = 0
+        for post_id in range(1, chat.messages + 1):
+            found = self._thread_of_post(chat, post_id)
+            if found is not None:
+                total += found[1].count
+        return total
 
     def tl_message(self, chat: ChatSpec | str | int, message_id: int) -> Any:
         """The message as a Telethon TL object (what a client receives)."""
@@ -441,6 +609,7 @@ class World:
                 username=chat.username, left=not chat.joined or None,
                 broadcast=chat.kind == "channel" or None, megagroup=chat.kind == "supergroup" or None,
                 forum=chat.forum or None, signatures=chat.signatures or None,
+                has_link=chat.linked is not None or None,
                 participants_count=len(chat.members) or 1234)
         if chat.index in self.forbidden:
             return types.ChatForbidden(chat.id, chat.title)
