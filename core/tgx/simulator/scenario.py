@@ -44,10 +44,35 @@ CHAT_KEYS: dict[str, tuple[tuple[type, ...], str]] = {
     "id": ((int,), "a bare chat id"),
     "joined": ((bool,), "true or false"),
     "signatures": ((bool,), "true or false"),
-    "topics": ((int, list), "a number of topics, or a list of titles or {title, closed, pinned} tables"),
+    "topics": ((int, list), "a number of topics, or a list of titles or "
+                            "{title, closed, pinned, icon_emoji_id, deleted} tables"),
+    "general_hidden": ((bool,), "true or false"),
+    "comments": ((bool, dict), "true, or a table of commented, most, private, later, username, title, key, "
+                               "id, media, edited, deleted"),
     "user": ((str,), "a simulated user (alice, bob, carol, dave, erin, bot, deleted)"),
     "edited": ((list,), "a list of message ids edited since an earlier run"),
     "deleted": ((list,), "a list of message ids deleted since an earlier run"),
+}
+TOPIC_KEYS: dict[str, tuple[tuple[type, ...], str]] = {
+    "title": ((str,), "a title"),
+    "closed": ((bool,), "true or false"),
+    "pinned": ((bool,), "true or false"),
+    "deleted": ((bool,), "true or false"),
+    "icon_emoji_id": ((int,), "a custom emoji document id"),
+}
+# a broadcast channel's discussion group (World.add_discussion)
+COMMENT_KEYS: dict[str, tuple[tuple[type, ...], str]] = {
+    "commented": ((int, float), "a share of the posts (0..1) or a number of posts"),
+    "most": ((int,), "a whole number of comments (at least 1)"),
+    "private": ((bool,), "true or false"),
+    "later": ((list,), "a list of [post id, comments] pairs"),
+    "username": ((str,), "a username"),
+    "title": ((str,), "a title"),
+    "key": ((str,), "a chat key"),
+    "id": ((int,), "a bare chat id"),
+    "media": ((bool,), "true or false"),
+    "edited": ((list,), "a list of message ids (of the group) edited since an earlier run"),
+    "deleted": ((list,), "a list of message ids (of the group) deleted since an earlier run"),
 }
 FAULT_COMMON = {"type", "request", "after", "times"}
 FAULT_KEYS: dict[str, set[str]] = {
@@ -84,6 +109,55 @@ def _check(where: str, key: str, value: Any, spec: tuple[tuple[type, ...], str])
         raise ConfigError(f"{where}: {key} must not be negative")
 
 
+def _ids(place: str, key: str, value: list[Any]) -> None:
+    if not all(isinstance(i, int) and not isinstance(i, bool) and i > 0 for i in value):
+        raise ConfigError(f"{place}: {key} must be a list of positive message ids")
+
+
+def _table(place: str, table: Mapping[str, Any], keys: dict[str, tuple[tuple[type, ...], str]]) -> None:
+    for key, value in table.items():
+        if key not in keys:
+            raise ConfigError(f"{place}: unknown key {key!r}", hint="known keys: " + ", ".join(sorted(keys)))
+        _check(place, key, value, keys[key])
+
+
+def _topics(place: str, topics: Any) -> None:
+    if not isinstance(topics, list):
+        return
+    for i, topic in enumerate(topics):
+        where = f"{place} topics[{i}]"
+        if isinstance(topic, str):
+            continue
+        if not isinstance(topic, Mapping):
+            raise ConfigError(f"{where} must be a title or a table")
+        _table(where, topic, TOPIC_KEYS)
+        if "title" not in topic:
+            raise ConfigError(f"{where}: a topic table needs title = \"...\"")
+
+
+def _comments(place: str, comments: Any) -> None:
+    if isinstance(comments, bool):
+        return
+    where = f"{place} comments"
+    _table(where, comments, COMMENT_KEYS)
+    commented = comments.get("commented")
+    if isinstance(commented, float) and commented > 1:
+        raise ConfigError(f"{where}: commented must be a share between 0 and 1 (a float) or a number of "
+                          f"posts (an integer), not {commented!r}")
+    if "most" in comments and comments["most"] < 1:
+        raise ConfigError(f"{where}: most must be at least 1")
+    for pair in comments.get("later", ()):
+        if not (isinstance(pair, list) and len(pair) == 2
+                and all(isinstance(v, int) and not isinstance(v, bool) for v in pair)
+                and pair[0] >= 1 and pair[1] >= 0):
+            raise ConfigError(f"{where}: later must be a list of [post id, comments] pairs, not {pair!r}")
+    if comments.get("private") and "username" in comments:
+        raise ConfigError(f"{where}: a private discussion group has no username")
+    for key in ("edited", "deleted"):
+        if key in comments:
+            _ids(where, key, comments[key])
+
+
 def validate(scenario: Mapping[str, Any]) -> dict[str, Any]:
     """Check a scenario table; returns a plain copy. Unknown keys and types are ConfigErrors."""
     where = "[simulated]"
@@ -109,12 +183,18 @@ def validate(scenario: Mapping[str, Any]) -> dict[str, Any]:
                 raise ConfigError(f"{place}: unknown key {key!r}",
                                   hint="known keys: " + ", ".join(sorted(CHAT_KEYS)))
             _check(place, key, value, CHAT_KEYS[key])
-            if key in ("edited", "deleted") and not all(
-                    isinstance(i, int) and not isinstance(i, bool) and i > 0 for i in value):
-                raise ConfigError(f"{place}: {key} must be a list of positive message ids")
+            if key in ("edited", "deleted"):
+                _ids(place, key, value)
         kind = chat.get("kind")
         if kind not in CHAT_KINDS:
             raise ConfigError(f"{place}: kind must be one of {', '.join(CHAT_KINDS)}, not {kind!r}")
+        _topics(place, chat.get("topics"))
+        if "comments" in chat:
+            if kind != "channel":
+                raise ConfigError(f"{place}: comments only apply to kind = \"channel\" (a broadcast channel)")
+            _comments(place, chat["comments"])
+        if "general_hidden" in chat and kind != "forum":
+            raise ConfigError(f"{place}: general_hidden only applies to kind = \"forum\"")
         if kind == "private" and "user" not in chat:
             raise ConfigError(f"{place}: a private chat needs user = \"alice\" (or another simulated user)")
         if kind != "private" and "user" in chat:

@@ -54,7 +54,14 @@ def build_world(scenario: Mapping[str, Any]) -> SimulatedTelegram:
                     chat.get("username"), chat.get("title"), chat.get("messages", 1000),
                     megagroup=kind != "channel", forum=kind == "forum", topics=chat.get("topics"),
                     joined=chat.get("joined", True), signatures=chat.get("signatures", kind == "channel"),
-                    id=chat.get("id"), **common)
+                    id=chat.get("id"), general_hidden=chat.get("general_hidden", False), **common)
+                comments = chat.get("comments")
+                if comments:
+                    table = dict(comments) if isinstance(comments, Mapping) else {}
+                    edited, deleted = table.pop("edited", ()), table.pop("deleted", ())
+                    group = world.add_discussion(spec, **table)
+                    world.edit_messages(group, edited)
+                    world.delete_messages(group, deleted)
             elif kind == "group":
                 spec = world.add_group(chat.get("title", "basic group"), chat.get("messages", 200),
                                 id=chat.get("id"),
