@@ -61,6 +61,7 @@ PAGE = 100  # Telegram's maximum for messages.GetHistory
 HISTORY_KINDS = ("GetHistoryRequest", "InvokeWithTakeoutRequest")  # pacer keys of history requests
 THREAD_KINDS = ("GetRepliesRequest", "InvokeWithTakeoutRequest")  # ... and of a thread's
 MIN_SPLIT_PAGES = 2  # a range is split only when each half should still hold this many pages
+THREAD_RANGES = 3  # ranges of one thread at most: each split costs up to one short page
 FLUSH_MESSAGES = 1000  # write a batch once this many messages are waiting ...
 FLUSH_SECONDS = 0.5  # ... or once the oldest waiting page is this old
 MAX_WRITES_IN_FLIGHT = 2  # batches handed to the writer thread and not yet committed
@@ -244,7 +245,10 @@ class HistoryFetcher:
 
     async def _parallel(self, bounded: list[tuple[int, int]]) -> None:
         self._plan = [_Range(lo, hi) for lo, hi in bounded]
-        workers = [asyncio.ensure_future(self._worker()) for _ in range(max(1, self.opts.concurrency))]
+        ranges = max(1, self.opts.concurrency)
+        if self.thread is not None:  # a topic or a post's comments: a few pages, rarely worth many ranges
+            ranges = min(ranges, THREAD_RANGES)
+        workers = [asyncio.ensure_future(self._worker()) for _ in range(ranges)]
         try:
             await asyncio.gather(*workers)
         finally:
