@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import IO, Any
 
 import psutil
-from tgx.model import Action, Entity, Forward, Media, Message, Peer, Reaction
+from tgx.model import Action, Entity, Forward, Media, Message, Peer, Reaction, Topic
 
 CHAT_ID = -1001234567890
 ALICE, BOB, BOT, CAROL = 1001, 1002, 1003, 1004
@@ -38,7 +38,11 @@ class MemoryContext:
     def __init__(self, chat: Peer, chat_dir: Path, messages: Sequence[Message] = (), *,
                  peers: Mapping[int, Peer] | None = None, options: Mapping[str, Any] | None = None,
                  count: int | None = None, lookup: Callable[[int], Message | None] | None = None,
-                 rank: Callable[[int], int | None] | None = None):
+                 rank: Callable[[int], int | None] | None = None,
+                 comments: Mapping[int, Sequence[Message]] | None = None,
+                 topics: Sequence[Topic] | None = None):
+        """``comments``: post id -> its comments (a channel's; any order, served ascending);
+        ``topics``: the forum's topics (its messages' topics come from ``messages``)."""
         self.chat = chat
         self.chat_dir = chat_dir
         self.options = dict(options or {})
@@ -49,6 +53,10 @@ class MemoryContext:
         self._rank = rank or ranks.get
         self.message_count = len(by_id) if count is None else count
         self.opened: list[str] = []
+        self._comments = {post: sorted(cs, key=lambda m: m.id) for post, cs in (comments or {}).items() if cs}
+        self._topics = sorted(topics or (), key=lambda t: t.id)
+        self._messages = [by_id[i] for i in sorted(by_id)]
+        self.comment_calls: list[int] = []  # post ids whose comments were asked for
 
     def open(self, relpath: str, mode: str = "w") -> IO[Any]:
         assert not relpath.startswith("/") and ".." not in relpath.split("/"), relpath
@@ -70,19 +78,34 @@ class MemoryContext:
         return self._lookup(message_id)
 
     def topic(self, topic_id: int | None) -> Any:
-        return None  # the corpus chat is no forum
+        wanted = 1 if topic_id is None else topic_id
+        return next((t for t in self._topics if t.id == wanted), None)
 
     def topics(self) -> list[Any]:
-        return []
+        return list(self._topics)
 
     def topic_messages(self, topic_id: int) -> Any:
-        return iter(())
+        if not self.chat.forum:
+            return iter(())
+        return iter([m for m in self._messages if topic_of(m) == topic_id])
 
     def comment_count(self, post_id: int) -> int:
-        return 0  # ... and has no comments
+        return len(self._comments.get(post_id, ()))
 
     def comments(self, post_id: int) -> Any:
-        return iter(())
+        self.comment_calls.append(post_id)
+        return iter(self._comments.get(post_id, ()))
+
+    def all_comments(self) -> list[tuple[int, Message]]:
+        """Every comment as the engine gives ``write_comments``: ascending (post id, id)."""
+        return [(post, c) for post in sorted(self._comments) for c in self._comments[post]]
+
+
+def topic_of(msg: Message) -> int:
+    """The archive's rule: topic_id; General (1) without one; a topic_created message opens its own."""
+    if msg.topic_id is not None:
+        return msg.topic_id
+    return msg.id if msg.action is not None and msg.action.type == "topic_created" else 1
 
 
 def render(factory: Callable[[Any], Any], ctx: Any, messages: Iterable[Message], batch: int = 100) -> Any:
@@ -97,6 +120,10 @@ def render(factory: Callable[[Any], Any], ctx: Any, messages: Iterable[Message],
             chunk = []
     if chunk:
         writer.write(chunk)
+    take = getattr(writer, "write_comments", None)
+    pairs = ctx.all_comments() if callable(take) and hasattr(ctx, "all_comments") else []
+    for start in range(0, len(pairs), batch):  # as the engine: after the messages, before close()
+        take(pairs[start:start + batch])
     writer.close()
     return writer
 
