@@ -105,12 +105,18 @@ class MediaView:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def media_view(media: Media) -> MediaView:
+def _under(root: str, href: str | None) -> str | None:
+    return root + href if href is not None and root else href
+
+
+def media_view(media: Media, root: str = "") -> MediaView:
+    """What the templates show of a file or poll. ``root`` leads from the page's folder to the
+    chat folder (``"../../"`` for a forum topic's pages): media paths are chat-relative."""
     kind = media.kind
     mime = media.mime_type or ""
     view = MediaView(
-        kind=kind, label=KIND_LABELS.get(kind, "Media"), href=media_href(media.path),
-        poster=media_href(media.thumbnail_path), name=media.file_name or "",
+        kind=kind, label=KIND_LABELS.get(kind, "Media"), href=_under(root, media_href(media.path)),
+        poster=_under(root, media_href(media.thumbnail_path)), name=media.file_name or "",
         size=human_size(media.size) if media.size else "",  # no "0 B": an unknown size shows nothing
         duration=human_duration(media.duration), mime=mime, width=media.width or None,
         height=media.height or None, spoiler=media.spoiler, emoji=media.emoji or "",
@@ -155,6 +161,7 @@ class ReactionView:
 @dataclass(slots=True)
 class MessageView:
     id: int
+    prefix: str = "message"  # the anchor is prefix + id: "message12", or "c345" for a comment
     mode: str = "single"  # single | album_first | album_item
     service: bool = False
     service_html: Markup = Markup("")
@@ -179,6 +186,7 @@ class MessageView:
     views: int | None = None
     forwards: int | None = None
     deleted: bool = False
+    comment: bool = False  # one of a channel post's comments (in its thread, under the post)
 
 
 def reaction_view(reaction: Any) -> ReactionView:
