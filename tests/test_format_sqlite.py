@@ -43,6 +43,7 @@ SCHEMA = {
     "entities": ["message_id", "position", "type", "utf16_offset", "utf16_length", "text", "url", "user_id",
                  "language", "document_id"],
 }
+SCHEMA["comments"] = [*SCHEMA["messages"], "post_id"]  # a channel's comments: always there, maybe empty
 
 
 def kitchen_sink() -> list[Message]:
@@ -95,8 +96,8 @@ def test_schema_is_as_documented(tmp_path: Path) -> None:
         assert [r[1] for r in db.execute(f"PRAGMA table_info({table})")] == columns, table
     names = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type IN ('table', 'index', 'trigger')")}
     assert {"messages_fts", "messages_date", "messages_sender", "messages_reply", "messages_fts_insert",
-            "messages_fts_delete", "messages_fts_update"} <= names
-    assert db.execute("PRAGMA user_version").fetchone()[0] == 1
+            "messages_fts_delete", "messages_fts_update", "comments_post"} <= names
+    assert db.execute("PRAGMA user_version").fetchone()[0] == 2
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "delete"
     assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     # the documentation names every table and column

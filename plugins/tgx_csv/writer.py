@@ -6,6 +6,11 @@ except for the formula guard: a cell from the chat (text, names, file names) tha
 ``=``, ``+``, ``-``, ``@``, a tab or a carriage return gets a leading ``'`` so spreadsheets
 show it instead of evaluating it (OWASP's advice for CSV injection; option
 ``csv-formula-guard``, on by default).
+
+A channel exported with ``--comments`` also gets ``<chat>/comments.csv``: the same columns plus
+``post_id`` (last), one row per comment in ascending ``(post_id, id)`` — ids, reply ids and
+``sender_id`` are the discussion group's. It is created with the first comment, so a chat
+without comments has none.
 """
 
 from __future__ import annotations
@@ -25,6 +30,8 @@ COLUMNS = (
     "forward_from", "forward_date", "media_kind", "media_path", "media_file_name", "media_size",
     "action", "views", "forwards", "reactions", "grouped_id", "topic_id", "topic_title", "deleted",
 )
+COMMENTS_FILE = "comments.csv"
+COMMENT_COLUMNS = (*COLUMNS, "post_id")
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -48,22 +55,36 @@ class CsvWriter:
         self.bom = flag(ctx.options.get("csv-bom"), True)
         self._file: IO[str] | None = None
         self._csv: Any = None
+        self._comments_file: IO[str] | None = None
+        self._comments_csv: Any = None
 
-    def open(self) -> None:
+    def _open_csv(self, relpath: str, columns: Sequence[str]) -> tuple[IO[str], Any]:
         encoding = "utf-8-sig" if self.bom else "utf-8"
         # errors="replace": a lone surrogate (never from Telegram; a damaged archive) becomes "?"
-        self._file = io.TextIOWrapper(self.ctx.open(FILE_NAME, "wb"), encoding=encoding, errors="replace",
-                                      newline="")
-        self._csv = csv.writer(self._file, lineterminator="\r\n", quoting=csv.QUOTE_MINIMAL)
-        self._csv.writerow(COLUMNS)
+        fh = io.TextIOWrapper(self.ctx.open(relpath, "wb"), encoding=encoding, errors="replace", newline="")
+        out = csv.writer(fh, lineterminator="\r\n", quoting=csv.QUOTE_MINIMAL)
+        out.writerow(columns)
+        return fh, out
+
+    def open(self) -> None:
+        self._file, self._csv = self._open_csv(FILE_NAME, COLUMNS)
 
     def write(self, messages: Sequence[Message]) -> None:
         self._csv.writerows([self.row(m) for m in messages])
 
+    def write_comments(self, comments: Sequence[tuple[int, Message]]) -> None:
+        """A channel's comments, ``(post_id, comment)`` in ascending order: comments.csv."""
+        if not comments:
+            return
+        if self._comments_file is None:
+            self._comments_file, self._comments_csv = self._open_csv(COMMENTS_FILE, COMMENT_COLUMNS)
+        self._comments_csv.writerows([[*self.row(c), str(post_id)] for post_id, c in comments])
+
     def close(self) -> None:
-        if self._file is not None:
-            self._file.close()
-            self._file = None
+        for fh in (self._file, self._comments_file):
+            if fh is not None:
+                fh.close()
+        self._file = self._comments_file = None
 
     def abort(self) -> None:
         self.close()
@@ -92,6 +113,8 @@ class CsvWriter:
         topic = self.ctx.topic(m.topic_id)  # None outside forums
         if m.sender_id is not None:
             sender = self.name_of(m.sender_id)
+        elif m.chat_id != self.ctx.chat.id:  # a comment of an anonymous admin of the discussion group
+            sender = m.post_author or self.name_of(m.chat_id)
         else:
             sender = m.post_author or self.ctx.chat.title
         forward_name = ""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: the comments table
 
 TABLES = """
 CREATE TABLE chats (
@@ -97,6 +97,39 @@ CREATE TABLE entities (
     document_id  INTEGER,
     PRIMARY KEY (message_id, position)
 ) WITHOUT ROWID;
+CREATE TABLE comments (                         -- a channel's comments (tgx export --comments)
+    id                   INTEGER PRIMARY KEY,   -- the comment's id in the discussion group
+    chat_id              INTEGER NOT NULL,      -- the discussion group
+    date                 INTEGER NOT NULL,
+    date_iso             TEXT NOT NULL,
+    edit_date            INTEGER,
+    edit_date_iso        TEXT,
+    sender_id            INTEGER,
+    text                 TEXT NOT NULL,
+    reply_to_id          INTEGER,               -- the group's copy of the post, or another comment
+    reply_to_peer_id     INTEGER,
+    forward_from_id      INTEGER,
+    forward_from_name    TEXT,
+    forward_date         INTEGER,
+    forward_channel_post INTEGER,
+    forward_post_author  TEXT,
+    media_kind           TEXT,
+    media_path           TEXT,                  -- relative to the channel's folder, when downloaded
+    action               TEXT,
+    action_data          TEXT,
+    views                INTEGER,
+    forwards             INTEGER,
+    replies              INTEGER,
+    grouped_id           INTEGER,
+    topic_id             INTEGER,
+    post_author          TEXT,
+    via_bot_id           INTEGER,
+    out                  INTEGER NOT NULL,
+    pinned               INTEGER NOT NULL,
+    deleted              INTEGER NOT NULL,
+    json                 TEXT NOT NULL,         -- Message.to_dict()
+    post_id              INTEGER NOT NULL       -- the channel post (messages.id) it comments on
+);
 CREATE VIRTUAL TABLE messages_fts USING fts5(
     text, content='messages', content_rowid='id', tokenize='unicode61 remove_diacritics 2'
 );
@@ -108,6 +141,7 @@ CREATE INDEX messages_date ON messages(date);
 CREATE INDEX messages_sender ON messages(sender_id);
 CREATE INDEX messages_reply ON messages(reply_to_id);
 CREATE INDEX entities_type ON entities(type);
+CREATE INDEX comments_post ON comments(post_id, id);
 """
 
 # Keep the full-text index in sync with later changes made by users of the database.
@@ -125,6 +159,7 @@ END;
 """
 
 INSERT_MESSAGE = f"INSERT INTO messages VALUES ({', '.join('?' * 30)})"
+INSERT_COMMENT = f"INSERT INTO comments VALUES ({', '.join('?' * 31)})"
 INSERT_MEDIA = f"INSERT INTO media VALUES ({', '.join('?' * 16)})"
 INSERT_REACTION = "INSERT INTO reactions VALUES (?, ?, ?, ?, ?, ?, ?)"
 INSERT_ENTITY = "INSERT INTO entities VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
@@ -138,6 +173,9 @@ UNION SELECT via_bot_id FROM messages WHERE via_bot_id IS NOT NULL
 UNION SELECT user_id FROM entities WHERE user_id IS NOT NULL
 UNION SELECT j.value FROM messages, json_each(messages.action_data, '$.members') AS j
       WHERE messages.action_data IS NOT NULL AND j.type = 'integer'
+UNION SELECT sender_id FROM comments WHERE sender_id IS NOT NULL
+UNION SELECT forward_from_id FROM comments WHERE forward_from_id IS NOT NULL
+UNION SELECT via_bot_id FROM comments WHERE via_bot_id IS NOT NULL
 ORDER BY 1
 """
 

@@ -13,6 +13,11 @@ the indexes, the full-text index (``messages_fts``, external content, rebuilt in
 and its sync triggers are created, and the file is ``VACUUM``-ed, so it is compact and — on the
 same SQLite version — byte-identical across renders of the same archive. Opened later, the file
 is in the default rollback-journal (``DELETE``) mode.
+
+A channel's comments (``write_comments``, after the messages) go to the ``comments`` table: the
+``messages`` columns plus ``post_id``, indexed on ``(post_id, id)``. The table is always there
+(empty for a chat without comments), so queries need not check; the media, reactions and
+entities tables hold the chat's own messages only (a comment's are in its ``json``).
 """
 
 from __future__ import annotations
@@ -57,6 +62,29 @@ def entity_texts(text: str, entities: Sequence[Entity]) -> list[str]:
     return [text[index(e.offset):index(e.offset + e.length)] for e in entities]
 
 
+def message_row(m: Message) -> tuple[Message, tuple[Any, ...]]:
+    """A message's row of the messages table (and the message, repaired if it had to be)."""
+    d = m.to_dict()
+    try:
+        data = orjson.dumps(d).decode()
+    except orjson.JSONEncodeError:  # orjson refuses lone surrogates: repair this message
+        d = scrub_surrogates(d)
+        m = Message.from_dict(d)
+        data = _json(d)
+    fwd, md, act = m.forward, m.media, m.action
+    return m, (
+        m.id, m.chat_id, _ts(m.date), d["date"], _ts(m.edit_date), d["edit_date"], m.sender_id,
+        m.text, m.reply_to_id, m.reply_to_peer_id,
+        fwd.from_id if fwd else None, fwd.from_name if fwd else None,
+        _ts(fwd.date) if fwd else None, fwd.channel_post if fwd else None,
+        fwd.post_author if fwd else None,
+        md.kind if md else None, md.path if md else None,
+        act.type if act else None, _json(act.data) if act else None,
+        m.views, m.forwards, m.replies, m.grouped_id, m.topic_id, m.post_author, m.via_bot_id,
+        int(m.out), int(m.pinned), int(m.deleted), data,
+    )
+
+
 class SqliteWriter:
     def __init__(self, ctx: RenderContext) -> None:
         self.ctx = ctx
@@ -95,25 +123,9 @@ class SqliteWriter:
         assert self._conn is not None
         rows, media, reactions, entities = [], [], [], []
         for m in messages:
-            d = m.to_dict()
-            try:
-                data = orjson.dumps(d).decode()
-            except orjson.JSONEncodeError:  # orjson refuses lone surrogates: repair this message
-                d = scrub_surrogates(d)
-                m = Message.from_dict(d)
-                data = _json(d)
-            fwd, md, act = m.forward, m.media, m.action
-            rows.append((
-                m.id, m.chat_id, _ts(m.date), d["date"], _ts(m.edit_date), d["edit_date"], m.sender_id,
-                m.text, m.reply_to_id, m.reply_to_peer_id,
-                fwd.from_id if fwd else None, fwd.from_name if fwd else None,
-                _ts(fwd.date) if fwd else None, fwd.channel_post if fwd else None,
-                fwd.post_author if fwd else None,
-                md.kind if md else None, md.path if md else None,
-                act.type if act else None, _json(act.data) if act else None,
-                m.views, m.forwards, m.replies, m.grouped_id, m.topic_id, m.post_author, m.via_bot_id,
-                int(m.out), int(m.pinned), int(m.deleted), data,
-            ))
+            m, row = message_row(m)
+            rows.append(row)
+            md = m.media
             if md is not None:
                 media.append((m.id, md.kind, md.id, md.file_name, md.mime_type, md.size, md.width,
                               md.height, md.duration, md.performer, md.title, md.emoji, int(md.spoiler),
@@ -133,6 +145,13 @@ class SqliteWriter:
             c.executemany(schema.INSERT_REACTION, reactions)
         if entities:
             c.executemany(schema.INSERT_ENTITY, entities)
+
+    def write_comments(self, comments: Sequence[tuple[int, Message]]) -> None:
+        """A channel's comments, ``(post_id, comment)`` in ascending order: the comments table."""
+        assert self._conn is not None
+        if comments:
+            self._conn.executemany(schema.INSERT_COMMENT,
+                                   [(*message_row(c)[1], post_id) for post_id, c in comments])
 
     def close(self) -> None:
         conn = self._conn
