@@ -192,7 +192,8 @@ class Sizes:
     def quick(cls) -> Sizes:
         return cls(spine=2_000, big=8_000, latency=1_500, rate_msgs=2_000, rate=40.0, cpu=2_000, chats=2,
                    chat_msgs=500, formats=2_000, formats_big=8_000, video_mb=4, clip="160x90",
-                   clip_seconds=1, metrics_msgs=1_500, metrics_runs=1, thread_posts=100, thread_commented=20, thread_most=20,
+                   clip_seconds=1, metrics_msgs=1_500, metrics_runs=1, thread_posts=100, thread_commented=20,
+                   thread_most=20,
                    forum_msgs=2_000, rounds=1)
 
 
