@@ -158,9 +158,9 @@ _SET_MEMBER = "INSERT OR REPLACE INTO thread_members (chat_id, id, top_id) VALUE
 _SET_ROOT = "INSERT OR REPLACE INTO thread_roots (chat_id, id, channel_id, post_id) VALUES (?, ?, ?, ?)"
 _UPSERT_THREAD_CHECKPOINT = "INSERT OR REPLACE INTO thread_checkpoints (chat_id, thread, data) VALUES (?, ?, ?)"
 # A channel's comments: its posts' roots (by post) joined with their members (by id), then the rows.
-_COMMENTS = ("SELECT r.post_id, m.id, m.data, m.deleted FROM thread_roots r "
-             "JOIN thread_members t ON t.chat_id = r.chat_id AND t.top_id = r.id "
-             "JOIN messages m ON m.chat_id = t.chat_id AND m.id = t.id ")
+_COMMENT_ROWS = ("FROM thread_roots r JOIN thread_members t ON t.chat_id = r.chat_id AND t.top_id = r.id "
+                 "JOIN messages m ON m.chat_id = t.chat_id AND m.id = t.id ")
+_COMMENTS = "SELECT r.post_id, m.id, m.data, m.deleted " + _COMMENT_ROWS
 
 _SQLITE_MAGIC = b"SQLite format 3\x00"
 
@@ -585,15 +585,12 @@ class Archive:
 
     def comment_counts(self, channel_id: int, lo: int, hi: int) -> dict[int, int]:
         """Archived comments per post of the posts ``lo..hi`` that have any."""
-        return dict(self._all(
-            "SELECT r.post_id, COUNT(*) FROM thread_roots r JOIN thread_members t ON t.chat_id = r.chat_id "
-            "AND t.top_id = r.id JOIN messages m ON m.chat_id = t.chat_id AND m.id = t.id "
-            "WHERE r.channel_id = ? AND r.post_id BETWEEN ? AND ? GROUP BY r.post_id", (channel_id, lo, hi)))
+        return dict(self._all("SELECT r.post_id, COUNT(*) " + _COMMENT_ROWS +
+                              "WHERE r.channel_id = ? AND r.post_id BETWEEN ? AND ? GROUP BY r.post_id",
+                              (channel_id, lo, hi)))
 
     def count_comments(self, channel_id: int) -> int:
-        return self._one("SELECT COUNT(*) FROM thread_roots r JOIN thread_members t ON t.chat_id = r.chat_id "
-                         "AND t.top_id = r.id JOIN messages m ON m.chat_id = t.chat_id AND m.id = t.id "
-                         "WHERE r.channel_id = ?", (channel_id,))[0]
+        return self._one("SELECT COUNT(*) " + _COMMENT_ROWS + "WHERE r.channel_id = ?", (channel_id,))[0]
 
     def thread_counts(self, chat_id: int) -> dict[int, int]:
         """Archived messages per thread of a threaded chat (a forum: per topic)."""
