@@ -200,19 +200,43 @@ class Topic:
     hidden: bool = False  # General, hidden from the topic list
     top_message_id: int | None = None  # its newest message
     messages: int | None = None  # message count, when asked for (tgx topics --counts)
+    icon_emoji: str | None = None  # the icon's emoji character (its custom emoji's alt text)
 
     def to_dict(self) -> dict[str, Any]:
         return {"id": self.id, "title": self.title, "date": self.date.isoformat() if self.date else None,
                 "icon_color": self.icon_color, "icon_emoji_id": self.icon_emoji_id, "closed": self.closed,
                 "pinned": self.pinned, "hidden": self.hidden, "top_message_id": self.top_message_id,
-                "messages": self.messages}
+                "messages": self.messages, "icon_emoji": self.icon_emoji}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Topic:
         date = d.get("date")
         return cls(d["id"], d["title"], datetime.fromisoformat(date) if date else None, d.get("icon_color"),
                    d.get("icon_emoji_id"), bool(d.get("closed")), bool(d.get("pinned")), bool(d.get("hidden")),
-                   d.get("top_message_id"), d.get("messages"))
+                   d.get("top_message_id"), d.get("messages"), d.get("icon_emoji"))
+
+
+@dataclass(slots=True)
+class Version:
+    """An earlier version of an edited message, as tgx saw it before the edit it learned of:
+    what changed (``text``, ``entities``, ``media``) and when that version was made
+    (``edit_date``; None for the original)."""
+
+    edit_date: datetime | None = None
+    text: str = ""
+    entities: list[Entity] = field(default_factory=list)
+    media: Media | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"edit_date": _iso(self.edit_date), "text": self.text,
+                "entities": [e.to_dict() for e in self.entities],
+                "media": self.media.to_dict() if self.media else None}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Version:
+        return cls(_from_iso(d.get("edit_date")), d.get("text") or "",
+                   [Entity.from_dict(e) for e in d.get("entities") or ()],
+                   Media.from_dict(d["media"]) if d.get("media") else None)
 
 
 @dataclass(slots=True)
@@ -242,14 +266,18 @@ class Message:
     deleted: bool = False  # seen in an earlier sync, gone from Telegram now
     reply_to_top_id: int | None = None  # a reply inside a thread (a comment answering a comment): its root
     replies_max_id: int | None = None  # the newest reply / comment id (in the discussion group for posts)
+    deleted_at: datetime | None = None  # when tgx learned of the deletion (exact where Telegram says)
+    history: list[Version] = field(default_factory=list)  # earlier versions, oldest first
 
     @property
     def is_service(self) -> bool:
         return self.action is not None
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready dict with every key present (None where absent): the jsonl line."""
-        return {
+        """JSON-ready dict, the jsonl line: every key present (None where absent), except
+        ``deleted_at`` (only on deleted messages) and ``history`` (only on edited messages whose
+        earlier versions tgx saw) — the two keys a message gains as the archive lives on."""
+        d: dict[str, Any] = {
             "id": self.id,
             "chat_id": self.chat_id,
             "date": self.date.isoformat(),
@@ -276,6 +304,11 @@ class Message:
             "pinned": self.pinned,
             "deleted": self.deleted,
         }
+        if self.deleted_at is not None:
+            d["deleted_at"] = self.deleted_at.isoformat()
+        if self.history:
+            d["history"] = [v.to_dict() for v in self.history]
+        return d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Message:
@@ -305,6 +338,8 @@ class Message:
             deleted=d.get("deleted", False),
             reply_to_top_id=d.get("reply_to_top_id"),
             replies_max_id=d.get("replies_max_id"),
+            deleted_at=_from_iso(d.get("deleted_at")),
+            history=[Version.from_dict(v) for v in d.get("history") or ()],
         )
 
 
