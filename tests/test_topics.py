@@ -25,7 +25,7 @@ def test_topics_list_every_topic_and_counts_match_the_export(tmp_path, sim_confi
     assert sorted(t["title"] for t in topics) == sorted(["General", *TITLES])
     assert len({t["id"] for t in topics}) == len(topics) and any(t["id"] == 1 for t in topics)
     assert all(set(t) == {"id", "title", "date", "icon_color", "icon_emoji_id", "closed", "pinned", "hidden",
-                          "top_message_id", "messages"} for t in topics)
+                          "top_message_id", "messages", "icon_emoji"} for t in topics)
 
     r = tgx(tmp_path, "export", "@forum", "-o", "out", "-q", config=cfg)
     assert r.returncode == 0, r.stderr
@@ -55,6 +55,31 @@ def test_topics_page_past_one_answer(tmp_path, sim_config):
     assert len(topics) == 250 and len({t["id"] for t in topics}) == 250  # 249 + General, each once
     assert request_counts(log).get("GetForumTopicsRequest") == 3  # 100 a page
     assert "GetRepliesRequest" not in request_counts(log)  # counts only with --counts
+
+
+def test_custom_emoji_icons_are_named_in_one_request(tmp_path, sim_config):
+    """A topic whose icon is a custom emoji shows the emoji it stands for (the document's alt):
+    one messages.GetCustomEmojiDocuments for all of them, in `tgx topics` and in topics.json."""
+    from tgx.simulator.content import custom_emoji_alt
+
+    log = tmp_path / "requests.jsonl"
+    listed = [{"title": "Fire", "icon_emoji_id": 5_000_000_001}, {"title": "Books", "icon_emoji_id": 5_000_000_005},
+              "Plain"]
+    cfg = sim_config(request_log=str(log), chats=[{"kind": "forum", "username": "forum", "messages": 100,
+                                                   "topics": listed}])
+    topics = {t["title"]: t for t in _topics(tmp_path, cfg, "@forum")}
+    assert topics["Fire"]["icon_emoji"] == custom_emoji_alt(5_000_000_001)
+    assert topics["Books"]["icon_emoji"] == custom_emoji_alt(5_000_000_005) != topics["Fire"]["icon_emoji"]
+    assert topics["Plain"]["icon_emoji"] is None and topics["General"]["icon_emoji"] is None
+    assert request_counts(log).get("GetCustomEmojiDocumentsRequest") == 1
+    r = tgx(tmp_path, "topics", "@forum", config=cfg)
+    assert r.returncode == 0 and custom_emoji_alt(5_000_000_001) in r.stdout
+    r = tgx(tmp_path, "export", "@forum", "-o", "out", "-q", "-f", "jsonl,html", config=cfg)
+    assert r.returncode == 0, r.stderr
+    saved = {t["title"]: t for t in json.loads((tmp_path / "out" / "forum" / "topics.json").read_text())}
+    assert saved["Fire"]["icon_emoji"] == custom_emoji_alt(5_000_000_001)
+    index = (tmp_path / "out" / "forum" / "topics" / "index.html").read_text()
+    assert custom_emoji_alt(5_000_000_005) in index
 
 
 def test_the_table_shows_titles_as_plain_text(tmp_path, sim_config):

@@ -188,8 +188,8 @@ def topic_view(topic_id: int, topic: Topic | None, title: str, count: int) -> To
     if topic is None:
         return view
     view.colour = TOPIC_COLOURS.get(topic.icon_color or -1, 0)
-    if topic.icon_emoji_id:  # a custom emoji: its picture is not in the archive
-        view.icon, view.icon_title = "\u2726", f"custom emoji {topic.icon_emoji_id}"
+    if topic.icon_emoji_id:  # a custom emoji: its picture is not in the archive, the emoji it stands for may be
+        view.icon, view.icon_title = topic.icon_emoji or "\u2726", f"custom emoji {topic.icon_emoji_id}"
     if topic.pinned:
         view.marks.append(("\U0001F4CC", "pinned"))
     if topic.closed:

@@ -42,7 +42,7 @@ def register(app: typer.Typer, pm: pluggy.PluginManager) -> None:
         counts: bool = typer.Option(False, "--counts",
                                     help="Ask Telegram for each topic's message count (one request per topic)."),
     ) -> None:
-        """List a forum's topics: id, title, closed / pinned / hidden, created, newest message.
+        """List a forum's topics: id, icon emoji, title, closed / pinned / hidden, created, newest message.
 
         A topic's id is the `topic_id` of its messages in every format.
         """
@@ -54,9 +54,10 @@ def register(app: typer.Typer, pm: pluggy.PluginManager) -> None:
         for t in found:
             flags = ", ".join(name for name, on in (("closed", t.closed), ("pinned", t.pinned), ("hidden", t.hidden))
                               if on)
-            cells.append((t.id, t.title, flags, t.date.strftime("%Y-%m-%d") if t.date else "", t.top_message_id,
-                          t.messages))
-        print_table([("id", "right"), "title", "state", "created", ("newest", "right"), ("messages", "right")], cells)
+            created = t.date.strftime("%Y-%m-%d") if t.date else ""
+            cells.append((t.id, t.icon_emoji or "", t.title, flags, created, t.top_message_id, t.messages))
+        columns = [("id", "right"), "icon", "title", "state", "created", ("newest", "right"), ("messages", "right")]
+        print_table(columns, cells)
 
 
 __all__ = ["forum_topics", "register"]

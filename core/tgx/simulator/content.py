@@ -44,6 +44,14 @@ def utf16_len(text: str) -> int:
     return len(text.encode("utf-16-le")) // 2
 
 
+CUSTOM_EMOJI_ALTS = ("🔥", "💬", "📌", "🎉", "🛠", "📚")
+
+
+def custom_emoji_alt(document_id: int) -> str:
+    """The emoji a simulated custom emoji document stands for (its ``alt``): any id is one."""
+    return CUSTOM_EMOJI_ALTS[document_id % len(CUSTOM_EMOJI_ALTS)]
+
+
 # ---------------------------------------------------------------------------------------------
 # Texts
 

@@ -16,8 +16,9 @@ from tgx.errors import UsageError
 from tgx.model import Topic
 
 PAGE = 100  # topics a request asks for (Telegram's most)
+EMOJI_PAGE = 200  # custom emoji documents one messages.GetCustomEmojiDocuments returns at most
 
-__all__ = ["PAGE", "count_messages", "list_topics", "topic_from_tl"]
+__all__ = ["EMOJI_PAGE", "PAGE", "count_messages", "list_topics", "name_icons", "topic_from_tl"]
 
 
 def _utc(value: Any) -> datetime | None:
@@ -63,13 +64,39 @@ async def list_topics(runner: Any, input_peer: Any, *, title: str = "the chat") 
         for t in new:
             topics[t.id] = t
         if len(answer.topics) < PAGE or not new or len(topics) >= answer.count:
-            return list(topics.values())
+            found = list(topics.values())
+            await name_icons(runner, found)
+            return found
         last = answer.topics[-1]
         tops = {m.id: m for m in answer.messages if getattr(m, "id", None) is not None}
         top = tops.get(getattr(last, "top_message", 0))
         offset_date = getattr(top, "date", None)
         offset_id = getattr(last, "top_message", 0)
         offset_topic = last.id
+
+
+async def name_icons(runner: Any, topics: list[Topic]) -> None:
+    """Fill each topic's ``icon_emoji`` from its custom emoji document's ``alt`` (the emoji it
+    stands for): one ``messages.GetCustomEmojiDocuments`` per 200 icons. An icon Telegram will not
+    describe stays unnamed — the list is still right without it."""
+    from telethon import errors
+    from telethon.tl import functions, types
+
+    ids = sorted({t.icon_emoji_id for t in topics if t.icon_emoji_id})
+    alts: dict[int, str] = {}
+    for start in range(0, len(ids), EMOJI_PAGE):
+        try:
+            documents = await runner(functions.messages.GetCustomEmojiDocumentsRequest(
+                document_id=ids[start:start + EMOJI_PAGE]), stage="resolve")
+        except errors.RPCError:
+            return
+        for doc in documents:
+            for attr in getattr(doc, "attributes", ()):
+                if isinstance(attr, types.DocumentAttributeCustomEmoji):
+                    alts[doc.id] = attr.alt
+    for t in topics:
+        if t.icon_emoji_id in alts:
+            t.icon_emoji = alts[t.icon_emoji_id]
 
 
 async def count_messages(runner: Any, input_peer: Any, topic: Topic) -> int:
