@@ -14,6 +14,7 @@ from markupsafe import Markup
 from tgx.model import Media, Message, Peer, bare_id
 from tgx.text import human_size, safe_href, utc_stamp
 
+from .entities import render_text
 from .safety import clean_text, media_href
 
 MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September",
@@ -70,18 +71,22 @@ def excerpt(msg: Message | None, limit: int = 90) -> str:
     if text:
         return text if len(text) <= limit else text[: limit - 1].rstrip() + "\u2026"
     if msg.media is not None:
-        media = msg.media
-        label = KIND_LABELS.get(media.kind, "Media")
-        if media.kind == "sticker" and media.emoji:
-            return f"{media.emoji} {label}"
-        if media.kind == "poll" and media.extra:
-            return f"{label}: {media.extra.get('question') or ''}"
-        if media.kind == "document" and media.file_name:
-            return media.file_name
-        return label
+        return media_label(msg.media)
     if msg.action is not None:
         return "Service message"
     return "Message"
+
+
+def media_label(media: Media) -> str:
+    """A few words for a media item: a reply's excerpt, or an earlier version's media."""
+    label = KIND_LABELS.get(media.kind, "Media")
+    if media.kind == "sticker" and media.emoji:
+        return f"{media.emoji} {label}"
+    if media.kind == "poll" and media.extra:
+        return f"{label}: {media.extra.get('question') or ''}"
+    if media.kind == "document" and media.file_name:
+        return media.file_name
+    return label
 
 
 @dataclass(slots=True)
@@ -159,6 +164,30 @@ class ReactionView:
 
 
 @dataclass(slots=True)
+class VersionView:
+    """One earlier version of an edited message, in its ``<details class="versions">``."""
+
+    label: str  # "Original" or "Edited"
+    full_time: str  # when this version was made: the message's date for the original
+    iso: str
+    text_html: Markup  # escaped and rendered exactly as a message's text
+    media: str = ""  # a short label of the version's media
+
+
+def version_views(msg: Message) -> list[VersionView]:
+    """The message's earlier versions, oldest first (empty without history)."""
+    views = []
+    for version in msg.history:
+        made = version.edit_date if version.edit_date is not None else msg.date
+        when = full_time(made)
+        views.append(VersionView(
+            "Original" if version.edit_date is None else "Edited", when, f"{when[:10]}T{when[11:19]}Z",
+            render_text(version.text, version.entities),
+            clean_text(media_label(version.media)) if version.media is not None else ""))
+    return views
+
+
+@dataclass(slots=True)
 class MessageView:
     id: int
     prefix: str = "message"  # the anchor is prefix + id: "message12", or "c345" for a comment
@@ -186,6 +215,8 @@ class MessageView:
     views: int | None = None
     forwards: int | None = None
     deleted: bool = False
+    deleted_at: str = ""  # full time tgx learned of the deletion, when it knows
+    versions: list[VersionView] = field(default_factory=list)  # earlier versions, oldest first
     comment: bool = False  # one of a channel post's comments (in its thread, under the post)
 
 

@@ -58,6 +58,7 @@ from .view import (
     peer_title,
     reaction_view,
     service_html,
+    version_views,
 )
 
 STYLE_FILE = "style.css"
@@ -534,6 +535,10 @@ class HtmlWriter:
         view.views = msg.views
         view.forwards = msg.forwards
         view.deleted = msg.deleted
+        if msg.deleted_at is not None:
+            view.deleted_at = full_time(msg.deleted_at)
+        if msg.history:
+            view.versions = version_views(msg)
 
     def _forward(self, view: MessageView, msg: Message) -> None:
         fwd = msg.forward
