@@ -10,6 +10,8 @@ exactly as it does without history.
 from __future__ import annotations
 
 import re
+from pathlib import Path
+from typing import Any
 
 import pytest
 from corpus.sample_chat import CHAT, MemoryContext, render, sample_messages
@@ -23,7 +25,10 @@ from corpus.versions import (
     living_messages,
 )
 from test_format_html import check_inert, parse
+from tgx.model import Message, Version
 from tgx_html.writer import HtmlWriter
+from tgx_markdown.writer import MarkdownWriter
+from tgx_txt.writer import TxtWriter
 
 CHANGED = {EDITED, EDITED_MEDIA, DELETED}
 
@@ -91,3 +96,99 @@ def test_html_messages_without_history_render_as_before(html_pages: tuple[str, s
     assert "versions" not in html_pages[0] and "deleted-at" not in html_pages[0]
     # a deletion without a known time keeps today's mark
     assert '<span class="deleted-note">deleted on Telegram</span>' in plain[DELETED]
+
+
+# ---------------------------------------------------------------------------------------------
+# markdown
+
+
+def rendered(factory: Any, messages: list[Message], out: Path) -> Path:
+    render(factory, MemoryContext(CHAT, out, messages), messages)
+    return out
+
+
+def md_blocks(out: Path) -> dict[int, str]:
+    """Every message of the vault's notes: id -> its header and blocks (up to the next header)."""
+    blocks: dict[int, str] = {}
+    for note in sorted((out / "markdown").rglob("*.md")):
+        for piece in re.split(r"\n(?=\*\*\d\d:\d\d:\d\d\*\* )", note.read_text("utf-8"))[1:]:
+            blocks[int(re.search(r" \^m(\d+)\n", piece).group(1))] = piece  # type: ignore[union-attr]
+    return blocks
+
+
+@pytest.fixture(scope="module")
+def md_vaults(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[int, str], dict[int, str]]:
+    return (md_blocks(rendered(MarkdownWriter, sample_messages(), tmp_path_factory.mktemp("md-plain"))),
+            md_blocks(rendered(MarkdownWriter, living_messages(), tmp_path_factory.mktemp("md-living"))))
+
+
+def test_markdown_earlier_versions_in_a_folded_callout(md_vaults: tuple[dict[int, str], dict[int, str]]) -> None:
+    block = md_vaults[1][EDITED]
+    callout = block[block.index("> [!note]- Earlier versions (2)"):]
+    assert callout.splitlines()[:4] == ["> [!note]- Earlier versions (2)", "> **Original** · 2024-03-01 09:43:00 UTC",
+                                        ">", "> Original text, first draft"]
+    assert "> **Edited** · 2024-03-01 09:45:00 UTC" in callout
+    assert all(line.startswith(">") for line in callout.strip().splitlines())  # nothing ends the callout
+    assert "\\<script>" in callout and "<script>" not in callout.replace("\\<script>", "")
+    assert "javascript:" not in callout and "click me" in callout  # unsafe link: its text, no link
+    photo = md_vaults[1][EDITED_MEDIA]
+    assert "*edited*" in photo.splitlines()[0] and "> 📎 photo, 10 B (not downloaded)" in photo
+
+
+def test_markdown_deleted_message_says_when(md_vaults: tuple[dict[int, str], dict[int, str]]) -> None:
+    assert md_vaults[1][DELETED].splitlines()[0] == \
+        "**09:31:00** · Alice Liddell · *deleted 2024-03-03 12:30:00 UTC* ^m43"
+    assert md_vaults[0][DELETED].splitlines()[0] == "**09:31:00** · Alice Liddell · *deleted* ^m43"
+
+
+def test_markdown_messages_without_history_render_as_before(
+        md_vaults: tuple[dict[int, str], dict[int, str]]) -> None:
+    plain, living = md_vaults
+    assert plain.keys() == living.keys()
+    assert {k: v for k, v in plain.items() if k not in CHANGED} == {k: v for k, v in living.items() if k not in CHANGED}
+    assert not any("Earlier versions" in v for v in plain.values())
+
+
+# ---------------------------------------------------------------------------------------------
+# txt
+
+
+def txt_messages(out: Path) -> list[str]:
+    """messages.txt cut into messages: each starts with ``[`` at the start of a line."""
+    source = (out / "messages.txt").read_text("utf-8")
+    return re.split(r"\n(?=\[)", source)[1:]
+
+
+@pytest.fixture(scope="module")
+def txt_files(tmp_path_factory: pytest.TempPathFactory) -> tuple[list[str], list[str]]:
+    return (txt_messages(rendered(TxtWriter, sample_messages(), tmp_path_factory.mktemp("txt-plain"))),
+            txt_messages(rendered(TxtWriter, living_messages(), tmp_path_factory.mktemp("txt-living"))))
+
+
+def test_txt_was_lines_per_earlier_version(txt_files: tuple[list[str], list[str]]) -> None:
+    ids = [m.id for m in sample_messages()]
+    edited = txt_files[1][ids.index(EDITED)].splitlines()
+    assert edited[1:] == [
+        "    [edited 2024-03-01 09:50:00 UTC]",
+        "    was (2024-03-01 09:43:00 UTC): Original text, first draft",
+        f"    was (2024-03-01 09:45:00 UTC): {HOSTILE_VERSION_TEXT}",  # text is kept as it was
+    ]
+    photo = txt_files[1][ids.index(EDITED_MEDIA)].splitlines()
+    assert photo[-1] == "    was (2024-03-01 09:45:00 UTC): [photo, 10 B, not downloaded] Old caption"
+    assert txt_files[1][ids.index(DELETED)].splitlines()[-1] == "    [deleted 2024-03-03 12:30:00 UTC]"
+    assert txt_files[0][ids.index(DELETED)].splitlines()[-1] == "    [deleted]"
+
+
+def test_txt_multiline_version_stays_inside_its_message(tmp_path: Path) -> None:
+    msg = sample_messages()[1]
+    msg.edit_date, msg.history = msg.date, [Version(None, "one\r\n[2024-01-01 00:00:00 UTC] Fake: two\rthree")]
+    lines = txt_messages(rendered(TxtWriter, [msg], tmp_path))[0].splitlines()
+    assert lines[2:] == ["    was (2024-03-01 09:31:00 UTC): one", "        [2024-01-01 00:00:00 UTC] Fake: two",
+                         "        three"]
+
+
+def test_txt_messages_without_history_render_as_before(txt_files: tuple[list[str], list[str]]) -> None:
+    ids = [m.id for m in sample_messages()]
+    plain, living = txt_files
+    assert [p for p, i in zip(plain, ids, strict=True) if i not in CHANGED] == \
+        [p for p, i in zip(living, ids, strict=True) if i not in CHANGED]

@@ -111,6 +111,14 @@ def one_line(text: str, limit: int = EXCERPT_CHARS) -> str:
     return excerpt if len(excerpt) <= limit else excerpt[:limit].rstrip() + "…"
 
 
+def edit_marks(msg: Message) -> list[str]:
+    """``*edited*``, ``*deleted*`` (with the time tgx learned of it, when known) for a header."""
+    marks = ["*edited*"] if msg.edit_date is not None else []
+    if msg.deleted:
+        marks.append(f"*deleted {utc_stamp(msg.deleted_at)} UTC*" if msg.deleted_at is not None else "*deleted*")
+    return marks
+
+
 def quoted(block: str) -> str:
     """``block`` as a block quote: every line, blank ones too, so nothing ends it early."""
     return "\n".join(f"> {line}" if line else ">" for line in block.split("\n"))
@@ -385,10 +393,7 @@ class MarkdownWriter:
             parts.append("via " + escape_inline(self.name_of(msg.via_bot_id)))
         if msg.topic_id is not None and self.chat.forum:
             parts.append("in " + escape_inline(self._topic_title(msg.topic_id)))
-        if msg.edit_date is not None:
-            parts.append("*edited*")
-        if msg.deleted:
-            parts.append("*deleted*")
+        parts.extend(edit_marks(msg))
         return " · ".join(parts) + f" ^m{msg.id}"
 
     def _add(self, msg: Message) -> None:
@@ -425,6 +430,26 @@ class MarkdownWriter:
             chunks.append(media_md(msg.media, depth=self.depth))
         if msg.reactions:
             chunks.append(reactions_md(msg.reactions))
+        if msg.history:
+            chunks.append(self._versions(msg))
+
+    def _versions(self, msg: Message) -> str:
+        """Earlier versions, oldest first, in a folded callout: each its time, text and media,
+        escaped as message text is and quoted line by line, so no version can end the callout."""
+        blocks = []
+        for version in msg.history:
+            made = version.edit_date if version.edit_date is not None else msg.date
+            label = "Original" if version.edit_date is None else "Edited"
+            parts = [f"**{label}** · {utc_stamp(made)} UTC"]
+            body = render_text(version.text, version.entities) if version.text else ""
+            if body.strip():
+                parts.append(body)
+            if version.media is not None:
+                parts.append(media_md(version.media, depth=self.depth))
+            if len(parts) == 1:
+                parts.append("*no text*")
+            blocks.append("\n\n".join(parts))
+        return quoted(f"[!note]- Earlier versions ({len(msg.history)})\n" + "\n\n".join(blocks))
 
     # -- a post's comments ------------------------------------------------------------------
 
@@ -466,10 +491,7 @@ class MarkdownWriter:
             parts.append(escape_inline(name))
         if comment.via_bot_id is not None:
             parts.append("via " + escape_inline(self.name_of(comment.via_bot_id)))
-        if comment.edit_date is not None:
-            parts.append("*edited*")
-        if comment.deleted:
-            parts.append("*deleted*")
+        parts.extend(edit_marks(comment))
         return " · ".join(parts)
 
     @staticmethod

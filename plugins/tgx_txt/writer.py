@@ -3,7 +3,8 @@
 Layout: the first line is the chat; ``--- YYYY-MM-DD ---`` starts each UTC day; a message
 starts with ``[YYYY-MM-DD HH:MM:SS UTC]`` at the beginning of a line, and every further line
 of it starts with four spaces: first the rest of its text (CR/CRLF become LF, nothing else is
-changed), then bracketed annotations (media, poll options, reactions, edit time, deletion).
+changed), then bracketed annotations (media, poll options, reactions, edit time, deletion);
+an edited message's earlier versions are ``was (time): text`` lines after its edit time.
 Reply and forward notes come in brackets before the text on the first line. For reading and
 grepping; the machine-readable formats are jsonl, csv and sqlite.
 """
@@ -14,7 +15,7 @@ import io
 from collections.abc import Callable, Sequence
 from typing import IO, Any
 
-from tgx.model import Action, Media, Message
+from tgx.model import Action, Media, Message, Version
 from tgx.specs import RenderContext
 from tgx.text import human_size, reaction_label, sender_name, utc_stamp
 
@@ -26,6 +27,24 @@ MAX_NAMES = 20
 
 def one_line(text: str) -> str:
     return " ".join(text.split())
+
+
+def text_lines(text: str) -> list[str]:
+    """A text's lines, CR and CRLF read as LF (nothing else is changed)."""
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return text.split("\n") if text else []
+
+
+def was_lines(version: Version, msg: Message) -> list[str]:
+    """An earlier version: ``was (when it was made): first line``, further lines four spaces
+    deeper, so a version's text can never look like a message or a note of its own."""
+    made = version.edit_date if version.edit_date is not None else msg.date
+    lines = text_lines(version.text)
+    first = lines.pop(0) if lines else ""
+    if version.media is not None:
+        first = " ".join(x for x in (describe_media(version.media)[0], first) if x)
+    return [f"was ({utc_stamp(made)} UTC): {first}".rstrip(), *(INDENT + line for line in lines)]
 
 
 def describe_media(media: Media) -> list[str]:
@@ -195,10 +214,7 @@ class TxtWriter:
                 prefix.append(self._forward(msg))
             if msg.reply_to_id is not None:
                 prefix.append(self._reply(msg))
-            text = msg.text
-            if "\r" in text:
-                text = text.replace("\r\n", "\n").replace("\r", "\n")
-            lines = text.split("\n") if text else []
+            lines = text_lines(msg.text)
             first = lines.pop(0) if lines else ""
             head = f"{head_stamp} {self.sender_name(msg)}:" + "".join(" " + p for p in prefix)
             if first:
@@ -210,8 +226,10 @@ class TxtWriter:
             lines.append(f"[reactions: {counts}]")
         if msg.edit_date is not None:
             lines.append(f"[edited {utc_stamp(msg.edit_date)} UTC]")
+        for version in msg.history:
+            lines.extend(was_lines(version, msg))
         if msg.deleted:
-            lines.append("[deleted]")
+            lines.append(f"[deleted {utc_stamp(msg.deleted_at)} UTC]" if msg.deleted_at is not None else "[deleted]")
         if not lines:
             return head + "\n"
         return head + "\n" + "".join(f"{INDENT}{line}\n" for line in lines)
