@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 import pluggy
 import typer
@@ -56,7 +56,8 @@ def register(app: typer.Typer, pm: pluggy.PluginManager) -> None:
                               if on)
             created = t.date.strftime("%Y-%m-%d") if t.date else ""
             cells.append((t.id, t.icon_emoji or "", t.title, flags, created, t.top_message_id, t.messages))
-        columns = [("id", "right"), "icon", "title", "state", "created", ("newest", "right"), ("messages", "right")]
+        columns: list[str | tuple[str, Literal["left", "right"]]] = [
+            ("id", "right"), "icon", "title", "state", "created", ("newest", "right"), ("messages", "right")]
         print_table(columns, cells)
 
 
