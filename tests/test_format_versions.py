@@ -9,6 +9,8 @@ exactly as it does without history.
 
 from __future__ import annotations
 
+import csv
+import io
 import re
 from pathlib import Path
 from typing import Any
@@ -26,6 +28,7 @@ from corpus.versions import (
 )
 from test_format_html import check_inert, parse
 from tgx.model import Message, Version
+from tgx_csv.writer import COLUMNS, CsvWriter
 from tgx_html.writer import HtmlWriter
 from tgx_markdown.writer import MarkdownWriter
 from tgx_txt.writer import TxtWriter
@@ -192,3 +195,46 @@ def test_txt_messages_without_history_render_as_before(txt_files: tuple[list[str
     plain, living = txt_files
     assert [p for p, i in zip(plain, ids, strict=True) if i not in CHANGED] == \
         [p for p, i in zip(living, ids, strict=True) if i not in CHANGED]
+
+
+# ---------------------------------------------------------------------------------------------
+# csv
+
+
+def csv_rows(out: Path, name: str = "messages.csv") -> list[list[str]]:
+    return list(csv.reader(io.StringIO((out / name).read_text("utf-8-sig"), newline="")))
+
+
+def test_csv_deleted_at_and_edits_are_appended(tmp_path: Path) -> None:
+    rows = csv_rows(rendered(CsvWriter, living_messages(), tmp_path))
+    assert rows[0][-3:] == ["deleted", "deleted_at", "edits"] and tuple(rows[0]) == COLUMNS
+    by_id = {int(r[0]): dict(zip(rows[0], r, strict=True)) for r in rows[1:]}
+    assert by_id[EDITED]["edits"] == "2" and by_id[EDITED_MEDIA]["edits"] == "1"
+    assert by_id[DELETED]["deleted"] == "1" and by_id[DELETED]["deleted_at"] == "2024-03-03T12:30:00+00:00"
+    assert by_id[EDITED]["text"] == "Edited message"  # the current version
+    assert {r["edits"] for i, r in by_id.items() if i not in CHANGED} == {"0"}
+    assert {r["deleted_at"] for i, r in by_id.items() if i != DELETED} == {""}
+
+
+def test_csv_columns_before_the_new_ones_are_unchanged(tmp_path: Path) -> None:
+    plain = csv_rows(rendered(CsvWriter, sample_messages(), tmp_path / "plain"))
+    living = csv_rows(rendered(CsvWriter, living_messages(), tmp_path / "living"))
+    old = COLUMNS.index("deleted_at")
+    assert COLUMNS[:old] == ("id", "date", "edit_date", "sender_id", "sender_name", "text", "reply_to_id",
+                             "forward_from_id", "forward_from", "forward_date", "media_kind", "media_path",
+                             "media_file_name", "media_size", "action", "views", "forwards", "reactions",
+                             "grouped_id", "topic_id", "topic_title", "deleted")
+    same = [(p[:old], q[:old]) for p, q in zip(plain, living, strict=True) if p[0] != str(EDITED_MEDIA)]
+    assert all(p == q for p, q in same)
+
+
+def test_csv_comments_carry_the_new_columns_before_post_id(tmp_path: Path) -> None:
+    post = living_messages()[1]
+    comment = living_messages()[DELETED - 1]
+    comment = Message(-1005, 301, comment.date, "gone", sender_id=comment.sender_id, deleted=True,
+                      deleted_at=DELETED_AT, edit_date=comment.date, history=[Version(None, "first")])
+    ctx = MemoryContext(CHAT, tmp_path, [post], comments={post.id: [comment]})
+    render(CsvWriter, ctx, [post])
+    rows = csv_rows(tmp_path, "comments.csv")
+    assert rows[0][-3:] == ["deleted_at", "edits", "post_id"]
+    assert rows[1][-3:] == ["2024-03-03T12:30:00+00:00", "1", str(post.id)]

@@ -5,7 +5,9 @@ Every cell is text; empty means "none". Dates are ISO 8601 in UTC, exactly as in
 except for the formula guard: a cell from the chat (text, names, file names) that starts with
 ``=``, ``+``, ``-``, ``@``, a tab or a carriage return gets a leading ``'`` so spreadsheets
 show it instead of evaluating it (OWASP's advice for CSV injection; option
-``csv-formula-guard``, on by default).
+``csv-formula-guard``, on by default). Columns are only ever appended, so scripts that read them
+by position keep working: ``deleted_at`` and ``edits`` (the number of earlier versions the
+archive kept) came last.
 
 A channel exported with ``--comments`` also gets ``<chat>/comments.csv``: the same columns plus
 ``post_id`` (last), one row per comment in ascending ``(post_id, id)`` — ids, reply ids and
@@ -29,6 +31,7 @@ COLUMNS = (
     "id", "date", "edit_date", "sender_id", "sender_name", "text", "reply_to_id", "forward_from_id",
     "forward_from", "forward_date", "media_kind", "media_path", "media_file_name", "media_size",
     "action", "views", "forwards", "reactions", "grouped_id", "topic_id", "topic_title", "deleted",
+    "deleted_at", "edits",  # appended (issue 15): the columns before keep their places
 )
 COMMENTS_FILE = "comments.csv"
 COMMENT_COLUMNS = (*COLUMNS, "post_id")
@@ -144,4 +147,6 @@ class CsvWriter:
             _cell(m.topic_id),
             self.safe(topic.title) if topic is not None else "",
             "1" if m.deleted else "0",
+            m.deleted_at.isoformat() if m.deleted_at is not None else "",
+            str(len(m.history)),
         ]
