@@ -36,12 +36,13 @@ SCHEMA = {
                  "reply_to_id", "reply_to_peer_id", "forward_from_id", "forward_from_name", "forward_date",
                  "forward_channel_post", "forward_post_author", "media_kind", "media_path", "action",
                  "action_data", "views", "forwards", "replies", "grouped_id", "topic_id", "post_author",
-                 "via_bot_id", "out", "pinned", "deleted", "json"],
+                 "via_bot_id", "out", "pinned", "deleted", "deleted_at", "deleted_at_iso", "json"],
     "media": ["message_id", "kind", "media_id", "file_name", "mime_type", "size", "width", "height", "duration",
               "performer", "title", "emoji", "spoiler", "path", "thumbnail_path", "extra"],
     "reactions": ["message_id", "position", "type", "emoji", "document_id", "count", "chosen"],
     "entities": ["message_id", "position", "type", "utf16_offset", "utf16_length", "text", "url", "user_id",
                  "language", "document_id"],
+    "versions": ["chat_id", "message_id", "seq", "edit_date", "edit_date_iso", "text", "entities", "media"],
 }
 SCHEMA["comments"] = [*SCHEMA["messages"], "post_id"]  # a channel's comments: always there, maybe empty
 
@@ -97,7 +98,7 @@ def test_schema_is_as_documented(tmp_path: Path) -> None:
     names = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type IN ('table', 'index', 'trigger')")}
     assert {"messages_fts", "messages_date", "messages_sender", "messages_reply", "messages_fts_insert",
             "messages_fts_delete", "messages_fts_update", "comments_post"} <= names
-    assert db.execute("PRAGMA user_version").fetchone()[0] == 2
+    assert db.execute("PRAGMA user_version").fetchone()[0] == 3
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "delete"
     assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     # the documentation names every table and column

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import re
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +33,7 @@ from tgx.model import Message, Version
 from tgx_csv.writer import COLUMNS, CsvWriter
 from tgx_html.writer import HtmlWriter
 from tgx_markdown.writer import MarkdownWriter
+from tgx_sqlite.writer import SqliteWriter
 from tgx_txt.writer import TxtWriter
 
 CHANGED = {EDITED, EDITED_MEDIA, DELETED}
@@ -238,3 +241,48 @@ def test_csv_comments_carry_the_new_columns_before_post_id(tmp_path: Path) -> No
     rows = csv_rows(tmp_path, "comments.csv")
     assert rows[0][-3:] == ["deleted_at", "edits", "post_id"]
     assert rows[1][-3:] == ["2024-03-03T12:30:00+00:00", "1", str(post.id)]
+
+
+# ---------------------------------------------------------------------------------------------
+# sqlite
+
+
+def test_sqlite_versions_table_and_deleted_at(tmp_path: Path) -> None:
+    post = living_messages()[1]
+    comment = Message(-1005, 301, post.date, "now", sender_id=post.sender_id, edit_date=post.date,
+                      history=[Version(None, "first")])
+    messages = living_messages()
+    ctx = MemoryContext(CHAT, tmp_path, messages, comments={post.id: [comment]})
+    render(SqliteWriter, ctx, messages)
+    db = sqlite3.connect(tmp_path / "messages.sqlite")
+    assert db.execute("PRAGMA user_version").fetchone() == (3,)
+    rows = db.execute("SELECT chat_id, message_id, seq, edit_date, edit_date_iso, text, entities, media "
+                      "FROM versions ORDER BY chat_id, message_id, seq").fetchall()
+    edited = next(m for m in messages if m.id == EDITED)
+    assert rows[-1] == (-1005, 301, 0, None, None, "first", "[]", None)  # a comment's, under its group
+    assert [r[:3] for r in rows[:-1]] == [(CHAT.id, EDITED, 0), (CHAT.id, EDITED, 1), (CHAT.id, EDITED_MEDIA, 0)]
+    for row, version in zip(rows, edited.history, strict=False):
+        d = version.to_dict()
+        assert row[3:6] == ((int(version.edit_date.timestamp()) if version.edit_date else None),
+                            d["edit_date"], version.text)
+        assert json.loads(row[6]) == d["entities"] and row[7] is None
+    assert json.loads(rows[2][7])["kind"] == "photo" and rows[2][5] == "Old caption"
+    assert db.execute("SELECT deleted, deleted_at, deleted_at_iso FROM messages WHERE id = ?", (DELETED,)
+                      ).fetchone() == (1, int(DELETED_AT.timestamp()), DELETED_AT.isoformat())
+    assert db.execute("SELECT count(*) FROM messages WHERE deleted_at IS NOT NULL").fetchone() == (1,)
+    # json is the jsonl line: with history
+    (data,) = db.execute("SELECT json FROM messages WHERE id = ?", (EDITED,)).fetchone()
+    assert json.loads(data)["history"] == [v.to_dict() for v in edited.history]
+    assert db.execute("SELECT count(*) FROM comments WHERE deleted_at IS NULL").fetchone() == (1,)
+
+
+def test_sqlite_messages_without_history_have_the_same_rows(tmp_path: Path) -> None:
+    def rows(messages: list[Message], out: Path) -> dict[int, tuple[object, ...]]:
+        render(SqliteWriter, MemoryContext(CHAT, out, messages), messages)
+        db = sqlite3.connect(out / "messages.sqlite")
+        return {r[0]: r for r in db.execute("SELECT * FROM messages")}
+
+    plain, living = rows(sample_messages(), tmp_path / "plain"), rows(living_messages(), tmp_path / "living")
+    assert {k: v for k, v in plain.items() if k not in CHANGED} == {k: v for k, v in living.items() if k not in CHANGED}
+    db = sqlite3.connect(tmp_path / "plain" / "messages.sqlite")
+    assert db.execute("SELECT count(*) FROM versions").fetchone() == (0,)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 2  # 2: the comments table
+SCHEMA_VERSION = 3  # 2: the comments table; 3: the versions table, deleted_at on messages and comments
 
 TABLES = """
 CREATE TABLE chats (
@@ -54,6 +54,8 @@ CREATE TABLE messages (
     out                  INTEGER NOT NULL,
     pinned               INTEGER NOT NULL,
     deleted              INTEGER NOT NULL,      -- gone from Telegram, kept in the archive
+    deleted_at           INTEGER,               -- when tgx learned of it (exact where Telegram says)
+    deleted_at_iso       TEXT,
     json                 TEXT NOT NULL          -- Message.to_dict(): the jsonl line
 );
 CREATE TABLE media (
@@ -127,9 +129,22 @@ CREATE TABLE comments (                         -- a channel's comments (tgx exp
     out                  INTEGER NOT NULL,
     pinned               INTEGER NOT NULL,
     deleted              INTEGER NOT NULL,
+    deleted_at           INTEGER,
+    deleted_at_iso       TEXT,
     json                 TEXT NOT NULL,         -- Message.to_dict()
     post_id              INTEGER NOT NULL       -- the channel post (messages.id) it comments on
 );
+CREATE TABLE versions (                         -- earlier versions of edited messages and comments
+    chat_id       INTEGER NOT NULL,             -- the message's chat_id (a comment's: the discussion group)
+    message_id    INTEGER NOT NULL,             -- messages.id (or comments.id)
+    seq           INTEGER NOT NULL,             -- 0 = the oldest version tgx saw
+    edit_date     INTEGER,                      -- when this version was made; NULL: the original
+    edit_date_iso TEXT,
+    text          TEXT NOT NULL,
+    entities      TEXT NOT NULL,                -- JSON, as in messages.jsonl
+    media         TEXT,                         -- JSON, as in messages.jsonl; NULL: none
+    PRIMARY KEY (chat_id, message_id, seq)
+) WITHOUT ROWID;
 CREATE VIRTUAL TABLE messages_fts USING fts5(
     text, content='messages', content_rowid='id', tokenize='unicode61 remove_diacritics 2'
 );
@@ -158,8 +173,9 @@ CREATE TRIGGER messages_fts_update AFTER UPDATE OF text ON messages BEGIN
 END;
 """
 
-INSERT_MESSAGE = f"INSERT INTO messages VALUES ({', '.join('?' * 30)})"
-INSERT_COMMENT = f"INSERT INTO comments VALUES ({', '.join('?' * 31)})"
+INSERT_MESSAGE = f"INSERT INTO messages VALUES ({', '.join('?' * 32)})"
+INSERT_COMMENT = f"INSERT INTO comments VALUES ({', '.join('?' * 33)})"
+INSERT_VERSION = "INSERT INTO versions VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
 INSERT_MEDIA = f"INSERT INTO media VALUES ({', '.join('?' * 16)})"
 INSERT_REACTION = "INSERT INTO reactions VALUES (?, ?, ?, ?, ?, ?, ?)"
 INSERT_ENTITY = "INSERT INTO entities VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"

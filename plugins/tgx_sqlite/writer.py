@@ -18,6 +18,11 @@ A channel's comments (``write_comments``, after the messages) go to the ``commen
 ``messages`` columns plus ``post_id``, indexed on ``(post_id, id)``. The table is always there
 (empty for a chat without comments), so queries need not check; the media, reactions and
 entities tables hold the chat's own messages only (a comment's are in its ``json``).
+
+Edited messages' earlier versions (``Message.history``) go to the ``versions`` table, one row
+per version keyed ``(chat_id, message_id, seq)`` (``seq`` 0 the oldest), comments' too: their
+``chat_id`` is the discussion group's, so ids never collide. The file is rebuilt on every
+render, so a schema change needs no migration: ``user_version`` says which one a file has.
 """
 
 from __future__ import annotations
@@ -62,8 +67,9 @@ def entity_texts(text: str, entities: Sequence[Entity]) -> list[str]:
     return [text[index(e.offset):index(e.offset + e.length)] for e in entities]
 
 
-def message_row(m: Message) -> tuple[Message, tuple[Any, ...]]:
-    """A message's row of the messages table (and the message, repaired if it had to be)."""
+def message_row(m: Message, versions: list[tuple[Any, ...]] | None = None) -> tuple[Message, tuple[Any, ...]]:
+    """A message's row of the messages table (and the message, repaired if it had to be); its
+    earlier versions' rows of the versions table are added to ``versions`` when given."""
     d = m.to_dict()
     try:
         data = orjson.dumps(d).decode()
@@ -71,6 +77,10 @@ def message_row(m: Message) -> tuple[Message, tuple[Any, ...]]:
         d = scrub_surrogates(d)
         m = Message.from_dict(d)
         data = _json(d)
+    if versions is not None and m.history:
+        for seq, (v, vd) in enumerate(zip(m.history, d["history"], strict=True)):
+            versions.append((m.chat_id, m.id, seq, _ts(v.edit_date), vd["edit_date"], vd["text"],
+                             _json(vd["entities"]), _json(vd["media"]) if vd["media"] is not None else None))
     fwd, md, act = m.forward, m.media, m.action
     return m, (
         m.id, m.chat_id, _ts(m.date), d["date"], _ts(m.edit_date), d["edit_date"], m.sender_id,
@@ -81,7 +91,7 @@ def message_row(m: Message) -> tuple[Message, tuple[Any, ...]]:
         md.kind if md else None, md.path if md else None,
         act.type if act else None, _json(act.data) if act else None,
         m.views, m.forwards, m.replies, m.grouped_id, m.topic_id, m.post_author, m.via_bot_id,
-        int(m.out), int(m.pinned), int(m.deleted), data,
+        int(m.out), int(m.pinned), int(m.deleted), _ts(m.deleted_at), d.get("deleted_at"), data,
     )
 
 
@@ -122,8 +132,9 @@ class SqliteWriter:
     def write(self, messages: Sequence[Message]) -> None:
         assert self._conn is not None
         rows, media, reactions, entities = [], [], [], []
+        versions: list[tuple[Any, ...]] = []
         for m in messages:
-            m, row = message_row(m)
+            m, row = message_row(m, versions)
             rows.append(row)
             md = m.media
             if md is not None:
@@ -145,13 +156,18 @@ class SqliteWriter:
             c.executemany(schema.INSERT_REACTION, reactions)
         if entities:
             c.executemany(schema.INSERT_ENTITY, entities)
+        if versions:
+            c.executemany(schema.INSERT_VERSION, versions)
 
     def write_comments(self, comments: Sequence[tuple[int, Message]]) -> None:
         """A channel's comments, ``(post_id, comment)`` in ascending order: the comments table."""
         assert self._conn is not None
         if comments:
+            versions: list[tuple[Any, ...]] = []
             self._conn.executemany(schema.INSERT_COMMENT,
-                                   [(*message_row(c)[1], post_id) for post_id, c in comments])
+                                   [(*message_row(c, versions)[1], post_id) for post_id, c in comments])
+            if versions:
+                self._conn.executemany(schema.INSERT_VERSION, versions)
 
     def close(self) -> None:
         conn = self._conn
