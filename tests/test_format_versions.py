@@ -32,6 +32,7 @@ from test_format_html import check_inert, parse
 from tgx.model import Message, Version
 from tgx_csv.writer import COLUMNS, CsvWriter
 from tgx_html.writer import HtmlWriter
+from tgx_json.writer import JsonWriter
 from tgx_markdown.writer import MarkdownWriter
 from tgx_sqlite.writer import SqliteWriter
 from tgx_txt.writer import TxtWriter
@@ -286,3 +287,30 @@ def test_sqlite_messages_without_history_have_the_same_rows(tmp_path: Path) -> N
     assert {k: v for k, v in plain.items() if k not in CHANGED} == {k: v for k, v in living.items() if k not in CHANGED}
     db = sqlite3.connect(tmp_path / "plain" / "messages.sqlite")
     assert db.execute("SELECT count(*) FROM versions").fetchone() == (0,)
+
+
+# ---------------------------------------------------------------------------------------------
+# json (Telegram Desktop's result.json)
+
+
+def test_json_has_the_current_version_only_and_no_deleted_message(tmp_path: Path) -> None:
+    plain = json.loads((rendered(JsonWriter, sample_messages(), tmp_path / "plain") / "result.json").read_bytes())
+    living_dir = rendered(JsonWriter, living_messages(), tmp_path / "living")
+    living = json.loads((living_dir / "result.json").read_bytes())
+    ids = [m["id"] for m in living["messages"]]
+    assert DELETED not in ids and ids == [m.id for m in sample_messages() if not m.deleted]
+    by_id = {m["id"]: m for m in living["messages"]}
+    assert by_id[EDITED]["text"] == "Edited message" and by_id[EDITED]["edited"] == "2024-03-01T09:50:00"
+    raw = (living_dir / "result.json").read_text("utf-8")
+    assert "history" not in raw and "first draft" not in raw and "Old caption" not in raw
+    # only the message whose edit is new differs (it gained "edited"): history is invisible here
+    changed = [m["id"] for m, p in zip(living["messages"], plain["messages"], strict=True) if m != p]
+    assert changed == [EDITED_MEDIA]
+
+
+def test_json_with_every_message_deleted_is_still_valid(tmp_path: Path) -> None:
+    messages = [m for m in living_messages() if m.action is None][:3]
+    for m in messages:
+        m.deleted, m.deleted_at = True, DELETED_AT
+    out = rendered(JsonWriter, messages, tmp_path)
+    assert json.loads((out / "result.json").read_bytes())["messages"] == []

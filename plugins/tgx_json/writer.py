@@ -6,6 +6,10 @@ Each message is serialized with orjson (2-space indent) and re-indented to Teleg
 one-space style nested two levels deep; JSON strings never contain a raw newline, so every
 newline in orjson's output is structural and the re-indent is exact.
 
+As Telegram Desktop would: the current version of an edited message only (its earlier
+versions are in ``messages.jsonl`` and ``messages.sqlite``), and no message deleted on Telegram
+(the archive keeps them; the other formats mark them).
+
 Dates are written in UTC (Telegram Desktop writes the exporting machine's local time): the
 same archive then renders byte-identical files on every machine.
 """
@@ -116,6 +120,8 @@ class JsonWriter:
         assert self._file is not None, "open() first"
         chunks: list[bytes] = []
         for msg in messages:
+            if msg.deleted:  # gone from Telegram: Telegram Desktop could not export it either
+                continue
             chunk = dump_message(self.message_object(msg))
             chunks.append(chunk if self._count == 0 and not chunks else b"," + chunk)
         self._count += len(chunks)
@@ -197,8 +203,6 @@ class JsonWriter:
             d["grouped_id"] = msg.grouped_id
         if msg.forward is not None and msg.forward.from_id is not None:
             d["forward_from_id"] = peer_ref(msg.forward.from_id)
-        if msg.deleted:
-            d["tgx_deleted"] = True
         return d
 
     def _action_fields(self, d: dict[str, Any], msg: Message) -> None:
