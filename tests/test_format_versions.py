@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from corpus.sample_chat import CHAT, MemoryContext, render, sample_messages
+from corpus.sample_chat import CHAT, PEERS, MemoryContext, render, sample_messages, write_media
 from corpus.versions import (
     DELETED,
     DELETED_AT,
@@ -29,7 +29,7 @@ from corpus.versions import (
     living_messages,
 )
 from test_format_html import check_inert, parse
-from tgx.model import Message, Version
+from tgx.model import Entity, Message, Version
 from tgx_csv.writer import COLUMNS, CsvWriter
 from tgx_html.writer import HtmlWriter
 from tgx_json.writer import JsonWriter
@@ -314,3 +314,58 @@ def test_json_with_every_message_deleted_is_still_valid(tmp_path: Path) -> None:
         m.deleted, m.deleted_at = True, DELETED_AT
     out = rendered(JsonWriter, messages, tmp_path)
     assert json.loads((out / "result.json").read_bytes())["messages"] == []
+
+
+@pytest.mark.browser
+def test_html_versions_open_on_click_and_run_nothing_in_a_browser(tmp_path: Path) -> None:
+    from test_html_browser import DevTools, Tab, chromium_binary
+
+    binary = chromium_binary()
+    if binary is None:
+        pytest.skip("no Chromium found (install Debian's `chromium`, or set TGX_CHROMIUM=/path/to/chrome)")
+    out = tmp_path / "chat"
+    write_media(out, living_messages())
+    rendered(HtmlWriter, living_messages(), out)
+    tools = DevTools(binary, tmp_path / "profile")
+    try:
+        tab = Tab(tools)
+        tab.open(out / "messages.html")
+        assert tab.problems() == []
+        assert tab.eval("typeof window.__pwned") == "undefined"
+        assert tab.eval("document.querySelectorAll('script, a[href^=\"javascript\" i]').length") == 0
+        first = f"document.querySelector('#message{EDITED} details.versions')"
+        assert tab.eval(f"{first}.open") is False
+        assert tab.eval(f"{first}.querySelector('.version').checkVisibility()") is False  # collapsed
+        tab.eval(f"{first}.querySelector('summary').click()")
+        assert tab.eval(f"{first}.open") is True
+        assert tab.eval(f"{first}.querySelectorAll('.version')[1].innerText").endswith(
+            "<script>window.__pwned=1</script> click me & <b>bold</b>")  # shown as text
+        assert tab.eval("typeof window.__pwned") == "undefined" and tab.problems() == []
+    finally:
+        tools.close()
+
+
+# ---------------------------------------------------------------------------------------------
+# comments: a comment's versions and deletion, in its thread
+
+
+def test_comments_show_their_versions_and_deletion_like_messages(tmp_path: Path) -> None:
+    from test_format_comments import CHANNEL, GROUP, comment, post
+
+    text = HOSTILE_VERSION_TEXT
+    versions = [Version(None, text, [Entity("text_link", text.index("click"), 8, url=UNSAFE_VERSION_URL)])]
+    edited = comment(301, 1, "now", edit_date=post(1).date, history=versions)
+    gone = comment(302, 1, "gone", deleted=True, deleted_at=DELETED_AT)
+    peers = {**PEERS, GROUP.id: GROUP}
+    for factory in (HtmlWriter, MarkdownWriter):
+        out = tmp_path / factory.__name__
+        render(factory, MemoryContext(CHANNEL, out, [post(1)], peers=peers, comments={1: [edited, gone]}), [post(1)])
+    page = (tmp_path / "HtmlWriter" / "messages.html").read_text("utf-8")
+    check_inert(parse(tmp_path / "HtmlWriter" / "messages.html"))
+    thread = page[page.index('id="c301"'):]
+    assert "<summary>1 earlier version</summary>" in thread and "&lt;script&gt;" in thread
+    assert "<script>" not in thread and 'href="javascript' not in thread
+    assert '<span class="deleted-note" title="deleted 2024-03-03 12:30:00 UTC">' in thread
+    note = next((tmp_path / "MarkdownWriter" / "markdown").rglob("20*.md")).read_text("utf-8")
+    assert "> > [!note]- Earlier versions (1)" in note and "> > \\<script>" in note
+    assert "javascript:" not in note and "*deleted 2024-03-03 12:30:00 UTC*" in note
