@@ -3,7 +3,7 @@ simulator module)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from telethon import utils
@@ -79,8 +79,9 @@ class ChatSpec:
     topic_seq: Interleave | None = None
     threads: tuple[ThreadIds, ...] = ()
     topic_base: int = 0
-    # changes "since an earlier run" (scenario keys edited/deleted): see SimulatedTelegram.edit_messages
-    edited: frozenset[int] = frozenset()
+    base: int = 0  # messages it was created with (``messages`` grows with World.post_messages)
+    # changes (World.edit_messages / delete_messages, scenario keys edited/deleted/changes/timeline)
+    edited: dict[int, int] = field(default_factory=dict)  # message id -> how many times edited
     deleted: frozenset[int] = frozenset()
     history: Any = None  # ``space`` minus ``deleted``: what GetHistory serves
 

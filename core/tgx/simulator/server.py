@@ -22,6 +22,7 @@ from telethon.tl.functions import account, auth, channels, contacts, help, messa
 from tgx.simulator import content
 from tgx.simulator import messages as msgs
 from tgx.simulator.ids import WithoutIds
+from tgx.simulator.updates import ACCOUNT, Event, Page, page
 
 if TYPE_CHECKING:
     from tgx.simulator.chats import ChatSpec
@@ -29,12 +30,17 @@ if TYPE_CHECKING:
 
 BOOL_TRUE = b"\xb5\x75\x72\x99"  # boolTrue#997275b5
 HISTORY_LIMIT = 100
+CHANNEL_DIFF_MAX = 100_000  # GetChannelDifference's largest limit
+ACCOUNT_DIFF_SLICE = 1000  # updates per DifferenceSlice (Telegram slices the account difference)
+DIFF_TIMEOUT = 30  # ChannelDifference.timeout: seconds before a viewing client asks again
+TOO_LONG_MESSAGES = 20  # latest messages in a ChannelDifferenceTooLong
 MIB = 1 << 20
 EXEMPT_FROM_AUTH = frozenset({"GetConfigRequest", "PingRequest", "ImportAuthorizationRequest",
                               "GetNearestDcRequest"})
 WRAPPERS = (functions.InvokeWithLayerRequest, functions.InitConnectionRequest,
             functions.InvokeWithoutUpdatesRequest, functions.InvokeWithTakeoutRequest,
             functions.InvokeAfterMsgRequest)
+QUIET_WRAPPERS = (functions.InvokeWithoutUpdatesRequest, functions.InvokeWithTakeoutRequest)  # no pushed updates
 
 
 class RpcFault(Exception):
@@ -60,6 +66,7 @@ class Connection:
 
     dc_id: int
     authorized: bool
+    updates: bool = False  # made a request outside InvokeWithoutUpdates / takeout: gets pushed updates
 
 
 class Raw:
@@ -167,9 +174,11 @@ class Server:
         world = self.world
         request = BinaryReader(data).tgread_object()
         takeout_id: int | None = None
+        quiet = False
         while isinstance(request, WRAPPERS):
             if isinstance(request, functions.InvokeWithTakeoutRequest):
                 takeout_id = request.takeout_id
+            quiet = quiet or isinstance(request, QUIET_WRAPPERS)
             request = request.query
         name = type(request).__name__
         record = world.log.add(name, conn.dc_id, takeout_id is not None, _params(request))
@@ -191,6 +200,8 @@ class Server:
                 raise RpcFault(400, f"SIMULATOR_UNSUPPORTED_{name.upper()}")
             ctx = _Ctx(conn, takeout_id)
             answer = handler(request, ctx)
+            if not quiet:
+                conn.updates = True
             if not isinstance(answer, bytes):
                 answer = bytes(answer)
             if drop is not None:
@@ -363,8 +374,8 @@ class Server:
         if chat is not None:
             ents.add_chat(chat)
         if chat is not None and chat.is_channel:
-            return types.messages.ChannelMessages(pts=self.world.pts, count=count, messages=blobs, topics=[],
-                                                  chats=ents.chat_list(), users=ents.user_list())
+            return types.messages.ChannelMessages(pts=self.world.pts_of(chat), count=count, messages=blobs,
+                                                  topics=[], chats=ents.chat_list(), users=ents.user_list())
         if whole:
             return types.messages.Messages(messages=blobs, topics=[], chats=ents.chat_list(),
                                            users=ents.user_list())
@@ -400,11 +411,11 @@ class Server:
             blobs = self._message_blobs(group, ids, ents)
             ents.add_chat(channel)
             ents.add_chat(group)
-            return types.messages.ChannelMessages(pts=self.world.pts, count=count, messages=blobs, topics=[],
-                                                  chats=ents.chat_list(), users=ents.user_list())
+            return types.messages.ChannelMessages(pts=self.world.pts_of(group), count=count, messages=blobs,
+                                                  topics=[], chats=ents.chat_list(), users=ents.user_list())
         thread = chat.thread(req.msg_id) if chat.forum else None
         if thread is None:
-            return types.messages.ChannelMessages(pts=self.world.pts, count=0, messages=[], topics=[],
+            return types.messages.ChannelMessages(pts=self.world.pts_of(chat), count=0, messages=[], topics=[],
                                                   chats=[Raw(self.world.chat_blob(chat))], users=[])
         ids, count, _ = self._slice(chat, thread, req)
         return self._history_answer(chat, ids, count, False)
@@ -484,7 +495,7 @@ class Server:
 
         out, ents = self._messages_by_id(lookup, req.id, chat)
         ents.add_chat(chat)
-        return types.messages.ChannelMessages(pts=world.pts, count=len(out), messages=out, topics=[],
+        return types.messages.ChannelMessages(pts=world.pts_of(chat), count=len(out), messages=out, topics=[],
                                               chats=ents.chat_list(), users=ents.user_list())
 
     def get_messages(self, req: Any, ctx: _Ctx) -> Any:
@@ -526,7 +537,7 @@ class Server:
             dialogs.append(types.Dialog(
                 peer=chat.peer(), top_message=top, read_inbox_max_id=top, read_outbox_max_id=top,
                 unread_count=0, unread_mentions_count=0, unread_reactions_count=0, unread_poll_votes_count=0,
-                notify_settings=types.PeerNotifySettings(), pts=world.pts if chat.is_channel else None))
+                notify_settings=types.PeerNotifySettings(), pts=world.pts_of(chat) if chat.is_channel else None))
             tops.extend(self._message_blobs(chat, [top], ents))
             ents.add_chat(chat)
         if total is None:
@@ -600,7 +611,7 @@ class Server:
         ents.add_chat(chat)
         ents.add_user(world.me.id)
         return types.messages.ForumTopics(count=count, topics=topics, messages=tops, chats=ents.chat_list(),
-                                          users=ents.user_list(), pts=world.pts)
+                                          users=ents.user_list(), pts=world.pts_of(chat))
 
     def get_forum_topics(self, req: Any, ctx: _Ctx) -> Any:
         self.world.freeze()
@@ -777,7 +788,7 @@ class Server:
         full = types.ChannelFull(
             id=chat.id, about=f"About {chat.title}", read_inbox_max_id=top, read_outbox_max_id=top,
             unread_count=0, chat_photo=types.PhotoEmpty(0), notify_settings=types.PeerNotifySettings(),
-            bot_info=[], pts=world.pts, participants_count=len(chat.members) or 1234,
+            bot_info=[], pts=world.pts_of(chat), participants_count=len(chat.members) or 1234,
             can_view_participants=chat.kind == "supergroup" or None,
             linked_chat_id=linked.id if linked is not None else None)
         ents = _Entities(world)
@@ -839,18 +850,140 @@ class Server:
 
     # -- updates
 
-    def _state(self) -> Any:
-        return types.updates.State(pts=self.world.pts, qts=0, date=_dt(int(time.time())), seq=1,
-                                   unread_count=0)
+    def _state(self, pts: int | None = None) -> Any:
+        world = self.world
+        return types.updates.State(pts=world.pts if pts is None else pts, qts=0, date=_dt(int(time.time())),
+                                   seq=world.seq, unread_count=0)
 
     def get_state(self, req: Any, ctx: _Ctx) -> Any:
         return self._state()
 
+    def _page(self, key: int, from_pts: int, limit: int, base_chat: int = ACCOUNT) -> Page:
+        world = self.world
+        chats = world.chats
+        return page(world.boxes[key], from_pts, limit, lambda c, rank: chats[c].space.id_at(rank),
+                    lambda c, message_id: chats[c].history.contains(message_id), base_chat)
+
+    def _page_tl(self, found: Page, channel: ChatSpec | None) -> tuple[list[Raw], list[Any], _Entities]:
+        """(new messages, other updates, entities) of a page; channel: UpdateEditChannelMessage /
+        UpdateDeleteChannelMessages, else UpdateEditMessage / UpdateDeleteMessages."""
+        world = self.world
+        ents = _Entities(world)
+        new: list[Raw] = []
+        for index, message_id in sorted(found.new, key=lambda k: (k[1], k[0])):
+            chat = world.chats[index]
+            new.extend(self._message_blobs(chat, [message_id], ents))
+            ents.add_chat(chat)
+        rows: list[tuple[int, Any]] = []
+        for (index, message_id), pts in found.edits.items():
+            chat = world.chats[index]
+            blob = self._message_blobs(chat, [message_id], ents)[0]
+            ents.add_chat(chat)
+            rows.append((pts, types.UpdateEditChannelMessage(blob, pts, 1) if channel is not None
+                         else types.UpdateEditMessage(blob, pts, 1)))
+        for event in found.deletes:
+            rows.append((event.pts, types.UpdateDeleteChannelMessages(channel.id, list(event.ids), event.pts,
+                                                                     event.count)
+                         if channel is not None else types.UpdateDeleteMessages(list(event.ids), event.pts,
+                                                                                event.count)))
+            if channel is None:
+                ents.add_chat(world.chats[event.chat])
+        if channel is not None:
+            ents.add_chat(channel)
+        rows.sort(key=lambda r: r[0])
+        return new, [r[1] for r in rows], ents
+
     def get_difference(self, req: Any, ctx: _Ctx) -> Any:
-        return types.updates.DifferenceEmpty(date=_dt(int(time.time())), seq=1)
+        """The account's changes (private chats, basic groups) since ``req.pts``; see docs/testing.md."""
+        world = self.world
+        world.freeze()
+        box = world.boxes[ACCOUNT]
+        now = _dt(int(time.time()))
+        if req.pts > box.pts or req.pts < 0:
+            raise RpcFault(400, "PERSISTENT_TIMESTAMP_INVALID")
+        if req.pts == box.pts:
+            return types.updates.DifferenceEmpty(date=now, seq=world.seq)
+        horizon = world.difference_horizon
+        if req.pts_total_limit:
+            horizon = min(horizon, req.pts_total_limit)
+        if box.pts - req.pts > horizon or req.pts < box.base:
+            return types.updates.DifferenceTooLong(pts=box.pts)
+        found = self._page(ACCOUNT, req.pts, ACCOUNT_DIFF_SLICE)
+        new, other, ents = self._page_tl(found, None)
+        if found.to_pts < box.pts:
+            return types.updates.DifferenceSlice(new, [], other, ents.chat_list(), ents.user_list(),
+                                                 self._state(found.to_pts))
+        return types.updates.Difference(new, [], other, ents.chat_list(), ents.user_list(), self._state())
 
     def get_channel_difference(self, req: Any, ctx: _Ctx) -> Any:
-        return types.updates.ChannelDifferenceEmpty(pts=self.world.pts, final=True, timeout=300)
+        """A channel's changes since ``req.pts``, ``req.limit`` updates a page; see docs/testing.md."""
+        world = self.world
+        world.freeze()
+        chat = self._readable(self._touch(self._input_channel(req.channel)))
+        box = world.boxes[chat.index]
+        if req.pts > box.pts or req.pts < 0:
+            raise RpcFault(400, "PERSISTENT_TIMESTAMP_INVALID")
+        if req.pts == box.pts:
+            return types.updates.ChannelDifferenceEmpty(pts=box.pts, final=True, timeout=DIFF_TIMEOUT)
+        if box.pts - req.pts > world.difference_horizon:
+            return self._channel_too_long(chat)
+        limit = min(req.limit, CHANNEL_DIFF_MAX) if req.limit > 0 else HISTORY_LIMIT
+        found = self._page(chat.index, req.pts, limit, chat.index)
+        new, other, ents = self._page_tl(found, chat)
+        return types.updates.ChannelDifference(
+            pts=found.to_pts, new_messages=new, other_updates=other, chats=ents.chat_list(),
+            users=ents.user_list(), final=found.to_pts == box.pts or None, timeout=DIFF_TIMEOUT)
+
+    def _channel_too_long(self, chat: ChatSpec) -> Any:
+        world = self.world
+        history = chat.history
+        ids = [history.id_at(history.count - 1 - i) for i in range(min(TOO_LONG_MESSAGES, history.count))]
+        ents = _Entities(world)
+        blobs = self._message_blobs(chat, ids, ents)
+        ents.add_chat(chat)
+        top = ids[0] if ids else 0
+        dialog = types.Dialog(peer=chat.peer(), top_message=top, read_inbox_max_id=top, read_outbox_max_id=top,
+                              unread_count=0, unread_mentions_count=0, unread_reactions_count=0,
+                              unread_poll_votes_count=0, notify_settings=types.PeerNotifySettings(),
+                              pts=world.pts_of(chat))
+        return types.updates.ChannelDifferenceTooLong(dialog=dialog, messages=blobs, chats=ents.chat_list(),
+                                                      users=ents.user_list(), final=True, timeout=DIFF_TIMEOUT)
+
+    def pushed(self, chat: ChatSpec, events: list[Event]) -> bytes | None:
+        """The Updates a connected client receives for ``events`` of ``chat`` (None: nothing,
+        e.g. a channel the account has not joined). Account updates carry the next ``seq``."""
+        world = self.world
+        if not chat.joined or not chat.readable or chat.index in world.forbidden:
+            return None
+        ents = _Entities(world)
+        out: list[Any] = []
+        for event in events:
+            if event.kind == "new":
+                ids = [chat.space.id_at(r) for r in range(event.first, event.first + event.count)]
+                first_pts = event.pts - event.count
+                for k, blob in enumerate(self._message_blobs(chat, ids, ents)):
+                    pts = first_pts + k + 1
+                    out.append(types.UpdateNewChannelMessage(blob, pts, 1) if chat.is_channel
+                               else types.UpdateNewMessage(blob, pts, 1))
+            elif event.kind == "edit":
+                facts = msgs.plan(world, chat, event.ids[0])
+                tpl = world.template(facts)
+                ents.add_facts(facts, tpl)
+                blob = Raw(world.edited_bytes(facts, tpl.render(world, facts), event.first))
+                out.append(types.UpdateEditChannelMessage(blob, event.pts, 1) if chat.is_channel
+                           else types.UpdateEditMessage(blob, event.pts, 1))
+            else:
+                out.append(types.UpdateDeleteChannelMessages(chat.id, list(event.ids), event.pts, event.count)
+                           if chat.is_channel else types.UpdateDeleteMessages(list(event.ids), event.pts,
+                                                                              event.count))
+        if not out:
+            return None
+        ents.add_chat(chat)
+        seq = 0
+        if not chat.is_channel:
+            world.seq += 1
+            seq = world.seq
+        return bytes(types.Updates(out, ents.user_list(), ents.chat_list(), _dt(int(time.time())), seq))
 
 
 @dataclass(slots=True)

@@ -29,12 +29,15 @@ from tgx.simulator.ids import (
     ThreadIds,
     WithoutIds,
 )
+from tgx.simulator.updates import ACCOUNT, Box, Event
 
 DATE_SPAN = 4 * 365 * 86_400  # ... and end within four years, whatever their size
 TOPIC_COLORS = (0x6FB9F0, 0xFFD67E, 0xCB86DB, 0x8EEE98, 0xFF93B2, 0xFB6F5F)
 DEFAULT_TOPICS = ("Announcements 📣", "Random 🎲", "Help & <Support>")
 EDIT_SUFFIX = " (edited later)"  # appended to the text of a message listed in ``edited``
 EDIT_DELAY = 5 * 86_400  # its new edit_date: this long after the message's date
+EDIT_STEP = 3600  # each further edit of a message: this much later again
+DIFFERENCE_HORIZON = 100_000  # pts the server keeps per sequence (Telegram's documented usual value)
 COMMENT_PERIOD = 1024  # a discussion group's comment counts repeat every this many posts
 
 
@@ -51,6 +54,8 @@ class World:
     :param request_log: path to append one JSON line per request to (for CLI subprocesses).
     :param default_chats: build the default world (False: only users; add chats yourself).
     :param clock: monotonic clock for the rate limiter (tests may pass a fake one).
+    :param difference_horizon: how many pts back GetChannelDifference / GetDifference can
+        answer; an older pts gets ``...TooLong``.
     """
 
     def __init__(
@@ -69,6 +74,7 @@ class World:
         home_dc: int = 1,
         other_dc: int = 2,
         clock: Callable[[], float] = time.monotonic,
+        difference_horizon: int = DIFFERENCE_HORIZON,
     ):
         self.seed = seed
         self._media_salt = hash_of(seed, 0xACC)
@@ -89,7 +95,12 @@ class World:
         self.next_takeout_id = 1
         self.revoked = False
         self.forbidden: set[int] = set()  # chat indexes that became private
-        self.pts = 1
+        self.difference_horizon = difference_horizon
+        self.boxes: dict[int, Box] = {}  # pts sequences: a channel's index, or ACCOUNT
+        self.seq = 1  # the account's Updates sequence (one per pushed account Updates)
+        self._pending: list[tuple[str, ChatSpec, Any]] = []  # changes made before freeze()
+        self.listeners: list[Any] = []  # connected senders that take pushed updates (see notify)
+        self.timeline: Any = None  # a tgx.simulator.timeline.Timeline, started when a client connects
 
         self.users: dict[str, UserSpec] = {}
         self.chats: list[ChatSpec] = []
@@ -155,6 +166,7 @@ class World:
             if other.is_channel == chat.is_channel and other.kind != "private" and other.id == chat.id:
                 raise ValueError(f"chat id {chat.id} is taken")
         chat.index = len(self.chats)
+        chat.base = chat.messages
         chat.access_hash = signed64(hash_of(self.seed, 0xC4A7, chat.id)) if chat.is_channel else 0
         chat.salt = hash_of(self.seed, 0x5A17, chat.index, chat.id)
         self.chats.append(chat)
@@ -344,12 +356,12 @@ class World:
         self._frozen = True
         shared = [c for c in self.chats if c.kind in ("group", "private") and c.messages > 0]
         if shared:
-            top = max(c.messages for c in shared)
-            seq = Interleave([max(1, round(24 * c.messages / top)) for c in shared], self.seed ^ 0x5E9)
+            top = max(c.base for c in shared)
+            seq = Interleave([max(1, round(24 * c.base / top)) for c in shared], self.seed ^ 0x5E9)
             last = 0
             for member, chat in enumerate(shared):
                 chat.space = SharedIds(seq, member, chat.messages)
-                last = max(last, chat.space.id_at(chat.messages - 1))
+                last = max(last, chat.space.id_at(chat.base - 1))
             step = max(1, min(3600, DATE_SPAN // max(1, last)))
             for chat in shared:
                 chat.date_base, chat.date_step = DATE_EPOCH, step
@@ -360,7 +372,7 @@ class World:
                 else:  # a basic group or private chat without messages
                     chat.space = SharedIds(Interleave([1], 0), 0, 0)
                 chat.date_base = DATE_EPOCH + chat.index * 3600
-                chat.date_step = max(1, min(3600, DATE_SPAN // max(1, chat.messages)))
+                chat.date_step = max(1, min(3600, DATE_SPAN // max(1, chat.base)))
             if chat.forum:
                 self._freeze_forum(chat)
             chat.showcase = messages.showcase(chat, self.big_file_mb > 0)
@@ -370,6 +382,13 @@ class World:
             if chat.comments is not None and chat.linked is not None:
                 chat.showcase = ()
                 chat.date_base = self.chats[chat.linked].date_base  # created with its channel
+        self.boxes[ACCOUNT] = Box(sum(c.base for c in self.chats if not c.is_channel))
+        for chat in self.chats:
+            if chat.is_channel:
+                self.boxes[chat.index] = Box(chat.base)
+        pending, self._pending = self._pending, []
+        for kind, chat, arg in pending:
+            self._change(kind, chat, arg)
 
     def _freeze_forum(self, chat: ChatSpec) -> None:
         count = len(chat.topics)
@@ -412,39 +431,143 @@ class World:
             piece = self._texts[key] = messages.text_piece(pool, index)
         return piece
 
-    def message_bytes(self, chat: ChatSpec | str | int, message_id: int) -> bytes:
-        """The message exactly as the server serializes it."""
+    def message_bytes(self, chat: ChatSpec | str | int, message_id: int, version: int | None = None) -> bytes:
+        """The message exactly as the server serializes it (``version``: 0 the original, k its
+        k-th edit; None: the current one)."""
         facts = self.facts(chat, message_id)
-        return self.edited_bytes(facts, self.template(facts).render(self, facts))
+        return self.edited_bytes(facts, self.template(facts).render(self, facts), version)
 
-    def edited_bytes(self, facts: messages.Facts, data: bytes) -> bytes:
-        """``data`` (a rendered message) as edited, when its id is in the chat's ``edited``."""
-        if facts.id not in facts.chat.edited:
+    def edited_bytes(self, facts: messages.Facts, data: bytes, version: int | None = None) -> bytes:
+        """``data`` (a rendered message) as of its edit ``version`` (None: the current one).
+
+        Edit k appends :data:`EDIT_SUFFIX` (k = 1) or " (edited later #k)" to the text and
+        sets ``edit_date`` to date + :data:`EDIT_DELAY` + (k - 1) × :data:`EDIT_STEP`."""
+        current = facts.chat.edited.get(facts.id, 0)
+        version = current if version is None else min(version, current)
+        if not version:
             return data
         from telethon.extensions import BinaryReader
 
         msg = BinaryReader(data).tgread_object()
         if not isinstance(msg, types.Message):
             return data  # service messages cannot be edited
-        msg.message = (msg.message or "") + EDIT_SUFFIX
-        msg.edit_date = datetime.fromtimestamp(facts.date + EDIT_DELAY, UTC)
+        msg.message = (msg.message or "") + (EDIT_SUFFIX if version == 1 else f" (edited later #{version})")
+        msg.edit_date = datetime.fromtimestamp(facts.date + EDIT_DELAY + (version - 1) * EDIT_STEP, UTC)
         return bytes(msg)
 
-    def edit_messages(self, chat: ChatSpec | str | int, ids: Iterable[int]) -> None:
-        """Edit messages "since an earlier run": their text gains :data:`EDIT_SUFFIX` and their
-        ``edit_date`` becomes date + :data:`EDIT_DELAY`. Other messages are unchanged."""
-        spec = self.chat(chat)
-        spec.edited = spec.edited | frozenset(ids)
+    # -- changes: each records events with pts (tgx.simulator.updates) and is pushed to clients
 
-    def delete_messages(self, chat: ChatSpec | str | int, ids: Iterable[int]) -> None:
-        """Delete messages on the server: GetHistory no longer lists them (counts and pages shift
-        like Telegram's); every other message keeps its content."""
+    def post_messages(self, chat: ChatSpec | str | int, n: int = 1) -> list[int]:
+        """Post ``n`` new messages to the chat (contents planned like the rest of its history);
+        returns their ids (empty before the world is frozen: they are posted then). One event of
+        pts_count n. Not for a channel with comments or its discussion group (their ids are a
+        layout fixed at creation)."""
         spec = self.chat(chat)
-        spec.deleted = spec.deleted | frozenset(ids)
-        if spec.space is not None:
-            spec.history = WithoutIds(spec.space, spec.deleted)
-        if spec.comments is not None:
-            spec.comments.set_deleted(spec.deleted)
+        if spec.linked is not None:
+            raise ValueError(f"{spec.key}: cannot post to a chat with a discussion layout")
+        if n < 0:
+            raise ValueError("n must not be negative")
+        return self._change("post", spec, n)
+
+    def edit_messages(self, chat: ChatSpec | str | int, ids: Iterable[int]) -> list[int]:
+        """Edit messages: each edit makes a new version (see :meth:`edited_bytes`); a message
+        may be edited again. Ids that are absent, deleted or service messages are skipped.
+        One event of pts_count 1 per message; returns the ids edited."""
+        return self._change("edit", self.chat(chat), list(ids))
+
+    def delete_messages(self, chat: ChatSpec | str | int, ids: Iterable[int]) -> list[int]:
+        """Delete messages on the server: GetHistory no longer lists them (counts and pages shift
+        like Telegram's); every other message keeps its content. Absent or already deleted ids
+        are skipped; one event of pts_count k for k deleted; returns the ids deleted."""
+        return self._change("delete", self.chat(chat), list(ids))
+
+    def _change(self, kind: str, spec: ChatSpec, arg: Any) -> list[int]:
+        if not self._frozen:
+            self._pending.append((kind, spec, arg))
+            return []
+        box = self.boxes[spec.index if spec.is_channel else ACCOUNT]
+        events: list[Event] = []
+        done: list[int] = []
+        if kind == "post":
+            if arg:
+                first = spec.messages
+                self._grow(spec, arg)
+                events.append(box.add("new", spec.index, arg, first=first))
+                done = [spec.space.id_at(rank) for rank in range(first, first + arg)]
+        elif kind == "edit":
+            for message_id in dict.fromkeys(arg):
+                if not spec.history.contains(message_id):
+                    continue
+                if messages.plan(self, spec, message_id).kind in messages.SERVICE_KINDS:
+                    continue
+                version = spec.edited[message_id] = spec.edited.get(message_id, 0) + 1
+                events.append(box.add("edit", spec.index, 1, first=version, ids=(message_id,)))
+                done.append(message_id)
+        else:
+            done = sorted({i for i in arg if isinstance(i, int) and spec.history.contains(i)})
+            if done:
+                spec.deleted = spec.deleted | frozenset(done)
+                spec.history = WithoutIds(spec.space, spec.deleted)
+                if spec.comments is not None:
+                    spec.comments.set_deleted(spec.deleted)
+                events.append(box.add("delete", spec.index, len(done), ids=tuple(done)))
+        if events:
+            self.notify(spec, events)
+        return done
+
+    def _grow(self, spec: ChatSpec, n: int) -> None:
+        spec.messages += n
+        spec.space.count += n
+        if spec.forum:
+            self._freeze_forum(spec)
+        spec.history = WithoutIds(spec.space, spec.deleted) if spec.deleted else spec.space
+
+    def notify(self, chat: ChatSpec, events: list[Event]) -> None:
+        """Push new events to every listener (a connected sender that wants updates) as one
+        serialized ``Updates``, built once by the server (``_server``, see sender.server_of)."""
+        listeners = [lst for lst in self.listeners if lst.wants_updates()]
+        server = getattr(self, "_server", None)
+        if not listeners or server is None:
+            return
+        data = server.pushed(chat, events)
+        if data is not None:
+            for listener in listeners:
+                listener.push(data)
+
+    def editable_ids(self, chat: ChatSpec | str | int, n: int, start: int = 1) -> list[int]:
+        """The first ``n`` ids from ``start`` that an edit changes (present, not service messages)."""
+        self.freeze()
+        spec = self.chat(chat)
+        history = spec.history
+        found: list[int] = []
+        rank = history.rank_le(start - 1)
+        while len(found) < n and rank < history.count:
+            message_id = history.id_at(rank)
+            if messages.plan(self, spec, message_id).kind not in messages.SERVICE_KINDS:
+                found.append(message_id)
+            rank += 1
+        return found
+
+    def pts_of(self, chat: ChatSpec | str | int) -> int:
+        """The chat's pts: its channel sequence's, or the account's for other chats."""
+        self.freeze()
+        spec = self.chat(chat)
+        return self.boxes[spec.index if spec.is_channel else ACCOUNT].pts
+
+    @property
+    def pts(self) -> int:
+        """The account's pts (private chats and basic groups)."""
+        self.freeze()
+        return self.boxes[ACCOUNT].pts
+
+    def versions(self, chat: ChatSpec | str | int, message_id: int) -> list[Any]:
+        """Every version of a message as TL, oldest (the original) first."""
+        from telethon.extensions import BinaryReader
+
+        spec = self.chat(chat)
+        self.freeze()
+        return [BinaryReader(self.message_bytes(spec, message_id, k)).tgread_object()
+                for k in range(spec.edited.get(message_id, 0) + 1)]
 
     # -- comments (a broadcast channel's discussion group)
 
