@@ -33,6 +33,24 @@ TOP_KEYS: dict[str, tuple[tuple[type, ...], str]] = {
     "log_limit": ((int,), "a number of requests"),
     "chats": ((list,), "a list of chat tables"),
     "faults": ((list,), "a list of fault tables"),
+    "changes": ((list,), "a list of {chat, post | edit | delete} tables, applied in order"),
+    "timeline": ((list,), "a list of {at, chat, post | edit | delete} or {at, drop} tables"),
+    "difference_horizon": ((int,), "a number of pts"),
+}
+# one change (top-level ``changes`` and ``timeline``): a chat and exactly one action
+CHANGE_KEYS: dict[str, tuple[tuple[type, ...], str]] = {
+    "chat": ((str, int), "a chat key, username or marked id"),
+    "post": ((int,), "a whole number of new messages"),
+    "edit": ((list,), "a list of message ids to edit (again)"),
+    "delete": ((list,), "a list of message ids to delete"),
+}
+ACTIONS = ("post", "edit", "delete")
+STEP_KEYS: dict[str, tuple[tuple[type, ...], str]] = {
+    **CHANGE_KEYS,
+    "at": ((int, float), "seconds after the first client connected"),
+    "drop": ((bool,), "true: drop every connection"),
+    "fatal": ((bool,), "true: a fatal drop (pending calls fail; the client must reconnect)"),
+    "seconds": ((int, float), "how long a transient drop lasts"),
 }
 CHAT_KINDS = ("channel", "supergroup", "forum", "group", "private")
 CHAT_KEYS: dict[str, tuple[tuple[type, ...], str]] = {
@@ -223,7 +241,41 @@ def validate(scenario: Mapping[str, Any]) -> dict[str, Any]:
         faults.append(dict(fault))
     if "faults" in out:
         out["faults"] = faults
+    if "changes" in out:
+        out["changes"] = [_change(f"{where} changes[{i}]", c, CHANGE_KEYS) for i, c in enumerate(out["changes"])]
+    if "timeline" in out:
+        out["timeline"] = [_step(f"{where} timeline[{i}]", t) for i, t in enumerate(out["timeline"])]
     return out
+
+
+def _change(place: str, change: Any, keys: dict[str, tuple[tuple[type, ...], str]]) -> dict[str, Any]:
+    if not isinstance(change, Mapping):
+        raise ConfigError(f"{place} must be a table")
+    _table(place, change, keys)
+    actions = [a for a in ACTIONS if a in change]
+    if len(actions) != 1 or "chat" not in change:
+        raise ConfigError(f"{place}: a change needs chat = \"...\" and exactly one of post, edit, delete")
+    for key in ("edit", "delete"):
+        if key in change:
+            _ids(place, key, change[key])
+    return dict(change)
+
+
+def _step(place: str, step: Any) -> dict[str, Any]:
+    if not isinstance(step, Mapping):
+        raise ConfigError(f"{place} must be a table")
+    if "at" not in step:
+        raise ConfigError(f"{place}: a timeline step needs at = SECONDS")
+    if step.get("drop"):
+        _table(place, step, STEP_KEYS)
+        extra = [k for k in step if k not in ("at", "drop", "fatal", "seconds")]
+        if extra:
+            raise ConfigError(f"{place}: a drop step takes only at, drop, fatal, seconds (not {extra[0]})")
+        return dict(step)
+    for key in ("drop", "fatal", "seconds"):
+        if key in step and key != "drop":
+            raise ConfigError(f"{place}: {key} only applies to a drop step")
+    return _change(place, step, STEP_KEYS)
 
 
 def _load_env(value: str) -> dict[str, Any]:

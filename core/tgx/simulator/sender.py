@@ -5,6 +5,10 @@ serializes the request (``bytes(request)``, as the real sender does), the in-pro
 answers with bytes, and the future resolves with ``request.read_result(...)``, i.e. Telethon
 parses real TL. Everything above (``_call`` with flood-wait sleeps and retries, entity
 caching, ``iter_messages``, ``download_media``, ``takeout()``) is Telethon's own code.
+
+Updates the world pushes (:meth:`tgx.simulator.world.World.notify`) arrive the way
+``MTProtoSender._handle_update`` delivers them: parsed TL put into the client's
+``_updates_queue``, where Telethon's MessageBox checks pts/seq and closes gaps itself.
 """
 
 from __future__ import annotations
@@ -51,8 +55,13 @@ def server_of(world: World) -> Server:
 class SimulatedSender:
     """Duck-typed ``MTProtoSender``: what ``TelegramClient`` calls on ``client._sender``."""
 
-    def __init__(self, world: World, *, dc_id: int, authorized: bool):
+    def __init__(self, world: World, *, dc_id: int, authorized: bool, updates_queue: Any = None,
+                 reconnect_callback: Any = None):
         self.world = world
+        self._updates_queue = updates_queue  # None: an exported sender (another DC): no updates
+        self._reconnect_callback = reconnect_callback
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._offline_until = 0.0  # loop time: a transient drop is in progress until then
         self.server = server_of(world)
         self.conn = Connection(dc_id, authorized)
         self.dc_id = dc_id
@@ -69,7 +78,14 @@ class SimulatedSender:
             return False
         self._connection = connection
         self._user_connected = True
-        self._disconnected_future = asyncio.get_running_loop().create_future()
+        self._loop = asyncio.get_running_loop()
+        self._disconnected_future = self._loop.create_future()
+        if self._updates_queue is not None:
+            if self not in self.world.listeners:
+                self.world.listeners.append(self)
+            timeline = getattr(self.world, "timeline", None)
+            if timeline is not None:
+                timeline.start()
         return True
 
     def is_connected(self) -> bool:
@@ -81,6 +97,7 @@ class SimulatedSender:
     async def disconnect(self) -> None:
         """User disconnect: pending requests are cancelled, as Telethon's sender does."""
         self._user_connected = False
+        self._unlisten()
         for future, task in list(self._pending.items()):
             task.cancel()
             if not future.done():
@@ -110,6 +127,50 @@ class SimulatedSender:
             return futures
         return self._submit(request)
 
+    # -- pushed updates and scripted drops (tgx.simulator.timeline)
+
+    def wants_updates(self) -> bool:
+        """Telegram pushes to a connected session that made a request outside InvokeWithoutUpdates."""
+        return self._user_connected and self._updates_queue is not None and self.conn.updates
+
+    def push(self, data: bytes) -> None:
+        """Deliver serialized ``Updates`` (lost while a drop is in progress, as on a real socket)."""
+        loop = self._loop
+        if loop is None or loop.is_closed() or not self._user_connected:
+            return
+        if loop.time() < self._offline_until:
+            return
+        obj = BinaryReader(data).tgread_object()
+        delay = self.world.latency / 2
+        queue = self._updates_queue
+        if delay:
+            loop.call_soon_threadsafe(loop.call_later, delay, queue.put_nowait, obj)
+        else:
+            loop.call_soon_threadsafe(queue.put_nowait, obj)
+
+    def drop(self, *, fatal: bool = False, seconds: float = RECONNECT_DELAY) -> None:
+        """The connection dies now. Transient: for ``seconds`` pushed updates are lost and requests
+        wait; then it is back and the client's reconnect callback runs, as MTProtoSender's does.
+        Fatal: every pending call fails with ConnectionError; the client must reconnect."""
+        loop = self._loop
+        if loop is None or loop.is_closed() or not self._user_connected:
+            return
+        if fatal:
+            self._fail_all(ConnectionError("Connection to Telegram lost (simulated fatal drop)"))
+            return
+        self._offline_until = loop.time() + seconds
+        callback = self._reconnect_callback
+        if callback is not None:
+            def reconnected() -> None:
+                if self._user_connected:
+                    task = loop.create_task(callback())
+                    task.add_done_callback(_consume)
+            loop.call_later(seconds, reconnected)
+
+    def _unlisten(self) -> None:
+        if self in self.world.listeners:
+            self.world.listeners.remove(self)
+
     def _keepalive_ping(self, rnd_id: int) -> None:
         future = self.send(functions.PingRequest(rnd_id))
         future.add_done_callback(_consume)
@@ -134,6 +195,11 @@ class SimulatedSender:
         while True:
             if latency:
                 await asyncio.sleep(latency / 2)
+            offline = self._offline_until - asyncio.get_running_loop().time()
+            if offline > 0:  # a transient drop: the request goes out once reconnected
+                await asyncio.sleep(offline)
+                if not self._user_connected:
+                    return
             try:
                 answer = self.server.handle(data, self.conn)
             except RpcFault as fault:
@@ -171,6 +237,7 @@ class SimulatedSender:
     def _fail_all(self, error: ConnectionError) -> None:
         """A fatal drop: every pending call fails with ``error``; sending needs a reconnect."""
         self._user_connected = False
+        self._unlisten()
         current = asyncio.current_task()
         for future, task in list(self._pending.items()):
             if not future.done():
@@ -207,7 +274,8 @@ class SimulatedClient(TelegramClient):
         self._sender = self._new_sender()
 
     def _new_sender(self) -> SimulatedSender:
-        return SimulatedSender(self.world, dc_id=self.session.dc_id, authorized=True)
+        return SimulatedSender(self.world, dc_id=self.session.dc_id, authorized=True,
+                               updates_queue=self._updates_queue, reconnect_callback=self._handle_auto_reconnect)
 
     async def connect(self) -> None:
         if not isinstance(self._sender, SimulatedSender):

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from tgx.errors import ConfigError
 from tgx.simulator.scenario import validate
 from tgx.simulator.sender import SimulatedClient
+from tgx.simulator.timeline import Timeline, apply_change
 from tgx.simulator.world import World
 
 if TYPE_CHECKING:
@@ -42,7 +43,7 @@ def build_world(scenario: Mapping[str, Any]) -> SimulatedTelegram:
         latency=s.get("latency_ms", 0) / 1000.0, rate_limit=s.get("rate_limit"),
         rate_window=s.get("rate_window", 1.0), big_file_mb=s.get("big_file_mb", 4),
         request_log=s.get("request_log"), log_limit=s.get("log_limit", 50_000),
-        default_chats=chats is None,
+        default_chats=chats is None, difference_horizon=s.get("difference_horizon", 100_000),
     )
     for i, chat in enumerate(chats or ()):
         place = f"[simulated] chats[{i}]"
@@ -72,6 +73,23 @@ def build_world(scenario: Mapping[str, Any]) -> SimulatedTelegram:
             raise ConfigError(f"{place}: {exc.args[0] if exc.args else exc}") from None
         world.edit_messages(spec, chat.get("edited", ()))
         world.delete_messages(spec, chat.get("deleted", ()))
+    for key in ("changes", "timeline"):
+        for i, change in enumerate(s.get(key, ())):
+            if "chat" in change:
+                try:
+                    world.chat(change["chat"])
+                except KeyError:
+                    raise ConfigError(f"[simulated] {key}[{i}]: no simulated chat {change['chat']!r}") from None
+                if "post" in change and world.chat(change["chat"]).linked is not None:
+                    raise ConfigError(f"[simulated] {key}[{i}]: cannot post to a chat with comments "
+                                      "or to a discussion group")
+    for i, change in enumerate(s.get("changes", ())):
+        try:
+            apply_change(world, change)
+        except ValueError as exc:
+            raise ConfigError(f"[simulated] changes[{i}]: {exc}") from None
+    if s.get("timeline"):
+        world.timeline = Timeline(world, s["timeline"])
     for i, fault in enumerate(s.get("faults", ())):
         args = dict(fault)
         kind = args.pop("type")
