@@ -280,6 +280,22 @@ def test_get_difference_slices_and_says_too_long():
 # pushed updates through Telethon's update loop
 
 
+def record(client, seen: list[tuple[str, int]]) -> None:
+    """Telethon awaits its handlers: record new, edited and deleted ids as they arrive."""
+    async def new(event):
+        seen.append(("new", event.message.id))
+
+    async def edit(event):
+        seen.append(("edit", event.message.id))
+
+    async def gone(event):
+        seen.extend(("del", i) for i in event.deleted_ids)
+
+    client.add_event_handler(new, events.NewMessage())
+    client.add_event_handler(edit, events.MessageEdited())
+    client.add_event_handler(gone, events.MessageDeleted())
+
+
 async def settle(condition, timeout: float = 5.0) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
@@ -294,9 +310,7 @@ def test_a_connected_client_receives_new_edited_and_deleted_messages_as_events()
     seen: list[tuple[str, int]] = []
 
     async def watch(client):
-        client.add_event_handler(lambda e: seen.append(("new", e.message.id)), events.NewMessage())
-        client.add_event_handler(lambda e: seen.append(("edit", e.message.id)), events.MessageEdited())
-        client.add_event_handler(lambda e: seen.extend(("del", i) for i in e.deleted_ids), events.MessageDeleted())
+        record(client, seen)
         await client.get_dialogs()  # Telethon learns each channel's pts from its dialog
         world.post_messages(chat, 2)
         world.edit_messages(chat, [5])
@@ -312,23 +326,26 @@ def test_a_connected_client_receives_new_edited_and_deleted_messages_as_events()
 
 def test_after_a_drop_telethon_closes_the_gap_with_get_channel_difference():
     world, chat = channel_world(30)
-    new_ids: list[int] = []
+    seen: list[tuple[str, int]] = []
+
+    def new_ids() -> list[int]:
+        return [i for kind, i in seen if kind == "new"]
 
     async def watch(client):
-        client.add_event_handler(lambda e: new_ids.append(e.message.id), events.NewMessage())
+        record(client, seen)
         await client.get_dialogs()
         world.post_messages(chat, 1)  # 31: delivered
-        await settle(lambda: new_ids == [31])
+        await settle(lambda: new_ids() == [31])
         sender = client._sender
         sender.drop(seconds=0.3)
         world.post_messages(chat, 3)  # 32..34: lost with the connection
         await asyncio.sleep(0.4)
         world.post_messages(chat, 1)  # 35: arrives, shows the gap; Telethon asks the difference
-        await settle(lambda: len(new_ids) >= 5)
+        await settle(lambda: len(new_ids()) >= 5)
         return world.request_counts().get("GetChannelDifferenceRequest", 0)
 
     asked = run(world, watch)
-    assert sorted(new_ids) == [31, 32, 33, 34, 35]
+    assert sorted(new_ids()) == [31, 32, 33, 34, 35]
     assert asked >= 1
 
 
@@ -390,8 +407,7 @@ def test_the_timeline_applies_its_steps_at_their_times_and_drops_connections():
     seen: list[tuple[str, int]] = []
 
     async def watch(client):
-        client.add_event_handler(lambda e: seen.append(("new", e.message.id)), events.NewMessage())
-        client.add_event_handler(lambda e: seen.append(("edit", e.message.id)), events.MessageEdited())
+        record(client, seen)
         await client.get_dialogs()
         await settle(lambda: world.timeline.done and ("new", 61) in seen)
 
