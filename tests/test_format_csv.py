@@ -44,7 +44,7 @@ def kitchen_sink() -> list[Message]:
         msg(11, text="+1", reactions=[Reaction("emoji", 3, "👍"), Reaction("custom_emoji", 1, document_id=5),
                                      Reaction("paid", 2)]),
         msg(12, text="edited", edit_date=T0 + timedelta(days=1)),
-        msg(13, text="gone", deleted=True),
+        msg(13, text="gone", deleted=True, deleted_at=T0 + timedelta(days=2)),
         msg(14, text="channel post", sender_id=None, post_author="Editor", views=100, forwards=5),
         msg(15, text="via bot", via_bot_id=BOT.id, topic_id=1),
         msg(16, action=Action("pin_message", {"message_id": 2})),
@@ -93,6 +93,7 @@ def test_one_row_per_message_with_documented_columns(tmp_path: Path) -> None:
     assert by_id[11]["text"] == "'+1"
     assert by_id[12]["edit_date"] == (T0 + timedelta(days=1)).isoformat()
     assert by_id[13]["deleted"] == "1" and by_id[12]["deleted"] == "0"
+    assert by_id[13]["deleted_at"] == "2024-05-03T12:34:56+00:00" and by_id[12]["deleted_at"] == ""
     assert by_id[14]["sender_id"] == "" and by_id[14]["sender_name"] == "Editor"
     assert (by_id[14]["views"], by_id[14]["forwards"]) == ("100", "5")
     assert by_id[15]["topic_id"] == "1"

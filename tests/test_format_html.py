@@ -41,6 +41,7 @@ from corpus.strategies import texts, texts_with_entities
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from markupsafe import escape
+from tgx.archive.store import Archive
 from tgx.errors import UsageError
 from tgx.model import Entity, Media, Message, Peer
 from tgx.text import scrub_surrogates
@@ -415,6 +416,8 @@ def test_through_the_real_engine_and_archive(tmp_path: Path) -> None:
     assert result.formats["html"].files == ["style.css"] + [page_file(p) for p in range(5)]
     memory = tmp_path / "memory"
     memory.mkdir()
+    with Archive.open(tmp_path) as archive:  # as the archive holds them (it stamps deleted_at, say)
+        messages = [m for batch in archive.iter_messages(CHAT.id) for m in batch]
     expected = render_html(memory, messages, page_size=12)
     for path in expected:
         assert (tmp_path / CHAT.folder_name / path.name).read_bytes() == path.read_bytes(), path.name

@@ -266,7 +266,7 @@ def kitchen_sink() -> list[Message]:
         msg(13, 12, media=Media("webpage", extra={"url": "https://e.org", "title": "E *org*"})),
         msg(14, 13, text="+1", reactions=[Reaction("emoji", 3, "👍"), Reaction("paid", 2)]),
         msg(15, 14, text="edited", edit_date=T0 + timedelta(days=2)),
-        msg(16, 15, text="gone", deleted=True),
+        msg(16, 15, text="gone", deleted=True, deleted_at=T0 + timedelta(days=2)),
         msg(17, 16, text="channel post", sender_id=None, post_author="Editor"),
         msg(18, 17, action=Action("pin_message", {"message_id": 2})),
         msg(19, 18, text="reply to the void", reply_to_id=9999),
@@ -373,7 +373,7 @@ def test_messages_media_and_service(tmp_path: Path) -> None:
     assert "🔗 [E \\*org\\*](https://e.org)" in may2
     assert "👍 3 · ⭐ 2" in may2
     assert "**12:00:00** · Alice \\[A\\] \\| B · *edited* ^m15" in may2
-    assert "*deleted* ^m16" in may2
+    assert "*deleted 2024-05-03 22:00:00 UTC* ^m16" in may2
     assert "**14:00:00** · Editor ^m17" in may2
     assert "*Alice \\[A\\] \\| B pinned* [[markdown/2024/2024-05-01#^m2|a message]] ^m18" in may2
 

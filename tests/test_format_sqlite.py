@@ -68,7 +68,7 @@ def kitchen_sink() -> list[Message]:
         msg(10, text="+1", reactions=[Reaction("emoji", 3, "👍", chosen=True),
                                      Reaction("custom_emoji", 1, document_id=5), Reaction("paid", 2)]),
         msg(11, text="edited text", edit_date=T0 + timedelta(days=1)),
-        msg(12, text="gone forever", deleted=True),
+        msg(12, text="gone forever", deleted=True, deleted_at=T0 + timedelta(days=2)),
         msg(13, text="channel post", sender_id=None, post_author="Editor", views=100, forwards=5, replies=2),
         msg(14, text="via bot in a topic", via_bot_id=BOT.id, topic_id=1, out=True, pinned=True),
         msg(15, action=Action("pin_message", {"message_id": 2})),
@@ -130,8 +130,9 @@ def test_rows_match_the_archive(tmp_path: Path) -> None:
         "photo", "media/501.jpg", 99)
     assert db.execute("SELECT action, action_data FROM messages WHERE id = 15").fetchone() == (
         "pin_message", '{"message_id":2}')
-    assert db.execute("SELECT edit_date_iso, deleted FROM messages WHERE id IN (11, 12) ORDER BY id").fetchall() \
-        == [((T0 + timedelta(days=1)).isoformat(), 0), (None, 1)]
+    assert db.execute("SELECT edit_date_iso, deleted, deleted_at_iso FROM messages WHERE id IN (11, 12) ORDER BY id"
+                      ).fetchall() == [((T0 + timedelta(days=1)).isoformat(), 0, None),
+                                       (None, 1, (T0 + timedelta(days=2)).isoformat())]
     assert db.execute("SELECT sender_id, post_author, views, forwards, replies FROM messages WHERE id = 13"
                       ).fetchone() == (None, "Editor", 100, 5, 2)
     assert db.execute("SELECT via_bot_id, topic_id, out, pinned FROM messages WHERE id = 14").fetchone() == (
