@@ -51,25 +51,31 @@ import errno
 import os
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import orjson
 
 from tgx import console
-from tgx.archive.records import MessageRow, load_message, message_row
+from tgx.archive import codec as _codec
+from tgx.archive.codec import CodecError, RecordCodec, is_plain
+from tgx.archive.records import MessageRow, exact_record, load_message, message_row
 from tgx.archive.records import dumps as _dumps
 from tgx.archive.threads import DISCUSSION, KINDS, Root, thread_links
+from tgx.archive.versions import histories, keep_versions, stored_rows
 from tgx.console import Warn
 from tgx.errors import OutputError
-from tgx.model import Message, Peer, Topic
+from tgx.model import Message, Peer, Topic, Version
 
 # 2: row_counts (schema 1 archives get the table on open; counts are filled per chat). 3: topics.
 # 4: threads (threaded, thread_members, thread_roots, thread_checkpoints).
-# Older archives are migrated on open: the new tables are created in one transaction.
-SCHEMA_VERSION = 4
+# 5: versions, messages.deleted_at, dictionaries (compressed records).
+# Older archives are migrated on open, in one transaction (see _STEPS).
+SCHEMA_VERSION = 5
 BLOCK_SHIFT = 12
 BLOCK_IDS = 1 << BLOCK_SHIFT  # message ids per row_counts block
 STATE_DIR = ".tgx"
@@ -93,9 +99,22 @@ CREATE TABLE IF NOT EXISTS messages (
     date INTEGER NOT NULL,           -- unix seconds, UTC
     edit_date INTEGER,
     deleted INTEGER NOT NULL DEFAULT 0,
-    data BLOB NOT NULL,              -- orjson of Message.to_dict()
+    data BLOB NOT NULL,              -- the record (tgx.archive.records), packed by tgx.archive.codec
+    deleted_at INTEGER,              -- unix seconds: when tgx learned of the deletion (deleted rows)
     PRIMARY KEY (chat_id, id)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS versions (
+    chat_id INTEGER NOT NULL,
+    id INTEGER NOT NULL,
+    seq INTEGER NOT NULL,            -- 1, 2, ... in the order tgx saw them: oldest first
+    edit_date INTEGER,               -- the version's own edit_date (NULL: the original)
+    data BLOB NOT NULL,              -- orjson of Version.to_dict(), packed like messages.data
+    PRIMARY KEY (chat_id, id, seq)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS dictionaries (
+    id INTEGER PRIMARY KEY,          -- the zstd dictionary id that frames packed with it name
+    data BLOB NOT NULL
+);
 CREATE TABLE IF NOT EXISTS checkpoints (
     chat_id INTEGER PRIMARY KEY,
     data BLOB NOT NULL               -- opaque JSON owned by the fetcher
@@ -148,8 +167,11 @@ CREATE TABLE IF NOT EXISTS media (
 );
 """
 
-_UPSERT_MESSAGE = ("INSERT OR REPLACE INTO messages (chat_id, id, date, edit_date, deleted, data) "
-                   "VALUES (?, ?, ?, ?, ?, ?)")
+# A row replaced in place; a deleted row written again keeps when tgx first learned it.
+_UPSERT_MESSAGE = ("INSERT INTO messages (chat_id, id, date, edit_date, deleted, deleted_at, data) "
+                   "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (chat_id, id) DO UPDATE SET date = excluded.date, "
+                   "edit_date = excluded.edit_date, deleted = excluded.deleted, deleted_at = CASE WHEN "
+                   "excluded.deleted THEN COALESCE(messages.deleted_at, excluded.deleted_at) END, data = excluded.data")
 _UPSERT_PEER = "INSERT OR REPLACE INTO peers (id, data) VALUES (?, ?)"
 _UPSERT_CHECKPOINT = "INSERT OR REPLACE INTO checkpoints (chat_id, data) VALUES (?, ?)"
 _COUNT_BLOCK = "SELECT COUNT(*) FROM messages WHERE chat_id = ? AND id >= ? AND id < ?"
@@ -160,9 +182,24 @@ _UPSERT_THREAD_CHECKPOINT = "INSERT OR REPLACE INTO thread_checkpoints (chat_id,
 # A channel's comments: its posts' roots (by post) joined with their members (by id), then the rows.
 _COMMENT_ROWS = ("FROM thread_roots r JOIN thread_members t ON t.chat_id = r.chat_id AND t.top_id = r.id "
                  "JOIN messages m ON m.chat_id = t.chat_id AND m.id = t.id ")
-_COMMENTS = "SELECT r.post_id, m.id, m.data, m.deleted " + _COMMENT_ROWS
+_COMMENTS = "SELECT r.post_id, m.id, m.data, m.deleted, m.deleted_at, m.chat_id " + _COMMENT_ROWS
+_DICTIONARY_KEY = "record_dictionary"  # meta: the dictionary new rows are packed with
 
 _SQLITE_MAGIC = b"SQLite format 3\x00"
+
+
+def _add_deleted_at(c: sqlite3.Connection) -> None:
+    """Schema 5: ``messages.deleted_at`` (the new tables come from ``_SCHEMA``). An ALTER that adds
+    a nullable column rewrites no row, so the migration is instant at any size; rows flagged
+    deleted before it keep no time (tgx did not record when it learned of them)."""
+    if "deleted_at" not in {r[1] for r in c.execute("PRAGMA table_info(messages)")}:
+        c.execute("ALTER TABLE messages ADD COLUMN deleted_at INTEGER")
+
+
+# Steps beyond creating what is missing, run for an archive older than their version, inside
+# the migration's one transaction: a kill at any point leaves the archive as it was, and the
+# next open migrates it again. Rows stored plain stay so (read as they are; Archive.compact).
+_STEPS: list[tuple[int, Callable[[sqlite3.Connection], None]]] = [(5, _add_deleted_at)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -215,8 +252,10 @@ def _truncation(path: Path) -> str | None:
 
 
 def decode_rows(rows: Sequence[tuple[int, bytes, int]]) -> tuple[list[Message], list[tuple[int, Exception]]]:
-    """Each ``(id, data, deleted)`` row decoded on its own: the messages, and the ids that do not
-    decode with what they raised (nothing is changed in the archive)."""
+    """Each ``(id, record, deleted)`` row (as :meth:`Archive.iter_records` yields them: a row that
+    does not expand comes as its stored bytes, which do not decode) decoded on its own: the
+    messages, and the ids that do not decode with what they raised (nothing is changed in the
+    archive)."""
     good: list[Message] = []
     bad: list[tuple[int, Exception]] = []
     for msg_id, data, deleted in rows:
@@ -237,6 +276,9 @@ class Archive:
         self.warn: Warn = console.warn  # unreadable rows (see decode)
         self._unsettled: dict[int, set[int]] = {}  # chat → blocks written since their rows were counted
         self._threaded: dict[int, tuple[str, int | None]] = {}  # chat → (kind, channel id): see thread_links
+        self._codec = RecordCodec(self._dictionary)
+        self._samples: list[tuple[int, int, bytes]] | None = None  # records to train the dictionary on
+        self._train_at = _codec.TRAIN_ROWS
 
     # -- opening -------------------------------------------------------------------------------
     @classmethod
@@ -275,6 +317,10 @@ class Archive:
             archive._setup()
             archive._threaded = {chat: (kind, channel) for chat, kind, channel in conn.execute(
                 "SELECT chat_id, kind, channel_id FROM threaded")}
+            current = conn.execute("SELECT value FROM meta WHERE key = ?", (_DICTIONARY_KEY,)).fetchone()
+            data = archive._dictionary(orjson.loads(current[0])) if current else None
+            if current and data is not None:
+                archive._codec.use(orjson.loads(current[0]), data)
         except sqlite3.DatabaseError as exc:
             conn.close()
             if isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc):
@@ -299,6 +345,7 @@ class Archive:
         tables = {r[0] for r in c.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
         if tables and "schema_version" not in tables:
             raise OutputError(f"{self.path} is an SQLite database but not a tgx archive: move it away")
+        version = 0
         if "schema_version" in tables:
             row = c.execute("SELECT version FROM schema_version").fetchone()
             version = row[0] if row else 0
@@ -313,6 +360,9 @@ class Archive:
             for statement in _SCHEMA.split(";"):
                 if statement.strip():
                     c.execute(statement)
+            for target, step in _STEPS:
+                if version < target:
+                    step(c)
             c.execute("DELETE FROM schema_version")
             c.execute("INSERT INTO schema_version (version) VALUES (?)", (SCHEMA_VERSION,))
             c.execute("COMMIT")
@@ -369,9 +419,13 @@ class Archive:
     # -- writing ---------------------------------------------------------------------------------
     def upsert_batch(self, chat_id: int, messages: Sequence[Message], peers: Sequence[Peer] = (),
                      checkpoint: Mapping[str, Any] | None = None) -> None:
-        """Store a batch in ONE transaction: messages (replacing by ``(chat_id, id)``), peers and
-        the chat's checkpoint. Either all of it is committed or none of it."""
-        self.upsert_rows(chat_id, [message_row(chat_id, m) for m in messages], peers, checkpoint)
+        """Store a batch in ONE transaction: messages (replacing by ``(chat_id, id)``, the version
+        replaced kept where it changed: :mod:`tgx.archive.versions`), peers and the chat's
+        checkpoint. Either all of it is committed or none of it. A deleted message's
+        ``deleted_at`` is kept (the first one the archive learned wins); its ``history`` is not
+        (the archive's versions are the ones it saw)."""
+        when = {m.id: int(m.deleted_at.timestamp()) for m in messages if m.deleted and m.deleted_at is not None}
+        self._upsert(chat_id, [message_row(chat_id, m) for m in messages], peers, checkpoint, deleted_at=when)
 
     def upsert_rows(self, chat_id: int, rows: Sequence[MessageRow], peers: Sequence[Peer] = (),
                     checkpoint: Mapping[str, Any] | None = None, *, thread: tuple[int, int] | None = None,
@@ -383,14 +437,26 @@ class Archive:
         ``thread``: the checkpoint is that of one thread, ``(chat asked, post or topic id)``,
         not the chat's. ``roots``: thread roots known from how the rows were asked for (a post's
         comments read through GetReplies, whose root is never among them). A threaded chat's
-        rows get their thread rows in the same transaction."""
+        rows get their thread rows in the same transaction.
+
+        A row for a message already archived replaces it; the replaced version is kept first
+        where its ``edit_date`` or content differs (:mod:`tgx.archive.versions`). A row flagged
+        deleted gets ``deleted_at`` = now unless the archive already knew; one not flagged clears it.
+        Records are compressed here (:mod:`tgx.archive.codec`), once the archive has a dictionary."""
+        self._upsert(chat_id, rows, peers, checkpoint, thread=thread, roots=roots)
+
+    def _upsert(self, chat_id: int, rows: Sequence[MessageRow], peers: Sequence[Peer] = (),
+                checkpoint: Mapping[str, Any] | None = None, *, thread: tuple[int, int] | None = None,
+                roots: Sequence[Root] = (), deleted_at: Mapping[int, int] | None = None) -> None:
         peer_rows = [(p.id, _dumps(p.to_dict())) for p in peers]
         cp = _dumps(checkpoint) if checkpoint is not None else None
         threaded = self._threaded.get(chat_id)
         members, found = thread_links(*threaded, ((r[1], r[5]) for r in rows)) if threaded and rows else ([], [])
+        if rows and not self._codec.compressing:
+            self._sample(rows)
         with self._write() as c:
             if rows:
-                c.executemany(_UPSERT_MESSAGE, rows)
+                self._store_rows(c, chat_id, rows, deleted_at or {})
             if peer_rows:
                 c.executemany(_UPSERT_PEER, peer_rows)
             if members:
@@ -405,6 +471,87 @@ class Archive:
         if rows:  # committed: their blocks' counts are settled later (settle_counts)
             with self._lock:
                 self._unsettled.setdefault(chat_id, set()).update({row[1] >> BLOCK_SHIFT for row in rows})
+
+    def _store_rows(self, c: sqlite3.Connection, chat_id: int, rows: Sequence[MessageRow],
+                    deleted_at: Mapping[int, int]) -> None:
+        """(inside the write's transaction) The rows, their replaced versions kept first."""
+        stored = stored_rows(c, chat_id, [r[1] for r in rows])
+        if stored:
+            keep_versions(c, self._codec, chat_id, rows, stored)
+        now = int(time.time())
+        pack = self._codec.compress
+        c.executemany(_UPSERT_MESSAGE, [(r[0], r[1], r[2], r[3], r[4], deleted_at.get(r[1], now) if r[4] else None,
+                                         pack(r[5])) for r in rows])
+
+    def _sample(self, rows: Sequence[MessageRow]) -> int:
+        """Gather records to train the archive's dictionary on (the first ones it stores, and those
+        it already holds); with enough, train it and start compressing (:meth:`_start_compressing`)."""
+        with self._lock:
+            if self._samples is None:
+                self._samples = [(chat, i, data) for chat, i, data in self._all(
+                    "SELECT chat_id, id, data FROM messages LIMIT ?", (self._train_at,)) if is_plain(data)]
+            self._samples += [(r[0], r[1], r[5]) for r in rows]
+            return self._start_compressing() if len(self._samples) >= self._train_at else 0
+
+    def _start_compressing(self) -> int:
+        """Train a dictionary on the samples and, in one transaction, store it, name it the
+        current one and compress the sampled rows already stored; only once that is committed do
+        new rows use it (a kill leaves the archive all plain, or with a dictionary its rows name).
+        Returns the stored rows it compressed."""
+        samples, self._samples = self._samples or [], []
+        try:
+            dict_id, data = RecordCodec.train([d for _c, _i, d in samples])
+        except CodecError:
+            self._train_at *= 2  # too few or too alike: try again with more
+            return 0
+        known = self._dictionary(dict_id)
+        if known is not None and known != data:
+            self._train_at *= 2  # an id taken by another dictionary (a 1 in 2^31 chance): train again later
+            return 0
+        trial = RecordCodec(lambda _i: None)
+        trial.use(dict_id, data)
+        with self._write() as c:
+            c.execute("INSERT OR REPLACE INTO dictionaries (id, data) VALUES (?, ?)", (dict_id, data))
+            c.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (_DICTIONARY_KEY, _dumps(dict_id)))
+            done = c.executemany("UPDATE messages SET data = ? WHERE chat_id = ? AND id = ? AND data = ?",
+                                 [(trial.compress(d), chat, i, d) for chat, i, d in samples]).rowcount
+        self._codec.use(dict_id, data)
+        return done
+
+    def _dictionary(self, dict_id: int) -> bytes | None:
+        row = self._one("SELECT data FROM dictionaries WHERE id = ?", (dict_id,))
+        return row[0] if row else None
+
+    def compact(self, batch_size: int = 2000) -> int:
+        """Compress every row still stored plain (an archive from before schema 5, the rows of
+        one written before it had a dictionary), training the dictionary first if there is none.
+        Each batch is its own transaction: a kill keeps what was done, and the next call finishes.
+        Returns the rows rewritten (0 when the archive holds too few rows to train on)."""
+        done = 0
+        if not self._codec.compressing:
+            self._samples = None
+            done = self._sample(())
+            if not self._codec.compressing:
+                return 0
+        for table, key in (("messages", "id"), ("versions", "id, seq")):
+            last: tuple[Any, ...] | None = None
+            cols = f"chat_id, {key}"
+            while True:
+                where = f"WHERE ({cols}) > ({', '.join('?' * len(last))}) " if last else ""
+                batch = self._all(f"SELECT {cols}, data FROM {table} {where}ORDER BY {cols} LIMIT ?",
+                                  (*(last or ()), batch_size))
+                if not batch:
+                    break
+                plain = [(row[-1], row[:-1]) for row in batch if is_plain(row[-1])]
+                if plain:
+                    keys = " AND ".join(f"{k.strip()} = ?" for k in cols.split(","))
+                    with self._write() as c:
+                        pack = self._codec.compress
+                        c.executemany(f"UPDATE {table} SET data = ? WHERE {keys} AND data = ?",
+                                      [(pack(d), *k, d) for d, k in plain])
+                    done += len(plain)
+                last = tuple(batch[-1][:-1])
+        return done
 
     def settle_counts(self) -> None:
         """Record the row counts of every block written since the last time, in one transaction.
@@ -473,19 +620,113 @@ class Archive:
             c.execute(_UPSERT_CHECKPOINT, (chat_id, _dumps(checkpoint)))
 
     def decode(self, chat_id: int, rows: Sequence[tuple[int, bytes, int]]) -> list[Message]:
-        """``(id, data, deleted)`` rows as messages. A row that does not decode is skipped with a
-        warning naming the chat and id, and removed from the archive — its block's recorded row
-        count stays, so the next export sees the hole and fetches the message again."""
-        try:
-            return [load_message(data, deleted) for _, data, deleted in rows]
-        except Exception:  # noqa: BLE001 - one bad row: find it (them), the rest decode
-            pass
-        good, bad = decode_rows(rows)
+        """``(id, data, deleted)`` rows (stored, expanded or exact: :meth:`iter_records`,
+        :meth:`iter_exact_records`, :meth:`iter_thread`) as messages with their ``history`` and
+        ``deleted_at``, in one range query of versions for the batch. A row that does not decode
+        is skipped with a warning naming the chat and id, and removed from the archive — its
+        block's recorded row count stays, so the next export sees the hole and fetches it again."""
+        return self._decode(chat_id, rows, None)
+
+    def _decode(self, chat_id: int, rows: Sequence[tuple[int, bytes, int]], when: Mapping[int, int] | None
+                ) -> list[Message]:
+        """:meth:`decode`; ``when``: the rows' ``deleted_at`` column where set, when the caller
+        read it (else it is asked for the deleted rows whose records lack it)."""
+        with self._lock:
+            expand = self._codec.expand
+            try:
+                messages = [load_message(expand(data), deleted) for _, data, deleted in rows]
+            except Exception:  # noqa: BLE001 - one bad row: find it (them), the rest decode
+                messages, bad = self._decode_each(rows)
+                self._unreadable(chat_id, bad)
+            self._complete(chat_id, messages, when)
+            return messages
+
+    def _decode_each(self, rows: Sequence[tuple[int, bytes, int]]) -> tuple[list[Message], list[tuple[int, Exception]]]:
+        good: list[Message] = []
+        bad: list[tuple[int, Exception]] = []
+        for msg_id, data, deleted in rows:
+            try:
+                good.append(load_message(self._codec.expand(data), deleted))
+            except Exception as exc:  # noqa: BLE001 - whatever a damaged row raises
+                bad.append((msg_id, exc))
+        return good, bad
+
+    def _unreadable(self, chat_id: int, bad: Sequence[tuple[int, Exception]]) -> None:
+        """Warn about unreadable rows and quarantine them (see :meth:`decode`)."""
         for msg_id, exc in bad:
             self.warn(f"{self._chat_label(chat_id)}: archived message {msg_id} is unreadable "
                       f"({type(exc).__name__}): skipped; the next `tgx export` fetches it again")
         self.quarantine(chat_id, [msg_id for msg_id, _exc in bad])
-        return good
+
+    def _complete(self, chat_id: int, messages: Sequence[Message], when: Mapping[int, int] | None) -> None:
+        """Fill ``history`` and ``deleted_at`` of decoded messages where their records lack them."""
+        if not messages:
+            return
+        ids = [m.id for m in messages]
+        try:
+            found = histories(self._conn, self._codec, chat_id, min(ids), max(ids))
+            need = [m.id for m in messages if m.deleted and m.deleted_at is None] if when is None else []
+            when = when if when is not None else dict(self._conn.execute(
+                "SELECT id, deleted_at FROM messages WHERE chat_id = ? AND id IN (SELECT value FROM json_each(?)) "
+                "AND deleted_at IS NOT NULL", (chat_id, orjson.dumps(need))).fetchall()) if need else {}
+        except sqlite3.Error as exc:
+            raise self._error(exc) from None
+        for m in messages:
+            if not m.deleted:
+                m.deleted_at = None
+            elif m.id in when:
+                m.deleted_at = datetime.fromtimestamp(when[m.id], UTC)
+            if m.id in found and not m.history:
+                m.history = [Version.from_dict(orjson.loads(v)) for v in found[m.id]]
+
+    def _exact(self, rows: Sequence[tuple[int, int, bytes, int, int | None]]) -> list[bytes | Exception]:
+        """``(chat_id, id, data, deleted, deleted_at)`` rows as the records ``Message.to_dict()``
+        would write (:func:`tgx.archive.records.exact_record`), aligned with ``rows``: the stored
+        bytes themselves where already exact (not deleted, no version: nearly all), what a row
+        that cannot be read raised otherwise. One range query of versions per chat of the batch."""
+        if not rows:
+            return []
+        spans: dict[int, tuple[int, int]] = {}
+        for chat, msg_id, *_rest in rows:
+            lo, hi = spans.get(chat, (msg_id, msg_id))
+            spans[chat] = (min(lo, msg_id), max(hi, msg_id))
+        with self._lock:
+            try:
+                found = {chat: histories(self._conn, self._codec, chat, lo, hi) for chat, (lo, hi) in spans.items()}
+            except sqlite3.Error as exc:
+                raise self._error(exc) from None
+            expand = self._codec.expand
+            out: list[bytes | Exception] = []
+            for chat, msg_id, data, deleted, deleted_at in rows:
+                try:
+                    record = expand(data)
+                    versions = found[chat].get(msg_id)
+                    out.append(exact_record(record, deleted, deleted_at, versions) if deleted or versions else record)
+                except Exception as exc:  # noqa: BLE001 - whatever a damaged row raises
+                    out.append(exc)
+            return out
+
+    def _expanded(self, rows: Sequence[tuple[int, bytes, int]]) -> list[tuple[int, bytes, int]]:
+        """Rows with their records expanded; one that does not expand keeps its stored bytes
+        (which then do not decode: :func:`decode_rows` and :meth:`decode` report it)."""
+        with self._lock:
+            expand = self._codec.expand
+            out = []
+            for msg_id, data, deleted in rows:
+                if not is_plain(data):
+                    with contextlib.suppress(CodecError):
+                        data = expand(data)
+                out.append((msg_id, data, deleted))
+            return out
+
+    def history(self, chat_id: int, message_id: int) -> list[Version]:
+        """The earlier versions of a message the archive has seen, oldest first."""
+        with self._lock:
+            try:
+                found = histories(self._conn, self._codec, chat_id, message_id, message_id)
+            except sqlite3.Error as exc:
+                raise self._error(exc) from None
+        return [Version.from_dict(orjson.loads(v)) for v in found.get(message_id, ())]
 
     def _chat_label(self, chat_id: int) -> str:
         try:
@@ -527,11 +768,19 @@ class Archive:
                                       "LIMIT 2000", (chat_id, last)).fetchall()
                     if not batch:
                         break
-                    members, roots = thread_links(kind, channel_id, batch)
+                    members, roots = thread_links(kind, channel_id, self._linkable(batch))
                     c.executemany(_SET_MEMBER, [(chat_id, i, top) for i, top in members])
                     c.executemany(_SET_ROOT, [(chat_id, *root) for root in roots])
                     last = batch[-1][0]
         self._threaded[chat_id] = (kind, channel_id)
+
+    def _linkable(self, rows: Sequence[tuple[int, bytes]]) -> list[tuple[int, bytes]]:
+        """``(id, record)`` of the rows that expand (one that does not is linked when re-fetched)."""
+        out = []
+        for msg_id, data in rows:
+            with contextlib.suppress(CodecError):
+                out.append((msg_id, self._codec.expand(data)))
+        return [(i, d) for i, d in out if is_plain(d)]
 
     def threaded(self, chat_id: int) -> tuple[str, int | None, bool] | None:
         """``(kind, channel id, readable)`` of a forum or discussion group (None: neither, as far
@@ -563,8 +812,11 @@ class Archive:
 
     def iter_comments(self, channel_id: int, batch_size: int = 1000, *, post_id: int | None = None
                       ) -> Iterator[list[tuple[int, int, bytes, int]]]:
-        """The channel's archived comments, ``(post_id, id, data, deleted)`` rows in ascending
-        ``(post_id, id)`` order (``post_id``: only that post's), ``batch_size`` at a time, keyset-paged."""
+        """The channel's archived comments, ``(post_id, id, record, deleted)`` rows in ascending
+        ``(post_id, id)`` order (``post_id``: only that post's), ``batch_size`` at a time, keyset-paged.
+        Each record is exact (``deleted``, ``deleted_at``, ``history`` as ``Message.to_dict()``
+        writes them: :meth:`_exact`); a comment that cannot be read is left out (the discussion
+        group's own render reports it)."""
         if batch_size < 1:
             raise ValueError("batch_size must be positive")
         where = "WHERE r.channel_id = ? AND (r.post_id, t.id) > (?, ?)"
@@ -578,7 +830,9 @@ class Archive:
             rows = self._all(sql, args)
             if not rows:
                 return
-            yield rows
+            records = self._exact([(chat, i, data, deleted, when) for _p, i, data, deleted, when, chat in rows])
+            yield [(row[0], row[1], record, row[3]) for row, record in zip(rows, records, strict=True)
+                   if isinstance(record, bytes)]
             if len(rows) < batch_size:
                 return
             last = (rows[-1][0], rows[-1][1])
@@ -599,7 +853,8 @@ class Archive:
                               (chat_id,)))
 
     def iter_thread(self, chat_id: int, top_id: int, batch_size: int = 1000) -> Iterator[list[tuple[int, bytes, int]]]:
-        """One thread's rows (a forum topic), ``(id, data, deleted)`` ascending, keyset-paged."""
+        """One thread's rows (a forum topic), ``(id, record, deleted)`` ascending, keyset-paged
+        (records as :meth:`iter_records` yields them: :meth:`decode` completes them)."""
         sql = ("SELECT m.id, m.data, m.deleted FROM thread_members t JOIN messages m ON m.chat_id = t.chat_id "
                "AND m.id = t.id WHERE t.chat_id = ? AND t.top_id = ? AND t.id > ? ORDER BY t.id LIMIT ?")
         last = -(2**63)
@@ -607,7 +862,7 @@ class Archive:
             rows = self._all(sql, (chat_id, top_id, last, batch_size))
             if not rows:
                 return
-            yield rows
+            yield self._expanded(rows)
             if len(rows) < batch_size:
                 return
             last = rows[-1][0]
@@ -633,14 +888,24 @@ class Archive:
             except sqlite3.Error as exc:
                 raise self._error(exc) from None
 
-    def mark_deleted(self, chat_id: int, ids: Iterable[int], deleted: bool = True) -> int:
-        """Flag messages gone from Telegram (kept in the archive). Returns the rows changed."""
-        flag = 1 if deleted else 0
-        params = [(flag, chat_id, i) for i in ids]
+    def mark_deleted(self, chat_id: int, ids: Iterable[int], deleted: bool = True, at: datetime | None = None) -> int:
+        """Flag messages gone from Telegram (kept in the archive, with every version) and stamp
+        ``deleted_at``: ``at`` (when Telegram says when) or now. A message already flagged keeps
+        its first time (or, flagged before schema 5 with none, gets ``at`` if given); un-deleting
+        (``deleted=False``) clears it. Returns the rows changed."""
+        if deleted:
+            exact = int(at.timestamp()) if at is not None else None
+            when = exact if exact is not None else int(time.time())
+            sql = ("UPDATE messages SET deleted_at = CASE WHEN deleted THEN COALESCE(deleted_at, ?) ELSE ? END, "
+                   "deleted = 1 WHERE chat_id = ? AND id = ?")
+            params: list[tuple[Any, ...]] = [(exact, when, chat_id, i) for i in ids]
+        else:
+            sql = "UPDATE messages SET deleted = 0, deleted_at = NULL WHERE chat_id = ? AND id = ?"
+            params = [(chat_id, i) for i in ids]
         with self._lock:
             before = self._conn.total_changes
             with self._write() as c:
-                c.executemany("UPDATE messages SET deleted = ? WHERE chat_id = ? AND id = ?", params)
+                c.executemany(sql, params)
             return self._conn.total_changes - before
 
     def set_media(self, media_id: int, path: str | None, *, size: int | None = None,
@@ -729,12 +994,17 @@ class Archive:
         return self._one("SELECT MIN(id) FROM messages WHERE chat_id = ?", (chat_id,))[0]
 
     def message(self, chat_id: int, message_id: int) -> Message | None:
-        row = self._one("SELECT data, deleted FROM messages WHERE chat_id = ? AND id = ?",
+        row = self._one("SELECT data, deleted, deleted_at FROM messages WHERE chat_id = ? AND id = ?",
                         (chat_id, message_id))
         if row is None:
             return None
-        found = self.decode(chat_id, [(message_id, row[0], row[1])])
+        found = self._messages(chat_id, [(message_id, *row)])
         return found[0] if found else None
+
+    def _messages(self, chat_id: int, rows: Sequence[tuple[int, bytes, int, int | None]]) -> list[Message]:
+        """``(id, data, deleted, deleted_at)`` rows as complete messages (see :meth:`decode`)."""
+        return self._decode(chat_id, [(i, data, deleted) for i, data, deleted, _w in rows],
+                            {i: w for i, _d, deleted, w in rows if deleted and w is not None})
 
     def message_rank(self, chat_id: int, message_id: int) -> int | None:
         """0-based position of ``message_id`` in the chat's id order (None if not archived).
@@ -766,7 +1036,7 @@ class Archive:
             raise ValueError("batch_size must be positive")
         last = (min_id - 1) if min_id is not None else -(2**63)
         hi = max_id if max_id is not None else 2**63 - 1
-        sql = "SELECT id, data, deleted FROM messages WHERE chat_id = ? AND id > ? AND id <= ?"
+        sql = "SELECT id, data, deleted, deleted_at FROM messages WHERE chat_id = ? AND id > ? AND id <= ?"
         if not include_deleted:
             sql += " AND deleted = 0"
         sql += " ORDER BY id LIMIT ?"
@@ -774,18 +1044,20 @@ class Archive:
             rows = self._all(sql, (chat_id, last, hi, batch_size))
             if not rows:
                 return
-            yield self.decode(chat_id, rows)
+            yield self._messages(chat_id, rows)
             if len(rows) < batch_size:
                 return
             last = rows[-1][0]
 
     def iter_records(self, chat_id: int, batch_size: int = 1000) -> Iterator[list[tuple[int, bytes, int]]]:
-        """Stream the chat's raw rows, ``(id, data, deleted)``, ascending id, ``batch_size`` at a time.
+        """Stream the chat's stored rows, ``(id, record, deleted)``, ascending id, ``batch_size`` at a time.
 
-        Nothing is decoded: ``data`` is the stored ``orjson`` of ``Message.to_dict()``, whose
-        ``deleted`` key may be stale (:meth:`mark_deleted` updates only the column) and whose
-        ``media.path`` is as stored (downloaded files are attached at render time, from the
-        ``media`` table). Keyset-paged like :meth:`iter_messages`.
+        Nothing is decoded: ``record`` is the stored record (:mod:`tgx.archive.records`, expanded
+        from its compressed form; a row that does not expand comes as its stored bytes, which do
+        not decode), whose ``deleted`` key may be stale (:meth:`mark_deleted` updates only the
+        column), which holds neither ``deleted_at`` nor ``history`` (:meth:`iter_exact_records`
+        puts them in), and whose ``media.path`` is as stored (downloaded files are attached at
+        render time, from the ``media`` table). Keyset-paged like :meth:`iter_messages`.
         """
         if batch_size < 1:
             raise ValueError("batch_size must be positive")
@@ -795,7 +1067,33 @@ class Archive:
             rows = self._all(sql, (chat_id, last, batch_size))
             if not rows:
                 return
-            yield rows
+            yield self._expanded(rows)
+            if len(rows) < batch_size:
+                return
+            last = rows[-1][0]
+
+    def iter_exact_records(self, chat_id: int, batch_size: int = 1000) -> Iterator[tuple[list[tuple[int, bytes, int]],
+                                                                                          int]]:
+        """Stream the chat as ``(rows, unreadable)``: ``(id, record, deleted)`` rows, ascending id,
+        whose record is what ``Message.to_dict()`` writes (``deleted``, ``deleted_at``, ``history``
+        filled in: the stored record itself for the rows that have neither, so the jsonl fast
+        path copies them), and how many rows of the batch could not be read (warned about,
+        quarantined and left out, as :meth:`decode` does). ``media.path`` is as stored."""
+        if batch_size < 1:
+            raise ValueError("batch_size must be positive")
+        sql = "SELECT id, data, deleted, deleted_at FROM messages WHERE chat_id = ? AND id > ? ORDER BY id LIMIT ?"
+        last = -(2**63)
+        while True:
+            rows = self._all(sql, (chat_id, last, batch_size))
+            if not rows:
+                return
+            records = self._exact([(chat_id, *row) for row in rows])
+            good = [(row[0], record, row[2]) for row, record in zip(rows, records, strict=True)
+                    if isinstance(record, bytes)]
+            if len(good) < len(rows):
+                self._unreadable(chat_id, [(row[0], exc) for row, exc in zip(rows, records, strict=True)
+                                           if isinstance(exc, Exception)])
+            yield good, len(rows) - len(good)
             if len(rows) < batch_size:
                 return
             last = rows[-1][0]
