@@ -1,13 +1,14 @@
 """The render engine: streams a chat from the archive to every selected format writer at once.
 
-One pass: ``archive.iter_records`` batches (ascending ids, bounded size) go to ALL writers, so
+One pass: ``archive.iter_exact_records`` batches (ascending ids, bounded size) go to ALL writers, so
 ``--format jsonl,json,html`` reads the archive once and memory does not grow with the chat.
-Rows are decoded into :class:`~tgx.model.Message` only when some writer needs them; before a
-batch goes out, ``deleted`` is taken from the archive's column and ``media.path`` is filled from
-the archive's media index (:func:`tgx.media.attach_paths`: downloaded files, relative to the
+Rows are decoded into :class:`~tgx.model.Message` only when some writer needs them; the archive
+hands each batch over exact (``deleted``, ``deleted_at`` and ``history`` as the archive knows
+them, one range query of versions per batch), and before it goes out ``media.path`` is filled
+from the archive's media index (:func:`tgx.media.attach_paths`: downloaded files, relative to the
 chat folder). A writer with ``write_records`` gets each message's record (``orjson`` of
-``Message.to_dict()``) instead: the stored bytes themselves where they are already exact (not
-flagged deleted, no media path to attach), re-serialized from the fixed message otherwise — so
+``Message.to_dict()``) instead: the stored bytes themselves (expanded) where they are already
+exact (not deleted, no earlier version, no media path to attach), re-serialized otherwise — so
 ``--format jsonl`` alone copies rows to the file without decoding them.
 
 Files are never half-written where a finished one was: :meth:`ChatRenderContext.open` hands the
@@ -391,21 +392,21 @@ def remove_stale_temp_files(chat_dir: Path) -> int:
 def _records(rows: Sequence[tuple[int, bytes, int]], messages: Sequence[Message] | None) -> list[bytes]:
     """Each row's record as a ``write_records`` writer must get it: ``orjson.dumps(to_dict())``.
 
-    A stored record is exact unless the row is flagged deleted (:meth:`Archive.mark_deleted`
-    changes only the column) or its message has a media path (attach_paths may have filled it);
-    those are re-serialized from the fixed message, which is always right.
+    The rows' records are exact (:meth:`Archive.iter_exact_records`) unless their message has a
+    media path (attach_paths may have filled it); those are re-serialized from the message.
     ``messages`` are the batch decoded and path-attached, or None when no file is downloaded
-    at all (then only deleted rows need fixing, and only those are decoded).
+    at all (then every record is exact as it is, and nothing is decoded).
     """
     if messages is None:
-        return [dumps(load_message(data, 1).to_dict()) if deleted else data for _, data, deleted in rows]
-    return [data if not deleted and (m.media is None or m.media.path is None) else dumps(m.to_dict())
-            for (_, data, deleted), m in zip(rows, messages, strict=True)]
+        return [data for _, data, _deleted in rows]
+    return [data if m.media is None or m.media.path is None else dumps(m.to_dict())
+            for (_, data, _deleted), m in zip(rows, messages, strict=True)]
 
 
 def comment_messages(archive: Archive, chat: Peer, rows: Sequence[tuple[int, int, bytes, int]]) -> list[Message]:
-    """``(post_id, id, data, deleted)`` comment rows as messages with media paths relative to
-    ``chat``'s folder (the channel's: the files are in the discussion group's)."""
+    """``(post_id, id, record, deleted)`` comment rows (exact: :meth:`Archive.iter_comments`) as
+    messages with media paths relative to ``chat``'s folder (the channel's: the files are in the
+    discussion group's)."""
     messages = []
     for _post, _msg_id, data, deleted in rows:
         try:
@@ -420,11 +421,11 @@ def _comment_records(rows: Sequence[tuple[int, int, bytes, int]], messages: Sequ
     """The ``comments.jsonl`` record of each comment: its message record plus ``post_id``."""
     by_id = {m.id: m for m in messages}
     out = []
-    for post, msg_id, data, deleted in rows:
+    for post, msg_id, data, _deleted in rows:
         m = by_id.get(msg_id)
         if m is None:
             continue
-        record = data if not deleted and (m.media is None or m.media.path is None) else dumps(m.to_dict())
+        record = data if m.media is None or m.media.path is None else dumps(m.to_dict())
         out.append(record[:-1] + b',"post_id":%d}' % post)
     return out
 
@@ -536,7 +537,8 @@ def render_chat(archive: Archive, chat_id: int, out_dir: Path | str, formats: Ma
         if active:
             # Asked once per chat: rendering runs after the media stage has finished.
             media_files = archive.has_media_files()
-            for rows in archive.iter_records(chat_id, batch_size):
+            for rows, unreadable in archive.iter_exact_records(chat_id, batch_size):
+                result.message_count -= unreadable  # warned about and quarantined by the archive
                 wants_records = any(name in by_records for name in active)
                 messages: list[Message] | None = None
                 if (wants_records and media_files) or any(name not in by_records for name in active):
