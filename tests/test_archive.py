@@ -79,7 +79,10 @@ def test_upsert_is_idempotent_and_replaces(archive: Archive):
     edited = make(10, text="edited", edit_date=T0 + timedelta(days=2))
     archive.upsert_batch(CHAT, [edited])
     assert archive.count(CHAT) == 50
-    assert archive.message(CHAT, 10) == edited
+    got = archive.message(CHAT, 10)
+    assert [(v.edit_date, v.text) for v in got.history] == [(None, "message 10 ✓")]  # the replaced one, kept
+    got.history = []
+    assert got == edited
     row = archive._conn.execute("SELECT date, edit_date FROM messages WHERE chat_id=? AND id=10",
                                 (CHAT,)).fetchone()
     assert row == (int(edited.date.timestamp()), int(edited.edit_date.timestamp()))
@@ -403,7 +406,7 @@ def test_a_schema_2_archive_gets_the_topics_table_on_open(tmp_path: Path):
         a._conn.execute("DROP TABLE topics")
         a._conn.execute("UPDATE schema_version SET version = 2")
     with Archive.open(tmp_path) as a:
-        assert a._conn.execute("SELECT version FROM schema_version").fetchone()[0] == SCHEMA_VERSION == 4
+        assert a._conn.execute("SELECT version FROM schema_version").fetchone()[0] == SCHEMA_VERSION == 5
         assert a.count(CHAT) == 1 and a.topics(CHAT) == []
         from tgx.model import Topic
 

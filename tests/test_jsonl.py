@@ -52,7 +52,8 @@ def rich_messages() -> list[Message]:
                        Reaction("custom_emoji", 1, document_id=9),
                        Reaction("paid", 50)], views=1000, forwards=3, replies=7, grouped_id=-99,
             post_author="Editor", via_bot_id=77, out=True, pinned=True),
-        Message(CHAT, 7, d(7), 'quotes " and \\ and \n newlines\u2028and\tcontrol\x01', deleted=True),
+        Message(CHAT, 7, d(7), 'quotes " and \\ and \n newlines\u2028and\tcontrol\x01', deleted=True,
+                deleted_at=d(50)),
         Message(CHAT, 9, d(9), "", media=Media("geo", extra={"latitude": 52.5, "longitude": 13.4})),
     ]
 
@@ -197,12 +198,13 @@ def demo_archive(out: Path, sim_run, *, downloaded: bool) -> tuple[Archive, Peer
     return archive, chat, messages
 
 
-def expected_jsonl(chat: Peer, messages: list[Message], gone: set[int], paths: dict[int, str]) -> bytes:
-    """The file computed by hand: the deleted flags and the chat-relative media paths applied."""
+def expected_jsonl(chat: Peer, messages: list[Message], gone: dict[int, datetime], paths: dict[int, str]) -> bytes:
+    """The file computed by hand: the deleted flags (and when), the chat-relative media paths applied."""
     lines = []
     for m in messages:
         m = Message.from_dict(m.to_dict())  # a copy
         m.deleted = m.id in gone
+        m.deleted_at = gone.get(m.id)
         if m.media is not None and m.media.id in paths:
             m.media.path = paths[m.media.id]
         lines.append(orjson.dumps(m.to_dict()) + b"\n")
@@ -220,7 +222,9 @@ def test_records_path_is_byte_identical_to_write(tmp_path: Path, sim_run, downlo
         fast = render_chat(archive, chat.id, tmp_path / "fast", {"jsonl": JSONL}, batch_size=7)
         slow = render_chat(archive, chat.id, tmp_path / "slow", {"jsonl": MESSAGES_ONLY}, batch_size=7)
         assert fast.ok and slow.ok, (fast.errors, slow.errors)
-        gone = {m.id for m in messages if archive.message(chat.id, m.id).deleted}
+        gone = {m.id: archive.message(chat.id, m.id).deleted_at for m in messages
+                if archive.message(chat.id, m.id).deleted}
+        assert all(gone.values())  # mark_deleted stamped them
     got = (fast.chat_dir / "messages.jsonl").read_bytes()
     assert got == (slow.chat_dir / "messages.jsonl").read_bytes()
 
@@ -238,19 +242,29 @@ def test_records_path_is_byte_identical_to_write(tmp_path: Path, sim_run, downlo
 
 def test_jsonl_alone_decodes_only_the_rows_it_must_fix(tmp_path: Path, sim_run, monkeypatch):
     """``--format jsonl`` copies stored records: without downloaded files, only the rows
-    flagged deleted are decoded; a writer that takes messages gets every row decoded."""
+    flagged deleted are decoded (to put ``deleted``/``deleted_at`` in: the archive's exact
+    records); a writer that takes messages gets every row decoded."""
+    import tgx.archive.store as store
+
     archive, chat, messages = demo_archive(tmp_path / "src", sim_run, downloaded=False)
     decoded: list[int] = []
     real = Message.from_dict.__func__
+    real_exact = store.exact_record
 
     def counting(cls, d):
         decoded.append(d["id"])
         return real(cls, d)
 
+    def exact(record, *args):
+        fixed.append(orjson.loads(record)["id"])
+        return real_exact(record, *args)
+
+    fixed: list[int] = []
     monkeypatch.setattr(Message, "from_dict", classmethod(counting))
+    monkeypatch.setattr(store, "exact_record", exact)
     with archive:
         render_chat(archive, chat.id, tmp_path / "a", {"jsonl": JSONL}, batch_size=50)
-        assert len(decoded) == 3  # the three deleted rows
+        assert len(fixed) == 3 and decoded == []  # the three deleted rows, and no message built
         decoded.clear()
         render_chat(archive, chat.id, tmp_path / "b", {"jsonl": MESSAGES_ONLY}, batch_size=50)
         assert sorted(decoded) == [m.id for m in messages]
