@@ -65,12 +65,17 @@ def snapshot(out: Path) -> dict[str, str]:
 
 
 def archive_state(out: Path) -> dict[str, list[tuple]]:
-    """The archive's messages, media index and checkpoints, in key order."""
+    """The archive's messages (records expanded: each archive trains its own compression
+    dictionary from the rows it stored first, so the packed bytes differ between runs), media
+    index and checkpoints, in key order."""
+    from tgx.archive.codec import RecordCodec
+
     con = sqlite3.connect(f"file:{out / STATE / 'archive.sqlite'}?mode=ro", uri=True)
     try:
+        expand = RecordCodec(dict(con.execute("SELECT id, data FROM dictionaries").fetchall()).get).expand
         return {
-            "messages": con.execute("SELECT chat_id, id, date, edit_date, deleted, data FROM messages "
-                                    "ORDER BY chat_id, id").fetchall(),
+            "messages": [(*row[:5], expand(row[5])) for row in con.execute(
+                "SELECT chat_id, id, date, edit_date, deleted, data FROM messages ORDER BY chat_id, id")],
             "media": con.execute("SELECT media_id, path, size, sha256, status FROM media ORDER BY media_id").fetchall(),
             "checkpoints": con.execute("SELECT chat_id, data FROM checkpoints ORDER BY chat_id").fetchall(),
             "integrity": con.execute("PRAGMA integrity_check").fetchall(),
