@@ -35,6 +35,15 @@ from tgx.model import Peer
 from tgx.render.selection import format_options, select_formats
 from tgx.run import RunContext
 from tgx.specs import PeerRef, ResolvedPeer
+from tgx.sync.difference import (
+    STREAM_KINDS,
+    CatchUp,
+    catch_up_account,
+    catch_up_channel,
+    record_first_pts,
+    start_account_stream,
+)
+from tgx.telegram import adapter
 from tgx.telegram.peers import PeerResolution, parse_chat
 from tgx.telegram.runner import RequestCounter, RequestRunner
 from tgx.telegram.takeout import TakeoutSession
@@ -78,6 +87,7 @@ class ChatOutcome:
     fetch: FetchResult
     folder: Path
     discussion_of: int | None = None  # a discussion group fetched for --comments: the channel's id
+    sync: CatchUp | None = None  # what changed since the last run, applied before the fetch (tgx.sync)
 
 
 @dataclass
@@ -174,6 +184,7 @@ class _Export:
         self.render_errors: list[str] = []
         self.status, self.exit_code = "ok", int(ExitCode.OK)
         self.report: dict[str, Any] = {}
+        self.account_sync: CatchUp | None = None  # the account stream's catch-up, when it ran
 
     def _cache_stats(self, name: str) -> Callable[[], Mapping[str, Any]]:
         return lambda: self.resolution.stats().get(name, {})
@@ -227,6 +238,7 @@ class _Export:
     async def fetch_all(self) -> None:
         """Every resolved chat, ``chats_at_once`` at a time (they share one pacing budget)."""
         at_once = asyncio.Semaphore(max(1, self.req.chats_at_once))
+        await self.catch_up_account()
 
         async def bounded(ref: PeerRef | None, rp: ResolvedPeer) -> ChatOutcome:
             async with at_once:
@@ -238,6 +250,21 @@ class _Export:
         await self.decoder.aclose()  # its workers are done: free their memory before media and render
         self.run.archive.settle_counts()  # what each block holds now (the self-check's reference)
         self.run.metrics.incr("messages", sum(o.fetch.fetched for o in self.chats))
+
+    async def catch_up_account(self) -> None:
+        """Private chats and basic groups share the account's update stream: its changes since the
+        last run are applied to every such chat of the archive at once (tgx.sync.difference); on
+        a first run its state is stored, before any of them is fetched."""
+        self_id = adapter.self_id(self.run.client)
+        stream = {rp.peer.id: rp.input_peer for _ref, rp in self.resolved if rp.peer.kind in STREAM_KINDS}
+        if self_id is None or not stream:
+            return
+        archived = [p for p in self.run.archive.chats() if p.kind in STREAM_KINDS]
+        caught = await catch_up_account(self.run, self_id, archived, stream)
+        if caught.how != "new":
+            self.account_sync = caught
+            self.run.progress.stage(caught.summary("private chats and groups"))
+        await start_account_stream(self.run, self_id)
 
     async def fetch_comments(self, at_once: asyncio.Semaphore) -> None:
         """Comments of every broadcast channel fetched (after the histories: the fallback reads
@@ -287,9 +314,16 @@ class _Export:
         if self.req.topics and rp.peer.forum:
             pages.append(1)  # resolved and read: a failure now is the chat's, not a stale cache's
             return await self._fetch_topics(rp)
+        caught: CatchUp | None = None
+        if rp.peer.kind in ("channel", "supergroup"):
+            caught = await catch_up_channel(run, rp.peer.id, rp.input_peer, label=label,
+                                            self_id=adapter.self_id(run.client))
+            if caught.how != "new":
+                run.progress.stage(caught.summary(label))
         fetcher = HistoryFetcher(run, rp.peer.id, rp.input_peer, options=self.req.fetch, label=label,
                                  on_progress=lambda n, total: run.progress.advance(label, n, total),
-                                 decoder=self.decoder, on_chat=on_chat, archived=archived)
+                                 decoder=self.decoder, on_chat=on_chat, archived=archived,
+                                 on_pts=lambda pts: record_first_pts(run, rp.peer.id, pts))
         try:
             result = await fetcher.run()
         finally:
@@ -299,7 +333,7 @@ class _Export:
                                  note=run.progress.stage)
         if rp.peer.forum:
             await self._refresh_topics(rp)
-        return ChatOutcome(rp.peer, result, run.out / rp.peer.folder_name)
+        return ChatOutcome(rp.peer, result, run.out / rp.peer.folder_name, sync=caught)
 
     async def _fetch_topics(self, rp: ResolvedPeer) -> ChatOutcome:
         """``--topic``: the forum's topics listed (and archived: their current state), the chosen

@@ -137,6 +137,7 @@ class HistoryFetcher:
         on_chat: Callable[[Peer], None] | None = None,
         archived: int | None = None,
         thread: Thread | None = None,
+        on_pts: Callable[[int], None] | None = None,
     ) -> None:
         runner, archive = run.runner, run.archive
         self.thread = thread
@@ -145,6 +146,9 @@ class HistoryFetcher:
         # Called with the chat's own peer as the first page shows it (even an empty page), before
         # anything is queued: it may raise to stop (tgx.export.conductor checks a cached username this way).
         self.on_chat = on_chat
+        # Called with a channel's pts as its first page shows it, before any row of the page is
+        # queued (tgx.sync stores it: every change after it is the catch-up's to find).
+        self.on_pts = on_pts
         self._archived = archived  # messages of the chat in the archive at the start, if the caller knows
         self.archive = archive
         self.chat_id = chat_id
@@ -220,6 +224,8 @@ class HistoryFetcher:
                 if peer.id == self.chat_id:
                     self.on_chat(peer)
                     break
+        if self.on_pts is not None and page.pts and self.thread is None:
+            self.on_pts(page.pts)
         if not page.raw_count:
             if self.metrics is not None:
                 self.metrics.record("fetch", seconds, items=0)

@@ -72,6 +72,7 @@ class DecodedPage:
     peers: list[Peer] = field(default_factory=list)  # the answer's users and chats, normalized
     entities: list[Any] = field(default_factory=list)  # the same as TL objects, for Telethon's session
     seconds: float = 0.0  # CPU seconds the decode took (metrics: the normalize stage)
+    pts: int | None = None  # messages.ChannelMessages: the channel's pts when the page was read (tgx.sync)
 
 
 def keep_raw(request: Any) -> Any:
@@ -161,7 +162,7 @@ def decode_page(answer: Any, chat_id: int, self_id: int | None = None) -> Decode
     chats = getattr(answer, "chats", None) or []
     entities = [*users, *chats]
     return DecodedPage(len(msgs), lo, hi, getattr(answer, "count", None), rows, convert_peers(entities),
-                       entities, time.process_time() - started)
+                       entities, time.process_time() - started, getattr(answer, "pts", None))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -46,27 +46,32 @@ class RefreshResult:
     restored: int = 0  # rows flagged deleted before that Telegram returns again
     pages: int = 0
 
-    def summary(self, days: int) -> str:
-        return (f"re-checked {self.checked} messages of the last {days} days: {self.edited} edited, "
+    def summary(self, days: int | None) -> str:
+        window = f"the last {days} days" if days is not None else "the archived history"
+        return (f"re-checked {self.checked} messages of {window}: {self.edited} edited, "
                 f"{self.updated - self.edited} otherwise changed, {self.deleted} deleted")
 
 
 def _comparable(m: Message) -> dict[str, Any]:
+    """What Telegram can change about a message: the archive's own bookkeeping (deletion flag and
+    stamp, earlier versions) left out."""
     d = m.to_dict()
-    d.pop("deleted", None)
+    for key in ("deleted", "deleted_at", "history"):
+        d.pop(key, None)
     return d
 
 
-async def refresh_recent(run: RunContext, chat_id: int, input_peer: Any, *, days: int,
+async def refresh_recent(run: RunContext, chat_id: int, input_peer: Any, *, days: int | None,
                          label: str | None = None, note: Callable[[str], None] | None = None) -> RefreshResult:
-    """Re-check the last ``days`` days (before the newest archived message) of one chat."""
+    """Re-check the last ``days`` days (before the newest archived message) of one chat; ``None``:
+    all of it (the fallback of a catch-up Telegram can no longer answer, :mod:`tgx.sync`)."""
     runner, archive, metrics = run.runner, run.archive, run.metrics
     result = RefreshResult()
     newest_id = archive.max_id(chat_id)
     newest = archive.message(chat_id, newest_id) if newest_id is not None else None
     if newest is None:
         return result
-    window_start = newest.date - timedelta(days=days)
+    window_start = newest.date - timedelta(days=days) if days is not None else None
     result.window_start = window_start
     started = perf_counter()
     span_hi = newest.id
@@ -90,7 +95,7 @@ async def refresh_recent(run: RunContext, chat_id: int, input_peer: Any, *, days
         gone: list[int] = []
         for batch in archive.iter_messages(chat_id, min_id=span_lo, max_id=span_hi):
             for old in batch:
-                if old.date < window_start:
+                if window_start is not None and old.date < window_start:
                     continue
                 result.checked += 1
                 new = fresh.get(old.id)
@@ -113,7 +118,7 @@ async def refresh_recent(run: RunContext, chat_id: int, input_peer: Any, *, days
             result.deleted += archive.mark_deleted(chat_id, gone)
         result.pages += 1
         oldest = min((m.date for m in fresh.values()), default=None)
-        if not full or span_lo <= 1 or (oldest is not None and oldest < window_start):
+        if not full or span_lo <= 1 or (window_start is not None and oldest is not None and oldest < window_start):
             break
         span_hi = span_lo - 1
     if metrics is not None:

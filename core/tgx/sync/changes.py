@@ -1,0 +1,113 @@
+"""Applying Telegram's changes — new, edited and deleted messages — to the archive.
+
+One place for the rules, shared by the catch-up (:mod:`tgx.sync.difference`) and ``tgx watch``:
+
+* a **new** message is archived like a fetched one (the history fetch that follows finds it
+  archived already: same row, nothing doubled);
+* an **edit** replaces the archived row — the archive keeps the version it replaces — but only
+  for a message the archive holds: a change never widens what was exported (``--since``,
+  ``--limit``);
+* a **deletion** flags the archived message (it is never removed), stamped with when tgx learned
+  it — Telegram's deletion updates carry no date.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from tgx.archive.store import Archive
+from tgx.fetch.normalize import convert_message, convert_peers
+from tgx.model import Message
+
+__all__ = ["Applied", "Change", "apply_deletions", "apply_messages"]
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """One applied change, as ``tgx watch --json`` prints it."""
+
+    kind: str  # "new" | "edit" | "delete"
+    chat_id: int
+    id: int
+    date: datetime | None  # the message's date (new), its edit date (edit), when tgx learned it (delete)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "chat": self.chat_id, "id": self.id,
+                "date": self.date.isoformat() if self.date else None}
+
+
+@dataclass(slots=True)
+class Applied:
+    """What a batch of changes did to the archive."""
+
+    new: int = 0
+    edited: int = 0
+    deleted: int = 0
+    changes: list[Change] = field(default_factory=list)
+
+    def add(self, other: Applied) -> None:
+        self.new += other.new
+        self.edited += other.edited
+        self.deleted += other.deleted
+        self.changes += other.changes
+
+    def summary(self) -> str:
+        return f"{self.new:,} new, {self.edited:,} edited, {self.deleted:,} deleted"
+
+
+def apply_messages(archive: Archive, chat_id: int, raws: Iterable[Any], entities: Sequence[Any] = (), *,
+                   self_id: int | None = None, edits: bool = False) -> Applied:
+    """Archive TL messages of ``chat_id`` that Telegram reported as new (``edits=False``) or
+    edited (``edits=True``; only those the archive holds). Peers of the answer go along."""
+    applied = Applied()
+    batch: list[Message] = []
+    for raw in raws:
+        m = convert_message(raw, chat_id, self_id)
+        if m is None:
+            continue
+        old = archive.message(chat_id, m.id)
+        if edits and old is None:
+            continue  # not exported (--since / --limit): an edit does not widen the export
+        if old is not None and _same(old, m):
+            continue  # already applied (a re-run of the same catch-up, or the fetch got it first)
+        batch.append(m)
+        if old is None:
+            applied.new += 1
+            applied.changes.append(Change("new", chat_id, m.id, m.date))
+        else:
+            applied.edited += 1
+            applied.changes.append(Change("edit", chat_id, m.id, m.edit_date or m.date))
+    if batch:
+        archive.upsert_batch(chat_id, batch, convert_peers(entities))
+    return applied
+
+
+def apply_deletions(archive: Archive, chat_id: int, ids: Iterable[int], *, at: datetime | None = None) -> Applied:
+    """Flag the archived messages among ``ids`` deleted (those already flagged are left alone)."""
+    when = at or datetime.now(UTC)
+    gone = []
+    for i in ids:
+        old = archive.message(chat_id, i)
+        if old is not None and not old.deleted:
+            gone.append(i)
+    applied = Applied()
+    if gone:
+        archive.mark_deleted(chat_id, gone, at=when)
+        applied.deleted = len(gone)
+        applied.changes = [Change("delete", chat_id, i, when) for i in gone]
+    return applied
+
+
+def _same(old: Message, new: Message) -> bool:
+    """The stored message already is this version (history and deletion stamps aside)."""
+    a, b = old.to_dict(), new.to_dict()
+    for d in (a, b):
+        for key in ("history", "deleted_at", "deleted"):
+            d.pop(key, None)
+        media = d.get("media")
+        if isinstance(media, dict):
+            media.pop("path", None)
+    return a == b
