@@ -66,7 +66,7 @@ def test_an_edit_keeps_the_replaced_version_and_every_read_path_shows_it(archive
     assert [m.history for b in archive.iter_messages(CHAT) for m in b if m.id == 5] == [want]
     rows = [r for b in archive.iter_records(CHAT) for r in b]
     assert [m.history for m in archive.decode(CHAT, rows) if m.id == 5] == [want]
-    exact = {i: orjson.loads(d) for b, _bad in archive.iter_exact_records(CHAT) for i, d, _x in b}
+    exact = {i: orjson.loads(d) for b in archive.iter_exact_records(CHAT) for i, d, _x in b.rows}
     assert [Version.from_dict(v) for v in exact[5]["history"]] == want
     assert all("history" not in d for i, d in exact.items() if i != 5)
     assert archive.message(CHAT, 4).history == []

@@ -7,7 +7,9 @@ parses back with ``Message.from_dict(json.loads(line))``. Keys: id, chat_id, dat
 with UTC offset), edit_date, sender_id, text, entities, reply_to_id, reply_to_peer_id,
 reply_to_top_id, forward, media, action, reactions, views, forwards, replies, replies_max_id,
 grouped_id, topic_id, post_author,
-via_bot_id, out, pinned, deleted — every key present, ``null`` where absent. Lines are in
+via_bot_id, out, pinned, deleted — every key present, ``null`` where absent — then ``deleted_at``
+only on deleted messages whose deletion time the archive knows, and ``history`` (earlier versions:
+edit_date, text, entities, media, oldest first) only on messages with one. Lines are in
 ascending id order and newline-terminated; the file is UTF-8 with non-ASCII kept as is.
 """
 
@@ -54,10 +56,11 @@ class JsonlWriter:
 
     def write_records(self, records: Sequence[bytes]) -> None:
         """The render engine's fast path: each record already is a line minus its newline (the
-        archive stores exactly ``orjson.dumps(Message.to_dict())``), so nothing is decoded."""
+        archive hands over exactly ``orjson.dumps(Message.to_dict())``: the stored record itself
+        unless ``deleted_at``/``history`` had to be put in), so nothing is decoded."""
         assert self._file is not None, "write_records() before open()"
         if records:
-            self._file.write(b"\n".join(records) + b"\n")
+            self._file.write(b"\n".join([*records, b""]))  # one copy (join + b"\n" made two: ~5% of a render)
 
     def write_comment_records(self, records: Sequence[bytes]) -> None:
         """A channel's comments (the engine adds ``post_id`` to each record): comments.jsonl,
@@ -66,7 +69,7 @@ class JsonlWriter:
             return
         if self._comments is None:
             self._comments = self.ctx.open(COMMENTS_FILE, "wb")
-        self._comments.write(b"\n".join(records) + b"\n")
+        self._comments.write(b"\n".join([*records, b""]))
 
     def close(self) -> None:
         self._file = self._comments = None  # the engine flushes, fsyncs and moves the files into place

@@ -47,6 +47,7 @@ class RecordCodec:
         self._load = load
         self._decompressors: dict[int, zstandard.ZstdDecompressor] = {0: zstandard.ZstdDecompressor()}
         self._compressor: zstandard.ZstdCompressor | None = None
+        self._current = self._decompressors[0]  # expands the current dictionary's frames
         self.dict_id: int | None = None  # the dictionary new rows are compressed with
 
     @property
@@ -57,7 +58,7 @@ class RecordCodec:
         """Compress from now on with dictionary ``data`` (whose id is ``dict_id``)."""
         d = zstandard.ZstdCompressionDict(data)
         self._compressor = zstandard.ZstdCompressor(level=LEVEL, dict_data=d, write_checksum=True)
-        self._decompressors[dict_id] = zstandard.ZstdDecompressor(dict_data=d)
+        self._decompressors[dict_id] = self._current = zstandard.ZstdDecompressor(dict_data=d)
         self.dict_id = dict_id
 
     @staticmethod
@@ -89,6 +90,30 @@ class RecordCodec:
             return d.decompress(data)
         except zstandard.ZstdError as exc:
             raise CodecError(f"damaged zstd frame: {exc}") from None
+
+    def expand_many(self, datas: Sequence[bytes]) -> tuple[list[bytes], dict[int, CodecError]]:
+        """:meth:`expand` of a batch: the records, and the positions that do not expand with
+        why (their slot keeps the stored bytes). The common batch — plain rows, or frames of the
+        current dictionary — is one list comprehension of C calls: zstd refuses a frame that
+        names another dictionary, and only then is each frame looked at on its own."""
+        d = self._current.decompress
+        try:
+            return list(map(d, datas)), {}  # all packed: the batches of a compressing archive
+        except zstandard.ZstdError:
+            pass
+        try:
+            return [x if x[:1] == b"{" else d(x) for x in datas], {}  # all plain (schema 4), or mixed
+        except zstandard.ZstdError:
+            pass
+        out: list[bytes] = []
+        bad: dict[int, CodecError] = {}
+        for i, x in enumerate(datas):
+            try:
+                out.append(self.expand(x))
+            except CodecError as exc:
+                out.append(x)
+                bad[i] = exc
+        return out, bad
 
     def _decompressor(self, dict_id: int) -> zstandard.ZstdDecompressor:
         data = self._load(dict_id)

@@ -3,14 +3,16 @@
 Why SQLite: resume becomes "upsert a batch and its checkpoint in one transaction" — whatever
 instant the process dies, a batch is either fully in (rows *and* checkpoint) or not at all, so
 nothing is lost and nothing duplicated. Windows fetched in parallel may land in any order; an
-edit re-synced later replaces its row; every format can be re-rendered offline.
+edit re-synced later replaces its row, the version it replaces kept; every format can be
+re-rendered offline. Nothing is ever removed by a fetch: rows are replaced (versioned) or flagged.
 
 Layout (schema version :data:`SCHEMA_VERSION`):
 
-* ``messages(chat_id, id, date, edit_date, deleted, data)`` — ``data`` is ``orjson`` of
-  :meth:`tgx.model.Message.to_dict` (the same serialization the ``jsonl`` format writes);
-  ``PRIMARY KEY (chat_id, id) WITHOUT ROWID`` so rows are clustered in id order per chat and
-  both point lookups and keyset streaming walk the primary b-tree.
+* ``messages(chat_id, id, date, edit_date, deleted, data, deleted_at)`` — ``data`` is the record
+  (:mod:`tgx.archive.records`: ``orjson`` of :meth:`tgx.model.Message.to_dict` without
+  ``deleted_at``/``history``, the serialization the ``jsonl`` format writes), packed by
+  :mod:`tgx.archive.codec`; ``PRIMARY KEY (chat_id, id) WITHOUT ROWID`` so rows are clustered in
+  id order per chat and both point lookups and keyset streaming walk the primary b-tree.
 * ``chats`` (exported chats: Peer json + free metadata), ``peers`` (senders, mentioned users,
   forward sources), ``checkpoints`` (opaque JSON owned by the fetcher), ``media`` (media id →
   downloaded file), ``meta`` (key/value), ``schema_version``.
@@ -35,6 +37,21 @@ Layout (schema version :data:`SCHEMA_VERSION`):
   two indexes. ``thread_checkpoints(chat_id, thread, data)``: the covered ranges of one thread
   fetched on its own (a post's comments through ``GetReplies``, a forum topic), like
   ``checkpoints`` for a whole history.
+* A living archive (schema 5). ``versions(chat_id, id, seq, edit_date, data)``: every earlier
+  version of a message tgx saw (``Version.to_dict()`` records, oldest first), kept by the write
+  that replaces it when its ``edit_date`` or content differs (:mod:`tgx.archive.versions`: one
+  lookup per batch, nothing more for new rows, never the same version twice).
+  ``messages.deleted_at``: when tgx learned of a deletion (:meth:`Archive.mark_deleted`; the
+  first time wins; NULL for rows flagged before schema 5). Every reader of messages fills
+  ``Message.history`` and ``deleted_at`` with one range query of versions per batch;
+  :meth:`Archive.iter_exact_records` gives the exact ``to_dict`` records, the stored ones where
+  nothing needs adding. ``dictionaries(id, data)``: the zstd dictionaries rows are packed with
+  (trained on the archive's first :data:`tgx.archive.codec.TRAIN_ROWS` records; ``meta``
+  ``record_dictionary`` names the current one); a frame names its own, plain rows (first byte
+  ``{``) read as they are, :meth:`Archive.compact` packs them.
+
+Migration: an older archive is migrated on open, in one transaction (missing tables created,
+then :data:`_STEPS`): a kill leaves it as it was, and the next open migrates it again.
 
 Durability: WAL with ``synchronous=NORMAL`` — a committed batch survives a killed process
 (an OS crash may lose the last few commits, never consistency).
@@ -183,6 +200,7 @@ _UPSERT_THREAD_CHECKPOINT = "INSERT OR REPLACE INTO thread_checkpoints (chat_id,
 _COMMENT_ROWS = ("FROM thread_roots r JOIN thread_members t ON t.chat_id = r.chat_id AND t.top_id = r.id "
                  "JOIN messages m ON m.chat_id = t.chat_id AND m.id = t.id ")
 _COMMENTS = "SELECT r.post_id, m.id, m.data, m.deleted, m.deleted_at, m.chat_id " + _COMMENT_ROWS
+Row = tuple[int, bytes, int]  # (id, record, deleted): what the readers of raw rows yield
 _DICTIONARY_KEY = "record_dictionary"  # meta: the dictionary new rows are packed with
 
 _SQLITE_MAGIC = b"SQLite format 3\x00"
@@ -200,6 +218,22 @@ def _add_deleted_at(c: sqlite3.Connection) -> None:
 # the migration's one transaction: a kill at any point leaves the archive as it was, and the
 # next open migrates it again. Rows stored plain stay so (read as they are; Archive.compact).
 _STEPS: list[tuple[int, Callable[[sqlite3.Connection], None]]] = [(5, _add_deleted_at)]
+
+
+@dataclass(frozen=True, slots=True)
+class RecordBatch:
+    """One batch of :meth:`Archive.iter_exact_records`, by column (the jsonl fast path takes
+    ``records`` as they are; ``rows`` builds the tuples only for who decodes them)."""
+
+    ids: Sequence[int]
+    records: list[bytes]  # exact: what Message.to_dict() writes
+    deleted: Sequence[int]
+    unreadable: Sequence[tuple[int, Exception]] = ()  # left out: warned about and quarantined
+
+    @property
+    def rows(self) -> list[Row]:
+        """``(id, record, deleted)`` tuples, for :meth:`Archive.decode`."""
+        return list(zip(self.ids, self.records, self.deleted, strict=True))
 
 
 @dataclass(frozen=True, slots=True)
@@ -679,45 +713,62 @@ class Archive:
             if m.id in found and not m.history:
                 m.history = [Version.from_dict(orjson.loads(v)) for v in found[m.id]]
 
-    def _exact(self, rows: Sequence[tuple[int, int, bytes, int, int | None]]) -> list[bytes | Exception]:
-        """``(chat_id, id, data, deleted, deleted_at)`` rows as the records ``Message.to_dict()``
-        would write (:func:`tgx.archive.records.exact_record`), aligned with ``rows``: the stored
-        bytes themselves where already exact (not deleted, no version: nearly all), what a row
-        that cannot be read raised otherwise. One range query of versions per chat of the batch."""
+    def _exact(self, chat_id: int, rows: Sequence[tuple[Any, ...]], lo: int, hi: int,
+               when: Mapping[int, int | None] | None = None) -> RecordBatch:
+        """``(id, data, deleted, ...)`` rows of one chat, ids ``lo..hi``, as a :class:`RecordBatch`
+        whose records are what ``Message.to_dict()`` writes (:func:`tgx.archive.records.exact_record`):
+        the stored record itself where already exact (not deleted, no version: nearly all).
+        ``when``: the deleted rows' ``deleted_at`` if the caller read it (else asked for, when a
+        row is deleted). One range query of versions per batch; the common batch (nothing
+        deleted or edited) is a few passes of C calls (``zip``, ``expand_many``), no loop per row."""
         if not rows:
-            return []
-        spans: dict[int, tuple[int, int]] = {}
-        for chat, msg_id, *_rest in rows:
-            lo, hi = spans.get(chat, (msg_id, msg_id))
-            spans[chat] = (min(lo, msg_id), max(hi, msg_id))
+            return RecordBatch((), [], ())
         with self._lock:
             try:
-                found = {chat: histories(self._conn, self._codec, chat, lo, hi) for chat, (lo, hi) in spans.items()}
+                found = histories(self._conn, self._codec, chat_id, lo, hi)
+                ids, datas, flags = list(zip(*rows, strict=True))[:3]
+                records, unpacked = self._codec.expand_many(datas)
+                bad: dict[int, Exception] = dict(unpacked)
+                if 1 in flags and when is None:
+                    when = dict(self._conn.execute(
+                        "SELECT id, deleted_at FROM messages WHERE chat_id = ? AND id BETWEEN ? AND ? AND deleted = 1 "
+                        "AND deleted_at IS NOT NULL", (chat_id, lo, hi)).fetchall())
             except sqlite3.Error as exc:
                 raise self._error(exc) from None
-            expand = self._codec.expand
-            out: list[bytes | Exception] = []
-            for chat, msg_id, data, deleted, deleted_at in rows:
-                try:
-                    record = expand(data)
-                    versions = found[chat].get(msg_id)
-                    out.append(exact_record(record, deleted, deleted_at, versions) if deleted or versions else record)
-                except Exception as exc:  # noqa: BLE001 - whatever a damaged row raises
-                    out.append(exc)
-            return out
+            if found or 1 in flags:
+                for i, (msg_id, deleted) in enumerate(zip(ids, flags, strict=True)):
+                    if (deleted or msg_id in found) and i not in bad:
+                        try:
+                            records[i] = exact_record(records[i], deleted, (when or {}).get(msg_id), found.get(msg_id))
+                        except Exception as exc:  # noqa: BLE001 - whatever a damaged row raises
+                            bad[i] = exc
+            if not bad:
+                return RecordBatch(ids, records, flags)
+            keep = [i for i in range(len(ids)) if i not in bad]
+            return RecordBatch([ids[i] for i in keep], [records[i] for i in keep], [flags[i] for i in keep],
+                               [(ids[i], exc) for i, exc in sorted(bad.items())])
+
+    def _exact_comments(self, rows: Sequence[tuple[int, int, bytes, int, int | None, int]]
+                        ) -> list[tuple[int, int, bytes, int]]:
+        """:meth:`_exact` of ``(post_id, id, data, deleted, deleted_at, chat_id)`` comment rows
+        (of one discussion group, in all but odd archives: one :meth:`_exact` per group), as
+        ``(post_id, id, record, deleted)``; a row that cannot be read is left out."""
+        by_chat: dict[int, list[tuple[int, int, bytes, int, int | None, int]]] = {}
+        for row in rows:
+            by_chat.setdefault(row[5], []).append(row)
+        exact: dict[tuple[int, int], bytes] = {}
+        for chat, mine in by_chat.items():
+            ids = [r[1] for r in mine]
+            batch = self._exact(chat, [r[1:4] for r in mine], min(ids), max(ids), {r[1]: r[4] for r in mine if r[3]})
+            exact.update(((chat, i), record) for i, record in zip(batch.ids, batch.records, strict=True))
+        return [(r[0], r[1], exact[r[5], r[1]], r[3]) for r in rows if (r[5], r[1]) in exact]
 
     def _expanded(self, rows: Sequence[tuple[int, bytes, int]]) -> list[tuple[int, bytes, int]]:
         """Rows with their records expanded; one that does not expand keeps its stored bytes
         (which then do not decode: :func:`decode_rows` and :meth:`decode` report it)."""
         with self._lock:
-            expand = self._codec.expand
-            out = []
-            for msg_id, data, deleted in rows:
-                if not is_plain(data):
-                    with contextlib.suppress(CodecError):
-                        data = expand(data)
-                out.append((msg_id, data, deleted))
-            return out
+            records, _bad = self._codec.expand_many([r[1] for r in rows])
+        return [(r[0], record, r[2]) for r, record in zip(rows, records, strict=True)]
 
     def history(self, chat_id: int, message_id: int) -> list[Version]:
         """The earlier versions of a message the archive has seen, oldest first."""
@@ -830,9 +881,7 @@ class Archive:
             rows = self._all(sql, args)
             if not rows:
                 return
-            records = self._exact([(chat, i, data, deleted, when) for _p, i, data, deleted, when, chat in rows])
-            yield [(row[0], row[1], record, row[3]) for row, record in zip(rows, records, strict=True)
-                   if isinstance(record, bytes)]
+            yield self._exact_comments(rows)
             if len(rows) < batch_size:
                 return
             last = (rows[-1][0], rows[-1][1])
@@ -1072,28 +1121,24 @@ class Archive:
                 return
             last = rows[-1][0]
 
-    def iter_exact_records(self, chat_id: int, batch_size: int = 1000) -> Iterator[tuple[list[tuple[int, bytes, int]],
-                                                                                          int]]:
-        """Stream the chat as ``(rows, unreadable)``: ``(id, record, deleted)`` rows, ascending id,
-        whose record is what ``Message.to_dict()`` writes (``deleted``, ``deleted_at``, ``history``
-        filled in: the stored record itself for the rows that have neither, so the jsonl fast
-        path copies them), and how many rows of the batch could not be read (warned about,
-        quarantined and left out, as :meth:`decode` does). ``media.path`` is as stored."""
+    def iter_exact_records(self, chat_id: int, batch_size: int = 1000) -> Iterator[RecordBatch]:
+        """Stream the chat as :class:`RecordBatch` es, ascending id: records exactly as
+        ``Message.to_dict()`` writes them (``deleted``, ``deleted_at``, ``history`` filled in: the
+        stored record itself for the rows that have neither, so the jsonl fast path copies
+        them), the rows that could not be read warned about, quarantined and left out (as
+        :meth:`decode` does). ``media.path`` is as stored."""
         if batch_size < 1:
             raise ValueError("batch_size must be positive")
-        sql = "SELECT id, data, deleted, deleted_at FROM messages WHERE chat_id = ? AND id > ? ORDER BY id LIMIT ?"
+        sql = "SELECT id, data, deleted FROM messages WHERE chat_id = ? AND id > ? ORDER BY id LIMIT ?"
         last = -(2**63)
         while True:
             rows = self._all(sql, (chat_id, last, batch_size))
             if not rows:
                 return
-            records = self._exact([(chat_id, *row) for row in rows])
-            good = [(row[0], record, row[2]) for row, record in zip(rows, records, strict=True)
-                    if isinstance(record, bytes)]
-            if len(good) < len(rows):
-                self._unreadable(chat_id, [(row[0], exc) for row, exc in zip(rows, records, strict=True)
-                                           if isinstance(exc, Exception)])
-            yield good, len(rows) - len(good)
+            batch = self._exact(chat_id, rows, rows[0][0], rows[-1][0])
+            if batch.unreadable:
+                self._unreadable(chat_id, batch.unreadable)
+            yield batch
             if len(rows) < batch_size:
                 return
             last = rows[-1][0]

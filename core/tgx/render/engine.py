@@ -389,18 +389,18 @@ def remove_stale_temp_files(chat_dir: Path) -> int:
     return removed
 
 
-def _records(rows: Sequence[tuple[int, bytes, int]], messages: Sequence[Message] | None) -> list[bytes]:
-    """Each row's record as a ``write_records`` writer must get it: ``orjson.dumps(to_dict())``.
+def _records(records: Sequence[bytes], messages: Sequence[Message] | None) -> list[bytes]:
+    """Each record as a ``write_records`` writer must get it: ``orjson.dumps(to_dict())``.
 
-    The rows' records are exact (:meth:`Archive.iter_exact_records`) unless their message has a
-    media path (attach_paths may have filled it); those are re-serialized from the message.
-    ``messages`` are the batch decoded and path-attached, or None when no file is downloaded
-    at all (then every record is exact as it is, and nothing is decoded).
+    The records are exact (:meth:`Archive.iter_exact_records`) unless their message has a media
+    path (attach_paths may have filled it); those are re-serialized from the message.
+    ``messages`` are the batch decoded and path-attached (one per record), or None when no file
+    is downloaded at all (then every record is exact as it is, and nothing is decoded).
     """
     if messages is None:
-        return [data for _, data, _deleted in rows]
+        return list(records)
     return [data if m.media is None or m.media.path is None else dumps(m.to_dict())
-            for (_, data, _deleted), m in zip(rows, messages, strict=True)]
+            for data, m in zip(records, messages, strict=True)]
 
 
 def comment_messages(archive: Archive, chat: Peer, rows: Sequence[tuple[int, int, bytes, int]]) -> list[Message]:
@@ -537,20 +537,22 @@ def render_chat(archive: Archive, chat_id: int, out_dir: Path | str, formats: Ma
         if active:
             # Asked once per chat: rendering runs after the media stage has finished.
             media_files = archive.has_media_files()
-            for rows, unreadable in archive.iter_exact_records(chat_id, batch_size):
-                result.message_count -= unreadable  # warned about and quarantined by the archive
+            for batch in archive.iter_exact_records(chat_id, batch_size):
+                result.message_count -= len(batch.unreadable)  # warned about and quarantined by the archive
+                exact = batch.records
                 wants_records = any(name in by_records for name in active)
                 messages: list[Message] | None = None
                 if (wants_records and media_files) or any(name not in by_records for name in active):
+                    rows = batch.rows
                     messages = archive.decode(chat_id, rows)  # an unreadable row: warned, skipped
                     if len(messages) != len(rows):
                         kept = {m.id for m in messages}
                         result.message_count -= len(rows) - len(kept)
-                        rows = [row for row in rows if row[0] in kept]
+                        exact = [row[1] for row in rows if row[0] in kept]
                     attach_paths(archive, chat, messages)  # media.path: downloaded files, chat-relative
                 lookups.set_batch(messages or ())
                 # Built before any writer runs, so a writer that mutates its messages changes no record.
-                records = _records(rows, messages) if wants_records else None
+                records = _records(exact, messages) if wants_records else None
                 for name, (writer, ctx) in list(active.items()):
                     started = perf()
                     try:
