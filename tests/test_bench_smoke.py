@@ -8,7 +8,8 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-BENCHES = ("spine", "latency", "ratelimit", "cpu", "chats", "formats", "media", "metrics", "startup", "threads")
+BENCHES = ("spine", "latency", "ratelimit", "cpu", "chats", "formats", "media", "metrics", "startup", "threads",
+           "archive")
 
 
 def test_quick_benchmarks_run_and_print_every_bench(tmp_path):
