@@ -32,7 +32,7 @@ import time
 from array import array
 from bisect import bisect_left
 from collections import OrderedDict
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath, PureWindowsPath
 from types import MappingProxyType
@@ -58,7 +58,7 @@ _MISSING = object()
 
 __all__ = [
     "ChatRenderContext", "FormatResult", "MANIFEST", "RenderResult", "TMP_SUFFIX", "chat_dir_for",
-    "read_chat_manifest", "read_manifest", "remove_superseded_files",
+    "read_chat_manifest", "read_manifest", "refresh_chat", "remove_superseded_files",
     "remove_stale_temp_files", "render_all", "render_chat", "write_topics",
 ]
 
@@ -699,3 +699,12 @@ def render_all(archive: Archive, out_dir: Path | str, formats: Mapping[str, Form
     """:func:`render_chat` for every chat in the archive (in id order)."""
     return [render_chat(archive, chat.id, out_dir, formats, options, batch_size=batch_size)
             for chat in archive.chats()]
+
+
+def refresh_chat(archive: Archive, chat_id: int, out_dir: Path | str, formats: Mapping[str, FormatSpec],
+                 options: Mapping[str, Mapping[str, Any]] | None = None, *, changed: Iterable[int] = (),
+                 batch_size: int = DEFAULT_BATCH_SIZE) -> RenderResult:
+    """:func:`tgx.render.refresh.refresh_chat` (``tgx watch``'s incremental render), here too."""
+    from tgx.render.refresh import refresh_chat as refresh  # refresh builds on this module
+
+    return refresh(archive, chat_id, out_dir, formats, options, changed=changed, batch_size=batch_size)
