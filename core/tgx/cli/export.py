@@ -148,22 +148,8 @@ async def export_with_client(state: AppState, req: ExportRequest, *, json_output
     return outcome.exit_code
 
 
-def register(app: typer.Typer, pm: pluggy.PluginManager) -> None:
-    plugin_opts = plugin_option_specs(pm)
-
-    def export(ctx: typer.Context, **values: Any) -> None:
-        state = get_state(ctx)
-        from tgx.fetch.workers import prestart
-
-        # First, before the engine is imported: the decode workers' imports overlap ours.
-        with prestart(values["decode_workers"]) as spares:
-            req = export_request_from_cli(state, values, plugin_opts, spares=spares)
-            from tgx.cli.interrupt import run_cli
-
-            code = run_cli(export_with_client(state, req, json_output=values["json_output"]))
-        if code != ExitCode.OK:
-            raise typer.Exit(code)
-
+def export_parameters(plugin_opts: list[OptionSpec], *, leave_out: frozenset[str] = frozenset()) -> list[Any]:
+    """The ``tgx export`` command's parameters (``tgx watch`` shares them, less ``leave_out``)."""
     P = inspect.Parameter
     params = [
         P("ctx", P.POSITIONAL_OR_KEYWORD, annotation=typer.Context),
@@ -246,9 +232,29 @@ def register(app: typer.Typer, pm: pluggy.PluginManager) -> None:
         P("verbose", P.KEYWORD_ONLY, annotation=int, default=verbose_option()),
         *(option_parameter(o) for o in plugin_opts),
     ]
+    return [p for p in params if p.name not in leave_out]
+
+
+def register(app: typer.Typer, pm: pluggy.PluginManager) -> None:
+    plugin_opts = plugin_option_specs(pm)
+
+    def export(ctx: typer.Context, **values: Any) -> None:
+        state = get_state(ctx)
+        from tgx.fetch.workers import prestart
+
+        # First, before the engine is imported: the decode workers' imports overlap ours.
+        with prestart(values["decode_workers"]) as spares:
+            req = export_request_from_cli(state, values, plugin_opts, spares=spares)
+            from tgx.cli.interrupt import run_cli
+
+            code = run_cli(export_with_client(state, req, json_output=values["json_output"]))
+        if code != ExitCode.OK:
+            raise typer.Exit(code)
+
+    params = export_parameters(plugin_opts)
     export.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
     export.__doc__ = EXPORT_HELP
     app.command("export", help=EXPORT_HELP)(export)
 
 
-__all__ = ["register", "export_with_client", "parse_date"]
+__all__ = ["export_parameters", "export_request_from_cli", "export_with_client", "parse_date", "register"]

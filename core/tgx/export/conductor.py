@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from time import perf_counter
@@ -125,22 +125,26 @@ def check_folder_owner(archive: Archive, peer: Peer) -> None:
 
 
 async def run_export(pm: pluggy.PluginManager, config: Config, req: ExportRequest, client: Any,
-                     progress: ExportProgress, *, render: RenderChat) -> ExportOutcome:
+                     progress: ExportProgress, *, render: RenderChat,
+                     then: Callable[[ExportRun], Awaitable[None]] | None = None) -> ExportOutcome:
     """Export every chat of ``req`` with a connected, logged-in ``client``.
 
     ``render`` is the render engine's ``render_chat`` (passed in so the orchestration is testable).
+    ``then`` runs after the render, still holding OUT and the archive (``tgx watch`` stays there).
     """
     refs: list[PeerRef] = [parse_chat(c) for c in req.chats]  # malformed CHAT: fail before any I/O
     selected = select_formats(pm, req.formats)
     fmt_options = format_options(selected, config, req.plugin_options)
     out = prepare_out_dir(req.out)
     async with hold_output_async(out, req.command, wait_s=req.wait_lock):  # one writer per OUT, whole run
-        export = _Export(pm, config, req, client, progress, out, selected)
+        export = ExportRun(pm, config, req, client, progress, out, selected)
         try:
             await export.resolve(refs)
             await export.fetch_all()
             await export.media()
             export.render_all(render, fmt_options)
+            if then is not None:
+                await then(export)
         except TgxError as exc:
             export.status, export.exit_code = type(exc).__name__, exc.exit_code
             raise
@@ -152,7 +156,7 @@ async def run_export(pm: pluggy.PluginManager, config: Config, req: ExportReques
         return export.outcome()
 
 
-class _Export:
+class ExportRun:
     """One run of :func:`run_export`: its :class:`RunContext` and what it found, stage by stage."""
 
     def __init__(self, pm: pluggy.PluginManager, config: Config, req: ExportRequest, client: Any,
@@ -185,6 +189,7 @@ class _Export:
         self.status, self.exit_code = "ok", int(ExitCode.OK)
         self.report: dict[str, Any] = {}
         self.account_sync: CatchUp | None = None  # the account stream's catch-up, when it ran
+        self.fmt_options: Mapping[str, Mapping[str, Any]] = {}
 
     def _cache_stats(self, name: str) -> Callable[[], Mapping[str, Any]]:
         return lambda: self.resolution.stats().get(name, {})
@@ -374,6 +379,7 @@ class _Export:
         await self.takeout.finish(success=True)
 
     def render_all(self, render: RenderChat, fmt_options: Mapping[str, Mapping[str, Any]]) -> None:
+        self.fmt_options = fmt_options  # what a later refresh (tgx watch) renders with
         run, specs = self.run, {n: r.spec for n, r in self.selected.items()}
         for o in self.chats:
             started = perf_counter()
@@ -405,4 +411,4 @@ def _enabled_plugins(pm: pluggy.PluginManager) -> list[str]:
     return sorted(info.name for info in plugin_infos(pm) if info.enabled)
 
 
-__all__ = ["ExportOutcome", "ExportRequest", "run_export"]
+__all__ = ["ChatOutcome", "ExportOutcome", "ExportRequest", "ExportRun", "run_export"]

@@ -38,6 +38,7 @@ class ExportProgress:
         self._progress: Progress | None = None
         self._media_task: TaskID | None = None
         self._status_task: TaskID | None = None
+        self._finished = False
         if self.live:
             self._progress = Progress(
                 TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
@@ -51,6 +52,13 @@ class ExportProgress:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self.finish()
+
+    def finish(self) -> None:
+        """The bars' last state, shown once (a watch calls it when its export is done); idempotent."""
+        if self._finished:
+            return
+        self._finished = True
         if self._progress is not None:
             self._progress.stop()
         elif not self.quiet:

@@ -47,12 +47,14 @@ class Applied:
     edited: int = 0
     deleted: int = 0
     changes: list[Change] = field(default_factory=list)
+    rescanned: bool = False  # a re-scan changed rows it does not list one by one (changes is partial)
 
     def add(self, other: Applied) -> None:
         self.new += other.new
         self.edited += other.edited
         self.deleted += other.deleted
         self.changes += other.changes
+        self.rescanned = self.rescanned or other.rescanned
 
     def summary(self) -> str:
         return f"{self.new:,} new, {self.edited:,} edited, {self.deleted:,} deleted"

@@ -125,6 +125,7 @@ async def _rescan(run: RunContext, chat_id: int, input_peer: Any, label: str, re
     result.requests += scan.pages
     result.applied.edited += scan.edited
     result.applied.deleted += scan.deleted
+    result.applied.rescanned = True
 
 
 # -- the account's common stream: private chats and basic groups -------------------------------

@@ -54,3 +54,26 @@ async def reconnect_sender(client: Any, sender: Any, dc_id: int) -> None:
 
 
 __all__ = ["borrow_sender", "call_via", "proxy_of", "reconnect_sender", "return_sender", "self_id", "wrap_calls"]
+
+
+RECONNECT_CALLBACKS = ("_auto_reconnect_callback", "_reconnect_callback")  # MTProtoSender, the simulator's
+
+
+def on_reconnect(client: Any, callback: Callable[[], None]) -> Callable[[], None]:
+    """Call ``callback`` each time the client's connection comes back after a drop (the sender's
+    auto-reconnect callback, which Telethon sets to ``_handle_auto_reconnect``). Updates Telegram
+    pushed while it was down are lost, and Telethon's own gap handling does not hand edits and
+    deletions to event handlers — a watcher catches up itself. Returns the undo."""
+    sender = getattr(client, "_sender", None)
+    name = next((n for n in RECONNECT_CALLBACKS if hasattr(sender, n)), None)
+    if sender is None or name is None:
+        return lambda: None
+    original = getattr(sender, name)
+
+    async def reconnected() -> None:
+        callback()
+        if original is not None:
+            await original()
+
+    setattr(sender, name, reconnected)
+    return lambda: setattr(sender, name, original)

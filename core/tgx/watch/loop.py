@@ -1,0 +1,270 @@
+"""The watch loop: signals in, exact catch-ups, committed changes, periodic refreshes.
+
+* **Signals.** A Telethon raw-update handler names the chat an update is about (a channel's own
+  updates name it; private chats and basic groups share the account's stream) and wakes the
+  loop. Every :data:`POLL_SECONDS` every chat is caught up anyway, and at once after the
+  connection comes back: updates Telegram pushed while it was down are gone, the difference is not.
+* **Changes.** A woken chat is caught up with :func:`tgx.sync.difference.catch_up_channel` (or
+  the account's :func:`catch_up_account`): new, edited and deleted messages are committed to the
+  archive before the loop sleeps again — within a second of the push.
+* **Refresh.** At most every ``render_interval`` seconds the chats that changed get their media
+  (as ``export --media`` would) and their files refreshed from the archive, only what changed
+  (:func:`tgx.render.engine.refresh_chat` when the engine has it).
+* **Stop.** Ctrl-C / SIGTERM cancels the loop: the commit under way finishes (SQLite
+  transactions are atomic), the changed chats are refreshed a last time, and the command exits 0.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from tgx import console
+from tgx.export.conductor import ExportRun
+from tgx.model import Peer
+from tgx.sync.changes import Applied, Change
+from tgx.sync.difference import STREAM_KINDS, CatchUp, catch_up_account, catch_up_channel
+from tgx.telegram import adapter
+
+POLL_SECONDS = 60.0  # every chat caught up at least this often, pushes or not
+TICK_SECONDS = 0.5  # how often the loop looks at the connection and the render clock
+SETTLE_SECONDS = 0.2  # a burst of pushes for one chat becomes one catch-up
+
+__all__ = ["ChatWatch", "POLL_SECONDS", "WatchOptions", "Watcher"]
+
+
+@dataclass(slots=True)
+class WatchOptions:
+    render_interval: float = 30.0
+    poll_seconds: float = POLL_SECONDS
+    on_change: Callable[[Change], None] | None = None  # --json: one event per applied change
+    status: Callable[[str], None] | None = None  # the status line
+
+
+@dataclass(slots=True)
+class ChatWatch:
+    """What the watcher knows of one watched chat."""
+
+    peer: Peer
+    input_peer: Any
+    seen: int = 0  # new messages applied while watching
+    edits: int = 0
+    deletions: int = 0
+    last_update: datetime | None = None
+    changed: set[int] | None = field(default_factory=set)  # ids to refresh; None: the whole chat
+
+    def add(self, applied: Applied) -> None:
+        self.seen += applied.new
+        self.edits += applied.edited
+        self.deletions += applied.deleted
+        if applied.new or applied.edited or applied.deleted:
+            self.last_update = datetime.now(UTC)
+        if applied.rescanned:
+            self.changed = None  # which ids a re-scan changed is not known: refresh all of it
+        elif self.changed is not None:
+            self.changed.update(c.id for c in applied.changes)
+
+    def line(self) -> str:
+        when = self.last_update.strftime("%H:%M:%S") if self.last_update else "—"
+        return (f"{self.peer.folder_name}: {self.seen:,} new · {self.edits:,} edits · {self.deletions:,} "
+                f"deletions · last update {when}")
+
+
+class Watcher:
+    """One ``tgx watch`` after its export: see the module doc."""
+
+    def __init__(self, export: ExportRun, options: WatchOptions, *, refresh: Callable[..., Any]) -> None:
+        self.export = export
+        self.run = export.run
+        self.options = options
+        self.refresh = refresh
+        self.self_id = adapter.self_id(self.run.client)
+        self.chats: dict[int, ChatWatch] = {}
+        for o in export.chats:
+            input_peer = export.input_peers.get(o.peer.id)
+            if input_peer is not None:
+                self.chats[o.peer.id] = ChatWatch(o.peer, input_peer)
+        # a discussion group's comments are rendered with its channel too
+        self.channel_of = {o.peer.id: o.discussion_of for o in export.chats if o.discussion_of is not None}
+        self.stream = {i for i, w in self.chats.items() if w.peer.kind in STREAM_KINDS}
+        self.pending: set[int] = set()
+        self.wake = asyncio.Event()
+        self.stopping = False
+
+    # -- signals -----------------------------------------------------------------------------
+    def on_update(self, update: Any) -> None:
+        """Telethon's raw update handler: which watched chat it is about, if any."""
+        chat = _chat_of(update)
+        if chat is None:
+            return
+        if chat == STREAM:
+            self.pending.update(self.stream)
+        elif chat in self.chats:
+            self.pending.add(chat)
+        else:
+            return
+        self.wake.set()
+
+    def on_reconnect(self) -> None:
+        """Back after a drop: what Telegram pushed meanwhile is lost, so every chat catches up."""
+        self.pending.update(self.chats)
+        self.wake.set()
+
+    async def _handler(self, update: Any) -> None:
+        self.on_update(update)
+
+    # -- the loop ----------------------------------------------------------------------------
+    async def run_until_stopped(self) -> None:
+        from telethon import events
+
+        client = self.run.client
+        client.add_event_handler(self._handler, events.Raw)
+        undo = adapter.on_reconnect(client, self.on_reconnect)
+        self._say(f"watching {len(self.chats)} chat(s); Ctrl-C to stop")
+        try:
+            await self._loop()
+        except (asyncio.CancelledError, KeyboardInterrupt):
+            # A stop asked for, not an error: the loop was cancelled (or, mid-refresh, the render
+            # unwound: its files are as before and its chats still marked changed). Finish below.
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():
+                task.uncancel()
+            self.stopping = True
+        finally:
+            undo()
+            with contextlib.suppress(Exception):
+                client.remove_event_handler(self._handler, events.Raw)
+        await self._refresh_changed()
+        for w in self.chats.values():
+            self._say(w.line())
+
+    async def _loop(self) -> None:
+        client = self.run.client
+        now = time.monotonic
+        next_poll = now() + self.options.poll_seconds
+        next_render = now() + self.options.render_interval
+        connected = True
+        while True:
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self.wake.wait(), TICK_SECONDS)
+            if self.wake.is_set():
+                await asyncio.sleep(SETTLE_SECONDS)  # let a burst arrive
+                self.wake.clear()
+            up = bool(client.is_connected())
+            if up and not connected:  # back after a drop: what was pushed meanwhile is lost
+                self.pending.update(self.chats)
+            connected = up
+            if now() >= next_poll:
+                self.pending.update(self.chats)
+                next_poll = now() + self.options.poll_seconds
+            if self.pending and connected:
+                await self._catch_up(self.pending)
+            if now() >= next_render:
+                await self._refresh_changed()
+                next_render = now() + self.options.render_interval
+
+    async def _catch_up(self, chats: set[int]) -> None:
+        todo, self.pending = set(chats), set()
+        stream = todo & self.stream
+        if stream and self.self_id is not None:
+            archived = [p for p in self.run.archive.chats() if p.kind in STREAM_KINDS]
+            caught = await catch_up_account(self.run, self.self_id, archived,
+                                            {i: self.chats[i].input_peer for i in stream})
+            for chat_id in stream:
+                self._applied(chat_id, _only(caught, chat_id))
+        for chat_id in todo - stream:
+            w = self.chats[chat_id]
+            caught = await catch_up_channel(self.run, chat_id, w.input_peer, label=w.peer.folder_name,
+                                            self_id=self.self_id)
+            self._applied(chat_id, caught.applied)
+
+    def _applied(self, chat_id: int, applied: Applied) -> None:
+        w = self.chats[chat_id]
+        w.add(applied)
+        channel = self.channel_of.get(chat_id)
+        if channel is not None and channel in self.chats and (applied.new or applied.edited or applied.deleted):
+            self.chats[channel].changed = None  # its comments files and threads
+        if self.options.on_change is not None:
+            for change in applied.changes:
+                self.options.on_change(change)
+        if applied.new or applied.edited or applied.deleted:
+            self._say(w.line())
+
+    async def _refresh_changed(self) -> None:
+        dirty = [w for w in self.chats.values() if w.changed is None or w.changed]
+        if not dirty:
+            return
+        export = self.export
+        if export.req.media is not None and export.req.media.kinds:
+            from tgx.media import run_media_stage
+
+            await run_media_stage(self.run, [w.peer for w in dirty], export.req.media,
+                                  input_peers={w.peer.id: w.input_peer for w in dirty})
+        specs = {n: r.spec for n, r in export.selected.items()}
+        for w in dirty:
+            changed, w.changed = w.changed, set()
+            try:
+                result = self.refresh(self.run.archive, w.peer.id, self.run.out, specs, export.fmt_options,
+                                      changed=changed)
+            except BaseException:
+                # not refreshed: still to do (with whatever changed meanwhile)
+                w.changed = None if changed is None or w.changed is None else changed | w.changed
+                raise
+            for name, error in getattr(result, "errors", {}).items():
+                console.error(f"{w.peer.folder_name}: format '{name}' failed: {error}")
+
+    def _say(self, line: str) -> None:
+        if self.options.status is not None:
+            self.options.status(line)
+
+
+STREAM = 0  # _chat_of: an update of the account's common stream (private chats, basic groups)
+
+
+def _chat_of(update: Any) -> int | None:
+    """The marked id of the channel an update is about, :data:`STREAM` for the account's common
+    stream, None for anything else (typing, read receipts, status ...)."""
+    from telethon import utils
+    from telethon.tl import types
+
+    if isinstance(update, types.UpdateNewChannelMessage | types.UpdateEditChannelMessage):
+        peer = getattr(update.message, "peer_id", None)
+        return utils.get_peer_id(peer) if peer is not None else None
+    if isinstance(update, types.UpdateDeleteChannelMessages | types.UpdateChannelTooLong):
+        return utils.get_peer_id(types.PeerChannel(update.channel_id))
+    if isinstance(update, types.UpdateNewMessage | types.UpdateEditMessage | types.UpdateDeleteMessages
+                  | types.UpdateShortMessage | types.UpdateShortChatMessage):
+        return STREAM
+    if isinstance(update, types.Updates | types.UpdatesCombined):
+        for inner in update.updates:
+            found = _chat_of(inner)
+            if found is not None:
+                return found
+    return None
+
+
+def _only(caught: CatchUp, chat_id: int) -> Applied:
+    """The part of the account stream's catch-up that concerns one chat."""
+    mine = [c for c in caught.applied.changes if c.chat_id == chat_id]
+    return Applied(sum(c.kind == "new" for c in mine), sum(c.kind == "edit" for c in mine),
+                   sum(c.kind == "delete" for c in mine), mine, rescanned=caught.applied.rescanned)
+
+
+def refresh_function() -> Callable[..., Any]:
+    """The engine's incremental refresh when it has one, else a full render of the chat."""
+    from tgx.render import engine
+
+    refresh = getattr(engine, "refresh_chat", None)
+    if refresh is not None:
+        return refresh
+
+    def full(archive: Any, chat_id: int, out_dir: Any, formats: Mapping[str, Any], options: Any, *,
+             changed: Any = ()) -> Any:
+        return engine.render_chat(archive, chat_id, out_dir, formats, options)
+
+    return full

@@ -1,0 +1,201 @@
+"""``tgx watch`` end to end: the real CLI and Telethon on the simulated Telegram, whose scripted
+timeline posts, edits and deletes while tgx watches and drops the connection twice.
+
+The archive ends equal to the server's final state (a fresh export of a world with the same
+changes) plus what only a watcher can know — every edited message's earlier version, every
+deleted one flagged; ``--json`` prints each applied change once; SIGTERM exits 0 after the last
+refresh; a SIGKILL mid-watch and a restart miss nothing and double nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+
+from tgx.testing import SimulatedTelegram
+from tgxrun import read_jsonl, tgx, tgx_env, tgx_popen
+
+NEWS = {"kind": "channel", "username": "news", "title": "News", "messages": 1_000, "media": False,
+        "joined": True}
+
+
+def _ids() -> tuple[list[int], list[int]]:
+    w = SimulatedTelegram.from_scenario({"chats": [NEWS]})
+    w.freeze()
+    edit = list(w.editable_ids("news", 50, 200))
+    taken = set(edit)
+    present = set(w.expected_ids("news"))
+    delete = [i for i in range(600, 1_000) if i in present and i not in taken][:20]
+    return edit, delete
+
+
+def _timeline(edit: list[int], delete: list[int], start: float = 4.0) -> list[dict]:
+    at = start
+    steps: list[dict] = []
+
+    def step(**kw) -> None:
+        nonlocal at
+        steps.append({"at": at, **kw})
+        at += 0.4
+
+    for _ in range(5):
+        step(chat="news", post=60)
+    step(chat="news", edit=edit[:25])
+    step(drop=True, seconds=0.6)
+    for _ in range(4):
+        step(chat="news", post=50)
+    step(chat="news", edit=edit[25:])
+    step(chat="news", delete=delete[:10])
+    step(drop=True, seconds=0.6)
+    step(chat="news", delete=delete[10:])
+    return steps
+
+
+def _changes(steps: list[dict]) -> list[dict]:
+    return [{k: v for k, v in s.items() if k != "at"} for s in steps if "chat" in s]
+
+
+def _wait_for(predicate, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.2)
+    return predicate()
+
+
+def _archive(out, sql: str) -> int:
+    """One number from OUT's archive, read-only (safe while the watch writes); 0 before it exists."""
+    import sqlite3
+
+    db = out / ".tgx" / "archive.sqlite"
+    if not db.exists():
+        return 0
+    con = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5)
+    try:
+        return con.execute(sql).fetchone()[0]
+    except sqlite3.Error:
+        return 0
+    finally:
+        con.close()
+
+
+def _archive_ids(out) -> int:
+    return _archive(out, "SELECT count(*) FROM messages")
+
+
+def _all_applied(out) -> bool:
+    """The watch is on and the timeline's end state is committed: 1,500 messages, 20 deleted, 50
+    with an earlier version."""
+    jsonl = out / "news" / "messages.jsonl"  # rendered: the export part is over, the watch is on
+    lines = jsonl.read_bytes().count(b"\n") if jsonl.exists() else 0
+    return (lines >= 1_000 and _archive_ids(out) >= 1_500
+            and _archive(out, "SELECT count(*) FROM messages WHERE deleted = 1") == 20
+            and _archive(out, "SELECT count(DISTINCT id) FROM versions") == 50)
+
+
+def _reference(tmp_path, sim_config, steps: list[dict]) -> dict[int, dict]:
+    """A fresh export of the world the timeline leaves behind."""
+    ref = tmp_path / "ref"
+    ref.mkdir()
+    cfg = sim_config(ref / "tgx.toml", chats=[NEWS], changes=_changes(steps))
+    r = tgx(ref, "export", "@news", "-o", "out", "-q", "-f", "jsonl", config=cfg)
+    assert r.returncode == 0, r.stderr
+    return {m["id"]: m for m in read_jsonl(ref / "out" / "news" / "messages.jsonl")}
+
+
+def _check_against(got: dict[int, dict], want: dict[int, dict], edit: list[int], delete: list[int]) -> None:
+    assert set(got) == set(want) | set(delete)  # every message once; the deleted ones kept
+    for i, m in want.items():
+        mine = {k: v for k, v in got[i].items() if k not in ("history", "views", "forwards", "reactions")}
+        theirs = {k: v for k, v in m.items() if k not in ("history", "views", "forwards", "reactions")}
+        assert mine == theirs, i
+    for i in edit:
+        assert len(got[i]["history"]) == 1 and got[i]["history"][0]["text"] != got[i]["text"]
+    for i in delete:
+        assert got[i]["deleted"] and got[i]["deleted_at"]
+    assert not any(m.get("history") for i, m in got.items() if i not in set(edit))
+
+
+def test_watch_follows_a_timeline_through_two_drops_and_stops_cleanly(tmp_path, sim_config):
+    edit, delete = _ids()
+    steps = _timeline(edit, delete)
+    cfg = sim_config(chats=[NEWS], timeline=steps)
+    proc = tgx_popen(tmp_path, "watch", "@news", "-o", "out", "-f", "jsonl,html", "--render-interval", "1",
+                     "--poll", "60", "--json", config=cfg)
+    try:
+        # pushed, not polled (--poll 60): everything is committed within seconds of the timeline
+        assert _wait_for(lambda: _all_applied(tmp_path / "out"), 60), "the timeline's changes never all arrived"
+        proc.send_signal(signal.SIGTERM)
+        stdout, stderr = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    stderr = stderr.decode()
+    assert proc.returncode == 0, stderr
+    assert "Traceback" not in stderr
+    events = [json.loads(line) for line in stdout.decode().splitlines() if line.strip()]
+    kinds = [(e["kind"], e["id"]) for e in events]
+    assert len(kinds) == len(set(kinds))  # each change once
+    assert sum(k == "new" for k, _ in kinds) == 500
+    assert {i for k, i in kinds if k == "edit"} == set(edit)
+    assert {i for k, i in kinds if k == "delete"} == set(delete)
+    assert all(e["chat"] == events[0]["chat"] and e["date"] for e in events)
+
+    got = {m["id"]: m for m in read_jsonl(tmp_path / "out" / "news" / "messages.jsonl")}
+    _check_against(got, _reference(tmp_path, sim_config, steps), edit, delete)
+    assert (tmp_path / "out" / "news" / "messages.html").exists()
+
+
+def test_watch_killed_mid_timeline_and_restarted_misses_nothing_and_doubles_nothing(tmp_path, sim_config):
+    edit, delete = _ids()
+    steps = _timeline(edit, delete)
+    cfg = sim_config(chats=[NEWS], timeline=steps)
+    proc = tgx_popen(tmp_path, "watch", "@news", "-o", "out", "-f", "jsonl", "--render-interval", "1",
+                     "--poll", "2", config=cfg)
+    try:
+        assert _wait_for(lambda: _archive_ids(tmp_path / "out") >= 1_120, 60)
+        proc.kill()  # SIGKILL: no cleanup at all
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    # the restart runs in a world where the whole timeline has happened (a new process: its
+    # timeline restarts, so give it the final state as changes and no timeline)
+    cfg = sim_config(chats=[NEWS], changes=_changes(steps))
+    err = tmp_path / "restart.err"
+    with err.open("wb") as sink:
+        proc = subprocess.Popen([sys.executable, "-m", "tgx", "watch", "@news", "-o", "out", "-f", "jsonl",
+                                 "--render-interval", "1", "--poll", "2"], stdout=subprocess.DEVNULL, stderr=sink,
+                                env=tgx_env(tmp_path, cfg), cwd=tmp_path)
+        try:
+            assert _wait_for(lambda: "watching 1 chat" in err.read_text() and _all_applied(tmp_path / "out"), 60)
+            proc.send_signal(signal.SIGINT)
+            proc.wait(timeout=60)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+    assert proc.returncode == 0, err.read_text()
+    got = {m["id"]: m for m in read_jsonl(tmp_path / "out" / "news" / "messages.jsonl")}
+    want = _reference(tmp_path, sim_config, steps)
+    assert set(got) == set(want) | {i for i in delete if i in got}
+    for i, m in want.items():
+        assert got[i]["text"] == m["text"] and got[i]["edit_date"] == m["edit_date"], i
+    assert all(got[i]["deleted"] for i in delete if i in got)
+    assert not any(len(m.get("history", ())) > 1 for m in got.values())  # no version doubled
+
+
+def test_watch_refuses_what_has_no_meaning_for_it(tmp_path, sim_config):
+    cfg = sim_config(chats=[NEWS])
+    r = tgx(tmp_path, "watch", "@news", "-o", "out", "--limit", "5", config=cfg)
+    assert r.returncode == 2 and "--limit" in r.stderr and "Traceback" not in r.stderr
+    r = tgx(tmp_path, "watch", "@news", "-o", "out", "--render-interval", "0", config=cfg)
+    assert r.returncode == 2 and "--render-interval" in r.stderr
+    r = tgx(tmp_path, "watch", "-o", "out", config=cfg)
+    assert r.returncode == 2 and "no CHAT" in r.stderr
+    assert not (tmp_path / "out" / "news").exists()
+
+
