@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -256,15 +256,7 @@ def _only(caught: CatchUp, chat_id: int) -> Applied:
 
 
 def refresh_function() -> Callable[..., Any]:
-    """The engine's incremental refresh when it has one, else a full render of the chat."""
-    from tgx.render import engine
+    """The engine's incremental refresh (imported when the watch starts, not with the CLI)."""
+    from tgx.render.engine import refresh_chat
 
-    refresh = getattr(engine, "refresh_chat", None)
-    if refresh is not None:
-        return refresh
-
-    def full(archive: Any, chat_id: int, out_dir: Any, formats: Mapping[str, Any], options: Any, *,
-             changed: Any = ()) -> Any:
-        return engine.render_chat(archive, chat_id, out_dir, formats, options)
-
-    return full
+    return refresh_chat
