@@ -166,3 +166,26 @@ def test_private_chats_catch_up_through_the_account_difference(tmp_path, sim_con
     sent = _requests(log)
     assert 1 <= sent.count("GetDifferenceRequest") <= 2  # ours, and Telethon's own catch-up on connect
     assert sent.count("GetHistoryRequest") == 1 and len(sent) <= 8, sent  # no re-scan
+
+
+def test_comments_edited_and_deleted_since_reach_comments_jsonl_exactly(tmp_path, sim_config):
+    channel = {**NEWS, "messages": 200, "comments": {"commented": 40, "most": 10}}
+    w = _world(chats=[channel])
+    group = w.discussion_of("news")
+    comments = [c for _p, c in w.expected_comments("news")]
+    edit = list(w.editable_ids(group.key, 3, comments[5]))
+    delete = [c for c in comments[20:] if c not in set(edit)][:2]
+    r = tgx(tmp_path, "export", "@news", "--comments", "-o", "out", "-q", "-f", "jsonl",
+            config=sim_config(chats=[channel]))
+    assert r.returncode == 0, r.stderr
+    before = {c["id"]: c for c in read_jsonl(tmp_path / "out" / "news" / "comments.jsonl")}
+    log = tmp_path / "requests.jsonl"
+    cfg = sim_config(chats=[channel], changes=_changes(edit, delete, chat=group.key), request_log=str(log))
+    r = tgx(tmp_path, "export", "@news", "--comments", "-o", "out", "-q", "-f", "jsonl", config=cfg)
+    assert r.returncode == 0, r.stderr
+    after = {c["id"]: c for c in read_jsonl(tmp_path / "out" / "news" / "comments.jsonl")}
+    assert set(after) == set(before)
+    assert {i for i in after if after[i] != before[i]} == set(edit) | set(delete)
+    assert all([v["text"] for v in after[i]["history"]] == [before[i]["text"]] for i in edit)
+    assert all(after[i]["deleted"] and after[i]["deleted_at"] for i in delete)
+    assert _requests(log).count("GetChannelDifferenceRequest") == 2  # the channel and its group

@@ -31,6 +31,8 @@ from tgx.fetch.history import FetchOptions, FetchResult, HistoryFetcher, Thread
 from tgx.fetch.pages import PageDecoder
 from tgx.run import RunContext
 from tgx.specs import ResolvedPeer
+from tgx.sync.difference import catch_up_channel, record_first_pts
+from tgx.telegram import adapter
 from tgx.telegram.discussion import linked_group
 
 THREADS_AT_ONCE = 8  # posts' threads fetched at a time through GetReplies (the pacer still decides)
@@ -85,8 +87,14 @@ async def _fetch_group(run: RunContext, group: ResolvedPeer, options: FetchOptio
     label = group.peer.folder_name
     archived = run.archive.count(group.peer.id)
     run.progress.add_chat(label, archived)
+    # comments edited or deleted since the last run, exactly (a discussion group is a supergroup)
+    caught = await catch_up_channel(run, group.peer.id, group.input_peer, label=label,
+                                    self_id=adapter.self_id(run.client))
+    if caught.how != "new":
+        run.progress.stage(caught.summary(label))
     fetcher = HistoryFetcher(run, group.peer.id, group.input_peer, options=options, label=label, decoder=decoder,
-                             on_progress=lambda n, total: run.progress.advance(label, n, total), archived=archived)
+                             on_progress=lambda n, total: run.progress.advance(label, n, total), archived=archived,
+                             on_pts=lambda pts: record_first_pts(run, group.peer.id, pts))
     return await fetcher.run()
 
 
