@@ -101,6 +101,21 @@ def test_compact_compresses_the_old_rows_and_renders_the_same(old_out: Path, tmp
         assert (tmp_path / "new" / name).read_bytes() == before[name], name
 
 
+def test_a_migrated_archive_asks_for_one_compaction_and_a_new_one_never_does(old_out: Path, tmp_path: Path,
+                                                                           monkeypatch):
+    """The export compacts after a successful run when the archive says so (ExportRun.compact):
+    once, for an archive migrated from before compression; never for one born compressed."""
+    monkeypatch.setattr(codec, "TRAIN_ROWS", 200)
+    with Archive.open(old_out) as a:
+        assert a.compact_pending
+    with Archive.open(old_out) as a:  # still pending until a compaction went through
+        assert a.compact_pending
+        a.compact()
+        assert not a.compact_pending
+    with Archive.open(tmp_path / "fresh") as a:
+        assert not a.compact_pending
+
+
 def test_a_migrated_archive_lives_on_edits_become_history_new_deletions_are_stamped(old_out: Path, tmp_path: Path):
     """The same simulated world, now with message 20 edited and 11 deleted too: ``--refresh-edits``
     keeps 20's earlier version (and no other: 5, 17 and 80 were edited the same way last time),

@@ -93,6 +93,7 @@ from tgx.model import Message, Peer, Topic, Version
 # 5: versions, messages.deleted_at, dictionaries (compressed records).
 # Older archives are migrated on open, in one transaction (see _STEPS).
 SCHEMA_VERSION = 5
+COMPACT_PENDING = "compact_pending"  # meta: a migrated archive whose older rows are still plain
 BLOCK_SHIFT = 12
 BLOCK_IDS = 1 << BLOCK_SHIFT  # message ids per row_counts block
 STATE_DIR = ".tgx"
@@ -397,6 +398,8 @@ class Archive:
             for target, step in _STEPS:
                 if version < target:
                     step(c)
+            if 0 < version < 5:  # its rows are plain: compress them once a run can afford it (compact)
+                c.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (COMPACT_PENDING, b"true"))
             c.execute("DELETE FROM schema_version")
             c.execute("INSERT INTO schema_version (version) VALUES (?)", (SCHEMA_VERSION,))
             c.execute("COMMIT")
@@ -556,6 +559,11 @@ class Archive:
         row = self._one("SELECT data FROM dictionaries WHERE id = ?", (dict_id,))
         return row[0] if row else None
 
+    @property
+    def compact_pending(self) -> bool:
+        """Rows from before schema 5 may still be stored plain: :meth:`compact` is worth a run."""
+        return bool(self.meta(COMPACT_PENDING, False))
+
     def compact(self, batch_size: int = 2000) -> int:
         """Compress every row still stored plain (an archive from before schema 5, the rows of
         one written before it had a dictionary), training the dictionary first if there is none.
@@ -585,6 +593,7 @@ class Archive:
                                       [(pack(d), *k, d) for d, k in plain])
                     done += len(plain)
                 last = tuple(batch[-1][:-1])
+        self.set_meta(COMPACT_PENDING, False)
         return done
 
     def settle_counts(self) -> None:

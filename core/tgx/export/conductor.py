@@ -143,6 +143,7 @@ async def run_export(pm: pluggy.PluginManager, config: Config, req: ExportReques
             await export.fetch_all()
             await export.media()
             export.render_all(render, fmt_options)
+            export.compact()
             if then is not None:
                 await then(export)
         except TgxError as exc:
@@ -390,6 +391,14 @@ class ExportRun:
                 self.render_errors.append(f"{o.peer.folder_name}: format '{name}' failed: {error}")
         if self.render_errors:
             self.status, self.exit_code = "render_failed", int(ExitCode.FAILURE)
+
+    def compact(self) -> None:
+        """An archive migrated from before compression: its older rows compressed, once, after a
+        successful run (each batch its own transaction; an interrupted pass continues next run)."""
+        archive = self.run.archive
+        if self.status == "ok" and archive.compact_pending:
+            self.run.progress.stage("compressing the archive's rows from before this version (once)")
+            archive.compact()
 
     # -- the end -------------------------------------------------------------------------------
     async def close(self) -> None:
