@@ -199,3 +199,37 @@ def test_watch_refuses_what_has_no_meaning_for_it(tmp_path, sim_config):
     assert not (tmp_path / "out" / "news").exists()
 
 
+
+
+def test_watch_a_private_chat_through_the_account_stream(tmp_path, sim_config):
+    alice = {"kind": "private", "user": "alice", "messages": 200, "media": False}
+    w = SimulatedTelegram.from_scenario({"chats": [alice]})
+    w.freeze()
+    ids = list(w.expected_ids("alice"))
+    edit = list(w.editable_ids("alice", 3, 20))
+    delete = [i for i in ids[100:] if i not in set(edit)][:2]
+    steps = [{"at": 4.0, "chat": "alice", "post": 20}, {"at": 4.5, "chat": "alice", "edit": edit},
+             {"at": 5.0, "drop": True, "seconds": 0.5}, {"at": 5.2, "chat": "alice", "delete": delete},
+             {"at": 6.0, "chat": "alice", "post": 5}]
+    cfg = sim_config(chats=[alice], timeline=steps)
+    proc = tgx_popen(tmp_path, "watch", "@alice", "-o", "out", "-f", "jsonl", "--render-interval", "1",
+                     "--poll", "60", "--json", config=cfg)
+    out = tmp_path / "out"
+
+    def done() -> bool:
+        return (_archive_ids(out) >= 225 and _archive(out, "SELECT count(DISTINCT id) FROM versions") == 3
+                and _archive(out, "SELECT count(*) FROM messages WHERE deleted = 1") == 2)
+
+    try:
+        assert _wait_for(done, 60), "the timeline's changes never all arrived"
+        proc.send_signal(signal.SIGTERM)
+        stdout, stderr = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, stderr.decode()
+    events = [json.loads(line) for line in stdout.decode().splitlines() if line.strip()]
+    assert sorted(e["kind"] for e in events) == ["delete"] * 2 + ["edit"] * 3 + ["new"] * 25
+    got = {m["id"]: m for m in read_jsonl(out / "alice" / "messages.jsonl")}
+    assert len(got) == 225 and all(got[i]["deleted"] for i in delete)
+    assert all(len(got[i]["history"]) == 1 for i in edit)
