@@ -93,6 +93,11 @@ class FormatWriter(Protocol):
     ascending id order, with ``deleted`` and ``media.path`` already correct — and decodes no
     message for that writer (``RenderContext`` lookups still work). For formats that write the
     records as they are (``jsonl``).
+
+    Optional refresh capability (``tgx watch``): a stream-like writer MAY define ``checkpoint()
+    -> Any`` (flush, return JSON-able state; called after ``open()`` and every batch) and
+    ``resume(state) -> bool`` (called instead of ``open()``; ``ctx.open`` then returns each file
+    open at that checkpoint cut at its offset; ``False``: render in full). docs/plugins.md.
     """
 
     def open(self) -> None: ...

@@ -61,16 +61,29 @@ class CsvWriter:
         self._comments_file: IO[str] | None = None
         self._comments_csv: Any = None
 
-    def _open_csv(self, relpath: str, columns: Sequence[str]) -> tuple[IO[str], Any]:
-        encoding = "utf-8-sig" if self.bom else "utf-8"
+    def _open_csv(self, relpath: str, columns: Sequence[str] | None) -> tuple[IO[str], Any]:
+        """``columns``: the header row to write; None when continuing a file (BOM and header are in)."""
+        encoding = "utf-8-sig" if self.bom and columns is not None else "utf-8"
         # errors="replace": a lone surrogate (never from Telegram; a damaged archive) becomes "?"
         fh = io.TextIOWrapper(self.ctx.open(relpath, "wb"), encoding=encoding, errors="replace", newline="")
         out = csv.writer(fh, lineterminator="\r\n", quoting=csv.QUOTE_MINIMAL)
-        out.writerow(columns)
+        if columns is not None:
+            out.writerow(columns)
         return fh, out
 
     def open(self) -> None:
         self._file, self._csv = self._open_csv(FILE_NAME, COLUMNS)
+
+    def checkpoint(self) -> None:
+        """Refresh capability: rows depend on their message alone; flushed for the engine's offset."""
+        if self._file is not None:
+            self._file.flush()
+        return None
+
+    def resume(self, state: object) -> bool:
+        """Continue messages.csv where a checkpoint left it (``ctx.open`` returns it cut there)."""
+        self._file, self._csv = self._open_csv(FILE_NAME, None)
+        return True
 
     def write(self, messages: Sequence[Message]) -> None:
         self._csv.writerows([self.row(m) for m in messages])

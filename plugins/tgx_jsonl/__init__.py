@@ -71,6 +71,16 @@ class JsonlWriter:
             self._comments = self.ctx.open(COMMENTS_FILE, "wb")
         self._comments.write(b"\n".join([*records, b""]))
 
+    def checkpoint(self) -> None:
+        """Refresh capability: the lines are written as they come, nothing to remember."""
+        return None
+
+    def resume(self, state: object) -> bool:
+        """Continue messages.jsonl where a checkpoint left it (``ctx.open`` returns it cut there);
+        comments.jsonl is written anew, as in a render."""
+        self.open()
+        return True
+
     def close(self) -> None:
         self._file = self._comments = None  # the engine flushes, fsyncs and moves the files into place
 

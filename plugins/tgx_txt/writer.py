@@ -137,13 +137,40 @@ class TxtWriter:
         self._out: IO[str] | None = None
         self._day: str | None = None
 
-    def open(self) -> None:
-        self._out = io.TextIOWrapper(self.ctx.open(FILE_NAME, "wb"), encoding="utf-8", errors="replace",
-                                     newline="\n")
+    def _header(self) -> str:
         chat = self.chat
         handle = f" (@{chat.username})" if chat.username else ""
         count = self.ctx.message_count
-        self._out.write(f"{self.title}{handle}, id {chat.id}, {count} message{'' if count == 1 else 's'}\n")
+        return f"{self.title}{handle}, id {chat.id}, {count} message{'' if count == 1 else 's'}\n"
+
+    def open(self) -> None:
+        self._out = io.TextIOWrapper(self.ctx.open(FILE_NAME, "wb"), encoding="utf-8", errors="replace",
+                                     newline="\n")
+        self._out.write(self._header())
+
+    def checkpoint(self) -> dict[str, Any]:
+        """Refresh capability: the day of the last message (the next one may open a new day) and
+        the header's length (it counts the messages: rewritten in place on resume)."""
+        if self._out is not None:
+            self._out.flush()
+        return {"day": self._day, "header": len(self._header().encode("utf-8", "replace"))}
+
+    def resume(self, state: Any) -> bool:
+        """Continue messages.txt where a checkpoint left it; the header is rewritten in place when
+        its length is unchanged, else False (the engine renders the file in full)."""
+        if not isinstance(state, dict):
+            return False
+        header = self._header().encode("utf-8", "replace")
+        if len(header) != state.get("header"):
+            return False
+        raw = self.ctx.open(FILE_NAME, "wb")  # positioned at the checkpoint
+        end = raw.tell()
+        raw.seek(0)
+        raw.write(header)
+        raw.seek(end)
+        self._day = state.get("day")
+        self._out = io.TextIOWrapper(raw, encoding="utf-8", errors="replace", newline="\n")
+        return True
 
     def write(self, messages: Sequence[Message]) -> None:
         out = self._out

@@ -26,6 +26,7 @@ archive renders byte-identical output as long as the writers are deterministic t
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import re
 import time
@@ -49,6 +50,7 @@ from tgx.errors import OutputError, TgxError
 from tgx.fsutil import fsync_dir, temp_beside, write_atomic
 from tgx.media.index import attach_paths
 from tgx.model import Message, Peer, Topic
+from tgx.render.refresh_state import file_stats, fingerprint, load_state, save_state
 from tgx.specs import FormatSpec, FormatWriter
 
 TMP_SUFFIX = ".tgx-tmp"
@@ -231,8 +233,9 @@ class _ChatLookups:
 class _PendingFile:
     relpath: str
     final: Path
-    tmp: Path
+    tmp: Path  # the final path itself when in_place
     file: IO[Any]
+    in_place: bool = False  # a refresh continuing the file where a checkpoint left it
 
 
 def _check_relpath(relpath: Any) -> PurePosixPath:
@@ -254,7 +257,8 @@ class ChatRenderContext:
     """:class:`tgx.specs.RenderContext` for one format writer rendering one chat."""
 
     def __init__(self, *, chat: Peer, chat_dir: Path, options: Mapping[str, Any], message_count: int,
-                 lookups: _ChatLookups, format_name: str, claims: dict[str, str]):
+                 lookups: _ChatLookups, format_name: str, claims: dict[str, str],
+                 resume: Mapping[str, int] | None = None):
         self.chat = chat
         self.chat_dir = chat_dir
         self.options = options
@@ -264,6 +268,7 @@ class ChatRenderContext:
         self._claims = claims  # relpath -> format, shared by the formats of one render
         self._files: list[_PendingFile] = []
         self._real_dir = chat_dir.resolve()
+        self._resume = resume  # a refresh: relpath -> the byte offset its file is continued at
 
     # -- RenderContext ---------------------------------------------------------------------------
     def open(self, relpath: str, mode: str = "w") -> IO[Any]:
@@ -286,6 +291,11 @@ class ChatRenderContext:
             parent.mkdir(parents=True, exist_ok=True)
             if not parent.resolve().is_relative_to(self._real_dir):
                 raise OutputError(f"a format asked to write outside its chat folder: {relpath!r} (symlink)")
+            if self._resume is not None and key in self._resume:
+                kept = _open_in_place(final, self._resume[key], mode)
+                self._claims[key] = self._format
+                self._files.append(_PendingFile(key, final, final, kept, in_place=True))
+                return kept
             tmp = temp_beside(final, suffix=TMP_SUFFIX)  # unique: no two writers share a temp file
             if mode == "w":
                 f: IO[Any] = open(tmp, "w", encoding="utf-8", newline="\n", buffering=1 << 16)
@@ -326,6 +336,18 @@ class ChatRenderContext:
     def files(self) -> list[str]:
         return [p.relpath for p in self._files]
 
+    def _offsets(self) -> dict[str, int]:
+        """Byte offset of every file still open (what a checkpoint records): flushed first."""
+        offsets = {}
+        for pf in self._files:
+            f = pf.file
+            if f.closed:
+                continue
+            f.flush()
+            raw = f.buffer if isinstance(f, io.TextIOWrapper) else f
+            offsets[pf.relpath] = raw.tell()
+        return offsets
+
     def _commit(self) -> None:
         """fsync every temp file, then move each into place, then fsync the directories."""
         dirs: set[Path] = set()
@@ -341,8 +363,9 @@ class ChatRenderContext:
                 finally:
                     os.close(fd)
         for pf in self._files:
-            os.replace(pf.tmp, pf.final)
-            dirs.add(pf.final.parent)
+            if not pf.in_place:
+                os.replace(pf.tmp, pf.final)
+                dirs.add(pf.final.parent)
         for d in sorted(dirs):
             fsync_dir(d)
 
@@ -353,12 +376,53 @@ class ChatRenderContext:
             except Exception:  # noqa: BLE001 - a broken file must not stop the clean-up
                 pass
             try:
-                pf.tmp.unlink(missing_ok=True)
+                if not pf.in_place:  # a file continued in place: its refresh entry is gone already
+                    pf.tmp.unlink(missing_ok=True)
             except OSError:
                 pass
             if self._claims.get(pf.relpath) == self._format:
                 del self._claims[pf.relpath]
         self._files.clear()
+
+
+def _open_in_place(path: Path, offset: int, mode: str) -> IO[Any]:
+    """The existing file, cut at ``offset`` and positioned there (a refresh continuing it)."""
+    raw = open(path, "r+b", buffering=1 << 16)
+    try:
+        raw.truncate(offset)
+        raw.seek(offset)
+    except BaseException:
+        raw.close()
+        raise
+    if mode == "w":
+        return io.TextIOWrapper(raw, encoding="utf-8", newline="\n")
+    return raw
+
+
+def resumable(writer: object) -> bool:
+    """A writer with the optional refresh capability (``checkpoint`` and ``resume``)."""
+    return callable(getattr(writer, "checkpoint", None)) and callable(getattr(writer, "resume", None))
+
+
+def record_checkpoint(writer: Any, ctx: ChatRenderContext, index: int, after: int | None) -> dict[str, Any]:
+    """Where a refresh could continue: ``index`` messages written, the last ``after``."""
+    state = writer.checkpoint()  # the writer flushes what it wrapped around ctx.open's files
+    return {"index": index, "after": after, "offsets": ctx._offsets(), "state": state}
+
+
+def save_refresh_entries(out_dir: Path, chat_dir: Path, chat_id: int, result: RenderResult,
+                         entries: Mapping[str, dict[str, Any]]) -> None:
+    """The refresh state of the formats just rendered: ``entries`` for the ones that succeeded
+    (their files' stats added), none for the others of ``result``."""
+    state = load_state(out_dir, chat_id)
+    for name, res in result.formats.items():
+        entry = entries.get(name)
+        stats = file_stats(chat_dir, res.files) if res.ok and entry is not None else None
+        if entry is None or stats is None:
+            state.pop(name, None)
+        else:
+            state[name] = {**entry, "files": stats}
+    save_state(out_dir, chat_id, state)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -496,6 +560,8 @@ def render_chat(archive: Archive, chat_id: int, out_dir: Path | str, formats: Ma
     options = options or {}
     active: dict[str, tuple[FormatWriter, ChatRenderContext]] = {}
     by_records: set[str] = set()  # active writers that take records (write_records) over messages
+    checkpoints: dict[str, list[dict[str, Any]]] = {}  # resumable writers: where a refresh may continue
+    prints: dict[str, str] = {}
     perf = time.perf_counter
 
     def fail(name: str, ctx: ChatRenderContext, writer: FormatWriter | None, exc: BaseException) -> None:
@@ -533,6 +599,11 @@ def render_chat(archive: Archive, chat_id: int, out_dir: Path | str, formats: Ma
             active[name] = (writer, ctx)
             if callable(getattr(writer, "write_records", None)):
                 by_records.add(name)
+            prints[name] = fingerprint(name, writer, ctx.options)
+            if resumable(writer):
+                checkpoints[name] = [record_checkpoint(writer, ctx, 0, None)]
+        written = 0
+        last: int | None = None
 
         if active:
             # Asked once per chat: rendering runs after the media stage has finished.
@@ -565,6 +636,16 @@ def render_chat(archive: Archive, chat_id: int, out_dir: Path | str, formats: Ma
                     result.formats[name].seconds += perf() - started
                 if not active:
                     break
+                n = len(records) if records is not None else len(messages or ())
+                if n:
+                    written += n
+                    last = messages[-1].id if messages is not None else batch.ids[-1]
+                    for name in checkpoints.keys() & active.keys():
+                        writer, ctx = active[name]
+                        try:
+                            checkpoints[name].append(record_checkpoint(writer, ctx, written, last))
+                        except Exception as exc:  # noqa: BLE001
+                            fail(name, ctx, writer, exc)
             lookups.set_batch(())
             if active and lookups.has_comments:
                 _write_comments(archive, chat, active, batch_size, fail, result.formats)
@@ -588,6 +669,9 @@ def render_chat(archive: Archive, chat_id: int, out_dir: Path | str, formats: Ma
         raise
     write_topics(archive, chat, chat_dir)
     remove_superseded_files(out_dir, chat, chat_dir, result)
+    save_refresh_entries(out_dir, chat_dir, chat_id, result,
+                         {name: {"fingerprint": fp, "count": result.message_count, "last": last,
+                                 "checkpoints": checkpoints.get(name, [])} for name, fp in prints.items()})
     return result
 
 
