@@ -187,6 +187,8 @@ class Sizes:
     thread_most: int = 200
     forum_msgs: int = 40_000
     archive: int = 100_000
+    refresh_small: int = 1_000
+    refresh_big: int = 100_000
     rounds: int = 5  # spine/latency/cpu/chats: each side this many times, alternating; best kept
 
     @classmethod
@@ -195,7 +197,7 @@ class Sizes:
                    chat_msgs=500, formats=2_000, formats_big=8_000, video_mb=4, clip="160x90",
                    clip_seconds=1, metrics_msgs=1_500, metrics_runs=1, thread_posts=100, thread_commented=20,
                    thread_most=20,
-                   forum_msgs=2_000, archive=3_000, rounds=1)
+                   forum_msgs=2_000, archive=3_000, refresh_big=5_000, rounds=1)
 
 
 @dataclass
@@ -887,6 +889,71 @@ def bench_archive(ctx: Ctx) -> None:
                             "the smaller pages save ~0.25 us of it"))
 
 
+# ---------------------------------------------------------------------------------------------
+# 12. incremental refresh (tgx watch)
+
+
+def bench_refresh(ctx: Ctx) -> None:
+    """``refresh_chat`` after 50 new + 5 edited messages (the last 100), in process, jsonl + csv +
+    txt (the formats that continue their files; the others render in full), on a small and a big
+    chat rendered once before: the refresh must not cost more with the chat's size (target <= 2x)."""
+    from datetime import UTC, datetime, timedelta
+
+    import tgx_csv
+    import tgx_jsonl
+    import tgx_txt
+    from tgx.archive.store import Archive
+    from tgx.model import Message, Peer
+    from tgx.render.engine import refresh_chat, render_chat
+
+    s = ctx.sizes
+    formats = {spec.name: spec for spec in (tgx_jsonl.tgx_register_formats(), tgx_csv.tgx_register_formats(),
+                                            tgx_txt.tgx_register_formats())}
+    t0 = datetime(2024, 1, 1, tzinfo=UTC)
+    chat_id = -1000000000099
+
+    def make(i: int, text: str = "") -> Message:
+        return Message(chat_id=chat_id, id=i, date=t0 + timedelta(minutes=3 * i), sender_id=7,
+                       text=text or f"message {i} " + "words " * (i % 9), edit_date=t0 if text else None)
+
+    def prepare(size: int) -> tuple[Archive, Path, list[int]]:
+        root = ctx.dir(f"refresh-{size}")
+        archive = Archive.open(root)
+        archive.set_chat(Peer(chat_id, "channel", "Watched", "watched"))
+        for lo in range(1, size + 1, 10_000):
+            archive.upsert_batch(chat_id, [make(i) for i in range(lo, min(size, lo + 9_999) + 1)],
+                                 [Peer(7, "user", "Ann")] if lo == 1 else ())
+        started = time.perf_counter()
+        render_chat(archive, chat_id, root / "out", formats)
+        return archive, root / "out", [size, time.perf_counter() - started]
+
+    def refresh(kept: tuple[Archive, Path, list[int]], i: int) -> float:
+        archive, out, box = kept
+        top = box[0]
+        new = list(range(top + 1, top + 51))
+        edited = [top - k * 17 for k in range(5)]
+        archive.upsert_batch(chat_id, [make(n) for n in new])
+        archive.upsert_batch(chat_id, [make(n, text=f"edited in round {i}") for n in edited])
+        box[0] = new[-1]
+        started = time.perf_counter()
+        result = refresh_chat(archive, chat_id, out, formats, changed=[*new, *edited])
+        took = time.perf_counter() - started
+        if not result.ok:
+            raise RuntimeError(f"refresh failed: {result.errors}")
+        return took
+
+    small, big = prepare(s.refresh_small), prepare(s.refresh_big)
+    try:
+        base, cand = alternate(max(3, s.rounds), lambda i: refresh(small, i), lambda i: refresh(big, i))
+    finally:
+        small[0].close()
+        big[0].close()
+    paired_row(ctx, "refresh", f"refresh jsonl+csv+txt, 50 new + 5 edited: {s.refresh_big:,} vs "
+               f"{s.refresh_small:,} msgs (in process)", [t * 1000 for t in cand], [t * 1000 for t in base], 2.0,
+               unit="ms", higher_is_better=False,
+               extra=f"full render of {s.refresh_big:,}: {big[2][1] * 1000:.0f} ms")
+
+
 BENCHES: dict[str, tuple[str, Callable[[Ctx], None]]] = {
     "spine": ("100k msgs vs Telethon + orjson; peak RSS at 100k and 1M", bench_spine),
     "latency": ("50 ms RTT, 20k msgs vs iter_messages", bench_latency),
@@ -899,6 +966,7 @@ BENCHES: dict[str, tuple[str, Callable[[Ctx], None]]] = {
     "startup": ("tgx --version/--help/plugins/render vs `import typer, rich.console`", bench_startup),
     "threads": ("comments at 50 ms vs the obvious loop; --topic requests vs the topic's pages", bench_threads),
     "archive": ("archive bytes/message and render jsonl: compressed rows vs plain, 100k msgs", bench_archive),
+    "refresh": ("tgx watch's refresh after 50 new + 5 edited msgs: 100k-msg chat vs 1k", bench_refresh),
 }
 
 
