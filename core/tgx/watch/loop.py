@@ -34,6 +34,7 @@ from tgx.telegram import adapter
 POLL_SECONDS = 60.0  # every chat caught up at least this often, pushes or not
 TICK_SECONDS = 0.5  # how often the loop looks at the connection and the render clock
 SETTLE_SECONDS = 0.2  # a burst of pushes for one chat becomes one catch-up
+TOPIC_ACTIONS = ("topic_created", "topic_edit")  # service messages that change a forum's topic list
 
 __all__ = ["ChatWatch", "POLL_SECONDS", "WatchOptions", "Watcher"]
 
@@ -182,6 +183,34 @@ class Watcher:
             caught = await catch_up_channel(self.run, chat_id, w.input_peer, label=w.peer.folder_name,
                                             self_id=self.self_id)
             self._applied(chat_id, caught.applied)
+            if w.peer.forum and (caught.applied.new or caught.applied.rescanned or caught.applied.edited):
+                await self._refresh_topics(w, renamed=self._topics_changed(chat_id, caught.applied))
+
+    def _topics_changed(self, chat_id: int, applied: Applied) -> bool:
+        """A topic created, renamed, closed or reopened: its service message was among the changes."""
+        archive = self.run.archive
+        for change in applied.changes:
+            if change.kind != "delete":
+                m = archive.message(chat_id, change.id)
+                if m is not None and m.action is not None and m.action.type in TOPIC_ACTIONS:
+                    return True
+        return applied.rescanned
+
+    async def _refresh_topics(self, w: ChatWatch, *, renamed: bool) -> None:
+        """The forum's topic list as it is now — each topic's newest message moves with every post
+        (topics.json), a title or state with a topic action (then every page naming it is redone):
+        one request per 100 topics."""
+        from tgx.errors import UsageError
+        from tgx.telegram.topics import list_topics
+
+        try:
+            topics = await list_topics(self.run.runner, w.input_peer, title=w.peer.folder_name)
+        except UsageError as exc:
+            self.run.warn(f"{w.peer.folder_name}: topics not listed: {exc.message}")
+            return
+        self.run.archive.set_topics(w.peer.id, topics)
+        if renamed:
+            w.changed = None  # titles appear on the topic index and pages: the whole chat's files
 
     def _applied(self, chat_id: int, applied: Applied) -> None:
         w = self.chats[chat_id]
