@@ -267,3 +267,36 @@ def test_watch_a_forum_its_refreshed_files_equal_a_fresh_export(tmp_path, sim_co
     got, want = files(out / "forum"), files(ref / "out" / "forum")
     assert sorted(got) == sorted(want)
     assert [name for name in want if got[name] != want[name]] == []
+
+
+def test_watch_downloads_the_media_of_new_messages_only(tmp_path, sim_config):
+    chat = {"kind": "channel", "username": "pics", "title": "Pics", "messages": 120, "joined": True}
+    steps = [{"at": 4.0, "chat": "pics", "post": 40}]
+    cfg = sim_config(chats=[chat], timeline=steps)
+    proc = tgx_popen(tmp_path, "watch", "@pics", "-o", "out", "-f", "jsonl", "--media", "photo,document",
+                     "--render-interval", "1", "--poll", "60", "-q", config=cfg)
+    out = tmp_path / "out"
+    try:
+        assert _wait_for(lambda: _archive_ids(out) >= 160, 60)
+        time.sleep(2.5)  # the refresh after the post downloads its media
+        proc.send_signal(signal.SIGTERM)
+        _stdout, stderr = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, stderr.decode()
+    ref = tmp_path / "ref"
+    ref.mkdir()
+    r = tgx(ref, "export", "@pics", "-o", "out", "-q", "-f", "jsonl", "--media", "photo,document",
+            config=sim_config(ref / "tgx.toml", chats=[chat], changes=_changes(steps)))
+    assert r.returncode == 0, r.stderr
+
+    def media(root):
+        return {p.relative_to(root).as_posix(): p.read_bytes() for p in (root / "media").rglob("*") if p.is_file()}
+
+    got, want = media(out / "pics"), media(ref / "out" / "pics")
+    assert len(want) > 5 and sorted(got) == sorted(want) and got == want
+    assert (out / "pics" / "messages.jsonl").read_bytes() == (ref / "out" / "pics" / "messages.jsonl").read_bytes()
+    posted = [m for m in read_jsonl(out / "pics" / "messages.jsonl") if m["id"] > 120 and m["media"]
+              and m["media"]["kind"] in ("photo", "document")]
+    assert posted and all(m["media"]["path"] for m in posted)  # the new messages' files, linked

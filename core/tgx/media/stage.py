@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import os
 import stat
+from collections.abc import Collection, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -58,7 +59,7 @@ from tgx.media.names import (
     split_ext,
 )
 from tgx.media.options import VIDEO_KINDS, MediaOptions
-from tgx.model import FILE_MEDIA_KINDS, Media, Peer, peer_kind_of_id
+from tgx.model import FILE_MEDIA_KINDS, Media, Message, Peer, peer_kind_of_id
 from tgx.run import RunContext
 from tgx.specs import EncodeJob
 
@@ -128,8 +129,9 @@ class _Job:
 
 class MediaStage:
     def __init__(self, run: RunContext, chats: list[Peer], options: MediaOptions, *,
-                 input_peers: dict[int, Any] | None = None) -> None:
+                 input_peers: dict[int, Any] | None = None, only: Mapping[int, Collection[int]] | None = None) -> None:
         self.archive = run.archive
+        self.only = only  # chat id → the messages to look at (tgx watch: what changed); None: all
         self.client = run.client
         self.runner = run.runner
         self.chats = chats
@@ -202,7 +204,7 @@ class MediaStage:
         for peer in self.chats:
             chat: _Chat | None = None
             pending: list[tuple[int, Media, Any]] = []
-            for batch in self.archive.iter_messages(peer.id, ARCHIVE_BATCH, include_deleted=False):
+            for batch in self._batches(peer.id):
                 for msg in batch:
                     media = msg.media
                     if media is None or media.id is None or not media.is_file or media.kind not in opts.kinds:
@@ -231,6 +233,14 @@ class MediaStage:
                 await self._enqueue(chat, pending, queue)
         for _ in range(opts.parallel_files):
             await queue.put(None)
+
+    def _batches(self, chat_id: int) -> Iterator[list[Message]]:
+        """The chat's archived messages to plan from: all of them, or only the ones asked for."""
+        if self.only is None or chat_id not in self.only:
+            yield from self.archive.iter_messages(chat_id, ARCHIVE_BATCH, include_deleted=False)
+            return
+        found = (self.archive.message(chat_id, i) for i in sorted(self.only[chat_id]))
+        yield [m for m in found if m is not None and not m.deleted]
 
     def _present(self, relpath: str | None, size: int | None = None) -> bool:
         """Whether a downloaded file is still there whole: one ``stat`` per file and rerun, so a
@@ -506,17 +516,19 @@ def _unlink(path: Path) -> None:
 
 
 async def run_media_stage(run: RunContext, chats: list[Peer], options: MediaOptions, *,
-                          input_peers: dict[int, Any] | None = None) -> MediaResult:
+                          input_peers: dict[int, Any] | None = None,
+                          only: Mapping[int, Collection[int]] | None = None) -> MediaResult:
     """Download (and re-encode) the media of ``chats`` from the archive; see the module doc.
 
-    ``input_peers`` (marked id → InputPeer, optional) saves asking Telethon's entity cache.
+    ``input_peers`` (marked id → InputPeer, optional) saves asking Telethon's entity cache;
+    ``only`` (chat id → message ids) limits a chat to those messages (``tgx watch``: the new ones).
     Raises :class:`~tgx.errors.OutputError` on a full disk or an unsafe output tree, and what
     the request runner raises (network, auth); a single file's failure only counts in
     ``MediaResult.failed``.
     """
     if not options.kinds:
         return MediaResult()
-    stage = MediaStage(run, chats, options, input_peers=input_peers)
+    stage = MediaStage(run, chats, options, input_peers=input_peers, only=only)
     return await stage.run()
 
 

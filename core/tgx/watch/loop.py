@@ -232,8 +232,10 @@ class Watcher:
         if export.req.media is not None and export.req.media.kinds:
             from tgx.media import run_media_stage
 
+            # the changed messages' media (all of a chat's after a re-scan), before the files name them
+            only = {w.peer.id: w.changed for w in dirty if w.changed is not None}
             await run_media_stage(self.run, [w.peer for w in dirty], export.req.media,
-                                  input_peers={w.peer.id: w.input_peer for w in dirty})
+                                  input_peers={w.peer.id: w.input_peer for w in dirty}, only=only)
         specs = {n: r.spec for n, r in export.selected.items()}
         for w in dirty:
             changed, w.changed = w.changed, set()
