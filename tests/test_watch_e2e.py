@@ -300,3 +300,26 @@ def test_watch_downloads_the_media_of_new_messages_only(tmp_path, sim_config):
     posted = [m for m in read_jsonl(out / "pics" / "messages.jsonl") if m["id"] > 120 and m["media"]
               and m["media"]["kind"] in ("photo", "document")]
     assert posted and all(m["media"]["path"] for m in posted)  # the new messages' files, linked
+
+
+def test_watch_reports_what_its_start_caught_up_as_events_too(tmp_path, sim_config):
+    edit, delete = _ids()
+    r = tgx(tmp_path, "export", "@news", "-o", "out", "-q", config=sim_config(chats=[NEWS]))
+    assert r.returncode == 0, r.stderr
+    cfg = sim_config(chats=[NEWS], changes=[{"chat": "news", "edit": edit}, {"chat": "news", "delete": delete}])
+    events = tmp_path / "events.jsonl"
+    with events.open("wb") as sink:
+        proc = subprocess.Popen([sys.executable, "-m", "tgx", "watch", "@news", "-o", "out", "--json", "--poll", "60"],
+                                stdout=sink, stderr=subprocess.PIPE, env=tgx_env(tmp_path, cfg), cwd=tmp_path)
+        try:
+            assert _wait_for(lambda: events.read_bytes().count(b"\n") >= 70, 60)
+            time.sleep(0.5)
+            proc.send_signal(signal.SIGTERM)
+            _out, stderr = proc.communicate(timeout=60)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+    assert proc.returncode == 0, stderr.decode()
+    got = [json.loads(line) for line in events.read_text().splitlines()]
+    assert sorted((e["kind"], e["id"]) for e in got) == sorted(
+        [("edit", i) for i in edit] + [("delete", i) for i in delete])

@@ -111,6 +111,16 @@ class Watcher:
             return
         self.wake.set()
 
+    def _report_catch_up(self) -> None:
+        """The changes the export's own catch-up applied (since the last run) are events too."""
+        caught = [o.sync for o in self.export.chats if o.sync is not None]
+        if self.export.account_sync is not None:
+            caught.append(self.export.account_sync)
+        for c in caught:
+            for change in c.applied.changes:
+                if self.options.on_change is not None:
+                    self.options.on_change(change)
+
     def on_reconnect(self) -> None:
         """Back after a drop: what Telegram pushed meanwhile is lost, so every chat catches up."""
         self.pending.update(self.chats)
@@ -126,6 +136,7 @@ class Watcher:
         client = self.run.client
         client.add_event_handler(self._handler, events.Raw)
         undo = adapter.on_reconnect(client, self.on_reconnect)
+        self._report_catch_up()
         self._say(f"watching {len(self.chats)} chat(s); Ctrl-C to stop")
         try:
             await self._loop()
