@@ -189,3 +189,21 @@ def test_comments_edited_and_deleted_since_reach_comments_jsonl_exactly(tmp_path
     assert all([v["text"] for v in after[i]["history"]] == [before[i]["text"]] for i in edit)
     assert all(after[i]["deleted"] and after[i]["deleted_at"] for i in delete)
     assert _requests(log).count("GetChannelDifferenceRequest") == 2  # the channel and its group
+
+
+def test_a_difference_telegram_refuses_is_one_warning_and_the_position_is_kept(tmp_path, sim_config):
+    edit, delete = _pick(NEWS, 4, 3)
+    r = _export(tmp_path, sim_config(chats=[NEWS]))
+    assert r.returncode == 0, r.stderr
+    refused = {"type": "rpc_error", "request": "GetChannelDifference", "code": 400,
+               "message": "CHANNEL_PUBLIC_GROUP_NA", "times": 0}
+    cfg = sim_config(chats=[NEWS], changes=_changes(edit, delete), faults=[refused])
+    r = _export(tmp_path, cfg)
+    assert r.returncode == 0 and "Traceback" not in r.stderr, r.stderr
+    lines = [line for line in r.stderr.splitlines() if "refused to say what changed" in line]
+    assert len(lines) == 1 and "news" in lines[0] and "ChannelPublicGroupNa" in lines[0], r.stderr
+    # the next run, Telegram willing, applies them from the same position
+    r = _export(tmp_path, sim_config(chats=[NEWS], changes=_changes(edit, delete)))
+    assert r.returncode == 0, r.stderr
+    after = {m["id"]: m for m in read_jsonl(tmp_path / "out" / "news" / "messages.jsonl")}
+    assert all(after[i]["history"] for i in edit) and all(after[i]["deleted"] for i in delete)

@@ -267,7 +267,7 @@ class ExportRun:
             return
         archived = [p for p in self.run.archive.chats() if p.kind in STREAM_KINDS]
         caught = await catch_up_account(self.run, self_id, archived, stream)
-        if caught.how != "new":
+        if caught.how in ("difference", "rescan"):
             self.account_sync = caught
             self.run.progress.stage(caught.summary("private chats and groups"))
         await start_account_stream(self.run, self_id)
@@ -324,7 +324,7 @@ class ExportRun:
         if rp.peer.kind in ("channel", "supergroup"):
             caught = await catch_up_channel(run, rp.peer.id, rp.input_peer, label=label,
                                             self_id=adapter.self_id(run.client))
-            if caught.how != "new":
+            if caught.how in ("difference", "rescan"):
                 run.progress.stage(caught.summary(label))
         fetcher = HistoryFetcher(run, rp.peer.id, rp.input_peer, options=self.req.fetch, label=label,
                                  on_progress=lambda n, total: run.progress.advance(label, n, total),

@@ -40,7 +40,7 @@ __all__ = ["CHANNEL_LIMIT", "STREAM_KINDS", "CatchUp", "catch_up_account", "catc
 class CatchUp:
     """How a chat (or the account's stream) was brought up to date."""
 
-    how: str = "new"  # "new": no pts stored yet; "difference": exact; "rescan": the fallback
+    how: str = "new"  # "new": no pts stored yet; "difference": exact; "rescan": the fallback; "skipped"
     applied: Applied = field(default_factory=Applied)
     requests: int = 0
     reason: str = ""  # why the fallback was taken
@@ -75,7 +75,7 @@ async def catch_up_channel(run: RunContext, chat_id: int, input_peer: Any, *, la
             answer = await run.runner(request, stage="sync", chat=label)
         except errors.RPCError as exc:
             if not _position_rejected(exc):
-                raise
+                return _skipped(run, label, result, exc)
             return await _rescan_channel(run, chat_id, input_peer, label, result,
                                          "Telegram no longer knows the archive's position", None)
         result.requests += 1
@@ -156,7 +156,7 @@ async def catch_up_account(run: RunContext, self_id: int, chats: Sequence[Peer],
             answer = await run.runner(request, stage="sync")
         except errors.RPCError as exc:
             if not _position_rejected(exc):
-                raise
+                return _skipped(run, "private chats and groups", result, exc)
             return await _rescan_account(run, self_id, chats, inputs, result,
                                          "Telegram no longer knows the account's position")
         result.requests += 1
@@ -203,6 +203,18 @@ async def _rescan_account(run: RunContext, self_id: int, chats: Sequence[Peer], 
         if chat.id in inputs:
             await _rescan(run, chat.id, inputs[chat.id], chat.folder_name, result)
     set_account_state(run.archive, self_id, AccountState(state.pts, state.qts, _seconds(state.date)))
+    return result
+
+
+def _skipped(run: RunContext, label: str, result: CatchUp, exc: errors.RPCError) -> CatchUp:
+    """Telegram refused the difference for another reason (the fetch that follows reports a chat
+    that is gone or private in its own words): this run applies no changes; the position stays, so
+    the next run catches up from it."""
+    generic = type(exc).__module__.endswith("rpcbaseerrors")  # Telethon's catch-alls keep Telegram's text
+    name = (getattr(exc, "message", None) or type(exc).__name__) if generic else type(exc).__name__
+    run.warn(f"{label}: Telegram refused to say what changed since the last run ({name}): edits and deletions "
+             "are applied on a later run")
+    result.how = "skipped"
     return result
 
 

@@ -90,7 +90,7 @@ async def _fetch_group(run: RunContext, group: ResolvedPeer, options: FetchOptio
     # comments edited or deleted since the last run, exactly (a discussion group is a supergroup)
     caught = await catch_up_channel(run, group.peer.id, group.input_peer, label=label,
                                     self_id=adapter.self_id(run.client))
-    if caught.how != "new":
+    if caught.how in ("difference", "rescan"):
         run.progress.stage(caught.summary(label))
     fetcher = HistoryFetcher(run, group.peer.id, group.input_peer, options=options, label=label, decoder=decoder,
                              on_progress=lambda n, total: run.progress.advance(label, n, total), archived=archived,
