@@ -323,3 +323,29 @@ def test_watch_reports_what_its_start_caught_up_as_events_too(tmp_path, sim_conf
     got = [json.loads(line) for line in events.read_text().splitlines()]
     assert sorted((e["kind"], e["id"]) for e in got) == sorted(
         [("edit", i) for i in edit] + [("delete", i) for i in delete])
+
+
+def test_watch_outlives_an_outage_longer_than_its_reconnects(tmp_path, sim_config):
+    """The connection dies for good in the middle of a catch-up and the runner gives up
+    (--max-reconnects 0): the watch says so in a line, connects again and carries on — the post
+    made meanwhile arrives, nothing is lost."""
+    chat = {**NEWS, "messages": 200}
+    steps = [{"at": 4.0, "chat": "news", "post": 10}, {"at": 7.0, "chat": "news", "post": 10}]
+    dead = {"type": "drop", "request": "GetChannelDifference", "fatal": True, "after": 1, "times": 1}
+    cfg = sim_config(chats=[chat], timeline=steps, faults=[dead])
+    err = tmp_path / "watch.err"
+    with err.open("wb") as sink:
+        proc = subprocess.Popen([sys.executable, "-m", "tgx", "watch", "@news", "-o", "out", "-f", "jsonl",
+                                 "--poll", "2", "--render-interval", "1", "--max-reconnects", "0"],
+                                stdout=subprocess.DEVNULL, stderr=sink, env=tgx_env(tmp_path, cfg), cwd=tmp_path)
+        try:
+            assert _wait_for(lambda: _archive_ids(tmp_path / "out") >= 220, 60), err.read_text()
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(timeout=60)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+    text = err.read_text()
+    assert proc.returncode == 0, text
+    assert "trying again in 2 s" in text and "Traceback" not in text
+    assert len(read_jsonl(tmp_path / "out" / "news" / "messages.jsonl")) == 220

@@ -199,6 +199,11 @@ class RequestRunner:
         finally:
             self.status(None)
 
+    async def reconnect(self) -> bool:
+        """Connect again if the connection is down (``tgx watch`` between requests); True when up."""
+        await self._reconnect()
+        return bool(self.client.is_connected())
+
     async def _reconnect(self) -> None:
         async with self._reconnect_lock:
             if self.client.is_connected():

@@ -25,6 +25,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from tgx import console
+from tgx.errors import NetworkError
 from tgx.export.conductor import ExportRun
 from tgx.model import Peer
 from tgx.sync.changes import Applied, Change
@@ -34,6 +35,7 @@ from tgx.telegram import adapter
 POLL_SECONDS = 60.0  # every chat caught up at least this often, pushes or not
 TICK_SECONDS = 0.5  # how often the loop looks at the connection and the render clock
 SETTLE_SECONDS = 0.2  # a burst of pushes for one chat becomes one catch-up
+OUTAGE_SECONDS = 30.0  # after the runner gave up on a request (no network): retry then (or at --poll)
 TOPIC_ACTIONS = ("topic_created", "topic_edit")  # service messages that change a forum's topic list
 
 __all__ = ["ChatWatch", "POLL_SECONDS", "WatchOptions", "Watcher"]
@@ -167,7 +169,7 @@ class Watcher:
             if self.wake.is_set():
                 await asyncio.sleep(SETTLE_SECONDS)  # let a burst arrive
                 self.wake.clear()
-            up = bool(client.is_connected())
+            up = bool(client.is_connected()) or await self.run.runner.reconnect()
             if up and not connected:  # back after a drop: what was pushed meanwhile is lost
                 self.pending.update(self.chats)
             connected = up
@@ -175,7 +177,13 @@ class Watcher:
                 self.pending.update(self.chats)
                 next_poll = now() + self.options.poll_seconds
             if self.pending and connected:
-                await self._catch_up(self.pending)
+                try:
+                    await self._catch_up(self.pending)
+                except NetworkError as exc:  # Telegram unreachable for a while: a watch waits, it does not end
+                    pause = min(OUTAGE_SECONDS, self.options.poll_seconds)
+                    self.run.warn(f"{exc.message}; trying again in {pause:.0f} s")
+                    self.pending.update(self.chats)
+                    await asyncio.sleep(pause)
             if now() >= next_render:
                 await self._refresh_changed()
                 next_render = now() + self.options.render_interval
