@@ -189,6 +189,7 @@ class Sizes:
     archive: int = 100_000
     refresh_small: int = 1_000
     refresh_big: int = 100_000
+    catchup: int = 20_000
     rounds: int = 5  # spine/latency/cpu/chats: each side this many times, alternating; best kept
 
     @classmethod
@@ -197,7 +198,7 @@ class Sizes:
                    chat_msgs=500, formats=2_000, formats_big=8_000, video_mb=4, clip="160x90",
                    clip_seconds=1, metrics_msgs=1_500, metrics_runs=1, thread_posts=100, thread_commented=20,
                    thread_most=20,
-                   forum_msgs=2_000, archive=3_000, refresh_big=5_000, rounds=1)
+                   forum_msgs=2_000, archive=3_000, refresh_big=5_000, catchup=2_000, rounds=1)
 
 
 @dataclass
@@ -954,6 +955,57 @@ def bench_refresh(ctx: Ctx) -> None:
                extra=f"full render of {s.refresh_big:,}: {big[2][1] * 1000:.0f} ms")
 
 
+# ---------------------------------------------------------------------------------------------
+# 13. catch-up: a rerun after edits and deletions
+
+
+def bench_catchup(ctx: Ctx) -> None:
+    """A rerun after 50 edits and 30 deletions on the server, at 50 ms: the exact catch-up
+    (GetChannelDifference from the archive's pts, the default) vs a re-scan of the history
+    (``--refresh-edits`` over all of it, on the same archive without its pts: what a rerun did
+    before). Both find the same changes; requests and the whole process's wall time compared."""
+    import shutil
+    import sqlite3
+
+    s = ctx.sizes
+    work = ctx.dir("catchup")
+    chan = channel("watched", s.catchup)
+    world = world_of(chats=[chan])
+    world.freeze()
+    edit = list(world.editable_ids("watched", 50, s.catchup // 10))
+    taken, present = set(edit), set(world.expected_ids("watched"))
+    delete = [i for i in range(s.catchup // 2, s.catchup) if i in present and i not in taken][:30]
+    changes = [{"chat": "watched", "edit": edit}, {"chat": "watched", "delete": delete}]
+    first = scenario_file(work / "first.toml", chats=[chan], latency_ms=50)
+    run_tgx(ctx, first, "export", "@watched", "-o", str(work / "out"), "-q", cwd=work)
+
+    def rerun(name: str, *extra: str, forget: bool = False) -> tuple[Measured, int]:
+        out = work / name
+        shutil.rmtree(out, ignore_errors=True)
+        shutil.copytree(work / "out", out)
+        if forget:
+            con = sqlite3.connect(out / ".tgx" / "archive.sqlite")
+            with con:
+                con.execute("DELETE FROM meta WHERE key LIKE 'sync.%'")
+            con.close()
+        log = work / f"{name}.requests.jsonl"
+        log.unlink(missing_ok=True)
+        cfg = scenario_file(work / f"{name}.toml", chats=[chan], latency_ms=50, changes=changes, request_log=str(log))
+        m = run_tgx(ctx, cfg, "export", "@watched", "-o", str(out), "-q", *extra, cwd=work)
+        kinds = [json.loads(line)["type"] for line in log.read_text().splitlines()]
+        lines = [json.loads(line) for line in (out / "watched" / "messages.jsonl").read_text().splitlines()]
+        found = sum(1 for d in lines if d.get("history")) + sum(1 for d in lines if d.get("deleted"))
+        assert found == len(edit) + len(delete), (name, found)
+        return m, sum(k in ("GetHistoryRequest", "GetChannelDifferenceRequest") for k in kinds)
+
+    exact, exact_requests = rerun("exact")
+    scan, scan_requests = rerun("rescan", "--refresh-edits", "100000", forget=True)
+    ratio_row(ctx, "catchup", f"rerun after 50 edits + 30 deletions in {s.catchup:,} msgs: requests, "
+              "difference vs re-scan", exact_requests, scan_requests, 0.1, unit="requests", higher_is_better=False)
+    ratio_row(ctx, "catchup", "the same, whole process at 50 ms: wall time", exact.wall, scan.wall, 0.5,
+              unit="s", higher_is_better=False)
+
+
 BENCHES: dict[str, tuple[str, Callable[[Ctx], None]]] = {
     "spine": ("100k msgs vs Telethon + orjson; peak RSS at 100k and 1M", bench_spine),
     "latency": ("50 ms RTT, 20k msgs vs iter_messages", bench_latency),
@@ -967,6 +1019,7 @@ BENCHES: dict[str, tuple[str, Callable[[Ctx], None]]] = {
     "threads": ("comments at 50 ms vs the obvious loop; --topic requests vs the topic's pages", bench_threads),
     "archive": ("archive bytes/message and render jsonl: compressed rows vs plain, 100k msgs", bench_archive),
     "refresh": ("tgx watch's refresh after 50 new + 5 edited msgs: 100k-msg chat vs 1k", bench_refresh),
+    "catchup": ("a rerun after 50 edits + 30 deletions: exact difference vs a re-scan of 20k msgs", bench_catchup),
 }
 
 
