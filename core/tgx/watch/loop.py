@@ -97,7 +97,6 @@ class Watcher:
         self.stream = {i for i, w in self.chats.items() if w.peer.kind in STREAM_KINDS}
         self.pending: set[int] = set()
         self.wake = asyncio.Event()
-        self.stopping = False
 
     # -- signals -----------------------------------------------------------------------------
     def on_update(self, update: Any) -> None:
@@ -148,7 +147,6 @@ class Watcher:
             task = asyncio.current_task()
             if task is not None and task.cancelling():
                 task.uncancel()
-            self.stopping = True
         finally:
             undo()
             with contextlib.suppress(Exception):
