@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import random
 from datetime import UTC, datetime
 
@@ -11,19 +10,6 @@ from telethon import errors, utils
 from telethon.tl import functions, types
 from tgx.simulator.content import utf16_len
 from tgx.testing import SimulatedTelegram
-
-
-def run(world: SimulatedTelegram, fn, **client_kwargs):
-    async def main():
-        client = world.client(**client_kwargs)
-        await client.connect()
-        try:
-            return await fn(client)
-        finally:
-            await client.disconnect()
-
-    return asyncio.run(main())
-
 
 # ---------------------------------------------------------------------------------------------
 # whole histories
@@ -36,7 +22,7 @@ def test_iter_messages_yields_every_id_once_in_order_for_10000_channel():
     async def fetch(client):
         return [m.id async for m in client.iter_messages("ten_k", wait_time=0)]
 
-    ids = run(world, fetch)
+    ids = world.run(fetch)
     assert ids == list(range(10_000, 0, -1))
     assert world.request_counts()["GetHistoryRequest"] == 100
 
@@ -51,7 +37,7 @@ def test_every_chat_kind_pages_completely_newest_first_and_in_reverse(sim_world,
         oldest_first = [m.id async for m in client.iter_messages(chat.input_peer(), reverse=True, wait_time=0)]
         return newest_first, oldest_first
 
-    newest_first, oldest_first = run(sim_world, fetch)
+    newest_first, oldest_first = sim_world.run(fetch)
     assert newest_first == expected[::-1]
     assert oldest_first == expected
     assert len(set(expected)) == len(expected) == chat.messages
@@ -83,7 +69,7 @@ def test_what_the_client_receives_is_the_worlds_message_byte_for_byte(sim_world)
     async def fetch(client):
         return await client.get_messages(chat.input_peer(), limit=100)
 
-    received = run(sim_world, fetch)
+    received = sim_world.run(fetch)
     for message in received:
         expected = sim_world.tl_message(chat, message.id)
         assert bytes(expected) == sim_world.message_bytes(chat, message.id)
@@ -150,7 +136,7 @@ def test_get_history_paging_parameters_follow_telegrams_rules(sim_world, key):
             out.append(r)
         return out
 
-    answers = run(sim_world, fetch)
+    answers = sim_world.run(fetch)
     for case, answer in zip(cases, answers, strict=True):
         got = [m.id for m in answer.messages]
         assert got == reference_slice(ids_desc, dates_desc, *case), case
@@ -177,7 +163,7 @@ def test_get_messages_by_id_channel_and_account_wide(sim_world):
         in_group = await client.get_messages(group.input_peer(), ids=[group_ids[3], alice_ids[0]])
         return channel, in_group
 
-    channel, in_group = run(sim_world, fetch)
+    channel, in_group = sim_world.run(fetch)
     assert [m and m.id for m in channel] == [5, 2000, None]
     # messages.getMessages is account-wide; Telethon drops the one that is not in this chat
     assert in_group[0].id == group_ids[3] and in_group[1] is None
@@ -253,7 +239,7 @@ def test_resolve_and_peer_errors(sim_world):
         me = await client.get_me()
         return demo, alice, me
 
-    demo, alice, me = run(sim_world, go)
+    demo, alice, me = sim_world.run(go)
     assert demo.broadcast and demo.title == "tgx demo channel" and demo.username == "tgx_demo"
     assert alice.username == "alice" and alice.contact
     assert me.is_self and me.id == sim_world.me.id
@@ -272,7 +258,7 @@ def test_min_users_are_not_cached_so_their_input_entity_fails(sim_world):
         alice = await client.get_input_entity(sim_world.users["alice"].id)  # a contact: access_hash 0 works
         return alice
 
-    assert isinstance(run(sim_world, go), types.InputPeerUser)
+    assert isinstance(sim_world.run(go), types.InputPeerUser)
 
 
 def test_dialogs_list_joined_chats_and_page_like_telegram(sim_world):
@@ -292,7 +278,7 @@ def test_dialogs_list_joined_chats_and_page_like_telegram(sim_world):
             request.offset_peer = await client.get_input_entity(last.peer)
         return listed, pages
 
-    listed, pages = run(sim_world, go)
+    listed, pages = sim_world.run(go)
     names = {d.name for d in listed}
     assert {"tgx demo channel", "tgx forum", "tgx basic group", "Alice Liddell", "Tgx Helper"} == names
     assert "tgx source channel" not in names  # a public channel read without joining
@@ -312,7 +298,7 @@ def test_forum_topics_and_threads(sim_world):
             threads[topic.id] = ids
         return topics, threads
 
-    topics, threads = run(sim_world, go)
+    topics, threads = sim_world.run(go)
     assert {t.title for t in topics.topics} == {"General", *(t.title for t in forum.topics)}
     union = sorted(i for ids in threads.values() for i in ids)
     assert union == list(sim_world.expected_ids(forum))  # every message in exactly one topic

@@ -4,7 +4,6 @@ General."""
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections import Counter
 
@@ -15,18 +14,6 @@ from tgx.errors import ConfigError
 from tgx.simulator.messages import SERVICE_KINDS
 from tgx.simulator.scenario import validate
 from tgx.testing import SimulatedTelegram
-
-
-def run(world: SimulatedTelegram, fn):
-    async def main():
-        client = world.client()
-        await client.connect()
-        try:
-            return await fn(client)
-        finally:
-            await client.disconnect()
-
-    return asyncio.run(main())
 
 
 def news(posts: int = 1000, seed: int = 3, **comments) -> SimulatedTelegram:
@@ -64,7 +51,7 @@ def test_every_post_s_comments_read_both_ways_match_the_world():
             threads[p] = [m async for m in client.iter_messages("news", reply_to=p, wait_time=0)]
         return history, posts, threads
 
-    history, posts, threads = run(world, fetch)
+    history, posts, threads = world.run(fetch)
 
     # the group's history: every id once, dates never decreasing
     assert [m.id for m in history] == list(range(group.messages, 0, -1))
@@ -160,7 +147,7 @@ def test_get_replies_follows_get_history_s_paging_rules_and_answers_from_the_gro
                                                                  0, 0, 0))
         return out, none
 
-    out, none = run(world, fetch)
+    out, none = world.run(fetch)
     for r, case in out:
         assert isinstance(r, types.messages.ChannelMessages) and r.count == len(ids)
         assert [m.id for m in r.messages] == reference(*case), case
@@ -197,7 +184,7 @@ def test_full_channel_names_the_link_both_ways_and_the_discussion_message_its_ro
         dialogs = {d.id async for d in client.iter_dialogs()}
         return full_c, full_d, disc, from_group, calm, dialogs
 
-    full_c, full_d, disc, from_group, calm, dialogs = run(world, fetch)
+    full_c, full_d, disc, from_group, calm, dialogs = world.run(fetch)
     assert full_c.full_chat.linked_chat_id == group.id and full_d.full_chat.linked_chat_id == channel.id
     linked = next(c for c in full_c.chats if c.id == group.id)
     assert linked.megagroup and not linked.left and linked.has_link and linked.access_hash == group.access_hash
@@ -232,7 +219,7 @@ def test_a_private_discussion_group_is_read_only_through_get_replies():
         dialogs = {d.id async for d in client.iter_dialogs()}
         return full, comments, dialogs
 
-    full, comments, dialogs = run(world, fetch)
+    full, comments, dialogs = world.run(fetch)
     linked = next(c for c in full.chats if c.id == group.id)
     assert full.full_chat.linked_chat_id == group.id and linked.left and linked.username is None
     assert comments == world.comments_of(channel, post)[::-1]
@@ -273,7 +260,7 @@ def test_later_comments_get_new_ids_after_the_layout_and_bump_their_post():
         thread = [m async for m in client.iter_messages("news", reply_to=old, wait_time=0)]
         return posts, thread
 
-    posts, thread = run(after, fetch)
+    posts, thread = after.run(fetch)
     assert posts[0].replies.replies == len(after.comments_of("news", old)) and posts[0].replies.max_id == end + 8
     assert posts[1].replies.replies == 2 and posts[1].replies.max_id == end + 7
     assert [m.id for m in thread] == after.comments_of("news", old)[::-1]
@@ -322,7 +309,7 @@ def test_deleted_and_edited_comments_are_seen_everywhere():
         disc = await client(functions.messages.GetDiscussionMessageRequest(channel.input_peer(), post))
         return thread, history, message, disc
 
-    thread, history, message, disc = run(world, fetch)
+    thread, history, message, disc = world.run(fetch)
     kept = [i for i in ids if i not in gone]
     assert [m.id for m in thread] == kept[::-1]
     assert not set(gone) & set(history) and len(history) == group.messages - 3
@@ -353,7 +340,7 @@ def test_a_200000_post_channel_with_comments_costs_no_per_post_memory():
         newest = await client.get_messages(group.input_peer(), limit=1)
         return thread, message, newest
 
-    thread, message, newest = run(world, fetch)
+    thread, message, newest = world.run(fetch)
     assert thread == ids[::-1] and message.replies.replies == len(ids)
     assert newest[0].id == group.messages
     assert world.facts(group, group.messages).date >= world.facts(channel, 200_000).date
@@ -457,7 +444,7 @@ def test_topic_icons_deleted_topics_and_a_hidden_general():
         gone = [m.id async for m in client.iter_messages(forum.input_peer(), reply_to=3, wait_time=0)]
         return listed, by_id, created, gone
 
-    listed, by_id, created, gone = run(world, fetch)
+    listed, by_id, created, gone = world.run(fetch)
     topics = {t.id: t for t in listed.topics}
     assert set(topics) == {1, 2, 4} and listed.count == 3 and {t.id for t in by_id.topics} == {1, 2, 4}
     assert topics[1].hidden and not topics[2].hidden
@@ -471,7 +458,7 @@ def test_topic_icons_deleted_topics_and_a_hidden_general():
     async def general(client):
         return await client(functions.messages.GetForumTopicsByIDRequest(plain.chat("forum").input_peer(), [1]))
 
-    assert not run(plain, general).topics[0].hidden
+    assert not plain.run(general).topics[0].hidden
     scenario = {"chats": [{"kind": "forum", "username": "forum", "messages": 100, "general_hidden": True,
                            "topics": [{"title": "A", "icon_emoji_id": 7, "deleted": True}]}]}
     built = SimulatedTelegram.from_scenario(scenario).chat("forum")

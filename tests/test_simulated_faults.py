@@ -10,18 +10,6 @@ from telethon.tl import functions
 from tgx.testing import SimulatedTelegram, read_request_log
 
 
-def run(world: SimulatedTelegram, fn, **client_kwargs):
-    async def main():
-        client = world.client(**client_kwargs)
-        await client.connect()
-        try:
-            return await fn(client)
-        finally:
-            await client.disconnect()
-
-    return asyncio.run(main())
-
-
 def history(world):
     return [r for r in world.request_log if r["type"] == "GetHistoryRequest"]
 
@@ -37,7 +25,7 @@ async def count_messages(client, chat="tgx_demo", **kwargs):
 def test_flood_wait_below_threshold_is_slept_by_telethon_then_retried():
     world = SimulatedTelegram(seed=1, messages=500)
     world.faults.flood_wait("GetHistoryRequest", seconds=1, after=2, times=1)
-    assert run(world, count_messages) == 500
+    assert world.run(count_messages) == 500
     calls = history(world)
     assert [c["error"] for c in calls].count("420 FLOOD_WAIT_1") == 1
     flooded = next(i for i, c in enumerate(calls) if c["error"])
@@ -54,14 +42,14 @@ def test_flood_wait_above_threshold_raises_flood_wait_error():
             await client.get_messages("tgx_demo", limit=10)
         return caught.value
 
-    error = run(world, go, flood_sleep_threshold=10)
+    error = world.run(go, flood_sleep_threshold=10)
     assert error.seconds == 30 and isinstance(error.request, functions.messages.GetHistoryRequest)
 
 
 def test_flood_premium_wait_is_slept_like_a_flood_wait():
     world = SimulatedTelegram(seed=1, messages=150)
     world.faults.flood_wait("GetHistoryRequest", seconds=1, times=1, premium=True)
-    assert run(world, count_messages) == 150
+    assert world.run(count_messages) == 150
     assert [c["error"] for c in history(world)][0] == "420 FLOOD_PREMIUM_WAIT_1"
 
 
@@ -74,7 +62,7 @@ def test_repeated_flood_waits_end_in_telethons_value_error():
             await client.get_messages("tgx_demo", limit=10)
         return int(str(caught.value).split()[3])
 
-    attempts = run(world, go, request_retries=2)
+    attempts = world.run(go, request_retries=2)
     assert [c["error"] for c in history(world)] == ["420 FLOOD_WAIT_1"] * attempts
 
 
@@ -100,12 +88,12 @@ def test_rate_limit_answers_flood_wait_with_the_seconds_until_the_budget_refills
         await client(request(2400))
         return caught.value.seconds, later.value.seconds
 
-    assert run(world, go, flood_sleep_threshold=0) == (3, 1)
+    assert world.run(go, flood_sleep_threshold=0) == (3, 1)
 
 
 def test_rate_limited_iteration_still_gets_every_message():
     world = SimulatedTelegram(seed=1, messages=2500, rate_limit=20, rate_window=1)
-    assert run(world, count_messages) == 2500
+    assert world.run(count_messages) == 2500
     errors_seen = [c["error"] for c in history(world) if c["error"]]
     assert errors_seen and set(errors_seen) == {"420 FLOOD_WAIT_1"}
 
@@ -129,7 +117,7 @@ def test_fatal_drop_fails_every_pending_call_until_reconnect():
         again = await client.get_messages("tgx_demo", ids=7)
         return results, connected_after_drop, again
 
-    results, connected_after_drop, again = run(world, go)
+    results, connected_after_drop, again = world.run(go)
     assert all(isinstance(r, ConnectionError) for r in results), results
     assert connected_after_drop is False
     assert again.id == 7
@@ -143,7 +131,7 @@ def test_transient_drop_is_invisible_but_runs_the_request_twice():
         messages = await client.get_messages("tgx_demo", limit=5)
         return [m.id for m in messages], client.is_connected()
 
-    assert run(world, go) == ([300, 299, 298, 297, 296], True)
+    assert world.run(go) == ([300, 299, 298, 297, 296], True)
     calls = history(world)
     assert [c["error"] for c in calls] == ["DROPPED", None]
     assert calls[0]["offset_id"] == calls[1]["offset_id"]
@@ -160,7 +148,7 @@ def test_takeout_wraps_requests_and_finishes():
         async with client.takeout(finalize=True, channels=True, files=True, max_file_size=1 << 30) as takeout:
             return await count_messages(takeout)
 
-    assert run(world, go) == 250
+    assert world.run(go) == 250
     types_ = [(r["type"], r["takeout"]) for r in world.request_log]
     assert ("InitTakeoutSessionRequest", False) in types_
     assert [t for t in types_ if t[0] == "GetHistoryRequest"] == [("GetHistoryRequest", True)] * 3
@@ -184,7 +172,7 @@ def test_takeout_init_delay_and_invalidated_sessions():
         await client(functions.InvokeWithTakeoutRequest(second, functions.help.GetConfigRequest()))
         return caught.value.seconds
 
-    assert run(world, go) == 86400
+    assert world.run(go) == 86400
 
 
 def test_revoked_session_is_not_authorized():
@@ -197,7 +185,7 @@ def test_revoked_session_is_not_authorized():
         with pytest.raises(errors.AuthKeyUnregisteredError):
             await client(functions.contacts.ResolveUsernameRequest("tgx_demo"))
 
-    run(world, go)
+    world.run(go)
 
 
 def test_session_revoked_mid_export():
@@ -208,7 +196,7 @@ def test_session_revoked_mid_export():
         with pytest.raises(errors.AuthKeyUnregisteredError):
             await count_messages(client)
 
-    run(world, go)
+    world.run(go)
     assert [c["error"] for c in history(world)][-1] == "401 AUTH_KEY_UNREGISTERED"
 
 
@@ -221,7 +209,7 @@ def test_chat_becomes_private_after_k_requests():
             await count_messages(client)
         return await client(functions.channels.GetChannelsRequest([await client.get_input_entity("tgx_demo")]))
 
-    chats = run(world, go)
+    chats = world.run(go)
     assert type(chats.chats[0]).__name__ == "ChannelForbidden"
     assert [c["error"] for c in history(world)] == [None] * 4 + ["400 CHANNEL_PRIVATE"]
 
@@ -239,13 +227,13 @@ def test_rpc_error_fault_and_unknown_requests():
             await client(functions.messages.GetAllStickersRequest(0))
         return full
 
-    assert run(world, go).full_chat.read_inbox_max_id == 100
+    assert world.run(go).full_chat.read_inbox_max_id == 100
 
 
 def test_request_log_counts_and_json_lines_file(tmp_path):
     path = tmp_path / "requests.jsonl"
     world = SimulatedTelegram(seed=1, messages=250, request_log=str(path))
-    assert run(world, count_messages) == 250
+    assert world.run(count_messages) == 250
     lines = read_request_log(str(path))
     assert [line["type"] for line in lines] == [r["type"] for r in world.request_log]
     pages = [line for line in lines if line["type"] == "GetHistoryRequest"]
@@ -263,4 +251,4 @@ def test_latency_is_applied_per_request():
         await client.get_messages("tgx_demo", limit=1)
         return loop.time() - start
 
-    assert run(world, go) >= 0.19  # a lower bound: at least one round trip
+    assert world.run(go) >= 0.19  # a lower bound: at least one round trip

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
 from telethon import errors
 from telethon.tl import functions, types
@@ -13,17 +11,6 @@ from tgx.testing import SimulatedTelegram
 KIND_OF_SHOWCASE = ("photo", "album_photo", "video", "document", "doc_128k", "doc_other_dc", "voice", "sticker",
                     "audio", "animation", "round", "big_video")
 
-
-def run(world: SimulatedTelegram, fn, **client_kwargs):
-    async def main():
-        client = world.client(**client_kwargs)
-        await client.connect()
-        try:
-            return await fn(client)
-        finally:
-            await client.disconnect()
-
-    return asyncio.run(main())
 
 
 @pytest.fixture
@@ -41,7 +28,7 @@ def test_download_media_returns_the_exact_bytes_of_every_file_kind(world):
             out[kind] = await client.download_media(message, file=bytes)
         return out
 
-    got = run(world, go)
+    got = world.run(go)
     for kind, message_id in ids.items():
         expected = world.expected_file("tgx_demo", message_id)
         assert got[kind] == expected, kind
@@ -59,7 +46,7 @@ def test_size_multiple_of_the_part_size_gets_one_more_request_answered_empty(wor
         message = await client.get_messages("tgx_demo", ids=message_id)
         return await client.download_media(message, file=bytes)
 
-    assert run(world, go) == world.expected_file("tgx_demo", message_id)
+    assert world.run(go) == world.expected_file("tgx_demo", message_id)
     parts = [(r["offset"], r["limit"], r["error"]) for r in world.request_log
              if r["type"] == "GetFileRequest" and r["media_id"] == media.media_id]
     assert parts == [(i * 131072, 131072, None) for i in range(4)]  # the 4th, at offset = size, is empty
@@ -80,7 +67,7 @@ def test_file_on_another_dc_goes_through_an_exported_sender(world):
             await client(functions.upload.GetFileRequest(location, 0, 4096))
         return data, caught.value.new_dc
 
-    data, new_dc = run(world, go)
+    data, new_dc = world.run(go)
     assert data == world.expected_file("tgx_demo", message_id)
     assert new_dc == world.other_dc
     counts = world.request_counts()
@@ -100,7 +87,7 @@ def test_thumbnails_and_shared_stickers(world):
                     if m.sticker is not None]
         return thumb, stickers
 
-    thumb, stickers = run(world, go)
+    thumb, stickers = world.run(go)
     assert thumb == world.expected_file("tgx_demo", video_id, "m")
     assert any(m.id == sticker_a for m in stickers)
     ids = [m.sticker.id for m in stickers]
@@ -136,7 +123,7 @@ def test_get_file_offset_and_limit_rules(world):
             await client(functions.upload.GetFileRequest(bad, 0, 4096))
         return results
 
-    r = run(world, go)
+    r = world.run(go)
     full = world.expected_file("tgx_demo", message_id)
     assert r["ok"] == full[1024 * 1024:1024 * 1024 + 512 * 1024]
     assert r["tail"] == full[media.size - media.size % 4096:]
@@ -163,7 +150,7 @@ def test_expired_file_reference_is_refreshed_by_telethon_for_documents(world):
         message = await client.get_messages("tgx_demo", ids=message_id)
         return await client.download_media(message, file=bytes)
 
-    assert run(world, go) == world.expected_file("tgx_demo", message_id)
+    assert world.run(go) == world.expected_file("tgx_demo", message_id)
     errors_seen = [r["error"] for r in world.request_log if r["type"] == "GetFileRequest"]
     assert errors_seen[0] == "400 FILE_REFERENCE_EXPIRED" and errors_seen[-1] is None
     assert world.request_counts()["GetMessagesRequest"] == 2  # Telethon re-fetched the message
@@ -180,4 +167,4 @@ def test_expired_file_reference_of_a_photo_reaches_the_caller(world):
         fresh = await client.get_messages("tgx_demo", ids=message_id)  # what an exporter must do
         return await client.download_media(fresh, file=bytes)
 
-    assert run(world, go) == world.expected_file("tgx_demo", message_id)
+    assert world.run(go) == world.expected_file("tgx_demo", message_id)

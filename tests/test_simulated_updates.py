@@ -19,17 +19,6 @@ from tgx.testing import SimulatedTelegram
 GCD = functions.updates.GetChannelDifferenceRequest
 
 
-def run(world: SimulatedTelegram, fn, **client_kwargs):
-    async def main():
-        client = world.client(**client_kwargs)
-        await client.connect()
-        try:
-            return await fn(client)
-        finally:
-            await client.disconnect()
-
-    return asyncio.run(main())
-
 
 def channel_world(messages: int = 100, **kwargs) -> tuple[SimulatedTelegram, object]:
     world = SimulatedTelegram(seed=3, default_chats=False, media=False, **kwargs)
@@ -69,7 +58,7 @@ def test_pts_is_messages_plus_pts_counts_and_every_answer_says_it():
         history = await client(functions.messages.GetHistoryRequest(chat.input_peer(), 0, None, 0, 10, 0, 0, 0))
         return full.full_chat.pts, history.pts, history.messages[0].id
 
-    assert run(world, ask) == (115, 115, 110)
+    assert world.run(ask) == (115, 115, 110)
 
 
 def test_account_pts_counts_private_chats_and_basic_groups_and_getstate_says_it():
@@ -85,7 +74,7 @@ def test_account_pts_counts_private_chats_and_basic_groups_and_getstate_says_it(
     async def state(client):
         return await client(functions.updates.GetStateRequest())
 
-    got = run(world, state)
+    got = world.run(state)
     assert (got.pts, got.qts) == (83, 0)
 
 
@@ -116,7 +105,7 @@ def test_channel_difference_returns_exactly_the_new_edited_and_deleted_messages(
     async def fetch(client):
         return await channel_diff(client, chat, start)
 
-    diff = run(world, fetch)
+    diff = world.run(fetch)
     assert isinstance(diff, types.updates.ChannelDifference) and diff.final
     assert diff.pts == world.pts_of(chat) == start + 5 + 3 + 2
     assert [m.id for m in diff.new_messages] == [101, 102, 103, 105]
@@ -134,7 +123,7 @@ def test_an_edit_then_delete_comes_out_as_the_deletion_only():
     start = world.pts_of(chat)
     world.edit_messages(chat, [30])
     world.delete_messages(chat, [30])
-    diff = run(world, lambda c: channel_diff(c, chat, start))
+    diff = world.run(lambda c: channel_diff(c, chat, start))
     assert edit_ids(diff) == [] and deleted_ids(diff) == [30]
     assert diff.pts == start + 2
 
@@ -155,7 +144,7 @@ def test_channel_difference_pages_by_limit_and_the_pages_add_up():
             if diff.final:
                 return pages
 
-    pages = run(world, fetch)
+    pages = world.run(fetch)
     # 25 new, 3 edits, one deletion of two (pts_count 2, one update, never split)
     assert [len(p.new_messages) + len(p.other_updates) for p in pages] == [10, 10, 9]
     assert [bool(p.final) for p in pages] == [False, False, True]
@@ -179,13 +168,13 @@ def test_channel_difference_empty_when_nothing_changed_and_errors_for_bad_pts_or
             await client(GCD(types.InputChannel(123, 0), types.ChannelMessagesFilterEmpty(), 1, 100))
         return empty
 
-    empty = run(world, ask)
+    empty = world.run(ask)
     assert isinstance(empty, types.updates.ChannelDifferenceEmpty) and empty.pts == 40 and empty.final
 
 
 def test_channel_difference_from_inside_the_initial_history_serves_those_messages():
     world, chat = channel_world(30)
-    diff = run(world, lambda c: channel_diff(c, chat, 25))
+    diff = world.run(lambda c: channel_diff(c, chat, 25))
     assert [m.id for m in diff.new_messages] == [26, 27, 28, 29, 30] and diff.final
 
 
@@ -198,7 +187,7 @@ def test_channel_difference_too_long_past_the_horizon():
     async def ask(client):
         return await channel_diff(client, chat, start), await channel_diff(client, chat, start + 20)
 
-    too_long, fine = run(world, ask)
+    too_long, fine = world.run(ask)
     assert isinstance(too_long, types.updates.ChannelDifferenceTooLong) and too_long.final
     assert too_long.dialog.pts == start + 60
     assert too_long.messages[0].id == 130 and len(too_long.messages) == 20
@@ -216,7 +205,7 @@ def test_a_million_message_channel_with_100_changes_answers_instantly_in_little_
         world.delete_messages(chat, [5000 + i])
     world.post_messages(chat, 1)
     began = time.perf_counter()
-    diff = run(world, lambda c: channel_diff(c, chat, start))
+    diff = world.run(lambda c: channel_diff(c, chat, start))
     elapsed = time.perf_counter() - began
     grown = sum(s.size_diff for s in tracemalloc.take_snapshot().compare_to(before, "filename"))
     tracemalloc.stop()
@@ -248,7 +237,7 @@ def test_get_difference_for_private_chats_and_basic_groups():
             await client(functions.updates.GetDifferenceRequest(pts=world.pts + 1, date=0, qts=0))
         return diff, empty
 
-    diff, empty = run(world, ask)
+    diff, empty = world.run(ask)
     assert isinstance(diff, types.updates.Difference) and diff.state.pts == start + 5
     assert [m.id for m in diff.new_messages] == new
     edits = [u for u in diff.other_updates if isinstance(u, types.UpdateEditMessage)]
@@ -270,7 +259,7 @@ def test_get_difference_slices_and_says_too_long():
         limited = await client(functions.updates.GetDifferenceRequest(pts=start, date=0, qts=0, pts_total_limit=100))
         return first, rest, limited
 
-    first, rest, limited = run(world, ask)
+    first, rest, limited = world.run(ask)
     assert isinstance(first, types.updates.DifferenceSlice) and len(first.new_messages) == 1000
     assert isinstance(rest, types.updates.Difference) and len(rest.new_messages) == 200
     assert isinstance(limited, types.updates.DifferenceTooLong) and limited.pts == start + 1200
@@ -319,7 +308,7 @@ def test_a_connected_client_receives_new_edited_and_deleted_messages_as_events()
         await settle(lambda: len(seen) >= 6)
         return private_new
 
-    private_new = run(world, watch)
+    private_new = world.run(watch)
     assert sorted(seen) == sorted([("new", 31), ("new", 32), ("edit", 5), ("del", 6), ("del", 7),
                                    ("new", private_new[0])])
 
@@ -344,7 +333,7 @@ def test_after_a_drop_telethon_closes_the_gap_with_get_channel_difference():
         await settle(lambda: len(new_ids()) >= 5)
         return world.request_counts().get("GetChannelDifferenceRequest", 0)
 
-    asked = run(world, watch)
+    asked = world.run(watch)
     assert sorted(new_ids()) == [31, 32, 33, 34, 35]
     assert asked >= 1
 
@@ -359,7 +348,7 @@ def test_takeout_only_sessions_get_no_updates():
         await client(functions.updates.GetStateRequest())
         sender_state.append(client._sender.wants_updates())
 
-    run(world, quiet)
+    world.run(quiet)
     # Telethon's own connect() sends GetConfig outside InvokeWithoutUpdates: a normal client listens
     assert sender_state == [True, True]
     assert not world.listeners
@@ -379,9 +368,9 @@ def test_scenario_changes_make_pts_a_pure_function_and_differences_between_runs_
     assert [w.pts_of("news") for w in (w1, w2, w3, wl)] == [1000, 1080, 1100, 1080]
     assert build_world(second).pts_of("news") == 1080  # deterministic
 
-    diff = run(w2, lambda c: channel_diff(c, w2.chat("news"), w1.pts_of("news"), limit=1000))
+    diff = w2.run(lambda c: channel_diff(c, w2.chat("news"), w1.pts_of("news"), limit=1000))
     assert edit_ids(diff) == ids_edited and deleted_ids(diff) == ids_deleted and not diff.new_messages
-    diff3 = run(w3, lambda c: channel_diff(c, w3.chat("news"), w2.pts_of("news"), limit=1000))
+    diff3 = w3.run(lambda c: channel_diff(c, w3.chat("news"), w2.pts_of("news"), limit=1000))
     assert [m.id for m in diff3.new_messages] == list(range(1001, 1021)) and not diff3.other_updates
     assert w3.tl_message("news", ids_edited[0]).message == w2.tl_message("news", ids_edited[0]).message
 
@@ -411,7 +400,7 @@ def test_the_timeline_applies_its_steps_at_their_times_and_drops_connections():
         await client.get_dialogs()
         await settle(lambda: world.timeline.done and ("new", 61) in seen)
 
-    run(world, watch)
+    world.run(watch)
     assert world.pts_of("news") == 50 + 10 + 2 + 1 + 1
     assert [s for s in seen if s[0] == "new"] == [("new", i) for i in range(51, 62)]
     assert ("edit", 3) in seen and ("edit", 4) in seen

@@ -7,8 +7,9 @@ scenario format (``[simulated]`` tables) together, so none of those needs to imp
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+import asyncio
+from collections.abc import Awaitable, Callable, Mapping
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from tgx.errors import ConfigError
 from tgx.simulator.scenario import validate
@@ -20,6 +21,9 @@ if TYPE_CHECKING:
     from telethon.sessions import Session
 
 
+T = TypeVar("T")
+
+
 class SimulatedTelegram(World):
     """A deterministic Telegram account and server (see :class:`World` for its parameters)
     whose :meth:`client` is a real Telethon client talking to it through a fake sender."""
@@ -27,6 +31,19 @@ class SimulatedTelegram(World):
     def client(self, session: Session | None = None, **kwargs: Any) -> SimulatedClient:
         """A new, not yet connected Telethon client of this world (logged in as "me")."""
         return SimulatedClient(self, session, **kwargs)
+
+    def run(self, fn: Callable[[SimulatedClient], Awaitable[T]], **client_kwargs: Any) -> T:
+        """Connect a client, ``await fn(client)``, disconnect — inside one ``asyncio.run`` — and
+        return fn's result: the whole life of a test's client in one call."""
+        async def main() -> T:
+            client = self.client(**client_kwargs)
+            await client.connect()
+            try:
+                return await fn(client)
+            finally:
+                await client.disconnect()
+
+        return asyncio.run(main())
 
     @classmethod
     def from_scenario(cls, scenario: Mapping[str, Any]) -> SimulatedTelegram:

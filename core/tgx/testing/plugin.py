@@ -7,7 +7,6 @@ clients that are *not yet connected*; ``sim_run`` connects, runs and disconnects
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -42,15 +41,7 @@ def sim_run(sim_world: SimulatedTelegram) -> Callable[..., Any]:
 
     def run(fn: Callable[[SimulatedClient], Awaitable[T]], *, world: SimulatedTelegram | None = None,
             **client_kwargs: Any) -> T:
-        async def main() -> T:
-            client = (world or sim_world).client(**client_kwargs)
-            await client.connect()
-            try:
-                return await fn(client)
-            finally:
-                await client.disconnect()
-
-        return asyncio.run(main())
+        return (world or sim_world).run(fn, **client_kwargs)
 
     return run
 
