@@ -14,9 +14,11 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
+from pathlib import Path
 
 from tgx.testing import SimulatedTelegram
-from tgxrun import read_jsonl, tgx, tgx_env, tgx_popen
+from tgxrun import read_jsonl, tgx, tgx_env
 
 NEWS = {"kind": "channel", "username": "news", "title": "News", "messages": 1_000, "media": False,
         "joined": True}
@@ -97,14 +99,53 @@ def _all_applied(out) -> bool:
             and _archive(out, "SELECT count(DISTINCT id) FROM versions") == 50)
 
 
-def _reference(tmp_path, sim_config, steps: list[dict]) -> dict[int, dict]:
-    """A fresh export of the world the timeline leaves behind."""
+@dataclass
+class Watched:
+    returncode: int
+    stdout: str
+    stderr: str
+
+    def events(self) -> list[dict]:
+        return [json.loads(line) for line in self.stdout.splitlines() if line.strip()]
+
+
+def _watch(tmp_path: Path, cfg: Path, *args: str, until, stop: int = signal.SIGTERM, name: str = "watch",
+           seconds: float = 60) -> Watched:
+    """``tgx watch ARGS`` in a subprocess (stdout and stderr to files, so ``until(out, stderr)`` can
+    look while it runs) until ``until`` holds, then ``stop`` (SIGKILL: no cleanup at all)."""
+    out_file, err_file = tmp_path / f"{name}.out", tmp_path / f"{name}.err"
+    with out_file.open("wb") as out_sink, err_file.open("wb") as err_sink:
+        proc = subprocess.Popen([sys.executable, "-m", "tgx", "watch", *args], stdout=out_sink, stderr=err_sink,
+                                env=tgx_env(tmp_path, cfg), cwd=tmp_path)
+        try:
+            ready = _wait_for(lambda: until(tmp_path / "out", err_file.read_text()), seconds)
+            assert ready, f"never ready: {err_file.read_text()[-2000:]}"
+            proc.send_signal(stop)
+            proc.wait(timeout=60)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(timeout=30)
+    return Watched(proc.returncode, out_file.read_text(), err_file.read_text())
+
+
+def _fresh_export(tmp_path: Path, sim_config, chat: dict, steps: list[dict], *args: str) -> Path:
+    """OUT/<chat>/ of a fresh export of the world ``steps`` leave behind (the reference)."""
     ref = tmp_path / "ref"
     ref.mkdir()
-    cfg = sim_config(ref / "tgx.toml", chats=[NEWS], changes=_changes(steps))
-    r = tgx(ref, "export", "@news", "-o", "out", "-q", "-f", "jsonl", config=cfg)
+    r = tgx(ref, "export", f"@{chat['username']}", "-o", "out", "-q", *args,
+            config=sim_config(ref / "tgx.toml", chats=[chat], changes=_changes(steps)))
     assert r.returncode == 0, r.stderr
-    return {m["id"]: m for m in read_jsonl(ref / "out" / "news" / "messages.jsonl")}
+    return ref / "out" / chat["username"]
+
+
+def _by_id(folder: Path) -> dict[int, dict]:
+    return {m["id"]: m for m in read_jsonl(folder / "messages.jsonl")}
+
+
+def _files(root: Path, under: str = "") -> dict[str, bytes]:
+    base = root / under if under else root
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in base.rglob("*") if p.is_file()}
 
 
 def _check_against(got: dict[int, dict], want: dict[int, dict], edit: list[int], delete: list[int]) -> None:
@@ -123,64 +164,36 @@ def _check_against(got: dict[int, dict], want: dict[int, dict], edit: list[int],
 def test_watch_follows_a_timeline_through_two_drops_and_stops_cleanly(tmp_path, sim_config):
     edit, delete = _ids()
     steps = _timeline(edit, delete)
-    cfg = sim_config(chats=[NEWS], timeline=steps)
-    proc = tgx_popen(tmp_path, "watch", "@news", "-o", "out", "-f", "jsonl,html", "--render-interval", "1",
-                     "--poll", "60", "--json", config=cfg)
-    try:
-        # pushed, not polled (--poll 60): everything is committed within seconds of the timeline
-        assert _wait_for(lambda: _all_applied(tmp_path / "out"), 60), "the timeline's changes never all arrived"
-        proc.send_signal(signal.SIGTERM)
-        stdout, stderr = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    stderr = stderr.decode()
-    assert proc.returncode == 0, stderr
-    assert "Traceback" not in stderr
-    events = [json.loads(line) for line in stdout.decode().splitlines() if line.strip()]
+    # pushed, not polled (--poll 60): everything is committed within seconds of the timeline
+    w = _watch(tmp_path, sim_config(chats=[NEWS], timeline=steps), "@news", "-o", "out", "-f", "jsonl,html",
+               "--render-interval", "1", "--poll", "60", "--json", until=lambda out, _err: _all_applied(out))
+    assert w.returncode == 0, w.stderr
+    assert "Traceback" not in w.stderr
+    events = w.events()
     kinds = [(e["kind"], e["id"]) for e in events]
     assert len(kinds) == len(set(kinds))  # each change once
     assert sum(k == "new" for k, _ in kinds) == 500
     assert {i for k, i in kinds if k == "edit"} == set(edit)
     assert {i for k, i in kinds if k == "delete"} == set(delete)
     assert all(e["chat"] == events[0]["chat"] and e["date"] for e in events)
-
-    got = {m["id"]: m for m in read_jsonl(tmp_path / "out" / "news" / "messages.jsonl")}
-    _check_against(got, _reference(tmp_path, sim_config, steps), edit, delete)
+    want = _by_id(_fresh_export(tmp_path, sim_config, NEWS, steps, "-f", "jsonl"))
+    _check_against(_by_id(tmp_path / "out" / "news"), want, edit, delete)
     assert (tmp_path / "out" / "news" / "messages.html").exists()
 
 
 def test_watch_killed_mid_timeline_and_restarted_misses_nothing_and_doubles_nothing(tmp_path, sim_config):
     edit, delete = _ids()
     steps = _timeline(edit, delete)
-    cfg = sim_config(chats=[NEWS], timeline=steps)
-    proc = tgx_popen(tmp_path, "watch", "@news", "-o", "out", "-f", "jsonl", "--render-interval", "1",
-                     "--poll", "2", config=cfg)
-    try:
-        assert _wait_for(lambda: _archive_ids(tmp_path / "out") >= 1_120, 60)
-        proc.kill()  # SIGKILL: no cleanup at all
-        proc.wait(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
+    args = ("@news", "-o", "out", "-f", "jsonl", "--render-interval", "1", "--poll", "2")
+    _watch(tmp_path, sim_config(chats=[NEWS], timeline=steps), *args, stop=signal.SIGKILL, name="first",
+           until=lambda out, _err: _archive_ids(out) >= 1_120)
     # the restart runs in a world where the whole timeline has happened (a new process: its
     # timeline restarts, so give it the final state as changes and no timeline)
-    cfg = sim_config(chats=[NEWS], changes=_changes(steps))
-    err = tmp_path / "restart.err"
-    with err.open("wb") as sink:
-        proc = subprocess.Popen([sys.executable, "-m", "tgx", "watch", "@news", "-o", "out", "-f", "jsonl",
-                                 "--render-interval", "1", "--poll", "2"], stdout=subprocess.DEVNULL, stderr=sink,
-                                env=tgx_env(tmp_path, cfg), cwd=tmp_path)
-        try:
-            assert _wait_for(lambda: "watching 1 chat" in err.read_text() and _all_applied(tmp_path / "out"), 60)
-            proc.send_signal(signal.SIGINT)
-            proc.wait(timeout=60)
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-    assert proc.returncode == 0, err.read_text()
-    got = {m["id"]: m for m in read_jsonl(tmp_path / "out" / "news" / "messages.jsonl")}
-    want = _reference(tmp_path, sim_config, steps)
+    w = _watch(tmp_path, sim_config(chats=[NEWS], changes=_changes(steps)), *args, stop=signal.SIGINT,
+               name="restart", until=lambda out, err: "watching 1 chat" in err and _all_applied(out))
+    assert w.returncode == 0, w.stderr
+    got = _by_id(tmp_path / "out" / "news")
+    want = _by_id(_fresh_export(tmp_path, sim_config, NEWS, steps, "-f", "jsonl"))
     assert set(got) == set(want) | {i for i in delete if i in got}
     for i, m in want.items():
         assert got[i]["text"] == m["text"] and got[i]["edit_date"] == m["edit_date"], i
@@ -199,38 +212,26 @@ def test_watch_refuses_what_has_no_meaning_for_it(tmp_path, sim_config):
     assert not (tmp_path / "out" / "news").exists()
 
 
-
-
 def test_watch_a_private_chat_through_the_account_stream(tmp_path, sim_config):
     alice = {"kind": "private", "user": "alice", "messages": 200, "media": False}
-    w = SimulatedTelegram.from_scenario({"chats": [alice]})
-    w.freeze()
-    ids = list(w.expected_ids("alice"))
-    edit = list(w.editable_ids("alice", 3, 20))
+    world = SimulatedTelegram.from_scenario({"chats": [alice]})
+    world.freeze()
+    ids = list(world.expected_ids("alice"))
+    edit = list(world.editable_ids("alice", 3, 20))
     delete = [i for i in ids[100:] if i not in set(edit)][:2]
     steps = [{"at": 4.0, "chat": "alice", "post": 20}, {"at": 4.5, "chat": "alice", "edit": edit},
              {"at": 5.0, "drop": True, "seconds": 0.5}, {"at": 5.2, "chat": "alice", "delete": delete},
              {"at": 6.0, "chat": "alice", "post": 5}]
-    cfg = sim_config(chats=[alice], timeline=steps)
-    proc = tgx_popen(tmp_path, "watch", "@alice", "-o", "out", "-f", "jsonl", "--render-interval", "1",
-                     "--poll", "60", "--json", config=cfg)
-    out = tmp_path / "out"
 
-    def done() -> bool:
+    def done(out: Path, _err: str) -> bool:
         return (_archive_ids(out) >= 225 and _archive(out, "SELECT count(DISTINCT id) FROM versions") == 3
                 and _archive(out, "SELECT count(*) FROM messages WHERE deleted = 1") == 2)
 
-    try:
-        assert _wait_for(done, 60), "the timeline's changes never all arrived"
-        proc.send_signal(signal.SIGTERM)
-        stdout, stderr = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    assert proc.returncode == 0, stderr.decode()
-    events = [json.loads(line) for line in stdout.decode().splitlines() if line.strip()]
-    assert sorted(e["kind"] for e in events) == ["delete"] * 2 + ["edit"] * 3 + ["new"] * 25
-    got = {m["id"]: m for m in read_jsonl(out / "alice" / "messages.jsonl")}
+    w = _watch(tmp_path, sim_config(chats=[alice], timeline=steps), "@alice", "-o", "out", "-f", "jsonl",
+               "--render-interval", "1", "--poll", "60", "--json", until=done)
+    assert w.returncode == 0, w.stderr
+    assert sorted(e["kind"] for e in w.events()) == ["delete"] * 2 + ["edit"] * 3 + ["new"] * 25
+    got = _by_id(tmp_path / "out" / "alice")
     assert len(got) == 225 and all(got[i]["deleted"] for i in delete)
     assert all(len(got[i]["history"]) == 1 for i in edit)
 
@@ -241,30 +242,12 @@ def test_watch_a_forum_its_refreshed_files_equal_a_fresh_export(tmp_path, sim_co
     final state writes (refreshes redo only what changed, and get it right)."""
     forum = {"kind": "forum", "username": "forum", "title": "Forum", "messages": 400, "media": False, "topics": 4}
     steps = [{"at": 4.0 + 0.5 * k, "chat": "forum", "post": 15} for k in range(4)]
-    cfg = sim_config(chats=[forum], timeline=steps)
     formats = "jsonl,html,markdown,csv,txt"
-    proc = tgx_popen(tmp_path, "watch", "@forum", "-o", "out", "-f", formats, "--render-interval", "1",
-                     "--poll", "60", "-q", config=cfg)
-    out = tmp_path / "out"
-    try:
-        assert _wait_for(lambda: _archive_ids(out) >= 460, 60)
-        time.sleep(2.5)  # a refresh after the last post (and the last one at SIGTERM anyway)
-        proc.send_signal(signal.SIGTERM)
-        _stdout, stderr = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    assert proc.returncode == 0, stderr.decode()
-    ref = tmp_path / "ref"
-    ref.mkdir()
-    r = tgx(ref, "export", "@forum", "-o", "out", "-q", "-f", formats,
-            config=sim_config(ref / "tgx.toml", chats=[forum], changes=_changes(steps)))
-    assert r.returncode == 0, r.stderr
-
-    def files(root):
-        return {p.relative_to(root).as_posix(): p.read_bytes() for p in root.rglob("*") if p.is_file()}
-
-    got, want = files(out / "forum"), files(ref / "out" / "forum")
+    w = _watch(tmp_path, sim_config(chats=[forum], timeline=steps), "@forum", "-o", "out", "-f", formats,
+               "--render-interval", "1", "--poll", "60", until=lambda out, _err: _archive_ids(out) >= 460)
+    assert w.returncode == 0, w.stderr
+    got, want = _files(tmp_path / "out" / "forum"), _files(_fresh_export(tmp_path, sim_config, forum, steps,
+                                                                            "-f", formats))
     assert sorted(got) == sorted(want)
     assert [name for name in want if got[name] != want[name]] == []
 
@@ -272,32 +255,15 @@ def test_watch_a_forum_its_refreshed_files_equal_a_fresh_export(tmp_path, sim_co
 def test_watch_downloads_the_media_of_new_messages_only(tmp_path, sim_config):
     chat = {"kind": "channel", "username": "pics", "title": "Pics", "messages": 120, "joined": True}
     steps = [{"at": 4.0, "chat": "pics", "post": 40}]
-    cfg = sim_config(chats=[chat], timeline=steps)
-    proc = tgx_popen(tmp_path, "watch", "@pics", "-o", "out", "-f", "jsonl", "--media", "photo,document",
-                     "--render-interval", "1", "--poll", "60", "-q", config=cfg)
-    out = tmp_path / "out"
-    try:
-        assert _wait_for(lambda: _archive_ids(out) >= 160, 60)
-        time.sleep(2.5)  # the refresh after the post downloads its media
-        proc.send_signal(signal.SIGTERM)
-        _stdout, stderr = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    assert proc.returncode == 0, stderr.decode()
-    ref = tmp_path / "ref"
-    ref.mkdir()
-    r = tgx(ref, "export", "@pics", "-o", "out", "-q", "-f", "jsonl", "--media", "photo,document",
-            config=sim_config(ref / "tgx.toml", chats=[chat], changes=_changes(steps)))
-    assert r.returncode == 0, r.stderr
-
-    def media(root):
-        return {p.relative_to(root).as_posix(): p.read_bytes() for p in (root / "media").rglob("*") if p.is_file()}
-
-    got, want = media(out / "pics"), media(ref / "out" / "pics")
+    media = ("--media", "photo,document")
+    w = _watch(tmp_path, sim_config(chats=[chat], timeline=steps), "@pics", "-o", "out", "-f", "jsonl", *media,
+               "--render-interval", "1", "--poll", "60", until=lambda out, _err: _archive_ids(out) >= 160)
+    assert w.returncode == 0, w.stderr
+    ref = _fresh_export(tmp_path, sim_config, chat, steps, "-f", "jsonl", *media)
+    got, want = _files(tmp_path / "out" / "pics", "media"), _files(ref, "media")
     assert len(want) > 5 and sorted(got) == sorted(want) and got == want
-    assert (out / "pics" / "messages.jsonl").read_bytes() == (ref / "out" / "pics" / "messages.jsonl").read_bytes()
-    posted = [m for m in read_jsonl(out / "pics" / "messages.jsonl") if m["id"] > 120 and m["media"]
+    assert (tmp_path / "out" / "pics" / "messages.jsonl").read_bytes() == (ref / "messages.jsonl").read_bytes()
+    posted = [m for m in read_jsonl(ref / "messages.jsonl") if m["id"] > 120 and m["media"]
               and m["media"]["kind"] in ("photo", "document")]
     assert posted and all(m["media"]["path"] for m in posted)  # the new messages' files, linked
 
@@ -306,22 +272,12 @@ def test_watch_reports_what_its_start_caught_up_as_events_too(tmp_path, sim_conf
     edit, delete = _ids()
     r = tgx(tmp_path, "export", "@news", "-o", "out", "-q", config=sim_config(chats=[NEWS]))
     assert r.returncode == 0, r.stderr
-    cfg = sim_config(chats=[NEWS], changes=[{"chat": "news", "edit": edit}, {"chat": "news", "delete": delete}])
-    events = tmp_path / "events.jsonl"
-    with events.open("wb") as sink:
-        proc = subprocess.Popen([sys.executable, "-m", "tgx", "watch", "@news", "-o", "out", "--json", "--poll", "60"],
-                                stdout=sink, stderr=subprocess.PIPE, env=tgx_env(tmp_path, cfg), cwd=tmp_path)
-        try:
-            assert _wait_for(lambda: events.read_bytes().count(b"\n") >= 70, 60)
-            time.sleep(0.5)
-            proc.send_signal(signal.SIGTERM)
-            _out, stderr = proc.communicate(timeout=60)
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-    assert proc.returncode == 0, stderr.decode()
-    got = [json.loads(line) for line in events.read_text().splitlines()]
-    assert sorted((e["kind"], e["id"]) for e in got) == sorted(
+    changes = [{"chat": "news", "edit": edit}, {"chat": "news", "delete": delete}]
+    events = tmp_path / "watch.out"  # --json: the events, and no status lines to wait for
+    w = _watch(tmp_path, sim_config(chats=[NEWS], changes=changes), "@news", "-o", "out", "--json", "--poll", "60",
+               until=lambda _out, _err: events.read_text().count("\n") >= len(edit) + len(delete))
+    assert w.returncode == 0, w.stderr
+    assert sorted((e["kind"], e["id"]) for e in w.events()) == sorted(
         [("edit", i) for i in edit] + [("delete", i) for i in delete])
 
 
@@ -332,20 +288,9 @@ def test_watch_outlives_an_outage_longer_than_its_reconnects(tmp_path, sim_confi
     chat = {**NEWS, "messages": 200}
     steps = [{"at": 4.0, "chat": "news", "post": 10}, {"at": 7.0, "chat": "news", "post": 10}]
     dead = {"type": "drop", "request": "GetChannelDifference", "fatal": True, "after": 1, "times": 1}
-    cfg = sim_config(chats=[chat], timeline=steps, faults=[dead])
-    err = tmp_path / "watch.err"
-    with err.open("wb") as sink:
-        proc = subprocess.Popen([sys.executable, "-m", "tgx", "watch", "@news", "-o", "out", "-f", "jsonl",
-                                 "--poll", "2", "--render-interval", "1", "--max-reconnects", "0"],
-                                stdout=subprocess.DEVNULL, stderr=sink, env=tgx_env(tmp_path, cfg), cwd=tmp_path)
-        try:
-            assert _wait_for(lambda: _archive_ids(tmp_path / "out") >= 220, 60), err.read_text()
-            proc.send_signal(signal.SIGTERM)
-            proc.wait(timeout=60)
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-    text = err.read_text()
-    assert proc.returncode == 0, text
-    assert "trying again in 2 s" in text and "Traceback" not in text
+    w = _watch(tmp_path, sim_config(chats=[chat], timeline=steps, faults=[dead]), "@news", "-o", "out",
+               "-f", "jsonl", "--poll", "2", "--render-interval", "1", "--max-reconnects", "0",
+               until=lambda out, _err: _archive_ids(out) >= 220)
+    assert w.returncode == 0, w.stderr
+    assert "trying again in 2 s" in w.stderr and "Traceback" not in w.stderr
     assert len(read_jsonl(tmp_path / "out" / "news" / "messages.jsonl")) == 220
