@@ -10,6 +10,8 @@
 * **Refresh.** At most every ``render_interval`` seconds the chats that changed get their media
   (as ``export --media`` would) and their files refreshed from the archive, only what changed
   (:func:`tgx.render.engine.refresh_chat` when the engine has it).
+* **Status.** A line per chat and refresh that changed it — new messages, edits, deletions
+  seen while watching, the last update's time — so a busy chat prints at most one per interval.
 * **Stop.** Ctrl-C / SIGTERM cancels the loop: the commit under way finishes (SQLite
   transactions are atomic), the changed chats are refreshed a last time, and the command exits 0.
 """
@@ -152,7 +154,7 @@ class Watcher:
             with contextlib.suppress(Exception):
                 client.remove_event_handler(self._handler, events.Raw)
         await self._refresh_changed()
-        for w in self.chats.values():
+        for w in self.chats.values():  # the watch's totals, once more at the end
             self._say(w.line())
 
     async def _loop(self) -> None:
@@ -238,8 +240,6 @@ class Watcher:
         if self.options.on_change is not None:
             for change in applied.changes:
                 self.options.on_change(change)
-        if applied.new or applied.edited or applied.deleted:
-            self._say(w.line())
 
     async def _refresh_changed(self) -> None:
         dirty = [w for w in self.chats.values() if w.changed is None or w.changed]
@@ -265,6 +265,7 @@ class Watcher:
                 raise
             for name, error in getattr(result, "errors", {}).items():
                 console.error(f"{w.peer.folder_name}: format '{name}' failed: {error}")
+            self._say(w.line())  # the status: at most a line per chat and refresh, however busy it is
 
     def _say(self, line: str) -> None:
         if self.options.status is not None:
