@@ -269,7 +269,10 @@ def test_pages_and_links_resolve(tmp_path: Path, size: int) -> None:
     messages = sample_messages()
     files = render_html(tmp_path, messages, page_size=size, batch=9)
     pages = math.ceil(len(messages) / size)
-    assert [f.name for f in files] == [page_file(p) for p in range(pages)]
+    assert [f.name for f in files] == [page_file(p) for p in range(pages)] + (["newest.html"] if pages > 1 else [])
+    if pages > 1:  # the redirect to the newest page: the one file that knows how many there are
+        newest = files.pop().read_text()
+        assert f'content="0; url={page_file(pages - 1)}"' in newest and "Content-Security-Policy" in newest
     parsed = {f.name: parse(f) for f in files}
     for n, msg in enumerate(messages):
         assert parsed[page_file(n // size)].ids[f"message{msg.id}"] == 1
@@ -287,14 +290,24 @@ def test_pages_and_links_resolve(tmp_path: Path, size: int) -> None:
     assert '<div class="date-separator">' in first
 
 
-def test_page_navigation_is_windowed(tmp_path: Path) -> None:
-    """30 pages: each page links to the first, the last and its neighbours, not to all 30."""
+def navigation_targets(path: Path) -> set[str]:
+    page = parse(path)
+    return {d["href"] for tag, d in page.elements
+            if tag == "a" and (d.get("href") or "").startswith(("messages", "newest"))}
+
+
+def test_page_navigation_does_not_depend_on_the_page_count(tmp_path: Path) -> None:
+    """30 pages: a page links to the first, the few before it, the next one and newest.html —
+    nothing that changes when a page is added, so a refresh rewrites only the pages that changed."""
     messages = [Message(CHAT_ID, i, T0, f"m{i}", sender_id=ALICE) for i in range(1, 31)]
     render_html(tmp_path, messages, page_size=1)
-    page = parse(tmp_path / page_file(14))
-    nav_targets = {d["href"] for tag, d in page.elements
-                   if tag == "a" and (d.get("href") or "").startswith("messages")}
-    assert nav_targets == {page_file(p) for p in (0, 11, 12, 13, 15, 16, 17, 29)}
+    assert navigation_targets(tmp_path / page_file(14)) == {
+        *(page_file(p) for p in (0, 11, 12, 13, 15)), "newest.html"}
+    last = (tmp_path / page_file(29)).read_text()
+    assert navigation_targets(tmp_path / page_file(29)) == {page_file(p) for p in (0, 26, 27, 28)}
+    assert "&#8212; page 30</title>" in last and "&#183; page 30</div>" in last
+    assert "page 30 of" not in last and '<span class="next disabled">' in last
+    assert navigation_targets(tmp_path / page_file(0)) == {page_file(1), "newest.html"}
 
 
 def test_deterministic_and_independent_of_batch_size(tmp_path: Path) -> None:
@@ -413,7 +426,7 @@ def test_through_the_real_engine_and_archive(tmp_path: Path) -> None:
     messages = sample_messages()
     result = render_archived(tmp_path, CHAT, messages, PEERS.values(), tgx_html.tgx_register_formats(),
                              {"html-page-size": 12}, batch_size=5)
-    assert result.formats["html"].files == ["style.css"] + [page_file(p) for p in range(5)]
+    assert result.formats["html"].files == ["style.css"] + [page_file(p) for p in range(5)] + ["newest.html"]
     memory = tmp_path / "memory"
     memory.mkdir()
     with Archive.open(tmp_path) as archive:  # as the archive holds them (it stamps deleted_at, say)

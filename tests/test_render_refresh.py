@@ -32,6 +32,7 @@ FORMATS: dict[str, FormatSpec] = {spec.name: spec for spec in (
     tgx_html.tgx_register_formats(), tgx_markdown.tgx_register_formats(), tgx_sqlite.tgx_register_formats(),
     tgx_json.tgx_register_formats())}
 LINE_FORMATS = ("jsonl", "csv", "txt")
+PAGED_FORMATS = ("html",)
 OPTIONS = {"html": {"html-page-size": 40}}
 
 
@@ -80,14 +81,13 @@ def setup(tmp_path: Path):
 def continued(monkeypatch):
     """The formats refresh_chat continued (the rest went through the full render)."""
     seen: list[str] = []
-    real = refresh_module._continue
+    for attr in ("_continue", "_refresh_parts"):
+        def spy(archive, chat_id, out_dir, name, *args, _real=getattr(refresh_module, attr), **kw):
+            entry = _real(archive, chat_id, out_dir, name, *args, **kw)
+            seen.append(name)
+            return entry
 
-    def spy(archive, chat_id, out_dir, name, *args, **kw):
-        entry = real(archive, chat_id, out_dir, name, *args, **kw)
-        seen.append(name)
-        return entry
-
-    monkeypatch.setattr(refresh_module, "_continue", spy)
+        monkeypatch.setattr(refresh_module, attr, spy)
     return seen
 
 
@@ -101,7 +101,7 @@ def test_new_messages_at_the_end(setup, continued):
     archive, out, tmp = setup
     archive.upsert_batch(CHAT, [make(i) for i in range(301, 351)])
     refresh(archive, out, range(301, 351))
-    assert set(LINE_FORMATS) <= set(continued)
+    assert {*LINE_FORMATS, *PAGED_FORMATS} <= set(continued)
     assert_same_as_full(archive, out, tmp)
 
 
@@ -111,14 +111,40 @@ def test_recent_edits_and_deletions(setup, continued):
     archive.mark_deleted(CHAT, [297, 299], at=T0 + timedelta(days=31))
     archive.upsert_batch(CHAT, [make(i) for i in range(301, 306)])
     refresh(archive, out, [290, 295, 297, 299, *range(301, 306)])
-    assert set(LINE_FORMATS) <= set(continued)
+    assert {*LINE_FORMATS, *PAGED_FORMATS} <= set(continued)
     assert_same_as_full(archive, out, tmp)
 
 
-def test_an_old_edit(setup):
+def test_an_old_edit(setup, continued):
     archive, out, tmp = setup
     archive.upsert_batch(CHAT, [make(12, text="an old message, edited", edit_date=T0 + timedelta(days=40))])
     refresh(archive, out, [12])
+    assert set(PAGED_FORMATS) <= set(continued)
+    assert_same_as_full(archive, out, tmp)
+
+
+def written_since(out: Path, before: dict[str, int]) -> set[str]:
+    chat = out / PEER.folder_name
+    return {p.relative_to(chat).as_posix() for p in chat.rglob("*")
+            if p.is_file() and p.stat().st_mtime_ns != before.get(p.relative_to(chat).as_posix())}
+
+
+def mtimes(out: Path) -> dict[str, int]:
+    chat = out / PEER.folder_name
+    return {p.relative_to(chat).as_posix(): p.stat().st_mtime_ns for p in chat.rglob("*") if p.is_file()}
+
+
+def test_an_old_edit_rewrites_its_page_the_pages_quoting_it_and_the_last(setup):
+    """Pages of 40: message 12 is on the first page; 42 (second page) replies to 40 (first page), so
+    its quote shows 40's text: an edit of 40 rewrites the second page too. And the last page."""
+    archive, out, tmp = setup
+    before = mtimes(out)
+    archive.upsert_batch(CHAT, [make(12, text="edited", edit_date=T0 + timedelta(days=40)),
+                                make(40, text="edited too", edit_date=T0 + timedelta(days=40))])
+    refresh(archive, out, [12, 40], {"html": {"html-page-size": 40}})
+    pages = {f for f in written_since(out, before) if f.endswith(".html")}
+    # 300 messages: the last page is messages8.html
+    assert pages == {"messages.html", "messages2.html", "messages8.html", "newest.html"}
     assert_same_as_full(archive, out, tmp)
 
 
@@ -213,6 +239,23 @@ def test_a_refresh_killed_mid_write_is_repaired_by_the_next(setup, monkeypatch):
     assert_same_as_full(archive, out, tmp)
 
 
+def test_a_paged_refresh_killed_mid_write_is_repaired_by_the_next(setup, monkeypatch):
+    archive, out, tmp = setup
+    archive.upsert_batch(CHAT, [make(i) for i in range(301, 340)])
+    archive.upsert_batch(CHAT, [make(3, text="edited", edit_date=T0 + timedelta(days=40))])
+
+    def boom(*_a, **_kw):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(refresh_module, "attach_paths", boom)
+    with pytest.raises(KeyboardInterrupt):
+        refresh_chat(archive, CHAT, out, {"html": FORMATS["html"]}, OPTIONS, changed=[3, *range(301, 340)],
+                     batch_size=50)
+    monkeypatch.undo()
+    refresh(archive, out, [3, *range(301, 340)])
+    assert_same_as_full(archive, out, tmp)
+
+
 def test_a_full_render_since_is_noticed(setup):
     archive, out, tmp = setup
     archive.upsert_batch(CHAT, [make(i) for i in range(301, 320)])
@@ -228,8 +271,9 @@ def test_refresh_cost_does_not_grow_with_the_chat(tmp_path, size, monkeypatch, r
     edited messages, for a 1k and a 100k chat (the 1k figures are cached on the test's config)."""
     archive = build(tmp_path, size)
     out = tmp_path / "out"
-    formats = {n: FORMATS[n] for n in LINE_FORMATS}
+    formats = {n: FORMATS[n] for n in (*LINE_FORMATS, *PAGED_FORMATS)}
     render_chat(archive, CHAT, out, formats)
+    before = mtimes(out)
     archive.upsert_batch(CHAT, [make(i) for i in range(size + 1, size + 51)])
     edited = [size - k for k in (1, 3, 5, 7, 9)]
     archive.upsert_batch(CHAT, [replace(make(i), text="edited", edit_date=T0 + timedelta(days=9000)) for i in edited])
@@ -249,7 +293,9 @@ def test_refresh_cost_does_not_grow_with_the_chat(tmp_path, size, monkeypatch, r
     cost = (streamed[0], grown)
     costs = request.config.cache_refresh_costs = getattr(request.config, "cache_refresh_costs", {})
     costs[size] = cost
-    assert streamed[0] <= 3 * (1000 + 55)  # one batch back at most, per line format
+    assert streamed[0] <= 4 * (1000 + 55)  # one batch (or page) back at most, per format
+    pages = {f for f in written_since(out, before) if f.endswith(".html")}
+    assert len(pages) <= 3, pages  # the last old page, the new one it may start, newest.html
     if 1_000 in costs and 100_000 in costs:
         small, big = costs[1_000], costs[100_000]
         assert big[0] <= 2 * small[0]

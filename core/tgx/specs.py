@@ -98,6 +98,11 @@ class FormatWriter(Protocol):
     -> Any`` (flush, return JSON-able state; called after ``open()`` and every batch) and
     ``resume(state) -> bool`` (called instead of ``open()``; ``ctx.open`` then returns each file
     open at that checkpoint cut at its offset; ``False``: render in full). docs/plugins.md.
+
+    Optional paged refresh capability (html pages, markdown notes): ``parts() -> list`` (after
+    ``close()``: ``[first index, first id, [ids it depends on], ...]`` per part), ``reopen(parts,
+    dirty) -> bool`` (instead of ``open()``) and ``seek(index)`` (before each run of dirty parts):
+    a refresh renders again only the parts that changed. docs/plugins.md.
     """
 
     def open(self) -> None: ...

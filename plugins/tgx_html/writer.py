@@ -66,7 +66,8 @@ STYLE_FILE = "style.css"
 CSP = Markup("default-src 'none'; img-src 'self' data:; media-src 'self'; style-src 'self'; "
              "base-uri 'none'; form-action 'none'")
 JOIN_SECONDS = 15 * 60
-NAV_RADIUS = 3  # page links shown either side of the current page
+NAV_RADIUS = 3  # page links shown before the current page
+LATEST_FILE = "newest.html"  # redirects to the newest page: rewritten by every render
 _ALBUM_CLOSE = Markup("</div></div></div>\n")
 _THREAD_OPEN = Markup('<details class="comments" id="comments{post}">\n<summary>{count} {noun}</summary>\n'
                       '<div class="thread">\n<div class="thread-post"><a href="#message{post}">&#8593; '
@@ -146,10 +147,11 @@ class NavItem:
     current: bool = False
 
 
-def navigation(page: int, pages: int) -> dict[str, Any]:
-    """Prev/next and a window of page numbers (first, last, and NAV_RADIUS around the current
-    one), so a 1000-page chat does not repeat 1000 links on every page."""
-    shown = sorted({0, pages - 1, *range(max(0, page - NAV_RADIUS), min(pages, page + NAV_RADIUS + 1))})
+def navigation(page: int, has_next: bool) -> dict[str, Any]:
+    """First, previous, the NAV_RADIUS pages before this one, next and newest: nothing that
+    depends on how many pages there are, so a page's bytes depend only on its own messages and
+    on whether a page follows it (a refresh rewrites the pages that changed, not every page)."""
+    shown = sorted({0, *range(max(0, page - NAV_RADIUS), page + 1)})
     items: list[NavItem] = []
     previous = -1
     for p in shown:
@@ -159,11 +161,22 @@ def navigation(page: int, pages: int) -> dict[str, Any]:
         previous = p
     return {
         "page": page + 1,
-        "pages": pages,
+        "multi": page > 0 or has_next,
+        "first": page_file(0) if page > 0 else None,
         "prev": page_file(page - 1) if page > 0 else None,
-        "next": page_file(page + 1) if page + 1 < pages else None,
+        "next": page_file(page + 1) if has_next else None,
+        "latest": LATEST_FILE if has_next else None,
         "items": items,
     }
+
+
+def latest_page(target: str) -> bytes:
+    """``newest.html``: a redirect to the newest page (the only file that knows it)."""
+    return encode_utf8(Markup(
+        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        '<meta http-equiv="Content-Security-Policy" content="{csp}">\n<meta name="referrer" content="no-referrer">\n'
+        '<meta http-equiv="refresh" content="0; url={target}">\n<title>Newest page</title>\n</head>\n'
+        '<body>\n<p><a href="{target}">Newest page</a></p>\n</body>\n</html>\n').format(csp=CSP, target=target))
 
 
 @dataclass(slots=True)
@@ -260,10 +273,13 @@ class HtmlWriter:
         self._day: date | None = None
         self._album: int | None = None
         self._last: tuple[int, datetime] | None = None  # previous sender, date (for joining)
+        # the refresh capability: [first index, first id, ids on other pages its replies quote]
+        self._parts: list[list[Any]] = []
+        self._refresh = False
 
     # -- FormatWriter -------------------------------------------------------------------------
     def open(self) -> None:
-        if not self._base:  # a topic's pages share the chat's stylesheet
+        if not self._base and not self._refresh:  # a topic's pages share the chat's stylesheet
             with self.ctx.open(STYLE_FILE, "wb") as fh:
                 fh.write(stylesheet())
         chat = self.ctx.chat
@@ -279,6 +295,7 @@ class HtmlWriter:
             if page != self._page:
                 self._end_page()
                 self._start_page(page)
+                self._parts.append([self._written, msg.id, []])
             view = self._view(msg)
             self._items.append(view)
             self._written += 1
@@ -297,12 +314,35 @@ class HtmlWriter:
         self._flush()
 
     def close(self) -> None:
-        if self._page < 0:
+        if self._page < 0 and not self._refresh:
             self._start_page(0)
             self._items.append(Markup('<div class="empty">No messages.</div>\n'))
         self._end_page()
+        if self._pages > 1:  # one page: nothing to jump to
+            with self.ctx.open(self._base + LATEST_FILE, "wb") as fh:
+                fh.write(latest_page(page_file(self._pages - 1)))
         if self._forum:
             self._write_topics()
+
+    # -- the paged refresh capability (docs/plugins.md) -----------------------------------------
+    def parts(self) -> list[list[Any]]:
+        """One part per page: its first index and id, and the ids on other pages it quotes."""
+        return self._parts
+
+    def reopen(self, parts: list[list[Any]], dirty: list[int]) -> bool:
+        """Instead of open(): only the pages ``dirty`` (and newest.html) are written again.
+        A forum's topic pages and index are rendered from the whole chat: not here."""
+        if self.ctx.chat.forum:
+            return False
+        self._refresh = True
+        self.open()
+        return True
+
+    def seek(self, index: int) -> None:
+        """The next message written is the chat's ``index``-th (the first of a page)."""
+        self._end_page()
+        self._written = index
+        self._page = -1
 
     def abort(self) -> None:
         if self._file is not None:
@@ -329,13 +369,13 @@ class HtmlWriter:
         self._items.append(Markup(self._head.render(
             csp=CSP, title=title, chat_initials=initials(title), chat_colour=colour(chat.id),
             kind_label=kind_label, username=username, root=self._root, links=links,
-            **navigation(page, self._pages))))
+            **navigation(page, page + 1 < self._pages))))
 
     def _end_page(self) -> None:
         if self._file is None:
             return
         self._close_album()
-        self._items.append(Markup(self._foot.render(**navigation(self._page, self._pages))))
+        self._items.append(Markup(self._foot.render(**navigation(self._page, self._page + 1 < self._pages))))
         self._flush()
         self._file.close()
         self._file = None
@@ -437,7 +477,7 @@ class HtmlWriter:
                 self._write_topic(topic_id, title, count)
         chat = self.ctx.chat
         chat_title = peer_title(chat, fallback=chat.folder_name)
-        nav = navigation(0, 1)
+        nav = navigation(0, False)
         head = self._head.render(csp=CSP, title=f"Topics \u2014 {chat_title}", chat_initials=initials(chat_title),
                                  chat_colour=colour(chat.id), kind_label=f"{len(views):,} topics",
                                  username=chat.username or "", root="../",
@@ -561,6 +601,9 @@ class HtmlWriter:
         href = self.link_to(msg.reply_to_id)
         if href is None:
             return ReplyView(None, "", "", note="In reply to a message that is not in this archive")
+        rank = self.ctx.message_index(msg.reply_to_id)
+        if self._parts and (rank is None or rank // self.page_size != self._page):
+            self._parts[-1][2].append(msg.reply_to_id)  # its quote changes when that message does
         target = self.ctx.message(msg.reply_to_id)
         if target is None:
             return ReplyView(href, "", "", note="In reply to this message")

@@ -404,6 +404,11 @@ def resumable(writer: object) -> bool:
     return callable(getattr(writer, "checkpoint", None)) and callable(getattr(writer, "resume", None))
 
 
+def paged(writer: object) -> bool:
+    """A writer with the optional paged refresh capability (``parts``, ``reopen`` and ``seek``)."""
+    return all(callable(getattr(writer, m, None)) for m in ("parts", "reopen", "seek"))
+
+
 def record_checkpoint(writer: Any, ctx: ChatRenderContext, index: int, after: int | None) -> dict[str, Any]:
     """Where a refresh could continue: ``index`` messages written, the last ``after``."""
     state = writer.checkpoint()  # the writer flushes what it wrapped around ctx.open's files
@@ -562,6 +567,7 @@ def render_chat(archive: Archive, chat_id: int, out_dir: Path | str, formats: Ma
     by_records: set[str] = set()  # active writers that take records (write_records) over messages
     checkpoints: dict[str, list[dict[str, Any]]] = {}  # resumable writers: where a refresh may continue
     prints: dict[str, str] = {}
+    parts: dict[str, list[Any]] = {}  # paged writers: the parts a refresh may render again alone
     perf = time.perf_counter
 
     def fail(name: str, ctx: ChatRenderContext, writer: FormatWriter | None, exc: BaseException) -> None:
@@ -653,6 +659,8 @@ def render_chat(archive: Archive, chat_id: int, out_dir: Path | str, formats: Ma
             started = perf()
             try:
                 writer.close()
+                if paged(writer):
+                    parts[name] = list(writer.parts())  # type: ignore[attr-defined]
                 ctx._commit()
             except Exception as exc:  # noqa: BLE001
                 fail(name, ctx, writer, exc)
@@ -671,7 +679,8 @@ def render_chat(archive: Archive, chat_id: int, out_dir: Path | str, formats: Ma
     remove_superseded_files(out_dir, chat, chat_dir, result)
     save_refresh_entries(out_dir, chat_dir, chat_id, result,
                          {name: {"fingerprint": fp, "count": result.message_count, "last": last,
-                                 "checkpoints": checkpoints.get(name, [])} for name, fp in prints.items()})
+                                 "checkpoints": checkpoints.get(name, []), "parts": parts.get(name)}
+                          for name, fp in prints.items()})
     return result
 
 

@@ -19,6 +19,7 @@ is rendered in full (atomically, as always).
 from __future__ import annotations
 
 import time
+from bisect import bisect_right
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -36,6 +37,7 @@ from tgx.render.engine import (
     _one_line,
     _write_comments,
     chat_dir_for,
+    paged,
     record_checkpoint,
     remove_superseded_files,
     render_chat,
@@ -110,6 +112,19 @@ def refresh_chat(archive: Archive, chat_id: int, out_dir: Path | str, formats: M
         if first is None and entry.get("count") == count and entry.get("last") == max_id:
             result.formats[name] = FormatResult(name, files=sorted(entry["files"]))
             continue  # nothing changed: nothing written
+        parts = entry.get("parts")
+        if first is not None and paged(writer) and parts and not lookups.has_comments and not chat.forum:
+            started = time.perf_counter()
+            try:
+                entries[name] = _refresh_parts(archive, chat_id, out_dir, name, writer, ctx, entry, ids,
+                                               state, lookups, batch_size, fp, count, max_id)
+            except _Fallback:
+                full[name] = spec
+                continue
+            kept = sorted(set(entry["files"]) | set(ctx.files))  # the pages not rewritten stay as they are
+            res = done.formats[name] = result.formats[name] = FormatResult(name, files=kept)
+            res.seconds = time.perf_counter() - started
+            continue
         if first is None or not resumable(writer) or not entry["checkpoints"]:
             full[name] = spec  # not continuable, or the archive moved without saying which ids
             continue
@@ -181,6 +196,85 @@ def _continue(archive: Archive, chat_id: int, out_dir: Path, name: str, writer: 
         _abort(writer, ctx)
         raise
     return {"fingerprint": fp, "count": count, "last": after, "checkpoints": cps}
+
+
+def dirty_parts(parts: list[list[Any]], ids: list[int], count: int, old_count: int,
+                old_last: int | None) -> list[int]:
+    """The parts a refresh renders again: those holding a changed id or quoting one, and the last
+    (it continues into the new messages); from the first changed one on when an id came in below
+    the last one (every later message moved down)."""
+    firsts = [p[1] for p in parts]
+    last = len(parts) - 1
+    below = [i for i in ids if old_last is not None and i <= old_last]
+    if count != old_count + len(ids) - len(below):
+        return list(range(max(0, bisect_right(firsts, ids[0]) - 1), last + 1))
+    dirty = {last, *(max(0, bisect_right(firsts, i) - 1) for i in below)}
+    changed = set(ids)
+    dirty.update(k for k, p in enumerate(parts) if k not in dirty and not changed.isdisjoint(p[2]))
+    return sorted(dirty)
+
+
+def _runs(dirty: list[int]) -> list[tuple[int, int]]:
+    runs: list[tuple[int, int]] = []
+    for k in dirty:
+        if runs and runs[-1][1] == k - 1:
+            runs[-1] = (runs[-1][0], k)
+        else:
+            runs.append((k, k))
+    return runs
+
+
+def _refresh_parts(archive: Archive, chat_id: int, out_dir: Path, name: str, writer: Any, ctx: ChatRenderContext,
+                   entry: Mapping[str, Any], ids: list[int], state: dict[str, Any], lookups: _ChatLookups,
+                   batch_size: int, fp: str, count: int, max_id: int | None) -> dict[str, Any]:
+    """Render again only the parts (pages, notes) of a paged writer that changed; its new entry.
+    Each rewritten file is replaced atomically; the entry is dropped first, so a crash in between
+    means a full render next time."""
+    old = entry["parts"]
+    dirty = dirty_parts(old, ids, count, entry.get("count", -1), entry.get("last"))
+    state.pop(name, None)
+    save_state(out_dir, chat_id, state)
+    chat = ctx.chat
+    new: list[list[Any]] = []
+    try:
+        if not writer.reopen(old, dirty):
+            raise _Fallback
+        for a, b in _runs(dirty):
+            start, end = old[a], old[b + 1] if b + 1 < len(old) else None
+            writer.seek(start[0])
+            n = 0
+            for messages in archive.iter_messages(chat_id, batch_size, min_id=start[1],
+                                                  max_id=None if end is None else end[1] - 1):
+                if not messages:
+                    continue
+                attach_paths(archive, chat, messages)
+                lookups.set_batch(messages)
+                writer.write(messages)
+                n += len(messages)
+            if n != (count if end is None else end[0]) - start[0]:
+                raise _Fallback  # the archive holds other messages than the parts say
+        lookups.set_batch(())
+        writer.close()
+        new = list(writer.parts())
+        merged = sorted([p for k, p in enumerate(old) if k not in set(dirty)] + new, key=lambda p: p[0])
+        for a, b in _runs(dirty):  # a part's messages moved to another part (a date changed): not safe
+            if b + 1 < len(old) and ([p[:2] for p in new if old[a][0] <= p[0] < old[b + 1][0]]
+                                     != [p[:2] for p in old[a:b + 1]]):
+                raise _Fallback
+        keys = [p[0] for p in merged]
+        if keys != sorted(set(keys)) or not keys or keys[0] != 0:
+            raise _Fallback
+        ctx._commit()
+    except _Fallback:
+        _abort(writer, ctx)
+        raise
+    except Exception as exc:  # noqa: BLE001 - correct first: the full render reports a real failure
+        _abort(writer, ctx)
+        raise _Fallback(_one_line(exc)) from exc
+    except BaseException:
+        _abort(writer, ctx)
+        raise
+    return {"fingerprint": fp, "count": count, "last": max_id, "checkpoints": [], "parts": merged}
 
 
 def _abort(writer: Any, ctx: ChatRenderContext) -> None:
