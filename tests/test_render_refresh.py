@@ -32,7 +32,7 @@ FORMATS: dict[str, FormatSpec] = {spec.name: spec for spec in (
     tgx_html.tgx_register_formats(), tgx_markdown.tgx_register_formats(), tgx_sqlite.tgx_register_formats(),
     tgx_json.tgx_register_formats())}
 LINE_FORMATS = ("jsonl", "csv", "txt")
-PAGED_FORMATS = ("html",)
+PAGED_FORMATS = ("html", "markdown")
 OPTIONS = {"html": {"html-page-size": 40}}
 
 
@@ -293,9 +293,11 @@ def test_refresh_cost_does_not_grow_with_the_chat(tmp_path, size, monkeypatch, r
     cost = (streamed[0], grown)
     costs = request.config.cache_refresh_costs = getattr(request.config, "cache_refresh_costs", {})
     costs[size] = cost
-    assert streamed[0] <= 4 * (1000 + 55)  # one batch (or page) back at most, per format
+    assert streamed[0] <= 5 * (1000 + 55)  # one batch (or page) back at most, per format
     pages = {f for f in written_since(out, before) if f.endswith(".html")}
     assert len(pages) <= 3, pages  # the last old page, the new one it may start, newest.html
+    notes = {f for f in written_since(out, before) if f.endswith(".md")}
+    assert len(notes) <= 5, notes  # the index note, the last old day note and the days the new ones fill
     if 1_000 in costs and 100_000 in costs:
         small, big = costs[1_000], costs[100_000]
         assert big[0] <= 2 * small[0]

@@ -179,6 +179,11 @@ class MarkdownWriter:
         self._last_id: int | None = None
         self._day: str | None = None
         self._topics: dict[int, str] = {}
+        # the paged refresh capability: [first index, first id, ids in other notes it quotes, period, count]
+        self._parts: list[list[Any]] = []
+        self._old: list[list[Any]] | None = None  # a refresh: the parts of the last render
+        self._written = 0
+        self._dirty: set[int] = set()  # a refresh: the first indices of the old parts written again
 
     # -- paths ------------------------------------------------------------------------------
 
@@ -232,7 +237,9 @@ class MarkdownWriter:
             if period != self._period:
                 self._finish_note(next_period=period)
                 self._start_note(period)
+                self._parts.append([self._written, msg.id, [], period, 0])
             self._add(msg)
+            self._written += 1
             if self._forum:
                 key = topic_of(msg)
                 self._topic_counts[key] = self._topic_counts.get(key, 0) + 1
@@ -243,6 +250,10 @@ class MarkdownWriter:
 
     def close(self) -> None:
         self._finish_note(next_period=None)
+        if self._old is not None and self._index is not None:  # a refresh: the index from every note
+            kept = [p for p in self._old if p[0] not in self._dirty]  # as the engine merges them
+            for part in sorted(kept + self._parts, key=lambda p: p[0]):
+                self._write_index_entry(part[3], part[4])
         if self._index is not None:
             if self._period is None and self._prev_period is None:
                 self._index.write("\nNo messages.\n")
@@ -250,6 +261,34 @@ class MarkdownWriter:
             self._index = None
         if self._forum:
             self._write_topics()
+
+    # -- the paged refresh capability (docs/plugins.md) -----------------------------------------
+    def parts(self) -> list[list[Any]]:
+        """One part per note: its first index and id, the ids in other notes its replies quote,
+        its period and message count (what the index note lists)."""
+        return self._parts
+
+    def reopen(self, parts: list[list[Any]], dirty: list[int]) -> bool:
+        """Instead of open(): only the notes ``dirty`` and the index note are written again (the
+        index from every part: O(notes)). A forum's topic folders need the whole chat: not here."""
+        if self.ctx.chat.forum:
+            return False
+        self._old = [list(p) for p in parts]
+        self._dirty = {self._old[k][0] for k in dirty}
+        self.open()
+        return True
+
+    def seek(self, index: int) -> None:
+        """The next message written is the chat's ``index``-th, the first of an old note."""
+        assert self._old is not None
+        by_index = {p[0]: k for k, p in enumerate(self._old)}
+        after = by_index.get(self._written)
+        self._finish_note(next_period=self._old[after][3] if self._period is not None and after is not None
+                          else None)
+        k = by_index[index]
+        self._prev_period = self._old[k - 1][3] if k > 0 else None
+        self._period = None
+        self._written = index
 
     def abort(self) -> None:
         for fh in (self._body, self._index):
@@ -299,7 +338,10 @@ class MarkdownWriter:
         finally:
             body.close()
             out.close()
-        self._write_index_entry(period)
+        if self._parts:
+            self._parts[-1][4] = self._count
+        if self._old is None:  # a refresh writes the index note from every part in close()
+            self._write_index_entry(period, self._count)
         self._prev_period = period
 
     def _topic_front_matter(self) -> str:
@@ -310,14 +352,14 @@ class MarkdownWriter:
     def _topic_heading(self) -> str:
         return "" if self.topic is None else " · " + escape_inline(self.topic[1])
 
-    def _write_index_entry(self, period: str) -> None:
+    def _write_index_entry(self, period: str, count: int) -> None:
         assert self._index is not None
         year = period[:4]
         if year != self._index_year:
             self._index.write(f"\n## {year}\n\n")
             self._index_year = year
-        noun = "message" if self._count == 1 else "messages"
-        self._index.write(f"- [[{self.note_target(period)}|{period}]] · {self._count} {noun}\n")
+        noun = "message" if count == 1 else "messages"
+        self._index.write(f"- [[{self.note_target(period)}|{period}]] · {count} {noun}\n")
 
     # -- messages ---------------------------------------------------------------------------
 
@@ -359,7 +401,10 @@ class MarkdownWriter:
         if target is None:
             return f"> ↩ Reply to message {reply_id} (not in the archive)"
         name = self.sender_name(target)
-        link = f"[[{self.note_of(target)}#^m{reply_id}|{alias(name)}]]"
+        note = self.note_of(target)
+        if self._parts and note != self.note_target(self._parts[-1][3]):
+            self._parts[-1][2].append(reply_id)  # its quote changes when that message does
+        link = f"[[{note}#^m{reply_id}|{alias(name)}]]"
         excerpt = one_line(target.text)
         if not excerpt and target.media is not None:
             excerpt = f"({target.media.kind})"
