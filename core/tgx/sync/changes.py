@@ -76,6 +76,8 @@ def apply_messages(archive: Archive, chat_id: int, raws: Iterable[Any], entities
         if old is not None and _same(old, m):
             continue  # already applied (a re-run of the same catch-up, or the fetch got it first)
         batch.append(m)
+        if old is not None and _same(old, m, counters=False):
+            continue  # views, reactions, reply counts: kept current, not an edit
         if old is None:
             applied.new += 1
             applied.changes.append(Change("new", chat_id, m.id, m.date))
@@ -103,11 +105,16 @@ def apply_deletions(archive: Archive, chat_id: int, ids: Iterable[int], *, at: d
     return applied
 
 
-def _same(old: Message, new: Message) -> bool:
-    """The stored message already is this version (history and deletion stamps aside)."""
+COUNTERS = ("views", "forwards", "replies", "replies_max_id", "reactions")  # change without an edit
+
+
+def _same(old: Message, new: Message, *, counters: bool = True) -> bool:
+    """The stored message already is this version (history and deletion stamps aside; with
+    ``counters=False``, its views, reactions and reply counts too)."""
     a, b = old.to_dict(), new.to_dict()
+    ignored = ("history", "deleted_at", "deleted") + (() if counters else COUNTERS)
     for d in (a, b):
-        for key in ("history", "deleted_at", "deleted"):
+        for key in ignored:
             d.pop(key, None)
         media = d.get("media")
         if isinstance(media, dict):
