@@ -57,3 +57,18 @@ def test_deletions_flag_archived_messages_once(tmp_path):
     assert apply_deletions(archive, chat_id, [11]).deleted == 0  # already flagged
     m = archive.message(chat_id, 11)
     assert m.deleted and m.deleted_at is not None and m.text == raw[1].message
+
+
+def test_a_renamed_sender_is_noticed_and_archived(tmp_path):
+    from telethon import utils
+
+    archive, chat_id, raw = _setup(tmp_path)
+    world = SimulatedTelegram.from_scenario({"chats": []})
+    alice = world.tl_user(world.users["alice"])
+    assert not apply_messages(archive, chat_id, raw, [alice]).renamed  # first seen: nothing to compare
+    renamed = copy.copy(alice)
+    renamed.first_name = "Alicia"
+    applied = apply_messages(archive, chat_id, [], [renamed])
+    assert applied.renamed and applied.changes == []
+    assert archive.peer(utils.get_peer_id(alice)).title.startswith("Alicia")
+    assert not apply_messages(archive, chat_id, [], [renamed]).renamed  # once

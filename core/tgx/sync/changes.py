@@ -20,7 +20,7 @@ from typing import Any
 
 from tgx.archive.store import Archive
 from tgx.fetch.normalize import convert_message, convert_peers
-from tgx.model import Message
+from tgx.model import Message, Peer
 
 __all__ = ["Applied", "Change", "apply_deletions", "apply_messages"]
 
@@ -48,6 +48,7 @@ class Applied:
     deleted: int = 0
     changes: list[Change] = field(default_factory=list)
     rescanned: bool = False  # a re-scan changed rows it does not list one by one (changes is partial)
+    renamed: bool = False  # a sender or chat shows a new name: pages that only name it are stale too
 
     def add(self, other: Applied) -> None:
         self.new += other.new
@@ -55,6 +56,7 @@ class Applied:
         self.deleted += other.deleted
         self.changes += other.changes
         self.rescanned = self.rescanned or other.rescanned
+        self.renamed = self.renamed or other.renamed
 
     def summary(self) -> str:
         return f"{self.new:,} new, {self.edited:,} edited, {self.deleted:,} deleted"
@@ -84,9 +86,25 @@ def apply_messages(archive: Archive, chat_id: int, raws: Iterable[Any], entities
         else:
             applied.edited += 1
             applied.changes.append(Change("edit", chat_id, m.id, m.edit_date or m.date))
+    peers = convert_peers(entities)
+    applied.renamed = _renamed(archive, peers)
     if batch:
-        archive.upsert_batch(chat_id, batch, convert_peers(entities))
+        archive.upsert_batch(chat_id, batch, peers)
+    elif applied.renamed:
+        archive.upsert_peers(peers)
     return applied
+
+
+def _renamed(archive: Archive, peers: Sequence[Peer]) -> bool:
+    """Whether any of ``peers`` is archived under another name or username (a min peer without a
+    title proves nothing)."""
+    for p in peers:
+        old = archive.peer(p.id)
+        if old is None or not p.title:
+            continue
+        if p.title != old.title or (p.username is not None and p.username != old.username):
+            return True
+    return False
 
 
 def apply_deletions(archive: Archive, chat_id: int, ids: Iterable[int], *, at: datetime | None = None) -> Applied:

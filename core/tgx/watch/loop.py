@@ -69,8 +69,9 @@ class ChatWatch:
         self.deletions += applied.deleted
         if applied.new or applied.edited or applied.deleted:
             self.last_update = datetime.now(UTC)
-        if applied.rescanned:
-            self.changed = None  # which ids a re-scan changed is not known: refresh all of it
+        if applied.rescanned or applied.renamed:
+            # which ids a re-scan changed is not known; a new name shows on pages no id names: all of it
+            self.changed = None
         elif self.changed is not None:
             self.changed.update(c.id for c in applied.changes)
 
@@ -301,7 +302,8 @@ def _only(caught: CatchUp, chat_id: int) -> Applied:
     """The part of the account stream's catch-up that concerns one chat."""
     mine = [c for c in caught.applied.changes if c.chat_id == chat_id]
     return Applied(sum(c.kind == "new" for c in mine), sum(c.kind == "edit" for c in mine),
-                   sum(c.kind == "delete" for c in mine), mine, rescanned=caught.applied.rescanned)
+                   sum(c.kind == "delete" for c in mine), mine, rescanned=caught.applied.rescanned,
+                   renamed=caught.applied.renamed)
 
 
 def refresh_function() -> Callable[..., Any]:
