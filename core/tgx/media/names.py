@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import mimetypes
 import os
+import re
 import stat
 import unicodedata
 from collections.abc import Callable
@@ -96,6 +97,9 @@ def _is_reserved(name: str) -> bool:
     return device in _RESERVED
 
 
+_LEADING = re.compile(r"^[.\s]+")
+
+
 def safe_name(raw: str | None, fallback: str, max_bytes: int = MAX_NAME_BYTES) -> str:
     """One safe file name from an untrusted ``raw`` name; ``fallback`` (trusted, e.g.
     ``"5012345.jpg"``) when nothing usable remains. See the module doc for the rules."""
@@ -103,7 +107,7 @@ def safe_name(raw: str | None, fallback: str, max_bytes: int = MAX_NAME_BYTES) -
         raise ValueError("max_bytes must leave room for a name and an extension")
     text = unicodedata.normalize("NFC", raw or "")
     text = "".join(_clean_char(ch) for ch in text)
-    text = text.strip().lstrip(".").lstrip()  # no hidden files, no leading blanks
+    text = _LEADING.sub("", text.strip())  # no hidden files, no leading blanks (". .x" too)
     text = _tidy_end(text)
     if not text or set(text) <= {"_", " ", "."}:
         text = fallback
