@@ -18,9 +18,10 @@ is rendered in full (atomically, as always).
 
 from __future__ import annotations
 
+import contextlib
 import time
 from bisect import bisect_right
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -158,7 +159,7 @@ def _continue(archive: Archive, chat_id: int, out_dir: Path, name: str, writer: 
     ctx._resume = cp["offsets"]
     chat = ctx.chat
     cps = [c for c in entry["checkpoints"] if c["index"] <= cp["index"]]
-    try:
+    with _aborting(writer, ctx):
         if not writer.resume(cp["state"]):
             raise _Fallback
         index, after = cp["index"], cp["after"]
@@ -186,15 +187,6 @@ def _continue(archive: Archive, chat_id: int, out_dir: Path, name: str, writer: 
             raise _Fallback from failed[0]
         writer.close()
         ctx._commit()
-    except _Fallback:
-        _abort(writer, ctx)
-        raise
-    except Exception as exc:  # noqa: BLE001 - correct first: the full render reports a real failure
-        _abort(writer, ctx)
-        raise _Fallback(_one_line(exc)) from exc
-    except BaseException:
-        _abort(writer, ctx)
-        raise
     return {"fingerprint": fp, "count": count, "last": after, "checkpoints": cps}
 
 
@@ -236,7 +228,7 @@ def _refresh_parts(archive: Archive, chat_id: int, out_dir: Path, name: str, wri
     save_state(out_dir, chat_id, state)
     chat = ctx.chat
     new: list[list[Any]] = []
-    try:
+    with _aborting(writer, ctx):
         if not writer.reopen(old, dirty):
             raise _Fallback
         for a, b in _runs(dirty):
@@ -265,6 +257,15 @@ def _refresh_parts(archive: Archive, chat_id: int, out_dir: Path, name: str, wri
         if keys != sorted(set(keys)) or not keys or keys[0] != 0:
             raise _Fallback
         ctx._commit()
+    return {"fingerprint": fp, "count": count, "last": max_id, "checkpoints": [], "parts": merged}
+
+
+@contextlib.contextmanager
+def _aborting(writer: Any, ctx: ChatRenderContext) -> Iterator[None]:
+    """A refresh that fails in any way aborts its writer (no file replaced); an unexpected error
+    becomes a fallback to the full render, which reports a real failure in its own words."""
+    try:
+        yield
     except _Fallback:
         _abort(writer, ctx)
         raise
@@ -274,7 +275,6 @@ def _refresh_parts(archive: Archive, chat_id: int, out_dir: Path, name: str, wri
     except BaseException:
         _abort(writer, ctx)
         raise
-    return {"fingerprint": fp, "count": count, "last": max_id, "checkpoints": [], "parts": merged}
 
 
 def _abort(writer: Any, ctx: ChatRenderContext) -> None:
