@@ -1117,18 +1117,8 @@ class Archive:
         puts them in), and whose ``media.path`` is as stored (downloaded files are attached at
         render time, from the ``media`` table). Keyset-paged like :meth:`iter_messages`.
         """
-        if batch_size < 1:
-            raise ValueError("batch_size must be positive")
-        sql = "SELECT id, data, deleted FROM messages WHERE chat_id = ? AND id > ? ORDER BY id LIMIT ?"
-        last = -(2**63)
-        while True:
-            rows = self._all(sql, (chat_id, last, batch_size))
-            if not rows:
-                return
+        for rows in self._stored_rows(chat_id, batch_size):
             yield self._expanded(rows)
-            if len(rows) < batch_size:
-                return
-            last = rows[-1][0]
 
     def iter_exact_records(self, chat_id: int, batch_size: int = 1000) -> Iterator[RecordBatch]:
         """Stream the chat as :class:`RecordBatch` es, ascending id: records exactly as
@@ -1136,6 +1126,14 @@ class Archive:
         stored record itself for the rows that have neither, so the jsonl fast path copies
         them), the rows that could not be read warned about, quarantined and left out (as
         :meth:`decode` does). ``media.path`` is as stored."""
+        for rows in self._stored_rows(chat_id, batch_size):
+            batch = self._exact(chat_id, rows, rows[0][0], rows[-1][0])
+            if batch.unreadable:
+                self._unreadable(chat_id, batch.unreadable)
+            yield batch
+
+    def _stored_rows(self, chat_id: int, batch_size: int) -> Iterator[list[tuple[int, bytes, int]]]:
+        """The chat's ``(id, data, deleted)`` rows as stored, ascending id, keyset-paged."""
         if batch_size < 1:
             raise ValueError("batch_size must be positive")
         sql = "SELECT id, data, deleted FROM messages WHERE chat_id = ? AND id > ? ORDER BY id LIMIT ?"
@@ -1144,10 +1142,7 @@ class Archive:
             rows = self._all(sql, (chat_id, last, batch_size))
             if not rows:
                 return
-            batch = self._exact(chat_id, rows, rows[0][0], rows[-1][0])
-            if batch.unreadable:
-                self._unreadable(chat_id, batch.unreadable)
-            yield batch
+            yield rows
             if len(rows) < batch_size:
                 return
             last = rows[-1][0]
