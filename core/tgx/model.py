@@ -268,6 +268,7 @@ class Message:
     replies_max_id: int | None = None  # the newest reply / comment id (in the discussion group for posts)
     deleted_at: datetime | None = None  # when tgx learned of the deletion (exact where Telegram says)
     history: list[Version] = field(default_factory=list)  # earlier versions, oldest first
+    extra: dict[str, Any] | None = None  # what a source carried that no field holds (an import's unknown keys)
 
     @property
     def is_service(self) -> bool:
@@ -276,7 +277,8 @@ class Message:
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict, the jsonl line: every key present (None where absent), except
         ``deleted_at`` (only on deleted messages) and ``history`` (only on edited messages whose
-        earlier versions tgx saw) — the two keys a message gains as the archive lives on."""
+        earlier versions tgx saw) — the two keys a message gains as the archive lives on — and
+        ``extra`` (only on imported messages whose source had keys tgx has no field for)."""
         d: dict[str, Any] = {
             "id": self.id,
             "chat_id": self.chat_id,
@@ -308,6 +310,8 @@ class Message:
             d["deleted_at"] = self.deleted_at.isoformat()
         if self.history:
             d["history"] = [v.to_dict() for v in self.history]
+        if self.extra:
+            d["extra"] = self.extra
         return d
 
     @classmethod
@@ -340,6 +344,7 @@ class Message:
             replies_max_id=d.get("replies_max_id"),
             deleted_at=_from_iso(d.get("deleted_at")),
             history=[Version.from_dict(v) for v in d.get("history") or ()],
+            extra=d.get("extra") or None,
         )
 
 
