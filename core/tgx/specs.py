@@ -103,6 +103,10 @@ class FormatWriter(Protocol):
     ``close()``: ``[first index, first id, [ids it depends on], ...]`` per part), ``reopen(parts,
     dirty) -> bool`` (instead of ``open()``) and ``seek(index)`` (before each run of dirty parts):
     a refresh renders again only the parts that changed. docs/plugins.md.
+
+    Optional patch refresh capability (databases): ``patch_open() -> bool`` (instead of
+    ``open()``; ``ctx.open`` returns the existing file in place), ``patch(messages)`` and
+    ``patch_comments(comments)`` (replace those rows), ``close()`` commits. docs/plugins.md.
     """
 
     def open(self) -> None: ...

@@ -2,6 +2,8 @@
 
 The file is written as it goes: the root's head, then each message as it arrives (a comma
 before every one but the first), then the tail. Nothing but the current batch is in memory.
+For the same reason ``tgx watch`` continues it from a checkpoint instead of writing it again
+(``checkpoint``/``resume``): the cost of a refresh is the changed tail, not the chat.
 Each message is serialized with orjson (2-space indent) and re-indented to Telegram Desktop's
 one-space style nested two levels deep; JSON strings never contain a raw newline, so every
 newline in orjson's output is structural and the re-indent is exact.
@@ -126,6 +128,22 @@ class JsonWriter:
             chunks.append(chunk if self._count == 0 and not chunks else b"," + chunk)
         self._count += len(chunks)
         self._file.write(b"".join(chunks))
+
+    def checkpoint(self) -> dict[str, int]:
+        """Refresh capability (``tgx watch``): a message's object depends on it alone, so the file
+        can be continued after any batch; what it needs is whether a comma comes first."""
+        if self._file is not None:
+            self._file.flush()
+        return {"count": self._count}
+
+    def resume(self, state: object) -> bool:
+        """Continue result.json where a checkpoint left it (``ctx.open`` returns it cut there,
+        before the closing brackets)."""
+        if not isinstance(state, dict) or not isinstance(state.get("count"), int):
+            return False
+        self._count = state["count"]
+        self._file = self.ctx.open(FILE_NAME, "wb")
+        return True
 
     def close(self) -> None:
         assert self._file is not None, "open() first"

@@ -95,6 +95,39 @@ def message_row(m: Message, versions: list[tuple[Any, ...]] | None = None) -> tu
     )
 
 
+def _roll_back(final: Path) -> None:
+    """A patch killed mid-transaction left its journal beside the database: let SQLite roll it
+    back now, before this render's file replaces the database — a journal left beside the new
+    file would be "recovered" into it."""
+    if not any(Path(str(final) + suffix).exists() for suffix in _SIDE_FILES):
+        return
+    try:
+        conn = sqlite3.connect(final)
+        try:
+            conn.execute("PRAGMA schema_version").fetchone()
+        finally:
+            conn.close()
+    except sqlite3.Error:
+        pass
+    for suffix in _SIDE_FILES:  # what SQLite could not use (an unreadable file) must not outlive it
+        Path(str(final) + suffix).unlink(missing_ok=True)
+
+
+def _peer_ids(conn: sqlite3.Connection, table: str, ids_json: str) -> set[int]:
+    """The peers the rows ``ids_json`` of ``table`` (messages or comments) name, as the users
+    table counts them (:data:`schema.REFERENCED_PEERS`)."""
+    rows = f"(SELECT * FROM {table} WHERE id IN (SELECT value FROM json_each(?)))"
+    sql = (f"SELECT sender_id FROM {rows} UNION SELECT forward_from_id FROM {rows} "
+           f"UNION SELECT via_bot_id FROM {rows}")
+    args: tuple[str, ...] = (ids_json,) * 3
+    if table == "messages":
+        sql += (" UNION SELECT user_id FROM entities WHERE message_id IN (SELECT value FROM json_each(?))"
+                f" UNION SELECT j.value FROM {rows} AS m, json_each(m.action_data, '$.members') AS j"
+                " WHERE m.action_data IS NOT NULL AND j.type = 'integer'")
+        args += (ids_json, ids_json)
+    return {row[0] for row in conn.execute(sql, args) if row[0] is not None}
+
+
 class SqliteWriter:
     def __init__(self, ctx: RenderContext) -> None:
         self.ctx = ctx
@@ -102,6 +135,10 @@ class SqliteWriter:
         self._path: Path | None = None
         self._copy_into: IO[bytes] | None = None  # only when the handle has no usable name
         self._tmpdir: str | None = None
+        self._patching = False  # patch_open() instead of open(): changing the last render's file
+        self._patched: list[int] = []
+        self._patched_comments: list[int] = []
+        self._unnamed: set[int] = set()  # peers the replaced rows named
 
     # -- FormatWriter -----------------------------------------------------------------------
 
@@ -113,6 +150,7 @@ class SqliteWriter:
             self._path = Path(name)
             for suffix in _SIDE_FILES:  # left by a killed render: must not be "recovered" into ours
                 Path(name + suffix).unlink(missing_ok=True)
+            _roll_back(self._path.with_name(FILE_NAME))
         else:
             self._copy_into = handle
             self._tmpdir = tempfile.mkdtemp(prefix="tgx-sqlite-")
@@ -128,6 +166,76 @@ class SqliteWriter:
         conn.execute("INSERT INTO chats VALUES (?, ?, ?, ?, ?, ?, ?)",
                      (chat.id, d["kind"], d["title"], d["username"], int(chat.forum), self.ctx.message_count,
                       _json(d)))
+
+    # -- the patch refresh capability (tgx watch, docs/plugins.md) ----------------------------
+
+    def patch_open(self) -> bool:
+        """Instead of open(): the database as the last render left it (``ctx.open`` hands the
+        existing file over in place), changed in one transaction — a crash rolls it back."""
+        handle = self.ctx.open(FILE_NAME, "wb")
+        name = getattr(handle, "name", None)
+        handle.close()
+        if not isinstance(name, str) or not os.path.isfile(name):
+            return False
+        self._path = Path(name)
+        conn = self._conn = sqlite3.connect(self._path, isolation_level=None)
+        try:
+            if conn.execute("PRAGMA user_version").fetchone()[0] != schema.SCHEMA_VERSION:
+                return False
+        except sqlite3.DatabaseError:
+            return False
+        conn.execute("BEGIN IMMEDIATE")
+        self._patching = True
+        return True
+
+    def patch(self, messages: Sequence[Message]) -> None:
+        """Replace the rows of these messages (new, edited or deleted ones: the archive keeps them
+        all) with their current version; the full-text triggers follow."""
+        self._replace("messages", [m.id for m in messages])
+        self.write(messages)
+
+    def patch_comments(self, comments: Sequence[tuple[int, Message]]) -> None:
+        """As :meth:`patch`, for comments ``(post_id, comment)``."""
+        self._replace("comments", [c.id for _post, c in comments])
+        self.write_comments(comments)
+
+    def _replace(self, table: str, ids: list[int]) -> None:
+        """Delete the rows of ``ids`` and remember the peers they named (maybe no longer named)."""
+        assert self._conn is not None
+        if not ids:
+            return
+        c = self._conn
+        chat_id = self.ctx.chat.id if table == "messages" else None
+        ids_json = orjson.dumps(ids).decode()
+        self._unnamed.update(_peer_ids(c, table, ids_json))
+        if table == "messages":
+            for child in ("media", "reactions", "entities"):
+                c.execute(f"DELETE FROM {child} WHERE message_id IN (SELECT value FROM json_each(?))", (ids_json,))
+            c.execute("DELETE FROM versions WHERE chat_id = ? AND message_id IN (SELECT value FROM json_each(?))",
+                      (chat_id, ids_json))
+        else:
+            c.execute("DELETE FROM versions WHERE (chat_id, message_id) IN "
+                      "(SELECT chat_id, id FROM comments WHERE id IN (SELECT value FROM json_each(?)))", (ids_json,))
+        c.execute(f"DELETE FROM {table} WHERE id IN (SELECT value FROM json_each(?))", (ids_json,))
+        (self._patched if table == "messages" else self._patched_comments).extend(ids)
+
+    def _close_patch(self, conn: sqlite3.Connection) -> None:
+        """The users the patched rows name, the peers they no longer name dropped (when no other
+        row does), the message count: as a full render would have them."""
+        named: set[int] = set()
+        for table, ids in (("messages", self._patched), ("comments", self._patched_comments)):
+            if ids:
+                named.update(_peer_ids(conn, table, orjson.dumps(ids).decode()))
+        conn.executemany(schema.INSERT_USER, [self._user_row(i, self.ctx.peer(i)) for i in sorted(named)])
+        gone = self._unnamed - named
+        if gone:
+            still = {row[0] for row in conn.execute(schema.REFERENCED_PEERS)}
+            conn.executemany("DELETE FROM users WHERE id = ?", [(i,) for i in sorted(gone - still)])
+        held = conn.execute("SELECT COUNT(*) FROM messages").fetchone()[0]
+        if held != self.ctx.message_count:  # a message came in that nobody named: not this file's to guess
+            raise RuntimeError(f"{FILE_NAME} would hold {held} messages, the archive has {self.ctx.message_count}")
+        conn.execute("UPDATE chats SET message_count = ? WHERE id = ?", (self.ctx.message_count, self.ctx.chat.id))
+        conn.execute("COMMIT")
 
     def write(self, messages: Sequence[Message]) -> None:
         assert self._conn is not None
@@ -173,6 +281,13 @@ class SqliteWriter:
         conn = self._conn
         if conn is None:
             return
+        if self._patching:
+            try:
+                self._close_patch(conn)
+            finally:
+                conn.close()
+                self._conn = None
+            return
         try:
             self._fill_users(conn)
             conn.execute("COMMIT")
@@ -196,7 +311,7 @@ class SqliteWriter:
                 self._conn.close()
             finally:
                 self._conn = None
-        if self._path is not None and self._copy_into is None:
+        if self._path is not None and self._copy_into is None and not self._patching:
             for suffix in _SIDE_FILES:
                 Path(str(self._path) + suffix).unlink(missing_ok=True)
         if self._copy_into is not None:

@@ -409,6 +409,12 @@ def paged(writer: object) -> bool:
     return all(callable(getattr(writer, m, None)) for m in ("parts", "reopen", "seek"))
 
 
+def patchable(writer: object) -> bool:
+    """A writer with the optional patch refresh capability (``patch_open``, ``patch``): a
+    database whose rows it can replace in place."""
+    return callable(getattr(writer, "patch_open", None)) and callable(getattr(writer, "patch", None))
+
+
 def record_checkpoint(writer: Any, ctx: ChatRenderContext, index: int, after: int | None) -> dict[str, Any]:
     """Where a refresh could continue: ``index`` messages written, the last ``after``."""
     state = writer.checkpoint()  # the writer flushes what it wrapped around ctx.open's files

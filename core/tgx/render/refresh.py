@@ -6,8 +6,11 @@ write for the same archive, byte for byte. A writer with the refresh capability
 (``checkpoint``/``resume``: the line formats) is continued from the last checkpoint its last
 render recorded before the first changed id (:mod:`tgx.render.refresh_state`): its files are
 cut there and the rest is streamed again, so the cost is the changed tail plus at most one
-batch, not the chat. Every other format, and any format whose state does not match its files,
-is rendered in full by :func:`render_chat`.
+batch, not the chat. A paged writer (html, markdown) writes again only the pages that hold or
+quote a changed id. A patchable writer (a database: sqlite) gets only the changed messages and
+replaces their rows in its own transaction — equal to a full render in content, not in bytes (a
+database's bytes depend on its history). Every other format, and any format whose state does
+not match its files, is rendered in full by :func:`render_chat`.
 
 Atomicity, in place: a continued file is not copied (that would cost its size). Instead the
 format's refresh entry is dropped (and that fsynced) before its files are cut; the tail is
@@ -28,6 +31,7 @@ from typing import Any
 from tgx.archive.records import dumps
 from tgx.archive.store import Archive
 from tgx.media.index import attach_paths
+from tgx.model import Message
 from tgx.render.engine import (
     DEFAULT_BATCH_SIZE,
     ChatRenderContext,
@@ -39,6 +43,7 @@ from tgx.render.engine import (
     _write_comments,
     chat_dir_for,
     paged,
+    patchable,
     record_checkpoint,
     remove_superseded_files,
     render_chat,
@@ -126,6 +131,17 @@ def refresh_chat(archive: Archive, chat_id: int, out_dir: Path | str, formats: M
             res = done.formats[name] = result.formats[name] = FormatResult(name, files=kept)
             res.seconds = time.perf_counter() - started
             continue
+        if first is not None and patchable(writer):
+            started = time.perf_counter()
+            try:
+                entries[name] = _patch(archive, chat_id, out_dir, name, writer, ctx, entry, ids, state, lookups,
+                                       batch_size, fp, count, max_id)
+            except _Fallback:
+                full[name] = spec
+                continue
+            res = done.formats[name] = result.formats[name] = FormatResult(name, files=ctx.files)
+            res.seconds = time.perf_counter() - started
+            continue
         if first is None or not resumable(writer) or not entry["checkpoints"]:
             full[name] = spec  # not continuable, or the archive moved without saying which ids
             continue
@@ -188,6 +204,48 @@ def _continue(archive: Archive, chat_id: int, out_dir: Path, name: str, writer: 
         writer.close()
         ctx._commit()
     return {"fingerprint": fp, "count": count, "last": after, "checkpoints": cps}
+
+
+def _id_runs(ids: list[int]) -> Iterator[tuple[int, int]]:
+    """Sorted ids as runs of consecutive ids ``(first, last)``: one archive query per run."""
+    start = prev = None
+    for i in ids:
+        if prev is not None and i == prev + 1:
+            prev = i
+            continue
+        if start is not None and prev is not None:
+            yield start, prev
+        start = prev = i
+    if start is not None and prev is not None:
+        yield start, prev
+
+
+def _patch(archive: Archive, chat_id: int, out_dir: Path, name: str, writer: Any, ctx: ChatRenderContext,
+           entry: Mapping[str, Any], ids: list[int], state: dict[str, Any], lookups: _ChatLookups,
+           batch_size: int, fp: str, count: int, max_id: int | None) -> dict[str, Any]:
+    """Hand a patchable writer (a database) the current version of the changed messages only; its
+    file is changed in place, in the writer's own transaction. The entry is dropped first, so a
+    crash in between means a full render next time."""
+    state.pop(name, None)
+    save_state(out_dir, chat_id, state)
+    ctx._resume = {rel: stat[0] for rel, stat in entry["files"].items()}  # each file as it is, not cut
+    chat = ctx.chat
+    with _aborting(writer, ctx):
+        if not writer.patch_open():
+            raise _Fallback
+        batch: list[Message] = []
+        for lo, hi in _id_runs(ids):
+            for messages in archive.iter_messages(chat_id, batch_size, min_id=lo, max_id=hi):
+                batch.extend(messages)
+            if len(batch) >= batch_size or hi == ids[-1]:
+                attach_paths(archive, chat, batch)
+                lookups.set_batch(batch)
+                writer.patch(batch)
+                batch = []
+        lookups.set_batch(())
+        writer.close()
+        ctx._commit()
+    return {"fingerprint": fp, "count": count, "last": max_id, "checkpoints": []}
 
 
 def dirty_parts(parts: list[list[Any]], ids: list[int], count: int, old_count: int,
