@@ -68,7 +68,10 @@ _REPLY_ACTION_KEYS = {"score_in_game": "game_message_id", "send_payment": "invoi
 
 
 def parse_ref(ref: Any) -> int | None:
-    """``user123`` / ``chat123`` / ``channel123`` → the marked id (None for anything else)."""
+    """``user123`` / ``chat123`` / ``channel123`` → the marked id (None for anything else); a
+    bare number is a user's id, as Telegram Desktop 1.x wrote ``from_id``."""
+    if isinstance(ref, int) and not isinstance(ref, bool) and ref > 0:
+        return ref
     if not isinstance(ref, str):
         return None
     for prefix in ("channel", "chat", "user"):
@@ -89,7 +92,9 @@ def mark(bare: int, how: str) -> int:
     return bare
 
 
-def _ref_kind(ref: str) -> str:
+def _ref_kind(ref: str | int) -> str:
+    if isinstance(ref, int):
+        return "user"
     return next(kind for prefix, kind in _REF_KINDS.items() if ref.startswith(prefix))
 
 
@@ -205,9 +210,11 @@ class ChatMessages:
         return ImportedMessage(msg, files)
 
     def _sender(self, ref: Any, name: Any) -> int | None:
-        """The chat itself speaking (a channel post, an anonymous admin) is no sender, as online."""
+        """Telegram Desktop names the chat itself as the sender of a post with none. Online, a
+        channel's posts have no sender; a supergroup's anonymous admins have the group as
+        theirs (Telegram sends it): so the chat is no sender in a channel, and is in a group."""
         sender = self.learn(ref, name)
-        if sender is not None and sender == self.chat.id and sender < 0:
+        if sender is not None and sender == self.chat.id and self.chat.kind == "channel":
             return None
         return sender
 
