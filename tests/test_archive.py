@@ -406,7 +406,7 @@ def test_a_schema_2_archive_gets_the_topics_table_on_open(tmp_path: Path):
         a._conn.execute("DROP TABLE topics")
         a._conn.execute("UPDATE schema_version SET version = 2")
     with Archive.open(tmp_path) as a:
-        assert a._conn.execute("SELECT version FROM schema_version").fetchone()[0] == SCHEMA_VERSION == 5
+        assert a._conn.execute("SELECT version FROM schema_version").fetchone()[0] == SCHEMA_VERSION == 6
         assert a.count(CHAT) == 1 and a.topics(CHAT) == []
         from tgx.model import Topic
 

@@ -1,7 +1,8 @@
 """Schema 4 → 5 on an archive written by the release before versions and compression
 (tests/fixtures/schema4, see its README): migrated on open, every message as it was, the same
 jsonl rendered, crash-safe; then it lives on — edits kept as versions, new deletions stamped,
-rows compressed by ``compact``."""
+rows compressed by ``compact``. Schema 5 → 6 (``messages.imported``, ``tgx import``): the same
+promises, on a schema-5 archive made from a current one (the column dropped again)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import subprocess
 import sys
 import tarfile
 import textwrap
+from datetime import UTC, datetime
 from pathlib import Path
 
 import orjson
@@ -18,7 +20,7 @@ import pytest
 import tgx_jsonl
 from tgx.archive import codec
 from tgx.archive.store import SCHEMA_VERSION, Archive
-from tgx.model import Message
+from tgx.model import Message, Peer
 from tgx.render.engine import render_all
 from tgxrun import read_jsonl, tgx
 
@@ -54,7 +56,7 @@ def test_the_fixture_is_a_schema_4_archive(old_out: Path):
 def test_opened_by_this_release_it_is_migrated_and_every_message_is_as_it_was(old_out: Path, tmp_path: Path):
     before = {name: (old_out / name).read_bytes() for name in RENDERED}
     with Archive.open(old_out) as a:
-        assert schema(old_out)[0] == SCHEMA_VERSION == 5
+        assert schema(old_out)[0] == SCHEMA_VERSION == 6
         for name, chat in (("news", NEWS), ("group", GROUP), ("forum", FORUM), ("-1001700000003", DISCUSSION)):
             want = [Message.from_dict(d) for d in read_jsonl(old_out / name / "messages.jsonl")]
             got = [m for b in a.iter_messages(chat) for m in b]
@@ -82,7 +84,7 @@ def test_a_kill_during_the_migration_leaves_schema_4_and_the_next_open_finishes_
     assert done.returncode == -9, done.stderr
     assert schema(old_out) == (4, {"chat_id", "id", "date", "edit_date", "deleted", "data"})
     with Archive.open(old_out) as a:
-        assert schema(old_out)[0] == 5
+        assert schema(old_out)[0] == SCHEMA_VERSION
         assert a.count(NEWS) == 100 and a.message(NEWS, 9).deleted
 
 
@@ -141,3 +143,52 @@ def test_a_migrated_archive_lives_on_edits_become_history_new_deletions_are_stam
     for other in ("group", "forum"):
         assert all("history" not in d for d in read_jsonl(tmp_path / "out" / other / "messages.jsonl"))
     assert orjson.loads((tmp_path / "out" / "news" / "comments.jsonl").read_bytes().splitlines()[0])["post_id"]
+
+
+def _schema5(out: Path) -> None:
+    """A schema-5 archive: written by this release, then the one change of schema 6 undone."""
+    rows = [Message(NEWS, i, datetime(2024, 1, 1, tzinfo=UTC), text=f"post {i}") for i in range(1, 31)]
+    with Archive.open(out) as a:
+        a.set_chat(Peer(NEWS, "channel", "News", "news"))
+        a.upsert_batch(NEWS, rows, checkpoint={"ranges": [[1, 30]], "server_count": 30})
+        a.upsert_batch(NEWS, [Message(NEWS, 3, rows[2].date, text="post 3, edited", edit_date=datetime(2024, 1, 2,
+                                                                                                       tzinfo=UTC))])
+    con = sqlite3.connect(out / ".tgx" / "archive.sqlite")
+    con.execute("DROP INDEX media_by_sha256")
+    con.execute("ALTER TABLE messages DROP COLUMN imported")
+    con.execute("UPDATE schema_version SET version = 5")
+    con.commit()
+    con.close()
+
+
+def test_a_schema_5_archive_gets_the_imported_mark_every_row_as_it_was_and_from_telegram(tmp_path: Path):
+    out = tmp_path / "out5"
+    _schema5(out)
+    assert schema(out) == (5, {"chat_id", "id", "date", "edit_date", "deleted", "data", "deleted_at"})
+    with Archive.open(out) as a:
+        assert schema(out) == (6, {"chat_id", "id", "date", "edit_date", "deleted", "data", "deleted_at", "imported"})
+        assert [m.text for b in a.iter_messages(NEWS) for m in b][:3] == ["post 1", "post 2", "post 3, edited"]
+        assert [v.text for v in a.history(NEWS, 3)] == ["post 3"]
+        assert list(a.imported_ids(NEWS)) == []  # every row of an older archive came from Telegram
+        assert a.checkpoint(NEWS) == {"ranges": [[1, 30]], "server_count": 30}
+
+
+def test_a_kill_during_the_migration_to_6_leaves_schema_5_and_the_next_open_finishes_it(tmp_path: Path):
+    out = tmp_path / "out5"
+    _schema5(out)
+    script = textwrap.dedent(f"""
+        import os, signal
+        import tgx.archive.store as store
+        def killed(c):
+            for _target, step in steps:
+                step(c)
+            os.kill(os.getpid(), signal.SIGKILL)  # mid-migration: the column added, not committed
+        steps, store._STEPS = store._STEPS, [(6, killed)]
+        store.Archive.open({str(out)!r})
+    """)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, timeout=60)
+    assert done.returncode == -9, done.stderr
+    assert schema(out) == (5, {"chat_id", "id", "date", "edit_date", "deleted", "data", "deleted_at"})
+    with Archive.open(out) as a:
+        assert schema(out)[0] == SCHEMA_VERSION == 6
+        assert a.count(NEWS) == 30 and a.message(NEWS, 3).text == "post 3, edited"

@@ -25,7 +25,7 @@ from tgx.model import Message, Version
 MessageRow = tuple[int, int, int, int | None, int, bytes]  # chat_id, id, date, edit_date, deleted, data
 
 __all__ = ["MessageRow", "content_changed", "dumps", "exact_record", "load_message", "message_row",
-           "version_record"]
+           "text_changed", "version_record"]
 
 _TEXT_KEY = b',"text":'
 _REACTIONS_KEY = b',"reactions":'
@@ -97,6 +97,15 @@ def content_changed(old: bytes, new: bytes) -> bool:
     a, b = orjson.loads(old), orjson.loads(new)
     return ((a.get("text") or "", a.get("entities") or [], _stable_media(a.get("media")))
             != (b.get("text") or "", b.get("entities") or [], _stable_media(b.get("media"))))
+
+
+def text_changed(old: bytes, new: bytes) -> bool:
+    """Whether record ``new`` says another text (or entities) than ``old``: the comparison of an
+    imported record with Telegram's own, whose media details an export does not carry."""
+    if _content(old) == _content(new):
+        return False
+    a, b = orjson.loads(old), orjson.loads(new)
+    return (a.get("text") or "", a.get("entities") or []) != (b.get("text") or "", b.get("entities") or [])
 
 
 def version_record(record: bytes) -> bytes:

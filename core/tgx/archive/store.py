@@ -80,10 +80,10 @@ import orjson
 from tgx import console
 from tgx.archive import codec as _codec
 from tgx.archive.codec import CodecError, RecordCodec, is_plain
-from tgx.archive.records import MessageRow, exact_record, load_message, message_row
+from tgx.archive.records import MessageRow, content_changed, exact_record, load_message, message_row, text_changed
 from tgx.archive.records import dumps as _dumps
 from tgx.archive.threads import DISCUSSION, KINDS, Root, thread_links
-from tgx.archive.versions import histories, keep_versions, stored_rows
+from tgx.archive.versions import histories, insert_version, keep_versions, stored_rows
 from tgx.console import Warn
 from tgx.errors import OutputError
 from tgx.model import Message, Peer, Topic, Version
@@ -91,8 +91,9 @@ from tgx.model import Message, Peer, Topic, Version
 # 2: row_counts (schema 1 archives get the table on open; counts are filled per chat). 3: topics.
 # 4: threads (threaded, thread_members, thread_roots, thread_checkpoints).
 # 5: versions, messages.deleted_at, dictionaries (compressed records).
+# 6: messages.imported (rows whose current version came from a Telegram Desktop export).
 # Older archives are migrated on open, in one transaction (see _STEPS).
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 COMPACT_PENDING = "compact_pending"  # meta: a migrated archive whose older rows are still plain
 BLOCK_SHIFT = 12
 BLOCK_IDS = 1 << BLOCK_SHIFT  # message ids per row_counts block
@@ -119,6 +120,7 @@ CREATE TABLE IF NOT EXISTS messages (
     deleted INTEGER NOT NULL DEFAULT 0,
     data BLOB NOT NULL,              -- the record (tgx.archive.records), packed by tgx.archive.codec
     deleted_at INTEGER,              -- unix seconds: when tgx learned of the deletion (deleted rows)
+    imported INTEGER,                -- unix seconds: the export its current version came from (NULL: Telegram)
     PRIMARY KEY (chat_id, id)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS versions (
@@ -183,13 +185,16 @@ CREATE TABLE IF NOT EXISTS media (
     sha256 TEXT,
     status TEXT NOT NULL             -- e.g. done | failed | skipped
 );
+CREATE INDEX IF NOT EXISTS media_by_sha256 ON media (sha256);
 """
 
 # A row replaced in place; a deleted row written again keeps when tgx first learned it.
-_UPSERT_MESSAGE = ("INSERT INTO messages (chat_id, id, date, edit_date, deleted, deleted_at, data) "
-                   "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (chat_id, id) DO UPDATE SET date = excluded.date, "
+# ``imported``: NULL for a row from Telegram (the mark of an imported row goes with its version).
+_UPSERT_MESSAGE = ("INSERT INTO messages (chat_id, id, date, edit_date, deleted, deleted_at, data, imported) "
+                   "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (chat_id, id) DO UPDATE SET date = excluded.date, "
                    "edit_date = excluded.edit_date, deleted = excluded.deleted, deleted_at = CASE WHEN "
-                   "excluded.deleted THEN COALESCE(messages.deleted_at, excluded.deleted_at) END, data = excluded.data")
+                   "excluded.deleted THEN COALESCE(messages.deleted_at, excluded.deleted_at) END, "
+                   "data = excluded.data, imported = excluded.imported")
 _UPSERT_PEER = "INSERT OR REPLACE INTO peers (id, data) VALUES (?, ?)"
 _UPSERT_CHECKPOINT = "INSERT OR REPLACE INTO checkpoints (chat_id, data) VALUES (?, ?)"
 _COUNT_BLOCK = "SELECT COUNT(*) FROM messages WHERE chat_id = ? AND id >= ? AND id < ?"
@@ -215,10 +220,18 @@ def _add_deleted_at(c: sqlite3.Connection) -> None:
         c.execute("ALTER TABLE messages ADD COLUMN deleted_at INTEGER")
 
 
+def _add_imported(c: sqlite3.Connection) -> None:
+    """Schema 6: ``messages.imported`` — the Unix time of the Telegram Desktop export a row's
+    current version was imported from (``tgx import``), NULL for rows from Telegram (every row of
+    an older archive). Nullable, so the ALTER rewrites no row."""
+    if "imported" not in {r[1] for r in c.execute("PRAGMA table_info(messages)")}:
+        c.execute("ALTER TABLE messages ADD COLUMN imported INTEGER")
+
+
 # Steps beyond creating what is missing, run for an archive older than their version, inside
 # the migration's one transaction: a kill at any point leaves the archive as it was, and the
 # next open migrates it again. Rows stored plain stay so (read as they are; Archive.compact).
-_STEPS: list[tuple[int, Callable[[sqlite3.Connection], None]]] = [(5, _add_deleted_at)]
+_STEPS: list[tuple[int, Callable[[sqlite3.Connection], None]]] = [(5, _add_deleted_at), (6, _add_imported)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -235,6 +248,21 @@ class RecordBatch:
     def rows(self) -> list[Row]:
         """``(id, record, deleted)`` tuples, for :meth:`Archive.decode`."""
         return list(zip(self.ids, self.records, self.deleted, strict=True))
+
+
+@dataclass(slots=True)
+class ImportCounts:
+    """What :meth:`Archive.import_rows` did with a batch."""
+
+    new: int = 0  # not archived before
+    replaced: int = 0  # archived, and this version is newer
+    unchanged: int = 0  # archived exactly so (a re-import): nothing written
+    older: int = 0  # archived in a newer version: the row is left as it is
+    versions: int = 0  # of the older ones, kept as versions
+
+    def add(self, other: ImportCounts) -> None:
+        for name in self.__dataclass_fields__:
+            setattr(self, name, getattr(self, name) + getattr(other, name))
 
 
 @dataclass(frozen=True, slots=True)
@@ -482,6 +510,109 @@ class Archive:
         Records are compressed here (:mod:`tgx.archive.codec`), once the archive has a dictionary."""
         self._upsert(chat_id, rows, peers, checkpoint, thread=thread, roots=roots)
 
+    def import_rows(self, chat_id: int, rows: Sequence[MessageRow], peers: Sequence[Peer] = (),
+                    checkpoint: Mapping[str, Any] | None = None, *, exported_at: int) -> ImportCounts:
+        """Store rows read from a Telegram Desktop export (``tgx import``), in one transaction with
+        the peers and the checkpoint, marked ``imported = exported_at`` (schema 6).
+
+        Merge rules, per message already archived: identical → nothing is written; else the
+        *newer* version wins — the later ``edit_date`` (never edited counts as earliest); with
+        the same one, a row from Telegram wins over any import (it carries more), and between
+        two imports the later ``exported_at`` wins. The version that loses is kept in
+        ``versions`` (in its place in time when it is the import's), unless it says nothing else.
+        A deleted row stays flagged (an export cannot say a message exists again)."""
+        ids = [r[1] for r in rows]
+        counts = ImportCounts()
+        peer_rows = [(p.id, _dumps(p.to_dict())) for p in peers]
+        cp = _dumps(checkpoint) if checkpoint is not None else None
+        with self._lock:
+            try:
+                stored = stored_rows(self._conn, chat_id, ids) if rows else {}
+            except sqlite3.Error as exc:
+                raise self._error(exc) from None
+            winners: list[MessageRow] = []
+            losers: list[MessageRow] = []
+            for row in rows:
+                old = stored.get(row[1])
+                if old is None:
+                    counts.new += 1
+                    winners.append(row)
+                    continue
+                old_edit, old_data, old_imported, old_deleted = old
+                try:
+                    record: bytes | None = self._codec.expand(old_data)
+                except CodecError:
+                    record = None  # unreadable: the import replaces it
+                if record == row[5] and old_edit == row[3] and old_imported is not None:
+                    counts.unchanged += 1
+                    continue
+                mine, theirs = row[3] or 0, old_edit or 0
+                wins = (record is None or mine > theirs
+                        or (mine == theirs and old_imported is not None and exported_at >= old_imported))
+                if wins:
+                    counts.replaced += 1
+                    winners.append((row[0], row[1], row[2], row[3], old_deleted, row[5]))
+                else:
+                    counts.older += 1
+                    losers.append(row)
+            if winners and not self._codec.compressing:
+                self._sample(winners)
+            threaded = self._threaded.get(chat_id)
+            members, found = (thread_links(*threaded, ((r[1], r[5]) for r in winners)) if threaded and winners
+                              else ([], []))
+            with self._write() as c:
+                if winners:
+                    keep_versions(c, self._codec, chat_id, winners, stored, importing=True)
+                    pack = self._codec.compress
+                    c.executemany(_UPSERT_MESSAGE, [(r[0], r[1], r[2], r[3], r[4], None, pack(r[5]), exported_at)
+                                                    for r in winners])
+                for row in losers:
+                    old_edit, old_data, old_imported, _d = stored[row[1]]
+                    changed = content_changed if old_imported is not None else text_changed
+                    try:
+                        differs = old_edit != row[3] or changed(self._codec.expand(old_data), row[5])
+                    except CodecError:
+                        differs = True
+                    if differs and insert_version(c, self._codec, chat_id, row[1], row[3], row[5]):
+                        counts.versions += 1
+                if peer_rows:
+                    c.executemany(_UPSERT_PEER, peer_rows)
+                if members:
+                    c.executemany(_SET_MEMBER, [(chat_id, i, top) for i, top in members])
+                if found:
+                    c.executemany(_SET_ROOT, [(chat_id, *root) for root in found])
+                if cp is not None:
+                    c.execute(_UPSERT_CHECKPOINT, (chat_id, cp))
+            if winners:
+                self._unsettled.setdefault(chat_id, set()).update({r[1] >> BLOCK_SHIFT for r in winners})
+        return counts
+
+    def imported_ids(self, chat_id: int) -> Iterator[int]:
+        """The ids of the chat's rows whose current version was imported (``tgx import``) and that
+        are not flagged deleted, ascending (keyset-paged)."""
+        last = -(2**63)
+        while True:
+            rows = self._all("SELECT id FROM messages WHERE chat_id = ? AND id > ? AND imported IS NOT NULL "
+                             "AND deleted = 0 ORDER BY id LIMIT 10000", (chat_id, last))
+            for (i,) in rows:
+                yield i
+            if len(rows) < 10000:
+                return
+            last = rows[-1][0]
+
+    def iter_import_marks(self, chat_id: int) -> Iterator[tuple[int, bool]]:
+        """``(id, imported)`` of every row of the chat, ascending: whether its current version was
+        imported (and it is not flagged deleted). Keyset-paged; nothing is decoded."""
+        last = -(2**63)
+        while True:
+            rows = self._all("SELECT id, imported IS NOT NULL AND deleted = 0 FROM messages WHERE chat_id = ? "
+                             "AND id > ? ORDER BY id LIMIT 10000", (chat_id, last))
+            for i, flag in rows:
+                yield i, bool(flag)
+            if len(rows) < 10000:
+                return
+            last = rows[-1][0]
+
     def _upsert(self, chat_id: int, rows: Sequence[MessageRow], peers: Sequence[Peer] = (),
                 checkpoint: Mapping[str, Any] | None = None, *, thread: tuple[int, int] | None = None,
                 roots: Sequence[Root] = (), deleted_at: Mapping[int, int] | None = None) -> None:
@@ -518,7 +649,7 @@ class Archive:
         now = int(time.time())
         pack = self._codec.compress
         c.executemany(_UPSERT_MESSAGE, [(r[0], r[1], r[2], r[3], r[4], deleted_at.get(r[1], now) if r[4] else None,
-                                         pack(r[5])) for r in rows])
+                                         pack(r[5]), None) for r in rows])
 
     def _sample(self, rows: Sequence[MessageRow]) -> int:
         """Gather records to train the archive's dictionary on (the first ones it stores, and those
@@ -904,6 +1035,14 @@ class Archive:
     def count_comments(self, channel_id: int) -> int:
         return self._one("SELECT COUNT(*) " + _COMMENT_ROWS + "WHERE r.channel_id = ?", (channel_id,))[0]
 
+    def comment_posts(self, group_id: int, ids: Iterable[int]) -> dict[int, int]:
+        """The channel post each of these discussion-group messages comments on, for those that
+        are comments: ``id → post_id`` (a refresh redoes those posts' pages)."""
+        return dict(self._all("SELECT t.id, r.post_id FROM thread_members t JOIN thread_roots r "
+                              "ON r.chat_id = t.chat_id AND r.id = t.top_id "
+                              "WHERE t.chat_id = ? AND t.id IN (SELECT value FROM json_each(?))",
+                              (group_id, orjson.dumps(sorted(set(ids))).decode())))
+
     def thread_counts(self, chat_id: int) -> dict[int, int]:
         """Archived messages per thread of a threaded chat (a forum: per topic)."""
         return dict(self._all("SELECT t.top_id, COUNT(*) FROM thread_members t JOIN messages m "
@@ -1173,6 +1312,13 @@ class Archive:
         """Every media row with ``status`` (``done``: downloaded files), by media id."""
         return [MediaRecord(*row) for row in self._all(
             "SELECT media_id, path, size, sha256, status FROM media WHERE status = ? ORDER BY media_id", (status,))]
+
+    def media_with_hash(self, sha256: str) -> MediaRecord | None:
+        """A done media file with these bytes (the first by media id), if any: how an import
+        finds a file it already holds, whoever recorded it."""
+        row = self._one("SELECT media_id, path, size, sha256, status FROM media WHERE sha256 = ? AND status = 'done' "
+                        "AND path IS NOT NULL ORDER BY media_id LIMIT 1", (sha256,))
+        return MediaRecord(*row) if row else None
 
     def media_path(self, media_id: int) -> str | None:
         """Where a downloaded file is (relative to OUT/), or None if it is not downloaded."""
