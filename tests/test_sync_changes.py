@@ -34,6 +34,7 @@ def test_new_then_again_then_counters_then_an_edit(tmp_path):
     counted = apply_messages(archive, chat_id, [viewed], edits=True)
     assert counted.changes == [] and counted.edited == 0  # not an edit...
     assert archive.message(chat_id, 10).views == viewed.views  # ...but kept current
+    assert counted.touched == [(chat_id, 10)]  # and named, so that a watch refreshes its line/page
     assert archive.history(chat_id, 10) == []
 
     edited = copy.copy(raw[1])

@@ -294,3 +294,48 @@ def test_watch_outlives_an_outage_longer_than_its_reconnects(tmp_path, sim_confi
     assert w.returncode == 0, w.stderr
     assert "trying again in 2 s" in w.stderr and "Traceback" not in w.stderr
     assert len(read_jsonl(tmp_path / "out" / "news" / "messages.jsonl")) == 220
+
+
+def test_watch_a_channel_with_comments_edited_and_deleted_comments_redo_their_posts(tmp_path, sim_config):
+    """Comments edited and deleted in the discussion group while watched: the channel's refreshed
+    files — the html pages and markdown notes holding those posts, comments.jsonl, comments.csv,
+    the comments table — end as a full `tgx render` of the same archive writes them (byte for
+    byte; the database in content), with each edited comment's earlier version and each deleted
+    one flagged."""
+    import shutil
+
+    from test_render_refresh import database
+
+    chat = {"kind": "channel", "username": "talk", "title": "Talk", "messages": 300, "media": False,
+            "joined": True, "comments": {"commented": 40, "most": 6}}
+    w = SimulatedTelegram.from_scenario({"chats": [chat]})
+    w.freeze()
+    threads = [c for _post, c in w.expected_comments("talk")]
+    edit = [i for i in w.editable_ids("talk_comments", 60, threads[10]) if i in set(threads)][:6]
+    assert len(edit) == 6
+    delete = [c for c in threads[40:] if c not in edit][:4]
+    steps = [{"at": 4.0, "chat": "talk_comments", "edit": edit[:3]},
+             {"at": 4.5, "chat": "talk_comments", "delete": delete},
+             {"at": 5.0, "chat": "talk_comments", "edit": edit[3:]}]
+    formats = "jsonl,html,markdown,csv,sqlite"
+
+    def applied(o, _err):
+        return (_archive(o, "SELECT count(*) FROM messages WHERE deleted = 1") == len(delete)
+                and _archive(o, "SELECT count(DISTINCT id) FROM versions") == len(edit))
+
+    cfg = sim_config(chats=[chat], timeline=steps)
+    watched = _watch(tmp_path, cfg, "@talk", "-o", "out", "-f", formats, "--comments", "--render-interval", "1",
+                     "--poll", "60", until=applied)
+    assert watched.returncode == 0, watched.stderr
+    shutil.copytree(tmp_path / "out", tmp_path / "full")
+    r = tgx(tmp_path, "render", "full", "-f", formats, "-q", config=cfg)
+    assert r.returncode == 0, r.stderr
+    got, want = _files(tmp_path / "out" / "talk"), _files(tmp_path / "full" / "talk")
+    assert sorted(got) == sorted(want)
+    assert [n for n in want if got[n] != want[n] and not n.endswith(".sqlite")] == []
+    assert database(tmp_path / "out" / "talk" / "messages.sqlite") == database(tmp_path / "full" / "talk" / "messages.sqlite")
+    comments = {c["id"]: c for c in read_jsonl(tmp_path / "out" / "talk" / "comments.jsonl")}
+    for i in edit:
+        assert comments[i]["history"] and comments[i]["history"][0]["text"] != comments[i]["text"]
+    for i in delete:
+        assert comments[i]["deleted"] and comments[i]["deleted_at"]

@@ -801,9 +801,10 @@ def render_all(archive: Archive, out_dir: Path | str, formats: Mapping[str, Form
 
 
 def refresh_chat(archive: Archive, chat_id: int, out_dir: Path | str, formats: Mapping[str, FormatSpec],
-                 options: Mapping[str, Mapping[str, Any]] | None = None, *, changed: Iterable[int] = (),
-                 batch_size: int = DEFAULT_BATCH_SIZE) -> RenderResult:
+                 options: Mapping[str, Mapping[str, Any]] | None = None, *, changed: Iterable[int] | None = (),
+                 comments: Iterable[int] | None = (), batch_size: int = DEFAULT_BATCH_SIZE) -> RenderResult:
     """:func:`tgx.render.refresh.refresh_chat` (``tgx watch``'s incremental render), here too."""
     from tgx.render.refresh import refresh_chat as refresh  # refresh builds on this module
 
-    return refresh(archive, chat_id, out_dir, formats, options, changed=changed, batch_size=batch_size)
+    return refresh(archive, chat_id, out_dir, formats, options, changed=changed, comments=comments,
+                   batch_size=batch_size)

@@ -25,6 +25,7 @@ import contextlib
 import time
 from bisect import bisect_right
 from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +43,7 @@ from tgx.render.engine import (
     _one_line,
     _write_comments,
     chat_dir_for,
+    comment_messages,
     paged,
     patchable,
     record_checkpoint,
@@ -76,17 +78,19 @@ def _start(entry: Mapping[str, Any], first: int | None) -> dict[str, Any]:
 
 
 def refresh_chat(archive: Archive, chat_id: int, out_dir: Path | str, formats: Mapping[str, FormatSpec],
-                 options: Mapping[str, Mapping[str, Any]] | None = None, *, changed: Iterable[int] = (),
-                 batch_size: int = DEFAULT_BATCH_SIZE) -> RenderResult:
+                 options: Mapping[str, Mapping[str, Any]] | None = None, *, changed: Iterable[int] | None = (),
+                 comments: Iterable[int] | None = (), batch_size: int = DEFAULT_BATCH_SIZE) -> RenderResult:
     """Bring ``OUT/<chat>/`` up to date with the archive; ``changed``: the ids of the chat's
-    messages that are new, edited or deleted since its last render. Byte-identical to
-    :func:`render_chat`; a format with nothing changed writes nothing.
+    messages that are new, edited or deleted since its last render (None: not known, or pages no
+    id names are stale — a renamed sender: everything is rendered again); ``comments`` (a channel
+    with comments): the ids of its discussion group's messages that are, None when not known.
+    Byte-identical to :func:`render_chat`; a format with nothing changed writes nothing.
 
     :raises OutputError: as :func:`render_chat`.
     """
     out_dir = Path(out_dir)
     chat = archive.chat(chat_id)
-    if chat is None:  # render_chat says why
+    if chat is None or changed is None:  # render_chat says why / renders it all
         return render_chat(archive, chat_id, out_dir, formats, options, batch_size=batch_size)
     chat_dir = chat_dir_for(out_dir, chat)
     options = options or {}
@@ -100,6 +104,7 @@ def refresh_chat(archive: Archive, chat_id: int, out_dir: Path | str, formats: M
     entries: dict[str, dict[str, Any]] = {}
     full: dict[str, FormatSpec] = {}
     lookups = _ChatLookups(archive, chat)
+    threads = _changed_threads(archive, chat_id, comments) if lookups.has_comments else _Threads({}, known=True)
     claims: dict[str, str] = {}
     for name, spec in formats.items():
         ctx = ChatRenderContext(chat=chat, chat_dir=chat_dir, options=_format_options(spec, options.get(name)),
@@ -111,48 +116,35 @@ def refresh_chat(archive: Archive, chat_id: int, out_dir: Path | str, formats: M
             continue
         fp = fingerprint(name, writer, ctx.options)
         entry = state.get(name)
-        if not chat_dir.is_dir() or not valid_entry(entry, chat_dir, fp):
+        if not chat_dir.is_dir() or not valid_entry(entry, chat_dir, fp) or not threads.known:
             full[name] = spec
             continue
         assert entry is not None
-        if first is None and entry.get("count") == count and entry.get("last") == max_id:
+        if first is None and not threads.posts and entry.get("count") == count and entry.get("last") == max_id:
             result.formats[name] = FormatResult(name, files=sorted(entry["files"]))
             continue  # nothing changed: nothing written
-        parts = entry.get("parts")
-        if first is not None and paged(writer) and parts and not lookups.has_comments and not chat.forum:
-            started = time.perf_counter()
-            try:
-                entries[name] = _refresh_parts(archive, chat_id, out_dir, name, writer, ctx, entry, ids,
-                                               state, lookups, batch_size, fp, count, max_id)
-            except _Fallback:
-                full[name] = spec
-                continue
-            kept = sorted(set(entry["files"]) | set(ctx.files))  # the pages not rewritten stay as they are
-            res = done.formats[name] = result.formats[name] = FormatResult(name, files=kept)
-            res.seconds = time.perf_counter() - started
-            continue
-        if first is not None and patchable(writer):
-            started = time.perf_counter()
-            try:
-                entries[name] = _patch(archive, chat_id, out_dir, name, writer, ctx, entry, ids, state, lookups,
-                                       batch_size, fp, count, max_id)
-            except _Fallback:
-                full[name] = spec
-                continue
-            res = done.formats[name] = result.formats[name] = FormatResult(name, files=ctx.files)
-            res.seconds = time.perf_counter() - started
-            continue
-        if first is None or not resumable(writer) or not entry["checkpoints"]:
-            full[name] = spec  # not continuable, or the archive moved without saying which ids
-            continue
         started = time.perf_counter()
+        pages = sorted({*ids, *threads.posts.values()})  # a comment shows on its post's page
         try:
-            entries[name] = _continue(archive, chat_id, out_dir, name, writer, ctx, entry, _start(entry, first),
-                                      state, lookups, batch_size, fp, count)
+            if pages and paged(writer) and entry.get("parts") and not chat.forum:
+                entries[name] = _refresh_parts(archive, chat_id, out_dir, name, writer, ctx, entry, pages,
+                                               state, lookups, batch_size, fp, count, max_id)
+                files = sorted(set(entry["files"]) | set(ctx.files))  # the pages not rewritten stay as they are
+            elif pages and patchable(writer):
+                entries[name] = _patch(archive, chat_id, out_dir, name, writer, ctx, entry, ids, threads, state,
+                                       lookups, batch_size, fp, count, max_id)
+                files = ctx.files
+            elif (first is not None or threads.posts) and resumable(writer) and entry["checkpoints"]:
+                entries[name] = _continue(archive, chat_id, out_dir, name, writer, ctx, entry,
+                                          _start(entry, first), state, lookups, batch_size, fp, count)
+                files = ctx.files
+            else:  # not continuable, or the archive moved without saying which ids
+                full[name] = spec
+                continue
         except _Fallback:
             full[name] = spec
             continue
-        res = done.formats[name] = result.formats[name] = FormatResult(name, files=ctx.files)
+        res = done.formats[name] = result.formats[name] = FormatResult(name, files=files)
         res.seconds = time.perf_counter() - started
     if done.formats:
         if chat.forum:
@@ -164,6 +156,25 @@ def refresh_chat(archive: Archive, chat_id: int, out_dir: Path | str, formats: M
         result.formats.update(again.formats)
         result.message_count = again.message_count
     return result
+
+
+@dataclass(frozen=True, slots=True)
+class _Threads:
+    """The changed comments of a channel: ``posts`` maps each to the post it is under; not
+    ``known`` when the caller could not say which (every file holding comments is redone)."""
+
+    posts: dict[int, int]
+    known: bool
+
+
+def _changed_threads(archive: Archive, chat_id: int, comments: Iterable[int] | None) -> _Threads:
+    if comments is None:
+        return _Threads({}, known=False)
+    ids = list(comments)
+    linked = archive.discussion_of(chat_id)
+    if not ids or linked is None:
+        return _Threads({}, known=True)
+    return _Threads(archive.comment_posts(linked[0], ids), known=True)
 
 
 def _continue(archive: Archive, chat_id: int, out_dir: Path, name: str, writer: Any, ctx: ChatRenderContext,
@@ -221,8 +232,8 @@ def _id_runs(ids: list[int]) -> Iterator[tuple[int, int]]:
 
 
 def _patch(archive: Archive, chat_id: int, out_dir: Path, name: str, writer: Any, ctx: ChatRenderContext,
-           entry: Mapping[str, Any], ids: list[int], state: dict[str, Any], lookups: _ChatLookups,
-           batch_size: int, fp: str, count: int, max_id: int | None) -> dict[str, Any]:
+           entry: Mapping[str, Any], ids: list[int], threads: _Threads, state: dict[str, Any],
+           lookups: _ChatLookups, batch_size: int, fp: str, count: int, max_id: int | None) -> dict[str, Any]:
     """Hand a patchable writer (a database) the current version of the changed messages only; its
     file is changed in place, in the writer's own transaction. The entry is dropped first, so a
     crash in between means a full render next time."""
@@ -243,6 +254,14 @@ def _patch(archive: Archive, chat_id: int, out_dir: Path, name: str, writer: Any
                 writer.patch(batch)
                 batch = []
         lookups.set_batch(())
+        if threads.posts:
+            if not callable(getattr(writer, "patch_comments", None)):
+                raise _Fallback
+            for post in sorted(set(threads.posts.values())):  # each changed comment, read with its thread
+                for rows in archive.iter_comments(chat_id, batch_size, post_id=post):
+                    picked = [r for r in rows if r[1] in threads.posts]
+                    if picked:
+                        writer.patch_comments([(post, m) for m in comment_messages(archive, chat, picked)])
         writer.close()
         ctx._commit()
     return {"fingerprint": fp, "count": count, "last": max_id, "checkpoints": []}

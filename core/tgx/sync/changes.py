@@ -48,6 +48,7 @@ class Applied:
     deleted: int = 0
     changes: list[Change] = field(default_factory=list)
     rescanned: bool = False  # a re-scan changed rows it does not list one by one (changes is partial)
+    touched: list[tuple[int, int]] = field(default_factory=list)  # (chat, id): only views, reactions, counts
     renamed: bool = False  # a sender or chat shows a new name: pages that only name it are stale too
 
     def add(self, other: Applied) -> None:
@@ -55,6 +56,7 @@ class Applied:
         self.edited += other.edited
         self.deleted += other.deleted
         self.changes += other.changes
+        self.touched += other.touched
         self.rescanned = self.rescanned or other.rescanned
         self.renamed = self.renamed or other.renamed
 
@@ -79,7 +81,8 @@ def apply_messages(archive: Archive, chat_id: int, raws: Iterable[Any], entities
             continue  # already applied (a re-run of the same catch-up, or the fetch got it first)
         batch.append(m)
         if old is not None and _same(old, m, counters=False):
-            continue  # views, reactions, reply counts: kept current, not an edit
+            applied.touched.append((chat_id, m.id))  # views, reactions, reply counts: kept current, not an edit
+            continue
         if old is None:
             applied.new += 1
             applied.changes.append(Change("new", chat_id, m.id, m.date))

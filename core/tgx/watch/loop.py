@@ -62,6 +62,7 @@ class ChatWatch:
     deletions: int = 0
     last_update: datetime | None = None
     changed: set[int] | None = field(default_factory=set)  # ids to refresh; None: the whole chat
+    comments: set[int] | None = field(default_factory=set)  # a channel's: its discussion group's changed ids
 
     def add(self, applied: Applied) -> None:
         self.seen += applied.new
@@ -72,8 +73,9 @@ class ChatWatch:
         if applied.rescanned or applied.renamed:
             # which ids a re-scan changed is not known; a new name shows on pages no id names: all of it
             self.changed = None
-        elif self.changed is not None:
+        elif self.changed is not None:  # counters show on the pages too: their ids are refreshed, not counted
             self.changed.update(c.id for c in applied.changes)
+            self.changed.update(i for _chat, i in applied.touched)
 
     def line(self) -> str:
         when = self.last_update.strftime("%H:%M:%S") if self.last_update else "—"
@@ -236,14 +238,19 @@ class Watcher:
         w = self.chats[chat_id]
         w.add(applied)
         channel = self.channel_of.get(chat_id)
-        if channel is not None and channel in self.chats and (applied.new or applied.edited or applied.deleted):
-            self.chats[channel].changed = None  # its comments files and threads
+        if channel is not None and channel in self.chats:  # the comments show with their channel's posts
+            posts = self.chats[channel]
+            if applied.rescanned or posts.comments is None:
+                posts.comments = None
+            else:
+                posts.comments.update(c.id for c in applied.changes)
+                posts.comments.update(i for _chat, i in applied.touched)
         if self.options.on_change is not None:
             for change in applied.changes:
                 self.options.on_change(change)
 
     async def _refresh_changed(self) -> None:
-        dirty = [w for w in self.chats.values() if w.changed is None or w.changed]
+        dirty = [w for w in self.chats.values() if w.changed is None or w.changed or w.comments is None or w.comments]
         if not dirty:
             return
         export = self.export
@@ -257,12 +264,14 @@ class Watcher:
         specs = {n: r.spec for n, r in export.selected.items()}
         for w in dirty:
             changed, w.changed = w.changed, set()
+            comments, w.comments = w.comments, set()
             try:
                 result = self.refresh(self.run.archive, w.peer.id, self.run.out, specs, export.fmt_options,
-                                      changed=changed)
+                                      changed=changed, comments=comments)
             except BaseException:
                 # not refreshed: still to do (with whatever changed meanwhile)
                 w.changed = None if changed is None or w.changed is None else changed | w.changed
+                w.comments = None if comments is None or w.comments is None else comments | w.comments
                 raise
             for name, error in getattr(result, "errors", {}).items():
                 console.error(f"{w.peer.folder_name}: format '{name}' failed: {error}")
@@ -303,7 +312,8 @@ def _only(caught: CatchUp, chat_id: int) -> Applied:
     mine = [c for c in caught.applied.changes if c.chat_id == chat_id]
     return Applied(sum(c.kind == "new" for c in mine), sum(c.kind == "edit" for c in mine),
                    sum(c.kind == "delete" for c in mine), mine, rescanned=caught.applied.rescanned,
-                   renamed=caught.applied.renamed)
+                   renamed=caught.applied.renamed,
+                   touched=[t for t in caught.applied.touched if t[0] == chat_id])
 
 
 def refresh_function() -> Callable[..., Any]:
