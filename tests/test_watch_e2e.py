@@ -333,7 +333,8 @@ def test_watch_a_channel_with_comments_edited_and_deleted_comments_redo_their_po
     got, want = _files(tmp_path / "out" / "talk"), _files(tmp_path / "full" / "talk")
     assert sorted(got) == sorted(want)
     assert [n for n in want if got[n] != want[n] and not n.endswith(".sqlite")] == []
-    assert database(tmp_path / "out" / "talk" / "messages.sqlite") == database(tmp_path / "full" / "talk" / "messages.sqlite")
+    db = "talk/messages.sqlite"
+    assert database(tmp_path / "out" / db) == database(tmp_path / "full" / db)
     comments = {c["id"]: c for c in read_jsonl(tmp_path / "out" / "talk" / "comments.jsonl")}
     for i in edit:
         assert comments[i]["history"] and comments[i]["history"][0]["text"] != comments[i]["text"]
