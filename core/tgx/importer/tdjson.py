@@ -2,11 +2,15 @@
 
 Two shapes: a single chat (``{name, type, id, messages}``) and the whole account (``about``,
 ``personal_information``, ``contacts``, ``frequent_contacts``, ``chats.list[]``,
-``left_chats.list[]``, ...). The file is read with ``ijson`` (its C backend when built), one
-event at a time: only the message being built is in memory, so a 2 GB export reads in flat
-memory. Account-wide peers are yielded as they are met (Telegram Desktop writes them before the
-chats): the logged-in user (``self``), contacts with a ``user_id`` and frequent contacts —
-names only, never a phone number. Each chat is yielded when its ``messages`` array begins
+``left_chats.list[]``, ...). The file is streamed with ``ijson`` (its C backend when built):
+only the message being built is in memory, so a 2 GB export reads in flat memory. The
+structure is walked event by event; a single chat's messages, the rest of its file, are built by
+ijson's C code from a second handle (~2.3x the time ijson alone needs, against ~5x building them
+from events in Python, which an account export's chats still do).
+
+Account-wide peers are yielded as they are met (Telegram Desktop writes them before the chats):
+the logged-in user (``self``), contacts with a ``user_id`` and frequent contacts — names only,
+never a phone number. Each chat is yielded when its ``messages`` array begins
 (Telegram Desktop writes ``name``, ``type``, ``id`` first) with a lazy iterator over it; asking
 for the next item skips whatever the consumer left unread of the chat.
 
@@ -90,15 +94,26 @@ class _Reader:
         except (JSONError, UnicodeDecodeError, ValueError) as exc:
             raise self.error(f"unreadable JSON ({exc})") from None
 
-    def error(self, reason: str) -> ExportError:
-        return ExportError(f"{self.file}: {reason}, after {self.where} (byte ~{self._offset()})",
+    def error(self, reason: str, fh: IO[bytes] | None = None) -> ExportError:
+        return ExportError(f"{self.file}: {reason}, after {self.where} (byte ~{_offset(fh or self.fh)})",
                            hint="is the export complete? Telegram Desktop writes result.json last")
 
-    def _offset(self) -> int:
-        try:
-            return self.fh.tell()
-        except (OSError, ValueError):
-            return 0
+    def objects_at(self, prefix: str) -> Iterator[Any]:
+        """Every value at ``prefix``, built by ijson's C code from a second handle on the file:
+        several times faster than building from events in Python. For a single-chat export,
+        whose messages are the rest of the file."""
+        with self.file.open("rb") as fh:
+            values = _backend.items(fh, prefix, use_float=True)
+            while True:
+                try:
+                    value = next(values)
+                except StopIteration:
+                    return
+                except IncompleteJSONError as exc:
+                    raise self.error(_reason(exc), fh) from None
+                except (JSONError, UnicodeDecodeError, ValueError) as exc:
+                    raise self.error(f"unreadable JSON ({exc})", fh) from None
+                yield value
 
     def value(self, event: str, value: Any) -> Any:
         """The whole value that starts with this event (a scalar, or the map/array it opens)."""
@@ -161,8 +176,8 @@ class _Reader:
             if shape == "chat" and key in ("name", "type", "id"):
                 header[key] = self.value(event, value)
             elif shape == "chat" and key == "messages":
-                yield self._chat(header, event, left=False)
-                self._close_open()
+                yield self._chat(header, event, left=False, prefix="messages.item")
+                return  # Telegram Desktop writes nothing after a single chat's messages
             elif key == "personal_information":
                 peer = self._personal(self.value(event, value))
                 if peer is not None:
@@ -227,7 +242,9 @@ class _Reader:
                 else:
                     self.skip(cevent)
 
-    def _chat(self, header: dict[str, Any], event: str, *, left: bool) -> ImportedChat:
+    def _chat(self, header: dict[str, Any], event: str, *, left: bool, prefix: str | None = None) -> ImportedChat:
+        """The chat whose ``messages`` array just opened; ``prefix``: read them from there by
+        :meth:`objects_at` instead of from this reader's events."""
         td_type, bare, name = header.get("type"), header.get("id"), header.get("name")
         if event != "start_array":
             raise self.error("'messages' is not an array")
@@ -242,7 +259,7 @@ class _Reader:
                         self.self_peer.last_name)
         else:
             peer = Peer(chat_id, kind, title)
-        stream = _ChatStream(self, ChatMessages(peer, {}, self.warn, self.self_id or _self_of(peer)), title)
+        stream = _ChatStream(self, ChatMessages(peer, {}, self.warn, self.self_id or _self_of(peer)), title, prefix)
         self._open = stream
         return ImportedChat(peer, str(td_type), stream.messages(), stream.chat.peers, left=left,
                             source=self.file)
@@ -251,23 +268,22 @@ class _Reader:
 class _ChatStream:
     """The lazy ``messages`` of one chat: the rest of its array, one message object at a time."""
 
-    def __init__(self, source: _Reader, chat: ChatMessages, title: str):
+    def __init__(self, source: _Reader, chat: ChatMessages, title: str, prefix: str | None):
         self.source = source
         self.chat = chat
         self.title = title
+        self.prefix = prefix
         self.done = False  # the array is consumed (read to its end, or skipped by drain)
 
     def messages(self) -> Iterator[ImportedMessage]:
-        reader, chat = self.source, self.chat
+        source, chat = self.source, self.chat
         if self.done:  # the consumer asked only after moving on: nothing of this chat is left
             return
-        for event, value in reader.array():
-            if event != "start_map":
-                reader.skip(event)
-                chat.warn("bad message", f"a message that is a {event}")
+        for obj in self._objects():
+            if not isinstance(obj, dict):
+                chat.warn("bad message", f"a message that is a {type(obj).__name__}")
                 continue
-            obj = reader.value(event, value)
-            reader.where = f"message {obj.get('id')} of chat {self.title!r}"
+            source.where = f"message {obj.get('id')} of chat {self.title!r}"
             imported = chat.read(obj)
             if imported is not None:
                 yield imported
@@ -275,11 +291,26 @@ class _ChatStream:
                 return
         self.done = True
 
+    def _objects(self) -> Iterator[Any]:
+        if self.prefix is not None:
+            yield from self.source.objects_at(self.prefix)
+            return
+        for event, value in self.source.array():
+            yield self.source.value(event, value)
+
     def drain(self) -> None:
         if not self.done:
             self.done = True
-            for event, _value in self.source.array():
-                self.source.skip(event)
+            if self.prefix is None:
+                for event, _value in self.source.array():
+                    self.source.skip(event)
+
+
+def _offset(fh: IO[bytes]) -> int:
+    try:
+        return fh.tell()
+    except (OSError, ValueError):
+        return 0
 
 
 def _reason(exc: Exception) -> str:
