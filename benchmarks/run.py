@@ -895,16 +895,18 @@ def bench_archive(ctx: Ctx) -> None:
 
 
 def bench_refresh(ctx: Ctx) -> None:
-    """``refresh_chat`` after 50 new + 5 edited messages (the last 100), in process, jsonl + csv +
-    txt (continued from a checkpoint) + html + markdown (only the pages / notes that changed; sqlite
-    and json render in full, so they are not in it), on a small and a big
-    chat rendered once before: the refresh must not cost more with the chat's size (target <= 2x)."""
+    """``refresh_chat`` after 50 new + 5 edited messages (the last 100), in process, every built-in
+    format: jsonl + csv + txt + json (continued from a checkpoint), html + markdown (only the pages /
+    notes that changed), sqlite (the changed rows patched in place), on a small and a big chat
+    rendered once before: the refresh must not cost more with the chat's size (target <= 2x)."""
     from datetime import UTC, datetime, timedelta
 
     import tgx_csv
     import tgx_html
+    import tgx_json
     import tgx_jsonl
     import tgx_markdown
+    import tgx_sqlite
     import tgx_txt
     from tgx.archive.store import Archive
     from tgx.model import Message, Peer
@@ -913,7 +915,8 @@ def bench_refresh(ctx: Ctx) -> None:
     s = ctx.sizes
     formats = {spec.name: spec for spec in (tgx_jsonl.tgx_register_formats(), tgx_csv.tgx_register_formats(),
                                             tgx_txt.tgx_register_formats(), tgx_html.tgx_register_formats(),
-                                            tgx_markdown.tgx_register_formats())}
+                                            tgx_markdown.tgx_register_formats(), tgx_json.tgx_register_formats(),
+                                            tgx_sqlite.tgx_register_formats())}
     t0 = datetime(2024, 1, 1, tzinfo=UTC)
     chat_id = -1000000000099
 
@@ -953,7 +956,7 @@ def bench_refresh(ctx: Ctx) -> None:
     finally:
         small[0].close()
         big[0].close()
-    paired_row(ctx, "refresh", f"refresh jsonl+csv+txt+html+md, 50 new + 5 edited: {s.refresh_big:,} vs "
+    paired_row(ctx, "refresh", f"refresh of all 7 formats, 50 new + 5 edited: {s.refresh_big:,} vs "
                f"{s.refresh_small:,} msgs (in process)", [t * 1000 for t in cand], [t * 1000 for t in base], 2.0,
                unit="ms", higher_is_better=False,
                extra=f"full render of {s.refresh_big:,}: {big[2][1] * 1000:.0f} ms")
