@@ -100,12 +100,13 @@ def content_changed(old: bytes, new: bytes) -> bool:
 
 
 def text_changed(old: bytes, new: bytes) -> bool:
-    """Whether record ``new`` says another text (or entities) than ``old``: the comparison of an
-    imported record with Telegram's own, whose media details an export does not carry."""
+    """Whether record ``new`` says another text than ``old``: the comparison of an imported record
+    with Telegram's own. An export carries neither media details nor overlapping entities (its
+    text_entities are flat), so those differ without an edit; a real edit also moves ``edit_date``,
+    which the caller compares."""
     if _content(old) == _content(new):
         return False
-    a, b = orjson.loads(old), orjson.loads(new)
-    return (a.get("text") or "", a.get("entities") or []) != (b.get("text") or "", b.get("entities") or [])
+    return (orjson.loads(old).get("text") or "") != (orjson.loads(new).get("text") or "")
 
 
 def version_record(record: bytes) -> bytes:

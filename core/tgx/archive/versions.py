@@ -10,7 +10,7 @@ or repeated fetch of the same batch adds nothing.
 
 Imported rows (schema 6, ``tgx import``): a Telegram Desktop export carries less than Telegram
 (no file ids, no DC, other media details), so when Telegram's own row replaces an imported one
-only a change of text, entities or edit date is a new version (:func:`~tgx.archive.records.text_changed`);
+only a change of text or edit date is a new version (:func:`~tgx.archive.records.text_changed`);
 and an import that is older than what the archive holds is kept as a version in its place in
 time (:func:`insert_version`), the row left as it is.
 """
