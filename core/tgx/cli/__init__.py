@@ -50,8 +50,8 @@ PIPE_CLOSED = 141  # stdout's reader went away (`tgx --help | head`): 128 + SIGP
 
 # Core command groups, one module each in tgx.cli, imported lazily by name. A module that does
 # not exist (yet) is skipped silently; one that fails to import is a warning.
-COMMAND_MODULES = ["plugins", "login", "chats", "topics", "formats", "export", "watch", "render", "verify", "demo",
-                   "encoders", "metrics", "doctor"]
+COMMAND_MODULES = ["plugins", "login", "chats", "topics", "formats", "export", "watch", "import_", "render", "verify",
+                   "demo", "encoders", "metrics", "doctor"]
 
 HELP = """Export Telegram history — channels, groups, private chats, forum topics — with media,
 into JSONL, Telegram-Desktop JSON, HTML, Markdown, CSV or SQLite. Resumable; extensible with plugins.

@@ -34,8 +34,6 @@ async def render_archive(state: AppState, out: Path, formats: list[str], chats: 
     (the engine aborts the writer and keeps the files rendered before) and a full disk (exit 7)."""
     from tgx.archive.lock import hold_output_async
     from tgx.archive.store import STATE_DIR, Archive
-    from tgx.cli.interrupt import guarded_render
-    from tgx.render.engine import render_chat
     from tgx.render.selection import format_options, select_formats
     from tgx.telegram.peers import parse_chat
 
@@ -45,7 +43,6 @@ async def render_archive(state: AppState, out: Path, formats: list[str], chats: 
     selected = select_formats(state.pm, formats)
     fmt_options = format_options(selected, state.config, options)
     specs = {n: r.spec for n, r in selected.items()}
-    render = guarded_render(render_chat)
     failures = 0
     async with hold_output_async(out, "render", wait_s=wait_lock):
         with Archive.open(out) as archive:
@@ -60,15 +57,28 @@ async def render_archive(state: AppState, out: Path, formats: list[str], chats: 
                         raise UsageError(f"chat {arg} is not in this archive",
                                          hint="archived chats: " + ", ".join(p.folder_name for p in known))
                     wanted += match
-            for peer in wanted:
-                result = render(archive, peer.id, out, specs, fmt_options)
-                for name, error in result.errors.items():
-                    failures += 1
-                    console.error(f"{peer.folder_name}: format '{name}' failed: {error}")
-                done = [name for name in selected if name not in result.errors]
-                if done and not quiet:
-                    console.info(f"{peer.title}: rendered {', '.join(done)} into {out / peer.folder_name}")
+            failures = render_chats(archive, out, wanted, specs, fmt_options, quiet=quiet)
     return ExitCode.FAILURE if failures else ExitCode.OK
+
+
+def render_chats(archive: Any, out: Path, chats: list[Peer], specs: dict[str, Any], fmt_options: Any, *,
+                 quiet: bool = False) -> int:
+    """Render ``chats`` of an open archive (OUT locked by the caller) with the selected formats'
+    ``specs``: what ``tgx render`` does, and ``tgx import`` after it. Returns the failed formats."""
+    from tgx.cli.interrupt import guarded_render
+    from tgx.render.engine import render_chat
+
+    render = guarded_render(render_chat)
+    failures = 0
+    for peer in chats:
+        result = render(archive, peer.id, out, specs, fmt_options)
+        for name, error in result.errors.items():
+            failures += 1
+            console.error(f"{peer.folder_name}: format '{name}' failed: {error}")
+        done = [name for name in specs if name not in result.errors]
+        if done and not quiet:
+            console.info(f"{peer.title}: rendered {', '.join(done)} into {out / peer.folder_name}")
+    return failures
 
 
 def register(app: typer.Typer, pm: pluggy.PluginManager) -> None:
@@ -104,4 +114,4 @@ def register(app: typer.Typer, pm: pluggy.PluginManager) -> None:
     app.command("render", help=RENDER_HELP)(render)
 
 
-__all__ = ["register", "render_archive"]
+__all__ = ["register", "render_archive", "render_chats"]

@@ -1,0 +1,213 @@
+"""``tgx import``: a Telegram Desktop export (JSON or HTML) into an archive, then rendered offline.
+
+The order is what keeps OUT whole on bad input: the export is read through once first, writing
+nothing (:func:`tgx.importer.stage.check_export`: a truncated file, something that is not an
+export, a ``--chat-id`` it does not hold end the command here, with one line and OUT untouched);
+only then is OUT locked, the archive written (:func:`tgx.importer.stage.import_items`) and the
+formats rendered as ``tgx render`` renders them (:func:`tgx.cli.render.render_chats`).
+"""
+
+from __future__ import annotations
+
+import inspect
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pluggy
+import typer
+
+from tgx import console
+from tgx.cli import AppState, get_state
+from tgx.cli.options import option_parameter, plugin_option_specs, py_name, split_formats, verbose_option
+from tgx.errors import ExitCode, TgxError, UsageError
+
+IMPORT_HELP = """Import a Telegram Desktop export into OUT: its chats become archived chats, rendered into every
+format (--format), and `tgx export CHAT --out OUT` later continues them online.
+
+PATH is the export's folder, its result.json (a chat or the whole account, JSON) or its
+messages.html (HTML). Files are copied into OUT/<chat>/media/ (--link: hard-linked), each
+distinct file once. Running it again changes nothing; an interrupted import is finished by
+running it again; a second, overlapping export of the same chat merges (the newer version of
+each message wins, the older is kept as a version). See docs/import.md."""
+
+READERS = {"json": ("tgx.importer.tdjson", "read_json_export"), "html": ("tgx.importer.tdhtml", "read_html_export")}
+
+
+def locate(path: Path) -> tuple[str, Path, Path]:
+    """``(kind, what the reader reads, the export folder)`` for PATH; one line when it is not an export."""
+    if not path.exists():
+        raise UsageError(f"{path} does not exist")
+    if path.is_dir():
+        if (path / "result.json").is_file():
+            return "json", path / "result.json", path
+        if (path / "messages.html").is_file() or (path / "export_results.html").is_file() \
+                or (path / "lists" / "chats.html").is_file():
+            return "html", path, path
+        raise UsageError(f"{path} is not a Telegram Desktop export (no result.json or messages.html in it)",
+                         hint="point at the folder Telegram Desktop wrote, or at its result.json / messages.html")
+    suffix = path.suffix.lower()
+    if suffix == ".json":
+        return "json", path, path.parent
+    if suffix in (".html", ".htm"):
+        return "html", path, path.parent
+    raise UsageError(f"{path} is not a Telegram Desktop export (expected result.json or messages.html)")
+
+
+def reader(kind: str) -> Callable[..., Iterator[Any]]:
+    import importlib
+
+    module, name = READERS[kind]
+    try:
+        return getattr(importlib.import_module(module), name)
+    except (ImportError, AttributeError):
+        raise UsageError(f"this tgx cannot read Telegram Desktop's {kind.upper()} exports yet") from None
+
+
+def _unreadable(path: Path, exc: BaseException) -> UsageError:
+    """A reader's failure as one line (a reader's own TgxError is passed through by the caller)."""
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return UsageError(f"{path} is not a readable Telegram Desktop export: {text}",
+                      hint="a truncated result.json (an export interrupted, a copy cut short) cannot be imported")
+
+
+def read_through(kind: str, source: Path, check: Callable[[Iterator[Any]], Any], warn: Callable[[str, str], None]
+                 ) -> Any:
+    """Run ``check`` over the reader's items, every failure of the reader as one line."""
+    read = reader(kind)
+    try:
+        return check(read(source, warn))
+    except TgxError:
+        raise
+    except (KeyboardInterrupt, MemoryError):
+        raise
+    except Exception as exc:  # noqa: BLE001 - whatever a reader of untrusted input raises: one line
+        raise _unreadable(source, exc) from None
+
+
+async def import_export(state: AppState, path: Path, out: Path, formats: list[str], options: dict[str, Any], *,
+                        link: bool = False, chat_ids: list[int] | None = None, json_output: bool = False,
+                        quiet: bool = False, wait_lock: float = 0.0) -> int:
+    """The command (a coroutine so that :func:`~tgx.cli.interrupt.run_cli` handles SIGINT/SIGTERM)."""
+    from tgx.archive.lock import hold_output_async
+    from tgx.archive.store import Archive
+    from tgx.cli.interrupt import sync_section
+    from tgx.cli.render import render_chats
+    from tgx.export.conductor import prepare_out_dir
+    from tgx.importer.stage import Warnings, check_export, import_items
+    from tgx.metrics.progress import ExportProgress
+    from tgx.render.selection import format_options, select_formats
+
+    kind, source, root = locate(path)
+    selected = select_formats(state.pm, formats)  # an unknown format: before anything is read
+    fmt_options = format_options(selected, state.config, options)
+    specs = {n: r.spec for n, r in selected.items()}
+    wanted = list(chat_ids or [])
+    warnings = Warnings()
+    started = time.perf_counter()
+    with sync_section():
+        check = read_through(kind, source, lambda items: check_export(items, chat_ids=wanted), warnings)
+    checked = time.perf_counter() - started
+    totals = {chat_id: n for chat_id, _title, n in check.chats}
+    out = prepare_out_dir(out)
+    exported_at = int(source.stat().st_mtime)
+    failures = 0
+    async with hold_output_async(out, "import", wait_s=wait_lock):
+        with Archive.open(out) as archive, ExportProgress(quiet=quiet or json_output) as progress:
+            def on_chat(chat: Any) -> None:
+                progress.add_chat(chat.folder, 0)
+
+            def on_batch(chat: Any, n: int) -> None:
+                progress.advance(chat.folder, n, totals.get(chat.peer.id))
+
+            with sync_section():
+                result = read_through(kind, source, lambda items: import_items(
+                    archive, out, items, root=root, exported_at=exported_at, link=link, chat_ids=wanted,
+                    warn=warnings, on_chat=on_chat, on_batch=on_batch), lambda _k, _d: None)
+                imported = time.perf_counter() - started - checked
+                progress.finish()
+                chats = [archive.chat(c.peer.id) or c.peer for c in result.chats]
+                failures = render_chats(archive, out, chats, specs, fmt_options, quiet=quiet or json_output)
+    for line in warnings.lines():
+        console.warn(line)
+    files = result.files
+    if json_output:
+        console.print_json({
+            "out": str(out), "source": str(source), "kind": kind,
+            "chats": [c.to_dict() for c in result.chats], "peers": result.peers,
+            "files": {"copied": files.copied, "linked": files.linked, "deduped": files.deduped,
+                      "missing": files.missing, "refused": files.refused, "bytes": files.bytes},
+            "warnings": warnings.counts(),
+            "seconds": {"check": round(checked, 3), "import": round(imported, 3)},
+            "exit_code": int(ExitCode.FAILURE if failures else ExitCode.OK),
+        })
+    elif not quiet:
+        for c in result.chats:
+            n = c.counts
+            console.info(f"{c.peer.title or c.folder}: {c.messages:,} messages read: {n.new:,} new, "
+                         f"{n.replaced:,} newer than the archive's, {n.unchanged:,} unchanged, {n.older:,} older "
+                         f"({n.versions:,} kept as versions) → {out / c.folder}")
+        console.info(f"files: {files.copied + files.linked:,} placed ({files.linked:,} linked), {files.deduped:,} "
+                     f"already there, {files.missing:,} not in the export, {files.refused:,} refused")
+    return ExitCode.FAILURE if failures else ExitCode.OK
+
+
+def _chat_id(value: str) -> int:
+    try:
+        return int(value)
+    except ValueError:
+        raise UsageError(f"--chat-id {value!r} is not a chat id (a number such as -1001234567890)") from None
+
+
+def register(app: typer.Typer, pm: pluggy.PluginManager) -> None:
+    plugin_opts = plugin_option_specs(pm, sinks=False)  # import runs no metrics sink
+
+    def import_command(ctx: typer.Context, **values: Any) -> None:
+        state = get_state(ctx)
+        from tgx.cli.export import _out_dir
+        from tgx.cli.interrupt import run_cli
+
+        defaults = state.config.export
+        formats = split_formats(values["format"] or [defaults.get("format", "jsonl")])
+        options = {o.name: values[py_name(o.name)] for o in plugin_opts}
+        code = run_cli(import_export(
+            state, values["path"], _out_dir(values["out"], defaults), formats, options, link=values["link"],
+            chat_ids=[_chat_id(v) for v in values["chat_id"] or []], json_output=values["json_output"],
+            quiet=values["quiet"], wait_lock=values["wait_lock"]))
+        if code != ExitCode.OK:
+            raise typer.Exit(code)
+
+    P = inspect.Parameter
+    import_command.__signature__ = inspect.Signature([  # type: ignore[attr-defined]
+        P("ctx", P.POSITIONAL_OR_KEYWORD, annotation=typer.Context),
+        P("path", P.POSITIONAL_OR_KEYWORD, annotation=Path, default=typer.Argument(
+            ..., metavar="PATH", help="The export's folder, its result.json or its messages.html.")),
+        P("out", P.KEYWORD_ONLY, annotation=str | None, default=typer.Option(
+            None, "--out", "-o", metavar="DIR",
+            help="Output directory, new or of earlier exports (default: out in tgx.toml's export table, "
+                 "else ./tgx-export).")),
+        P("format", P.KEYWORD_ONLY, annotation=list[str] | None, default=typer.Option(
+            None, "--format", "-f", metavar="FORMATS",
+            help="Formats to render, comma-separated or repeated (see `tgx formats`). Default: jsonl.")),
+        P("link", P.KEYWORD_ONLY, annotation=bool, default=typer.Option(
+            False, "--link", help="Hard-link the export's files into OUT instead of copying them (same file "
+                                  "system; copied where linking is not possible).")),
+        P("chat_id", P.KEYWORD_ONLY, annotation=list[str] | None, default=typer.Option(
+            None, "--chat-id", metavar="ID",
+            help="Only the chat with this marked id (repeatable); for an export that does not name its "
+                 "chat's id (HTML of one chat), the id to give it.")),
+        P("wait_lock", P.KEYWORD_ONLY, annotation=float, default=typer.Option(
+            0.0, "--wait-lock", metavar="SECONDS", min=0,
+            help="If another tgx process is writing OUT, wait up to SECONDS for it (default: fail at once).")),
+        P("quiet", P.KEYWORD_ONLY, annotation=bool, default=typer.Option(
+            False, "--quiet", "-q", help="No progress display and no summary.")),
+        P("json_output", P.KEYWORD_ONLY, annotation=bool, default=typer.Option(
+            False, "--json", help="Print a machine-readable result on stdout.")),
+        P("verbose", P.KEYWORD_ONLY, annotation=int, default=verbose_option()),
+        *(option_parameter(o) for o in plugin_opts),
+    ])
+    app.command("import", help=IMPORT_HELP)(import_command)
+
+
+__all__ = ["import_export", "locate", "register"]
