@@ -117,6 +117,7 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "max_flood_wait": Key("a number of seconds (0 or more)", _number(0.0)),
         "metrics_interval": Key("a number of seconds above 0", _number(0.0, above=True)),
         "comments": Key("true or false", _flag),
+        "refetch_imported": Key("true or false", _flag),
     },
 }
 CORE_KEYS: dict[str, set[str]] = {table: set(keys) for table, keys in SCHEMA.items()}

@@ -100,6 +100,8 @@ def export_request_from_cli(state: AppState, values: dict[str, Any], plugin_opts
         takeout=values["takeout"] or values["takeout_fallback"],
         takeout_fallback=values["takeout_fallback"],
         refresh_edits=values["refresh_edits"],
+        refetch_imported=bool(values.get("refetch_imported") if values.get("refetch_imported") is not None
+                              else defaults.get("refetch_imported", False)),
         comments=bool(pick("comments", False)),
         topics=values["topic"] or (),
         wait_lock=values["wait_lock"],
@@ -211,6 +213,11 @@ def export_parameters(plugin_opts: list[OptionSpec], *, leave_out: frozenset[str
             None, "--refresh-edits", metavar="DAYS", min=1,
             help="Re-check the last DAYS days (up to the newest archived message; 7 is typical) "
                  "for edits and deletions.")),
+        P("refetch_imported", P.KEYWORD_ONLY, annotation=bool | None, default=typer.Option(
+            None, "--refetch-imported/--no-refetch-imported",
+            help="Fetch again the messages `tgx import` archived from a Telegram Desktop export, replacing "
+                 "them with Telegram's versions (views, reactions, files an export lacks). Default: "
+                 "refetch_imported in tgx.toml's export table, else off.")),
         P("comments", P.KEYWORD_ONLY, annotation=bool | None, default=typer.Option(
             None, "--comments/--no-comments",
             help="Also export the comments of channel posts, from the channel's discussion group "

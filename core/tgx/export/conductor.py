@@ -69,6 +69,7 @@ class ExportRequest:
     takeout: bool = False  # fetch history in a takeout session (tgx.telegram.takeout)
     takeout_fallback: bool = False  # TAKEOUT_INIT_DELAY: warn and go on without takeout
     refresh_edits: int | None = None  # re-check the last N days for edits/deletions (tgx.fetch.resync)
+    refetch_imported: bool = False  # fetch again what `tgx import` archived (tgx.fetch.imported)
     comments: bool = False  # also the comments of channel posts (tgx.threads.comments)
     topics: Sequence[str] = ()  # --topic: only these topics of the forum (ids or titles; tgx.threads.topics)
     all_dialogs: bool = False  # also export every dialog of the account (tgx.telegram.dialogs)
@@ -326,6 +327,11 @@ class ExportRun:
                                             self_id=adapter.self_id(run.client))
             if caught.how in ("difference", "rescan"):
                 run.progress.stage(caught.summary(label))
+        released: list[tuple[int, int]] = []
+        if self.req.refetch_imported:
+            from tgx.fetch.imported import release_imported
+
+            released = release_imported(run.archive, rp.peer.id)  # its imported runs become gaps
         fetcher = HistoryFetcher(run, rp.peer.id, rp.input_peer, options=self.req.fetch, label=label,
                                  on_progress=lambda n, total: run.progress.advance(label, n, total),
                                  decoder=self.decoder, on_chat=on_chat, archived=archived,
@@ -334,6 +340,12 @@ class ExportRun:
             result = await fetcher.run()
         finally:
             pages.append(fetcher.result.pages)
+        if released:
+            from tgx.fetch.imported import mark_gone
+
+            gone = mark_gone(run.archive, rp.peer.id, released)
+            run.progress.stage(f"{label}: imported messages fetched again from Telegram"
+                               + (f"; {gone:,} no longer exist there (flagged deleted)" if gone else ""))
         if self.req.refresh_edits:
             await refresh_recent(run, rp.peer.id, rp.input_peer, days=self.req.refresh_edits, label=label,
                                  note=run.progress.stage)
