@@ -139,3 +139,38 @@ def test_a_refresh_naming_no_comment_writes_nothing_and_the_next_one_catches_up(
     assert seen == []
     refresh(a, out, comments=[106])
     assert_same_as_full(a, out, tmp)
+
+
+def test_the_comment_files_continue_from_the_changed_comments_post(tmp_path, monkeypatch):
+    """comments.jsonl and comments.csv are in (post_id, id) order: a comment changed under the newer
+    post re-streams from there (a batch back at most), not the 300 comments under the older one;
+    with no comment changed they are not touched at all."""
+    a = build(tmp_path)
+    a.upsert_batch(GROUP.id, [comment(1000 + j, 3) for j in range(300)])
+    out = tmp_path / "out"
+    names = {n: FORMATS[n] for n in ("jsonl", "csv")}
+    assert render_chat(a, CHANNEL.id, out, names, OPTIONS, batch_size=50).ok
+    streamed = [0]
+    real = a.iter_comments
+
+    def counting(*args, **kw):
+        for rows in real(*args, **kw):
+            if kw.get("post_id") is None:
+                streamed[0] += len(rows)
+            yield rows
+
+    monkeypatch.setattr(a, "iter_comments", counting)
+    a.upsert_batch(GROUP.id, [comment(201, 95, "edited late", edit_date=T0 + timedelta(days=30))])
+    result = refresh_chat(a, CHANNEL.id, out, names, OPTIONS, comments=[201], batch_size=50)
+    assert result.ok, result.errors
+    assert 0 < streamed[0] <= 2 * (50 + 3)  # per format: the checkpoint's batch and post 95's thread
+    before = mtimes(out)
+    a.upsert_batch(CHANNEL.id, [Message(CHANNEL.id, 121, T0 + timedelta(hours=121), "post 121")])
+    streamed[0] = 0
+    assert refresh_chat(a, CHANNEL.id, out, names, OPTIONS, changed=[121], comments=[], batch_size=50).ok
+    assert streamed[0] == 0
+    assert {f for f in written_since(out, before) if f.startswith("comments")} == set()
+    fresh = tmp_path / "fresh"
+    render_chat(a, CHANNEL.id, fresh, names, OPTIONS, batch_size=50)
+    assert files_of(out) == files_of(fresh)
+    a.close()

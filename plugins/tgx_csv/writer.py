@@ -62,10 +62,14 @@ class CsvWriter:
         self._comments_csv: Any = None
 
     def _open_csv(self, relpath: str, columns: Sequence[str] | None) -> tuple[IO[str], Any]:
-        """``columns``: the header row to write; None when continuing a file (BOM and header are in)."""
+        """``columns``: the header row to write; None when continuing a file (BOM and header are
+        in) — as is a file ``ctx.open`` hands over continued (positioned past its start)."""
+        raw = self.ctx.open(relpath, "wb")
+        if raw.tell():
+            columns = None
         encoding = "utf-8-sig" if self.bom and columns is not None else "utf-8"
         # errors="replace": a lone surrogate (never from Telegram; a damaged archive) becomes "?"
-        fh = io.TextIOWrapper(self.ctx.open(relpath, "wb"), encoding=encoding, errors="replace", newline="")
+        fh = io.TextIOWrapper(raw, encoding=encoding, errors="replace", newline="")
         out = csv.writer(fh, lineterminator="\r\n", quoting=csv.QUOTE_MINIMAL)
         if columns is not None:
             out.writerow(columns)
@@ -76,8 +80,9 @@ class CsvWriter:
 
     def checkpoint(self) -> None:
         """Refresh capability: rows depend on their message alone; flushed for the engine's offset."""
-        if self._file is not None:
-            self._file.flush()
+        for fh in (self._file, self._comments_file):
+            if fh is not None:
+                fh.flush()
         return None
 
     def resume(self, state: object) -> bool:

@@ -1001,10 +1001,11 @@ class Archive:
                 out[thread] = None
         return out
 
-    def iter_comments(self, channel_id: int, batch_size: int = 1000, *, post_id: int | None = None
-                      ) -> Iterator[list[tuple[int, int, bytes, int]]]:
+    def iter_comments(self, channel_id: int, batch_size: int = 1000, *, post_id: int | None = None,
+                      after: tuple[int, int] | None = None) -> Iterator[list[tuple[int, int, bytes, int]]]:
         """The channel's archived comments, ``(post_id, id, record, deleted)`` rows in ascending
-        ``(post_id, id)`` order (``post_id``: only that post's), ``batch_size`` at a time, keyset-paged.
+        ``(post_id, id)`` order (``post_id``: only that post's; ``after``: those after that key),
+        ``batch_size`` at a time, keyset-paged.
         Each record is exact (``deleted``, ``deleted_at``, ``history`` as ``Message.to_dict()``
         writes them: :meth:`_exact`); a comment that cannot be read is left out (the discussion
         group's own render reports it)."""
@@ -1015,7 +1016,7 @@ class Archive:
         if post_id is not None:
             where += " AND r.post_id = ?"
         sql = _COMMENTS + where + " ORDER BY r.post_id, t.id LIMIT ?"
-        last = (-(2**63), -(2**63))
+        last = after if after is not None else (-(2**63), -(2**63))
         while True:
             args = (*params, *last) + ((post_id,) if post_id is not None else ()) + (batch_size,)
             rows = self._all(sql, args)

@@ -415,8 +415,10 @@ def patchable(writer: object) -> bool:
     return callable(getattr(writer, "patch_open", None)) and callable(getattr(writer, "patch", None))
 
 
-def record_checkpoint(writer: Any, ctx: ChatRenderContext, index: int, after: int | None) -> dict[str, Any]:
-    """Where a refresh could continue: ``index`` messages written, the last ``after``."""
+def record_checkpoint(writer: Any, ctx: ChatRenderContext, index: int,
+                      after: int | list[int] | None) -> dict[str, Any]:
+    """Where a refresh could continue: ``index`` messages written, the last ``after`` (a comment
+    checkpoint: its ``[post_id, id]``)."""
     state = writer.checkpoint()  # the writer flushes what it wrapped around ctx.open's files
     return {"index": index, "after": after, "offsets": ctx._offsets(), "state": state}
 
@@ -505,15 +507,20 @@ def _comment_records(rows: Sequence[tuple[int, int, bytes, int]], messages: Sequ
     return out
 
 
+def takes_comments(writer: object) -> bool:
+    return callable(getattr(writer, "write_comment_records", None)) or callable(getattr(writer, "write_comments", None))
+
+
 def _write_comments(archive: Archive, chat: Peer, active: Mapping[str, tuple[FormatWriter, ChatRenderContext]],
-                    batch_size: int, fail: Any, seconds: Mapping[str, FormatResult]) -> None:
-    """Stream a channel's comments, ascending ``(post_id, id)``, to the writers that take them
-    (``write_comments`` / ``write_comment_records``), after its messages."""
-    takers = {name: w for name, (w, _ctx) in active.items()
-              if callable(getattr(w, "write_comment_records", None)) or callable(getattr(w, "write_comments", None))}
+                    batch_size: int, fail: Any, seconds: Mapping[str, FormatResult], *,
+                    after: tuple[int, int] | None = None, on_batch: Any = None) -> None:
+    """Stream a channel's comments, ascending ``(post_id, id)`` (``after``: from that key on), to
+    the writers that take them (``write_comments`` / ``write_comment_records``), after its
+    messages; ``on_batch(name, key)`` after each batch a writer took (a refresh checkpoint)."""
+    takers = {name: w for name, (w, _ctx) in active.items() if takes_comments(w)}
     if not takers:
         return
-    for rows in archive.iter_comments(chat.id, batch_size):
+    for rows in archive.iter_comments(chat.id, batch_size, after=after):
         messages = comment_messages(archive, chat, rows)
         records = None
         for name, writer in list(takers.items()):
@@ -531,6 +538,8 @@ def _write_comments(archive: Archive, chat: Peer, active: Mapping[str, tuple[For
             except Exception as exc:  # noqa: BLE001
                 fail(name, active[name][1], writer, exc)
             seconds[name].seconds += time.perf_counter() - started
+            if on_batch is not None and name in active and rows:
+                on_batch(name, [rows[-1][0], rows[-1][1]])
 
 
 def _format_options(spec: FormatSpec, given: Mapping[str, Any] | None) -> Mapping[str, Any]:
@@ -572,6 +581,7 @@ def render_chat(archive: Archive, chat_id: int, out_dir: Path | str, formats: Ma
     active: dict[str, tuple[FormatWriter, ChatRenderContext]] = {}
     by_records: set[str] = set()  # active writers that take records (write_records) over messages
     checkpoints: dict[str, list[dict[str, Any]]] = {}  # resumable writers: where a refresh may continue
+    comment_cps: dict[str, list[dict[str, Any]]] = {}  # ... their comment files (``after``: [post, id])
     prints: dict[str, str] = {}
     parts: dict[str, list[Any]] = {}  # paged writers: the parts a refresh may render again alone
     perf = time.perf_counter
@@ -660,7 +670,17 @@ def render_chat(archive: Archive, chat_id: int, out_dir: Path | str, formats: Ma
                             fail(name, ctx, writer, exc)
             lookups.set_batch(())
             if active and lookups.has_comments:
-                _write_comments(archive, chat, active, batch_size, fail, result.formats)
+                def comment_checkpoint(name: str, key: list[int] | None) -> None:
+                    if name in checkpoints and name in active:
+                        writer, ctx = active[name]
+                        try:
+                            comment_cps.setdefault(name, []).append(record_checkpoint(writer, ctx, 0, key))
+                        except Exception as exc:  # noqa: BLE001
+                            fail(name, ctx, writer, exc)
+
+                for name in [n for n in checkpoints if n in active and takes_comments(active[n][0])]:
+                    comment_checkpoint(name, None)
+                _write_comments(archive, chat, active, batch_size, fail, result.formats, on_batch=comment_checkpoint)
         for name, (writer, ctx) in list(active.items()):
             started = perf()
             try:
@@ -685,7 +705,8 @@ def render_chat(archive: Archive, chat_id: int, out_dir: Path | str, formats: Ma
     remove_superseded_files(out_dir, chat, chat_dir, result)
     save_refresh_entries(out_dir, chat_dir, chat_id, result,
                          {name: {"fingerprint": fp, "count": result.message_count, "last": last,
-                                 "checkpoints": checkpoints.get(name, []), "parts": parts.get(name)}
+                                 "checkpoints": checkpoints.get(name, []), "parts": parts.get(name),
+                                 "comment_checkpoints": comment_cps.get(name)}
                           for name, fp in prints.items()})
     return result
 

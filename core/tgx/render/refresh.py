@@ -51,6 +51,7 @@ from tgx.render.engine import (
     render_chat,
     resumable,
     save_refresh_entries,
+    takes_comments,
     write_topics,
 )
 from tgx.render.refresh_state import fingerprint, load_state, save_state, valid_entry
@@ -135,9 +136,10 @@ def refresh_chat(archive: Archive, chat_id: int, out_dir: Path | str, formats: M
                                        lookups, batch_size, fp, count, max_id)
                 files = ctx.files
             elif (first is not None or threads.posts) and resumable(writer) and entry["checkpoints"]:
-                entries[name] = _continue(archive, chat_id, out_dir, name, writer, ctx, entry,
-                                          _start(entry, first), state, lookups, batch_size, fp, count)
-                files = ctx.files
+                kept: list[str] = []
+                entries[name] = _continue(archive, chat_id, out_dir, name, writer, ctx, entry, _start(entry, first),
+                                          threads, state, lookups, batch_size, fp, count, kept)
+                files = sorted({*ctx.files, *kept})
             else:  # not continuable, or the archive moved without saying which ids
                 full[name] = spec
                 continue
@@ -178,9 +180,10 @@ def _changed_threads(archive: Archive, chat_id: int, comments: Iterable[int] | N
 
 
 def _continue(archive: Archive, chat_id: int, out_dir: Path, name: str, writer: Any, ctx: ChatRenderContext,
-              entry: Mapping[str, Any], cp: Mapping[str, Any], state: dict[str, Any], lookups: _ChatLookups,
-              batch_size: int, fp: str, count: int) -> dict[str, Any]:
-    """Continue one resumable format from checkpoint ``cp``; its new refresh entry."""
+              entry: Mapping[str, Any], cp: Mapping[str, Any], threads: _Threads, state: dict[str, Any],
+              lookups: _ChatLookups, batch_size: int, fp: str, count: int, kept: list[str]) -> dict[str, Any]:
+    """Continue one resumable format from checkpoint ``cp`` (its comment files from their own
+    checkpoint); its new refresh entry. ``kept`` gets the files it left as they are."""
     state.pop(name, None)
     save_state(out_dir, chat_id, state)  # dropped before a file is touched: a crash means a full render
     ctx._resume = cp["offsets"]
@@ -206,15 +209,53 @@ def _continue(archive: Archive, chat_id: int, out_dir: Path, name: str, writer: 
         lookups.set_batch(())
         if index != count:  # an id the caller did not name came in below the checkpoint, or a row is unreadable
             raise _Fallback
-        failed: list[BaseException] = []
-        if lookups.has_comments:
-            _write_comments(archive, chat, {name: (writer, ctx)}, batch_size,
-                            lambda *args: failed.append(args[3]), {name: FormatResult(name)})
-        if failed:
-            raise _Fallback from failed[0]
+        comment_cps: list[dict[str, Any]] | None = None
+        if lookups.has_comments and takes_comments(writer):
+            comment_cps = _continue_comments(archive, name, writer, ctx, entry, cp, threads, batch_size, kept)
         writer.close()
         ctx._commit()
-    return {"fingerprint": fp, "count": count, "last": after, "checkpoints": cps}
+    return {"fingerprint": fp, "count": count, "last": after, "checkpoints": cps, "comment_checkpoints": comment_cps}
+
+
+def _continue_comments(archive: Archive, name: str, writer: Any, ctx: ChatRenderContext,
+                       entry: Mapping[str, Any], cp: Mapping[str, Any], threads: _Threads, batch_size: int,
+                       kept: list[str]) -> list[dict[str, Any]]:
+    """A channel's comment files, continued from the last comment checkpoint before the first
+    changed comment (in ``(post_id, id)`` order): the comments after it are streamed again; with
+    none changed, the files stay as they are. ``kept`` gets the files left untouched."""
+    cps = entry.get("comment_checkpoints") or []
+    first = min(((post, cid) for cid, post in threads.posts.items()), default=None)
+    start: Mapping[str, Any] | None = None
+    for c in cps:
+        if c["after"] is None or first is None or tuple(c["after"]) < first:
+            start = c
+        else:
+            break
+    resumed: dict[str, int] = {}
+    if start is not None and start["after"] is not None:
+        resumed = {rel: off for rel, off in start["offsets"].items() if rel not in cp["offsets"]}
+        assert ctx._resume is not None
+        ctx._resume = {**ctx._resume, **resumed}
+    if resumed and start is not None:
+        mine = list(cps[:cps.index(start) + 1])
+        after = (start["after"][0], start["after"][1])
+    else:  # from the first comment: the files are new
+        mine, after = [record_checkpoint(writer, ctx, 0, None)], None
+    failed: list[BaseException] = []
+
+    def checkpoint(_name: str, key: list[int] | None) -> None:
+        mine.append(record_checkpoint(writer, ctx, 0, key))
+
+    _write_comments(archive, ctx.chat, {name: (writer, ctx)}, batch_size, lambda *args: failed.append(args[3]),
+                    {name: FormatResult(name)}, after=after, on_batch=checkpoint)
+    if failed:
+        raise _Fallback from failed[0]
+    for rel, off in resumed.items():
+        if rel not in ctx.files:  # nothing came after the checkpoint: the file must end there already
+            if (ctx.chat_dir / rel).stat().st_size != off:
+                raise _Fallback
+            kept.append(rel)
+    return mine
 
 
 def _id_runs(ids: list[int]) -> Iterator[tuple[int, int]]:
