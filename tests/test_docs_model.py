@@ -53,4 +53,6 @@ def test_sender_name_is_the_one_rule_the_docs_give():
     assert sender_name(Message(-1001, 3, date, sender_id=7), chat, look) == "7"  # not in the archive
     assert sender_name(Message(-1001, 4, date, post_author="Ann"), chat, look) == "Ann"  # signed post
     assert sender_name(Message(-1001, 5, date), chat, look) == "News"  # anonymous: the chat's title
+    named = Message(-1001, 6, date, extra={"from": "Carol"})  # an HTML import names senders without ids
+    assert sender_name(named, chat, look) == "Carol"
     assert peer_name(None) == ""

@@ -259,7 +259,9 @@ def peer_name(peer: Peer | None, peer_id: int | None = None) -> str:
 def sender_name(message: Message, chat: Peer, peer: Callable[[int | None], Peer | None]) -> str:
     """Who sent ``message``, as the built-in formats say it: the sender's :func:`peer_name`; for an
     anonymous post (no sender: a channel post, an anonymous admin) the post's signature, else the
-    chat's title. ``chat`` and ``peer`` are ``RenderContext.chat`` and ``RenderContext.peer``."""
+    name its source gave without an id (a Telegram Desktop HTML import: ``extra["from"]``), else
+    the chat's title. ``chat`` and ``peer`` are ``RenderContext.chat`` and ``RenderContext.peer``."""
     if message.sender_id is None:
-        return message.post_author or chat.title
+        named = message.extra.get("from") if message.extra else None
+        return message.post_author or (named if isinstance(named, str) and named else chat.title)
     return peer_name(peer(message.sender_id), message.sender_id)
