@@ -61,6 +61,7 @@ class RenderContext(Protocol):
     chat_dir: Path  # OUT/<chat>/
     options: Mapping[str, Any]  # this format's options
     message_count: int  # messages that will be written, for paging
+    changed_topics: frozenset[int] | None  # a forum's refresh: the topics whose messages changed; None: a render
 
     def open(self, relpath: str, mode: str = "w") -> IO[Any]: ...  # "w" (utf-8 text) or "wb"
     def peer(self, peer_id: int | None) -> Peer | None: ...
@@ -69,6 +70,7 @@ class RenderContext(Protocol):
     def topic(self, topic_id: int | None) -> Topic | None: ...  # a forum topic by Message.topic_id
     def topics(self) -> list[Topic]: ...  # every topic seen in the forum, by id ([] elsewhere)
     def topic_messages(self, topic_id: int) -> Iterator[Message]: ...  # one topic's messages, ascending id
+    def topic_counts(self) -> dict[int, int]: ...  # archived messages per forum topic ({} elsewhere)
     def comment_count(self, post_id: int) -> int: ...  # a channel post's archived comments (0 elsewhere)
     def comments(self, post_id: int) -> Iterator[Message]: ...  # ... streamed, ascending id
 

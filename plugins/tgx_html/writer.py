@@ -330,9 +330,9 @@ class HtmlWriter:
         return self._parts
 
     def reopen(self, parts: list[list[Any]], dirty: list[int]) -> bool:
-        """Instead of open(): only the pages ``dirty`` (and newest.html) are written again.
-        A forum's topic pages and index are rendered from the whole chat: not here."""
-        if self.ctx.chat.forum:
+        """Instead of open(): only the pages ``dirty`` (and newest.html) are written again; in a
+        forum also the topic index and the page sets of ``ctx.changed_topics`` (each in full)."""
+        if self.ctx.chat.forum and getattr(self.ctx, "changed_topics", None) is None:
             return False
         self._refresh = True
         self.open()
@@ -465,15 +465,18 @@ class HtmlWriter:
         return f"Topic {topic_id}"
 
     def _write_topics(self) -> None:
-        """``topics/index.html`` and every topic's own pages, after the main pages."""
+        """``topics/index.html`` and every topic's own pages, after the main pages (a refresh: the
+        pages of the topics that changed; the counts from the archive, it saw only some pages)."""
         listed = {t.id: t for t in self.ctx.topics()}
+        counts = self.ctx.topic_counts() if self._refresh else self._topic_counts
+        redo = self.ctx.changed_topics if self._refresh else None
         views = []
-        for topic_id in sorted(set(listed) | set(self._topic_counts)):
+        for topic_id in sorted(set(listed) | set(counts)):
             topic = listed.get(topic_id)
             title = self._topic_name(topic_id, topic)
-            count = self._topic_counts.get(topic_id, 0)
+            count = counts.get(topic_id, 0)
             views.append(topic_view(topic_id, topic, title, count))
-            if count:
+            if count and (redo is None or topic_id in redo):
                 self._write_topic(topic_id, title, count)
         chat = self.ctx.chat
         chat_title = peer_title(chat, fallback=chat.folder_name)

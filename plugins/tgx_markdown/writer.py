@@ -163,6 +163,7 @@ class MarkdownWriter:
         self._message_count = count  # from the context in open() when not given
         self._forum = bool(ctx.chat.forum) and topic is None  # the main notes of a forum
         self._topic_counts: dict[int, int] = {}
+        self._refreshing = False  # reopen(): a refresh, only some notes and topic folders
         self._channel = ctx.chat.kind == "channel"
         self.split = _option(ctx.options, "markdown-split", "day")
         if self.split not in ("day", "month"):
@@ -270,9 +271,11 @@ class MarkdownWriter:
 
     def reopen(self, parts: list[list[Any]], dirty: list[int]) -> bool:
         """Instead of open(): only the notes ``dirty`` and the index note are written again (the
-        index from every part: O(notes)). A forum's topic folders need the whole chat: not here."""
-        if self.ctx.chat.forum:
+        index from every part: O(notes)); in a forum also the topics index and the folders of
+        ``ctx.changed_topics`` (each in full)."""
+        if self.ctx.chat.forum and getattr(self.ctx, "changed_topics", None) is None:
             return False
+        self._refreshing = True
         self._old = [list(p) for p in parts]
         self._dirty = {self._old[k][0] for k in dirty}
         self.open()
@@ -567,7 +570,9 @@ class MarkdownWriter:
     def _write_topics(self) -> None:
         """A folder of notes per topic with messages, and ``markdown/topics/index.md``."""
         listed = {t.id: t for t in self.ctx.topics()}
-        ids = sorted(set(listed) | set(self._topic_counts))
+        counts = self.ctx.topic_counts() if self._refreshing else self._topic_counts
+        redo = self.ctx.changed_topics if self._refreshing else None
+        ids = sorted(set(listed) | set(counts))
         index = self._open_text(f"{TOPICS_INDEX}.md")
         try:
             index.write(
@@ -585,9 +590,10 @@ class MarkdownWriter:
             for topic_id in ids:
                 topic = listed.get(topic_id)
                 title = self._topic_name(topic_id, topic)
-                count = self._topic_counts.get(topic_id, 0)
+                count = counts.get(topic_id, 0)
                 if count:
-                    self._write_topic(topic_id, title, count)
+                    if redo is None or topic_id in redo:
+                        self._write_topic(topic_id, title, count)
                     entry = f"[[{TOPICS_DIR}/{int(topic_id)}/index|{alias(title)}]]"
                 else:
                     entry = escape_inline(title) or "…"

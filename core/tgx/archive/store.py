@@ -1044,6 +1044,12 @@ class Archive:
                               "WHERE t.chat_id = ? AND t.id IN (SELECT value FROM json_each(?))",
                               (group_id, orjson.dumps(sorted(set(ids))).decode())))
 
+    def thread_tops(self, chat_id: int, ids: Iterable[int]) -> dict[int, int]:
+        """The thread each of these messages of a threaded chat is in (a forum: its topic)."""
+        return dict(self._all("SELECT id, top_id FROM thread_members WHERE chat_id = ? "
+                              "AND id IN (SELECT value FROM json_each(?))",
+                              (chat_id, orjson.dumps(sorted(set(ids))).decode())))
+
     def thread_counts(self, chat_id: int) -> dict[int, int]:
         """Archived messages per thread of a threaded chat (a forum: per topic)."""
         return dict(self._all("SELECT t.top_id, COUNT(*) FROM thread_members t JOIN messages m "

@@ -168,6 +168,11 @@ class _ChatLookups:
         for rows in self.archive.iter_thread(self.chat_id, topic_id):
             yield from attach_paths(self.archive, self.chat, self.archive.decode(self.chat_id, rows))
 
+    def topic_counts(self) -> dict[int, int]:
+        """Archived messages per forum topic, deleted ones included (the rule ``topic_of`` of the
+        writers follows: General for a message without a topic, a topic_created message its own)."""
+        return self.archive.thread_counts(self.chat_id) if self.chat.forum else {}
+
     def comment_count(self, post_id: int) -> int:
         """Archived comments of a post: counted once per 1,000 ids (the batch being rendered)."""
         if not self.has_comments:
@@ -269,6 +274,7 @@ class ChatRenderContext:
         self._files: list[_PendingFile] = []
         self._real_dir = chat_dir.resolve()
         self._resume = resume  # a refresh: relpath -> the byte offset its file is continued at
+        self.changed_topics: frozenset[int] | None = None  # set by a forum's paged refresh
 
     # -- RenderContext ---------------------------------------------------------------------------
     def open(self, relpath: str, mode: str = "w") -> IO[Any]:
@@ -324,6 +330,9 @@ class ChatRenderContext:
 
     def topic_messages(self, topic_id: int) -> Iterator[Message]:
         return self._lookups.topic_messages(topic_id)
+
+    def topic_counts(self) -> dict[int, int]:
+        return self._lookups.topic_counts()
 
     def comment_count(self, post_id: int) -> int:
         return self._lookups.comment_count(post_id)

@@ -127,7 +127,7 @@ def refresh_chat(archive: Archive, chat_id: int, out_dir: Path | str, formats: M
         started = time.perf_counter()
         pages = sorted({*ids, *threads.posts.values()})  # a comment shows on its post's page
         try:
-            if pages and paged(writer) and entry.get("parts") and not chat.forum:
+            if pages and paged(writer) and entry.get("parts"):
                 entries[name] = _refresh_parts(archive, chat_id, out_dir, name, writer, ctx, entry, pages,
                                                state, lookups, batch_size, fp, count, max_id)
                 files = sorted(set(entry["files"]) | set(ctx.files))  # the pages not rewritten stay as they are
@@ -308,6 +308,13 @@ def _patch(archive: Archive, chat_id: int, out_dir: Path, name: str, writer: Any
     return {"fingerprint": fp, "count": count, "last": max_id, "checkpoints": []}
 
 
+def _moved_down(ids: list[int], count: int, old_count: int, old_last: int | None) -> bool:
+    """A new message came in below the last one rendered (or one the caller did not name): every
+    later message's place changed."""
+    below = [i for i in ids if old_last is not None and i <= old_last]
+    return count != old_count + len(ids) - len(below)
+
+
 def dirty_parts(parts: list[list[Any]], ids: list[int], count: int, old_count: int,
                 old_last: int | None) -> list[int]:
     """The parts a refresh renders again: those holding a changed id or quoting one, and the last
@@ -316,7 +323,7 @@ def dirty_parts(parts: list[list[Any]], ids: list[int], count: int, old_count: i
     firsts = [p[1] for p in parts]
     last = len(parts) - 1
     below = [i for i in ids if old_last is not None and i <= old_last]
-    if count != old_count + len(ids) - len(below):
+    if _moved_down(ids, count, old_count, old_last):
         return list(range(max(0, bisect_right(firsts, ids[0]) - 1), last + 1))
     dirty = {last, *(max(0, bisect_right(firsts, i) - 1) for i in below)}
     changed = set(ids)
@@ -342,10 +349,16 @@ def _refresh_parts(archive: Archive, chat_id: int, out_dir: Path, name: str, wri
     means a full render next time."""
     old = entry["parts"]
     dirty = dirty_parts(old, ids, count, entry.get("count", -1), entry.get("last"))
+    if ctx.chat.forum:
+        if _moved_down(ids, count, entry.get("count", -1), entry.get("last")):
+            raise _Fallback  # every later message moved: the topic pages' links into the main pages too
+        ctx.changed_topics = frozenset(archive.thread_tops(chat_id, ids).values())
     state.pop(name, None)
     save_state(out_dir, chat_id, state)
     chat = ctx.chat
     new: list[list[Any]] = []
+    changed = set(ids)
+    quoting: list[int] = []  # messages quoting a changed one: their topic's pages show its excerpt
     with _aborting(writer, ctx):
         if not writer.reopen(old, dirty):
             raise _Fallback
@@ -359,11 +372,14 @@ def _refresh_parts(archive: Archive, chat_id: int, out_dir: Path, name: str, wri
                     continue
                 attach_paths(archive, chat, messages)
                 lookups.set_batch(messages)
+                quoting += [m.id for m in messages if m.reply_to_id in changed and m.reply_to_peer_id is None]
                 writer.write(messages)
                 n += len(messages)
             if n != (count if end is None else end[0]) - start[0]:
                 raise _Fallback  # the archive holds other messages than the parts say
         lookups.set_batch(())
+        if ctx.changed_topics is not None and quoting:
+            ctx.changed_topics |= frozenset(archive.thread_tops(chat_id, quoting).values())
         writer.close()
         new = list(writer.parts())
         merged = sorted([p for k, p in enumerate(old) if k not in set(dirty)] + new, key=lambda p: p[0])
