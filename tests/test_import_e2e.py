@@ -334,3 +334,36 @@ def test_not_an_export_is_one_line(tmp_path: Path) -> None:
         assert result.returncode == ExitCode.USAGE, result.stderr
         _one_error(result)
     assert not (tmp_path / "out").exists()
+
+
+# -- HTML, and exports with holes ----------------------------------------------------------------
+
+HTML = Path(__file__).parent / "fixtures" / "tdexports" / "html" / "cybersecurity_news"
+
+
+def test_an_html_export_needs_its_chat_id_and_its_missing_page_is_no_coverage(tmp_path: Path) -> None:
+    result = tgx(tmp_path, "import", str(HTML), "-o", "out")
+    assert result.returncode == ExitCode.USAGE and "--chat-id" in result.stderr
+    _one_error(result)
+    assert not (tmp_path / "out").exists()
+    result = tgx(tmp_path, "import", str(HTML), "-o", "out", "-f", "json", "--chat-id", "-1001234567890", "--json")
+    assert result.returncode == 0, result.stderr
+    [chat] = json.loads(result.stdout)["chats"]
+    assert chat["id"] == -1001234567890 and chat["messages"] == 11
+    # its first page (messages.html) is missing: the ids in the span are not all deletions, so none
+    # is claimed — `tgx export` fetches the whole chat instead of trusting a hole
+    assert chat["span"] is None
+    with Archive.open(tmp_path / "out") as a:
+        assert a.checkpoint(-1001234567890) is None and a.count(-1001234567890) == 11
+    assert "holes in the export" in result.stderr
+
+
+def test_a_message_left_out_freezes_the_coverage_where_it_was(tmp_path: Path) -> None:
+    messages = [_td_message(i, f"m{i}") for i in range(1, 2501)]
+    messages[1500]["id"] = "oops"  # TD never writes this: the reader leaves the message out
+    source = _td_export(tmp_path / "td", messages)
+    summary = _import(tmp_path, str(source), "-o", "out")
+    with Archive.open(tmp_path / "out") as a:
+        ranges = a.checkpoint(-1001800000001)["ranges"]
+    assert ranges == [[1, 1000]] == [list(summary["chats"][0]["span"])]  # the batches before the hole
+    assert summary["warnings"]["bad message"] == 1 and "holes in the export" in summary["warnings"]

@@ -12,6 +12,7 @@ from __future__ import annotations
 import inspect
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +43,7 @@ def locate(path: Path) -> tuple[str, Path, Path]:
     if path.is_dir():
         if (path / "result.json").is_file():
             return "json", path / "result.json", path
-        if (path / "messages.html").is_file() or (path / "export_results.html").is_file() \
+        if any(path.glob("messages*.html")) or (path / "export_results.html").is_file() \
                 or (path / "lists" / "chats.html").is_file():
             return "html", path, path
         raise UsageError(f"{path} is not a Telegram Desktop export (no result.json or messages.html in it)",
@@ -72,11 +73,15 @@ def _unreadable(path: Path, exc: BaseException) -> UsageError:
                       hint="a truncated result.json (an export interrupted, a copy cut short) cannot be imported")
 
 
-def read_through(kind: str, source: Path, check: Callable[[Iterator[Any]], Any], warn: Callable[[str, str], None]
-                 ) -> Any:
-    """Run ``check`` over the reader's items, every failure of the reader as one line."""
+def read_through(kind: str, source: Path, check: Callable[[Iterator[Any]], Any], warn: Callable[[str, str], None],
+                 ids: ChatIds) -> Any:
+    """Run ``check`` over the reader's items, every failure of the reader as one line. An HTML
+    export names no chat ids: the reader gets them from ``--chat-id``."""
     read = reader(kind)
     try:
+        if kind == "html":
+            single = ids.plain[0] if len(ids.plain) == 1 else None
+            return check(read(source, warn, chat_id=single, chat_ids=ids.folders or None))
         return check(read(source, warn))
     except TgxError:
         raise
@@ -87,7 +92,7 @@ def read_through(kind: str, source: Path, check: Callable[[Iterator[Any]], Any],
 
 
 async def import_export(state: AppState, path: Path, out: Path, formats: list[str], options: dict[str, Any], *,
-                        link: bool = False, chat_ids: list[int] | None = None, json_output: bool = False,
+                        link: bool = False, chat_ids: ChatIds | None = None, json_output: bool = False,
                         quiet: bool = False, wait_lock: float = 0.0) -> int:
     """The command (a coroutine so that :func:`~tgx.cli.interrupt.run_cli` handles SIGINT/SIGTERM)."""
     from tgx.archive.lock import hold_output_async
@@ -95,7 +100,7 @@ async def import_export(state: AppState, path: Path, out: Path, formats: list[st
     from tgx.cli.interrupt import sync_section
     from tgx.cli.render import render_chats
     from tgx.export.conductor import prepare_out_dir
-    from tgx.importer.stage import Warnings, check_export, import_items
+    from tgx.importer.stage import HoleWatch, Warnings, check_export, import_items
     from tgx.metrics.progress import ExportProgress
     from tgx.render.selection import format_options, select_formats
 
@@ -103,11 +108,12 @@ async def import_export(state: AppState, path: Path, out: Path, formats: list[st
     selected = select_formats(state.pm, formats)  # an unknown format: before anything is read
     fmt_options = format_options(selected, state.config, options)
     specs = {n: r.spec for n, r in selected.items()}
-    wanted = list(chat_ids or [])
+    ids = chat_ids or ChatIds()
+    wanted = ids.plain
     warnings = Warnings()
     started = time.perf_counter()
     with sync_section():
-        check = read_through(kind, source, lambda items: check_export(items, chat_ids=wanted), warnings)
+        check = read_through(kind, source, lambda items: check_export(items, chat_ids=wanted), warnings, ids)
     checked = time.perf_counter() - started
     totals = {chat_id: n for chat_id, _title, n in check.chats}
     out = prepare_out_dir(out)
@@ -121,10 +127,11 @@ async def import_export(state: AppState, path: Path, out: Path, formats: list[st
             def on_batch(chat: Any, n: int) -> None:
                 progress.advance(chat.folder, n, totals.get(chat.peer.id))
 
+            watch = HoleWatch()  # the reader's warnings were said by the pre-pass: here only holes count
             with sync_section():
                 result = read_through(kind, source, lambda items: import_items(
                     archive, out, items, root=root, exported_at=exported_at, link=link, chat_ids=wanted,
-                    warn=warnings, on_chat=on_chat, on_batch=on_batch), lambda _k, _d: None)
+                    warn=warnings, on_chat=on_chat, on_batch=on_batch, watch=watch), watch, ids)
                 imported = time.perf_counter() - started - checked
                 progress.finish()
                 chats = [archive.chat(c.peer.id) or c.peer for c in result.chats]
@@ -153,11 +160,29 @@ async def import_export(state: AppState, path: Path, out: Path, formats: list[st
     return ExitCode.FAILURE if failures else ExitCode.OK
 
 
-def _chat_id(value: str) -> int:
-    try:
-        return int(value)
-    except ValueError:
-        raise UsageError(f"--chat-id {value!r} is not a chat id (a number such as -1001234567890)") from None
+@dataclass(slots=True)
+class ChatIds:
+    """``--chat-id`` values: plain marked ids (which chats; a one-chat HTML export's id) and
+    ``FOLDER=ID`` pairs (the chats of an HTML account export, by their folder under chats/)."""
+
+    plain: list[int] = field(default_factory=list)
+    folders: dict[str, int] = field(default_factory=dict)
+
+
+def parse_chat_ids(values: list[str]) -> ChatIds:
+    ids = ChatIds()
+    for value in values:
+        folder, eq, number = value.rpartition("=")
+        try:
+            marked = int(number)
+        except ValueError:
+            raise UsageError(f"--chat-id {value!r} is not a chat id (a marked id such as -1001234567890, "
+                             "or FOLDER=ID for a chat of an HTML account export)") from None
+        if eq:
+            ids.folders[folder] = marked
+        else:
+            ids.plain.append(marked)
+    return ids
 
 
 def register(app: typer.Typer, pm: pluggy.PluginManager) -> None:
@@ -173,7 +198,7 @@ def register(app: typer.Typer, pm: pluggy.PluginManager) -> None:
         options = {o.name: values[py_name(o.name)] for o in plugin_opts}
         code = run_cli(import_export(
             state, values["path"], _out_dir(values["out"], defaults), formats, options, link=values["link"],
-            chat_ids=[_chat_id(v) for v in values["chat_id"] or []], json_output=values["json_output"],
+            chat_ids=parse_chat_ids(values["chat_id"] or []), json_output=values["json_output"],
             quiet=values["quiet"], wait_lock=values["wait_lock"]))
         if code != ExitCode.OK:
             raise typer.Exit(code)
@@ -195,8 +220,8 @@ def register(app: typer.Typer, pm: pluggy.PluginManager) -> None:
                                   "system; copied where linking is not possible).")),
         P("chat_id", P.KEYWORD_ONLY, annotation=list[str] | None, default=typer.Option(
             None, "--chat-id", metavar="ID",
-            help="Only the chat with this marked id (repeatable); for an export that does not name its "
-                 "chat's id (HTML of one chat), the id to give it.")),
+            help="Only the chat with this marked id (repeatable); an HTML export names no ids: ID is its "
+                 "chat's, or FOLDER=ID for each chat of an HTML account export (chats/FOLDER/).")),
         P("wait_lock", P.KEYWORD_ONLY, annotation=float, default=typer.Option(
             0.0, "--wait-lock", metavar="SECONDS", min=0,
             help="If another tgx process is writing OUT, wait up to SECONDS for it (default: fail at once).")),
@@ -210,4 +235,4 @@ def register(app: typer.Typer, pm: pluggy.PluginManager) -> None:
     app.command("import", help=IMPORT_HELP)(import_command)
 
 
-__all__ = ["import_export", "locate", "register"]
+__all__ = ["ChatIds", "import_export", "locate", "parse_chat_ids", "register"]

@@ -27,6 +27,7 @@ and the chat's peers as the reader collects them.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,8 +42,22 @@ from tgx.importer.source import ExportItem, ImportedChat, ImportedMessage
 from tgx.model import Peer
 
 BATCH = 1000  # messages per transaction
+# Reader warnings that mean messages of the chat were left out (a page missing, a message without
+# an id or a date): ids in the span are then not all deletions, and no more of it is claimed.
+HOLES = frozenset({"missing page", "bad message", "no date"})
 
-__all__ = ["BATCH", "ChatImport", "ImportResult", "Warnings", "check_export", "import_items"]
+__all__ = ["BATCH", "HOLES", "ChatImport", "HoleWatch", "ImportResult", "Warnings", "check_export", "import_items"]
+
+
+class HoleWatch:
+    """A reader's ``warn`` that counts the warnings meaning messages were left out (:data:`HOLES`)."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def __call__(self, kind: str, _detail: str) -> None:
+        if kind in HOLES:
+            self.count += 1
 
 
 class Warnings:
@@ -137,13 +152,16 @@ def check_export(items: Iterable[ExportItem], *, chat_ids: Iterable[int] = ()) -
 def import_items(archive: Archive, out: Path, items: Iterable[ExportItem], *, root: Path, exported_at: int,
                  link: bool = False, chat_ids: Iterable[int] = (), warn: Callable[[str, str], None] | None = None,
                  on_chat: Callable[[ChatImport], None] | None = None,
-                 on_batch: Callable[[ChatImport, int], None] | None = None) -> ImportResult:
+                 on_batch: Callable[[ChatImport, int], None] | None = None, watch: HoleWatch | None = None
+                 ) -> ImportResult:
     """Write the export's items into ``archive`` (see the module doc). ``root``: the export folder
     the files are resolved against; ``exported_at``: when the export was made (Unix seconds: the
     newer export wins a merge); ``chat_ids``: only these chats (default all). ``on_chat`` /
-    ``on_batch(chat, n)``: progress, after each chat starts and each batch commits."""
+    ``on_batch(chat, n)``: progress, after each chat starts and each batch commits. ``watch``: the
+    :class:`HoleWatch` the reader of ``items`` warns to (a chat with holes claims no more coverage)."""
     say = warn or (lambda _k, _d: None)
     wanted = set(chat_ids)
+    holes = watch if watch is not None else HoleWatch()
     result = ImportResult()
     placer = FilePlacer(archive, out, root, link=link)
     result.files = placer.counts
@@ -163,26 +181,36 @@ def import_items(archive: Archive, out: Path, items: Iterable[ExportItem], *, ro
         if wanted and item.peer.id not in wanted:
             for _m in item.messages:  # the reader needs the chat consumed before the next item
                 pass
+            holes.count = 0
             continue
         if pending_peers:
             archive.upsert_peers(pending_peers)
             result.peers += len(pending_peers)
             pending_peers = []
-        chat = _ChatWriter(archive, placer, item, exported_at=exported_at, warn=say, known_peers=known_peers)
+        # holes counted since the last chat ended: one warned before the chat's first message
+        # (its first page missing) is the chat's too
+        chat = _ChatWriter(archive, placer, item, exported_at=exported_at, warn=say, known_peers=known_peers,
+                           holes=functools.partial(_grew, holes, 0))
         if on_chat is not None:
             on_chat(chat.result)
         chat.run(on_batch)
         result.peers += chat.peers_added
         result.chats.append(chat.result)
+        holes.count = 0
     if pending_peers:
         archive.upsert_peers(pending_peers)
         result.peers += len(pending_peers)
     return result
 
 
+def _grew(watch: HoleWatch, since: int) -> bool:
+    return watch.count > since
+
+
 class _ChatWriter:
     def __init__(self, archive: Archive, placer: FilePlacer, chat: ImportedChat, *, exported_at: int,
-                 warn: Callable[[str, str], None], known_peers: set[int]) -> None:
+                 warn: Callable[[str, str], None], known_peers: set[int],
+                 holes: Callable[[], bool] = lambda: False) -> None:
         self.archive = archive
         self.placer = placer
         self.chat = chat
@@ -190,6 +218,8 @@ class _ChatWriter:
             else exported_at
         self.warn = warn
         self.known_peers = known_peers
+        self.holes = holes
+        self._claimed: tuple[int, int] | None = None
         peer = chat.peer
         stored = archive.chat(peer.id)
         if stored is None:
@@ -265,6 +295,12 @@ class _ChatWriter:
     def _checkpoint(self, final: bool) -> dict[str, object] | None:
         if self._lo is None or self._hi is None or (not final and not self._ascending):
             return None
+        if self.holes():  # messages left out: what was claimed before the hole stands, no more
+            if final:
+                self.result.span = self._claimed
+                self.warn("holes in the export", f"{self.folder}: the export leaves messages out (see the other "
+                          "warnings): only what came before counts as covered; `tgx export` fetches the rest")
+            return None
         try:
             ranges, server_count = parse_checkpoint(self.archive.checkpoint(self.peer.id))
         except ValueError:  # unreadable: the fetcher would drop it too; the import's span stands alone
@@ -272,6 +308,7 @@ class _ChatWriter:
 
             ranges, server_count = IdRanges(), None
         ranges.add(max(1, self._lo), self._hi)
+        self._claimed = (self._lo, self._hi)
         if final:
             self.result.span = (self._lo, self._hi)
         return {"ranges": ranges.to_list(), "server_count": server_count}
