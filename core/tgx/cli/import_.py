@@ -24,14 +24,13 @@ from tgx.cli import AppState, get_state
 from tgx.cli.options import option_parameter, plugin_option_specs, py_name, split_formats, verbose_option
 from tgx.errors import ExitCode, TgxError, UsageError
 
-IMPORT_HELP = """Import a Telegram Desktop export into OUT: its chats become archived chats, rendered into every
+IMPORT_HELP = """Import a Telegram Desktop export into OUT: its chats become archived chats, rendered into every \
 format (--format), and `tgx export CHAT --out OUT` later continues them online.
 
-PATH is the export's folder, its result.json (a chat or the whole account, JSON) or its
-messages.html (HTML). Files are copied into OUT/<chat>/media/ (--link: hard-linked), each
-distinct file once. Running it again changes nothing; an interrupted import is finished by
-running it again; a second, overlapping export of the same chat merges (the newer version of
-each message wins, the older is kept as a version). See docs/import.md."""
+PATH is the export's folder, its result.json (a chat or the whole account, JSON) or its messages.html (HTML). \
+Files are copied into OUT/<chat>/media/ (--link: hard-linked), each distinct file once. Running it again changes \
+nothing; an interrupted import is finished by running it again; a second, overlapping export of the same chat \
+merges (the newer version of each message wins, the older is kept as a version). See docs/import.md."""
 
 READERS = {"json": ("tgx.importer.tdjson", "read_json_export"), "html": ("tgx.importer.tdhtml", "read_html_export")}
 
