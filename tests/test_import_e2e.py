@@ -26,10 +26,6 @@ from tgx.sync.state import chat_pts
 from tgxrun import archived_count, read_jsonl, request_counts, tgx, tgx_popen
 
 DEMO = -1001700000002  # @tgx_demo's marked id
-# What tgx's result.json of an imported chat cannot say yet (see docs/import.md, "Fields"): an
-# export does not carry a chat's username (public_channel reads back as private_channel) nor the
-# id of an inline bot (via_bot is a username only). Everything else must come back.
-KNOWN_GAPS = {"via_bot"}
 
 
 def _run(tmp_path: Path, *args: str, cfg: Path | None = None) -> Any:
@@ -44,10 +40,6 @@ def _import(tmp_path: Path, *args: str, cfg: Path | None = None) -> dict[str, An
 
 def _messages(path: Path) -> list[dict[str, Any]]:
     return json.loads(path.read_text(encoding="utf-8"))["messages"]
-
-
-def _without(message: dict[str, Any], keys: set[str]) -> dict[str, Any]:
-    return {k: v for k, v in message.items() if k not in keys}
 
 
 def _files_of(messages: list[dict[str, Any]]) -> list[str]:
@@ -93,7 +85,7 @@ def test_round_trip_of_tgx_result_json_with_media(tmp_path: Path, demo_export) -
     assert summary["files"]["refused"] == 0 and summary["warnings"] == {}
     original = _messages(out1 / "tgx_demo" / "result.json")
     back = _messages(tmp_path / "out2" / chat["folder"] / "result.json")
-    assert [_without(m, KNOWN_GAPS) for m in back] == [_without(m, KNOWN_GAPS) for m in original]
+    assert back == original
     files = _files_of(original)
     assert len(files) >= 10  # photos, videos, voice, documents ... with their files
     for rel in files:
@@ -102,8 +94,6 @@ def test_round_trip_of_tgx_result_json_with_media(tmp_path: Path, demo_export) -
     assert copied == len(set(files))  # the same file shown twice is one file
 
 
-@pytest.mark.xfail(strict=True, reason="the chat's username and via_bot's id are not in an export: the json "
-                                       "writer needs the import's td_type (chats.meta) and the reader a bot peer")
 def test_round_trip_is_exact_including_chat_type_and_via_bot(tmp_path: Path, demo_export) -> None:
     out1, cfg = demo_export
     summary = _import(tmp_path, str(out1 / "tgx_demo" / "result.json"), "-o", "out2", "-f", "json", cfg=cfg)
@@ -132,7 +122,7 @@ def test_round_trip_of_an_account_export(tmp_path: Path, demo_export) -> None:
     for folder, chat in zip(("tgx_demo", "tgx_forum"), summary["chats"], strict=True):
         original = _messages(out1 / folder / "result.json")
         back = _messages(tmp_path / "out2" / chat["folder"] / "result.json")
-        assert [_without(m, KNOWN_GAPS) for m in back] == [_without(m, KNOWN_GAPS) for m in original], folder
+        assert back == original, folder
         for rel in _files_of(original):
             placed = Path(os.path.normpath(tmp_path / "out2" / chat["folder"] / rel))
             assert placed.read_bytes() == Path(os.path.normpath(out1 / folder / rel)).read_bytes(), rel
@@ -163,8 +153,8 @@ def test_continue_online_fetches_only_the_new_pages_and_ends_as_a_full_export(tm
     # holding exactly PAGE messages cannot tell it reached the covered span).
     assert math.ceil(new / PAGE) <= history <= math.ceil(new / PAGE) + 1, request_counts(log)
     # Every field Telegram Desktop carries is what a full online export has.
-    assert [_without(m, KNOWN_GAPS) for m in _messages(tmp_path / "cont" / "longrun" / "result.json")] == \
-        [_without(m, KNOWN_GAPS) for m in _messages(tmp_path / "full" / "longrun" / "result.json")]
+    assert _messages(tmp_path / "cont" / "longrun" / "result.json") == \
+        _messages(tmp_path / "full" / "longrun" / "result.json")
     with Archive.open(tmp_path / "cont") as a:
         assert chat_pts(a, a.chats()[0].id) is not None  # the first online run recorded the chat's pts
         assert sum(1 for _ in a.imported_ids(a.chats()[0].id)) == imported

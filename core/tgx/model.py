@@ -360,6 +360,7 @@ class Peer:
     last_name: str | None = None
     forum: bool = False
     deleted: bool = False
+    public: bool = False  # a public chat whose username is not known (a Telegram Desktop import)
 
     @property
     def folder_name(self) -> str:
@@ -367,14 +368,18 @@ class Peer:
         return self.username or str(self.id)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"id": self.id, "kind": self.kind, "title": self.title, "username": self.username,
-                "first_name": self.first_name, "last_name": self.last_name, "forum": self.forum,
-                "deleted": self.deleted}
+        """Every key, except ``public`` (only where set: a record from before it is the same)."""
+        d = {"id": self.id, "kind": self.kind, "title": self.title, "username": self.username,
+             "first_name": self.first_name, "last_name": self.last_name, "forum": self.forum,
+             "deleted": self.deleted}
+        if self.public:
+            d["public"] = True
+        return d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Peer:
         return cls(d["id"], d["kind"], d.get("title") or "", d.get("username"), d.get("first_name"),
-                   d.get("last_name"), d.get("forum", False), d.get("deleted", False))
+                   d.get("last_name"), d.get("forum", False), d.get("deleted", False), d.get("public", False))
 
 
 def utc(ts: int | float) -> datetime:

@@ -39,6 +39,10 @@ MEDIA_TYPES = {
     "animation": "animation", "video": "video_file", "audio": "audio_file",
 }
 _REF_PREFIX = {"user": "user", "group": "chat", "channel": "channel"}
+# Telegram Desktop keys tgx has no field for: an imported message keeps them in ``Message.extra``
+# (tgx import), and they are written back as they came, in Telegram Desktop's place for them.
+PASSED_THROUGH = ("saved_from", "via_bot", "self_destruct_period_seconds", "contact_vcard", "thumbnail_file_size",
+                  "game_link")
 
 _NEWLINE_INDENT = re.compile(rb"\n( *)")
 
@@ -79,7 +83,7 @@ def chat_type(chat: Peer) -> str:
     if kind == "group":
         return "private_group"
     if kind in ("channel", "supergroup"):
-        return ("public_" if chat.username else "private_") + kind
+        return ("public_" if chat.username or chat.public else "private_") + kind
     return "personal_chat"
 
 
@@ -207,6 +211,8 @@ class JsonWriter:
                     d["via_bot"] = "@" + bot.username
         if msg.media is not None:
             self._media_fields(d, msg.media)
+        if msg.extra:
+            self._imported_fields(d, msg.extra)
         d["text"], d["text_entities"] = text_fields(msg.text, msg.entities)
         if msg.reactions:
             d["reactions"] = [self._reaction(r) for r in msg.reactions]
@@ -244,6 +250,19 @@ class JsonWriter:
                 d[key] = value
         if action.type == "pin_message" and "message_id" not in d and msg.reply_to_id is not None:
             d["message_id"] = msg.reply_to_id
+
+    @staticmethod
+    def _imported_fields(d: dict[str, Any], extra: dict[str, Any]) -> None:
+        """What an imported message's export said and no field holds (a bot known only by its
+        @username, a forward's "saved from" name ...), where tgx has nothing better."""
+        for key in PASSED_THROUGH:
+            value = extra.get(key)
+            if key not in d and isinstance(value, str | int) and not isinstance(value, bool):
+                d[key] = value
+        buttons = extra.get("inline_bot_buttons")  # Telegram Desktop's own shape only (an HTML import's differs)
+        if isinstance(buttons, list) and all(isinstance(row, list) and all(isinstance(b, dict) and "type" in b
+                                                                          for b in row) for row in buttons):
+            d["inline_bot_buttons"] = buttons
 
     @staticmethod
     def _media_fields(d: dict[str, Any], media: Media) -> None:

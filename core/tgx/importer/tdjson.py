@@ -258,7 +258,7 @@ class _Reader:
             peer = Peer(chat_id, "self", self.self_peer.title, self.self_peer.username, self.self_peer.first_name,
                         self.self_peer.last_name)
         else:
-            peer = Peer(chat_id, kind, title)
+            peer = Peer(chat_id, kind, title, public=str(td_type).startswith("public_"))
         stream = _ChatStream(self, ChatMessages(peer, {}, self.warn, self.self_id or _self_of(peer)), title, prefix)
         self._open = stream
         return ImportedChat(peer, str(td_type), stream.messages(), stream.chat.peers, left=left,
