@@ -27,6 +27,9 @@ Benches (``--only`` / ``--skip`` names):
                  Telethon's obvious loop (``iter_messages(channel, reply_to=post)`` per post with
                  comments), target >= 5x; ``--topic`` on a 20-topic forum: GetReplies requests vs
                  the chosen topic's own pages, target <= 1.2x.
+13. ``import``   ``tgx import`` of a Telegram Desktop result.json (100k messages; the whole
+                 process) vs the time ijson alone needs for its messages, target <= 3x; peak RSS at
+                 1M messages <= 150 MB and flat (benchmarks/imports.py).
 
 Every line prints tgx's figure, the baseline's, their ratio, the target and PASS/FAIL (INFO
 for figures without a target). Wall-clock figures are only as steady as the machine: the load
@@ -1013,6 +1016,14 @@ def bench_catchup(ctx: Ctx) -> None:
               unit="s", higher_is_better=False)
 
 
+def bench_import(ctx: Ctx) -> None:
+    if str(ROOT / "benchmarks") not in sys.path:
+        sys.path.insert(0, str(ROOT / "benchmarks"))
+    import imports  # benchmarks/imports.py, beside this file
+
+    imports.bench_import(ctx, sys.modules[__name__])
+
+
 BENCHES: dict[str, tuple[str, Callable[[Ctx], None]]] = {
     "spine": ("100k msgs vs Telethon + orjson; peak RSS at 100k and 1M", bench_spine),
     "latency": ("50 ms RTT, 20k msgs vs iter_messages", bench_latency),
@@ -1027,6 +1038,7 @@ BENCHES: dict[str, tuple[str, Callable[[Ctx], None]]] = {
     "archive": ("archive bytes/message and render jsonl: compressed rows vs plain, 100k msgs", bench_archive),
     "refresh": ("tgx watch's refresh after 50 new + 5 edited msgs: 100k-msg chat vs 1k", bench_refresh),
     "catchup": ("a rerun after 50 edits + 30 deletions: exact difference vs a re-scan of 20k msgs", bench_catchup),
+    "import": ("tgx import of a 100k-msg result.json vs ijson alone; peak RSS at 1M", bench_import),
 }
 
 

@@ -2,7 +2,9 @@
 
 The order is what keeps OUT whole on bad input: the export is read through once first, writing
 nothing (:func:`tgx.importer.stage.check_export`: a truncated file, something that is not an
-export, a ``--chat-id`` it does not hold end the command here, with one line and OUT untouched);
+export, a ``--chat-id`` it does not hold end the command here, with one line and OUT untouched;
+a JSON export's messages are only counted there, built in C and dropped, which costs about what
+ijson alone does);
 only then is OUT locked, the archive written (:func:`tgx.importer.stage.import_items`) and the
 formats rendered as ``tgx render`` renders them (:func:`tgx.cli.render.render_chats`).
 """
@@ -73,15 +75,16 @@ def _unreadable(path: Path, exc: BaseException) -> UsageError:
 
 
 def read_through(kind: str, source: Path, check: Callable[[Iterator[Any]], Any], warn: Callable[[str, str], None],
-                 ids: ChatIds) -> Any:
+                 ids: ChatIds, *, shallow: bool = False) -> Any:
     """Run ``check`` over the reader's items, every failure of the reader as one line. An HTML
-    export names no chat ids: the reader gets them from ``--chat-id``."""
+    export names no chat ids: the reader gets them from ``--chat-id``. ``shallow``: the JSON
+    reader checks the file whole without reading its messages (the pre-pass)."""
     read = reader(kind)
     try:
         if kind == "html":
             single = ids.plain[0] if len(ids.plain) == 1 else None
             return check(read(source, warn, chat_id=single, chat_ids=ids.folders or None))
-        return check(read(source, warn))
+        return check(read(source, warn, shallow=shallow))
     except TgxError:
         raise
     except (KeyboardInterrupt, MemoryError):
@@ -111,8 +114,12 @@ async def import_export(state: AppState, path: Path, out: Path, formats: list[st
     wanted = ids.plain
     warnings = Warnings()
     started = time.perf_counter()
+    # JSON: a shallow pass (the file whole, the chats' headers; its messages only counted — what
+    # reading one finds is a warning, said by the import pass); HTML: read through
+    shallow = kind == "json"
     with sync_section():
-        check = read_through(kind, source, lambda items: check_export(items, chat_ids=wanted), warnings, ids)
+        check = read_through(kind, source, lambda items: check_export(items, chat_ids=wanted),
+                             (lambda _k, _d: None) if shallow else warnings, ids, shallow=shallow)
     checked = time.perf_counter() - started
     totals = {chat_id: n for chat_id, _title, n in check.chats}
     out = prepare_out_dir(out)
@@ -126,11 +133,17 @@ async def import_export(state: AppState, path: Path, out: Path, formats: list[st
             def on_batch(chat: Any, n: int) -> None:
                 progress.advance(chat.folder, n, totals.get(chat.peer.id))
 
-            watch = HoleWatch()  # the reader's warnings were said by the pre-pass: here only holes count
+            watch = HoleWatch()  # holes count here; the reader's warnings too unless the pre-pass said them
+
+            def reader_warns(kind_: str, detail: str) -> None:
+                watch(kind_, detail)
+                if shallow:
+                    warnings(kind_, detail)
+
             with sync_section():
                 result = read_through(kind, source, lambda items: import_items(
                     archive, out, items, root=root, exported_at=exported_at, link=link, chat_ids=wanted,
-                    warn=warnings, on_chat=on_chat, on_batch=on_batch, watch=watch), watch, ids)
+                    warn=warnings, on_chat=on_chat, on_batch=on_batch, watch=watch), reader_warns, ids)
                 imported = time.perf_counter() - started - checked
                 progress.finish()
                 chats = [archive.chat(c.peer.id) or c.peer for c in result.chats]

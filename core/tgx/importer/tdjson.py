@@ -22,6 +22,7 @@ exports without it have ``date`` in the exporter's local time, read as UTC), tex
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
@@ -29,7 +30,7 @@ import ijson  # type: ignore[import-untyped]
 from ijson.common import IncompleteJSONError, JSONError, ObjectBuilder  # type: ignore[import-untyped]
 
 from tgx.errors import UsageError
-from tgx.model import Peer
+from tgx.model import Message, Peer
 
 from .source import ExportItem, ImportedChat, ImportedMessage, Warn
 from .tdfields import CHAT_TYPES, ChatMessages, mark
@@ -63,20 +64,29 @@ def find_result_json(path: Path) -> Path:
     return path
 
 
-def read_json_export(path: Path, warn: Warn) -> Iterator[ExportItem]:
-    """Every peer and chat of the export at ``path`` (a ``result.json`` or its folder), in file order."""
+def read_json_export(path: Path, warn: Warn, *, shallow: bool = False) -> Iterator[ExportItem]:
+    """Every peer and chat of the export at ``path`` (a ``result.json`` or its folder), in file order.
+
+    ``shallow``: the file is checked whole (its shape, every chat's header, JSON to its last byte)
+    but no message is read: each is the same placeholder, to be counted — the cheap first pass
+    ``tgx import`` makes before it touches OUT (what reading a message finds is warned, never
+    raised, so the second pass cannot fail where the first passed)."""
     file = find_result_json(path)
     with file.open("rb") as fh:
-        yield from _Reader(file, fh, warn).items()
+        yield from _Reader(file, fh, warn, shallow=shallow).items()
+
+
+_PLACEHOLDER = ImportedMessage(Message(0, 0, datetime.fromtimestamp(0, UTC)))  # a shallow pass's messages
 
 
 class _Reader:
     """One pass over the events of one file; chats share it with their message iterators."""
 
-    def __init__(self, file: Path, fh: IO[bytes], warn: Warn):
+    def __init__(self, file: Path, fh: IO[bytes], warn: Warn, *, shallow: bool = False):
         self.file = file
         self.fh = fh
         self.warn = warn
+        self.shallow = shallow
         self.events = _backend.parse(fh, use_float=True)
         self.where = "the start"  # for an error line: what was read last
         self.self_id: int | None = None
@@ -279,6 +289,9 @@ class _ChatStream:
         source, chat = self.source, self.chat
         if self.done:  # the consumer asked only after moving on: nothing of this chat is left
             return
+        if source.shallow:
+            yield from self._placeholders()
+            return
         for obj in self._objects():
             if not isinstance(obj, dict):
                 chat.warn("bad message", f"a message that is a {type(obj).__name__}")
@@ -289,6 +302,20 @@ class _ChatStream:
                 yield imported
             if self.done:  # drained by the reader meanwhile: the stream is elsewhere now
                 return
+        self.done = True
+
+    def _placeholders(self) -> Iterator[ImportedMessage]:
+        """One placeholder per message (a shallow pass): the objects built in C and dropped, or,
+        inside an account export, their events skipped."""
+        if self.prefix is not None:
+            for _obj in self.source.objects_at(self.prefix):
+                yield _PLACEHOLDER
+        else:
+            for event, _value in self.source.array():
+                self.source.skip(event)
+                yield _PLACEHOLDER
+                if self.done:
+                    return
         self.done = True
 
     def _objects(self) -> Iterator[Any]:
