@@ -67,6 +67,7 @@ PUBLIC_MODULES = (
     "tgx.fsutil",  # atomic writes: for sinks and caches
     "tgx.console",  # one-line messages, redaction
     "tgx.ffmpeg",  # finding and running ffmpeg: for encoders
+    "tgx.proxy",  # proxy URLs as TelegramClient arguments: for client plugins
     "tgx.testing",  # the simulated Telegram, the pytest fixtures, render_messages: for plugins' tests
 )
 PUBLIC_NAMES = ("tgx.cli.get_state",)  # for plugins' commands (tgx_register_commands)

@@ -100,6 +100,8 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "session": Key("a plain name", _text),
         "bot_token": Key("a string", _text, secret=True),
         "flood_sleep_threshold": Key("a whole number of seconds (0 or more)", _integer(0)),
+        # checked as a URL by load_config (tgx.proxy); secret: never echo it, it may hold a password
+        "proxy": Key('a proxy URL such as "socks5://host:1080"', _text, secret=True),
     },
     "plugins": {
         "disable": Key("a list of plugin names", _names),
@@ -168,6 +170,10 @@ class Config:
     bot_token: str | None = field(default=None, repr=False)
     session: str = "tgx"
     flood_sleep_threshold: int = 60
+    # The run's proxy URL (tgx.proxy; None: direct) and where it came from: "--proxy", "TGX_PROXY"
+    # or "[telegram] proxy in FILE". One value for every client; see proxy_for for an account's.
+    proxy: str | None = field(default=None, repr=False)
+    proxy_source: str | None = None
     disable: list[str] = field(default_factory=list)  # [plugins] disable + TGX_DISABLE_PLUGINS + -p no:
     load: list[str] | None = None  # allow-list of external plugins; None = every installed one
     enable: list[str] = field(default_factory=list)  # -p NAME: force-enable despite config
@@ -198,6 +204,25 @@ class Config:
         An explicit choice: the ``simulated`` plugin answers it alone, whatever third-party
         client plugin is installed."""
         return "simulated" in self.tables or bool(self.env.get("TGX_SIMULATED"))
+
+    def set_proxy(self, url: str | None, source: str) -> None:
+        """Make ``url`` the run's proxy (checked: a bad URL is a ConfigError naming ``source``);
+        ``--proxy`` calls it, so the flag wins over TGX_PROXY and tgx.toml."""
+        from tgx.console import register_secret
+        from tgx.proxy import parse_proxy
+
+        parsed = parse_proxy(url, source=source)
+        for secret in parsed.secrets() if parsed is not None else ():
+            register_secret(secret)  # a password or MTProxy secret never reaches a message
+        self.proxy, self.proxy_source = url, source
+
+    def proxy_for(self, account_proxy: str | None) -> str | None:
+        """The proxy one account connects through: ``--proxy`` beats the account's own setting,
+        which beats TGX_PROXY and ``[telegram] proxy`` (``"none"`` anywhere means direct). For the
+        accounts' tables: check the account's value with ``tgx.proxy.parse_proxy`` when loading."""
+        if account_proxy is None or self.proxy_source == "--proxy":
+            return self.proxy
+        return account_proxy
 
     def is_disabled(self, name: str) -> bool:
         return name in self.disable and name not in self.enable
@@ -279,6 +304,11 @@ def load_config(
     if "/" in config.session or config.session.startswith("."):
         raise ConfigError(f"session name {config.session!r} must be a plain name, not a path")
     config.flood_sleep_threshold = telegram.get("flood_sleep_threshold", 60)
+    # every source is checked, not only the one that wins
+    if "proxy" in telegram:
+        config.set_proxy(telegram["proxy"], f"[telegram] proxy in {cfg_path}")
+    if env.get("TGX_PROXY"):
+        config.set_proxy(env["TGX_PROXY"], "TGX_PROXY")
 
     disable = list(plugins.get("disable", []))
     disable += _split_names(env.get("TGX_DISABLE_PLUGINS")) or []

@@ -1,9 +1,10 @@
 """Built-in plugin ``telegram``: the real Telegram, through a Telethon ``TelegramClient``.
 
 It answers ``tgx_telegram_client`` last (``trylast``), so any other plugin that provides a
-client (the ``simulated`` one, a proxy-aware one...) wins over it. The session file lives in
-``<data dir>/sessions/<name>.session``: the directory is created 0700 and the file 0600,
-because a session file is as good as a logged-in phone.
+client (the ``simulated`` one, ...) wins over it. It connects through ``config.proxy``
+(``--proxy`` / ``TGX_PROXY`` / ``[telegram] proxy``, see :mod:`tgx.proxy`) when one is set.
+The session file lives in ``<data dir>/sessions/<name>.session``: the directory is created
+0700 and the file 0600, because a session file is as good as a logged-in phone.
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ from typing import Any
 
 import tgx
 from tgx.config import Config
-from tgx.errors import AuthError
+from tgx.errors import AuthError, DependencyError
+from tgx.proxy import parse_proxy
 
 SESSION_SUFFIX = ".session"  # what Telethon's SQLiteSession appends
 
@@ -56,12 +58,20 @@ def tgx_telegram_client(config: Config) -> Any:
         )
     from telethon import TelegramClient
 
+    proxy = parse_proxy(config.proxy, source=config.proxy_source)
+    if proxy is not None and proxy.scheme != "mtproxy":
+        try:
+            import python_socks  # noqa: F401  (without it Telethon warns and connects *directly*)
+        except ImportError:
+            raise DependencyError(f"the proxy {proxy.label()} needs python-socks",
+                                  hint="pip install 'python-socks[asyncio]'") from None
     prepare_session_dir(config)
     client = TelegramClient(
         str(config.session_path),
         config.api_id,
         config.api_hash,
         flood_sleep_threshold=config.flood_sleep_threshold,
+        **(proxy.client_kwargs() if proxy is not None else {}),
     )
     secure_session_file(config)
     return client

@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import typer
 
 from tgx import __version__, console
-from tgx.errors import AuthError, ExitCode, NetworkError, PluginError, TgxError
+from tgx.errors import AuthError, ConfigError, ExitCode, NetworkError, PluginError, TgxError, UsageError
 
 if TYPE_CHECKING:  # at run time each is imported where it is used: `tgx --version` imports none
     import pluggy
@@ -99,7 +99,7 @@ class AppState:
                 await client.connect()
             except (TimeoutError, ConnectionError, OSError, EOFError) as exc:  # EOFError: IncompleteReadError
                 raise NetworkError(f"cannot connect to Telegram at {_server_of(client)}: {type(exc).__name__}: "
-                                   f"{exc} ({_proxy_of(client)})",
+                                   f"{exc} ({_proxy_of(client, self.config)})",
                                    hint="check the network (something on the way answered that is not "
                                         "Telegram?), then run the same command again") from None
             if require_login and not await client.is_user_authorized():
@@ -123,16 +123,24 @@ def _server_of(client: Any) -> str:
     return f"{address}:{port}" if address else "its data center"
 
 
-def _proxy_of(client: Any) -> str:
+def _proxy_of(client: Any, config: Config | None = None) -> str:
+    """How the client connects, for a connect error: the configured proxy by its label (never its
+    password or MTProxy secret), else what the client itself was built with."""
+    from tgx.proxy import parse_proxy
     from tgx.telegram.adapter import proxy_of
 
+    configured = parse_proxy(config.proxy) if config is not None else None
+    if config is not None and configured is not None:
+        return f"through proxy {configured.label()} from {config.proxy_source}"
     proxy = proxy_of(client)
     if not proxy:
         return "no proxy: tgx connects directly; HTTP(S)_PROXY variables are not used"
+    if "MTProxy" in getattr(getattr(client, "_connection", None), "__name__", ""):
+        return f"through proxy mtproxy://{proxy[0]}:{proxy[1]}"  # (host, port, secret): never the secret
     if isinstance(proxy, dict):
-        return f"proxy {proxy.get('proxy_type', '?')}://{proxy.get('addr', '?')}:{proxy.get('port', '?')}"
+        return f"through proxy {proxy.get('proxy_type', '?')}://{proxy.get('addr', '?')}:{proxy.get('port', '?')}"
     if isinstance(proxy, tuple | list) and len(proxy) >= 3:
-        return f"proxy {proxy[0]}://{proxy[1]}:{proxy[2]}"
+        return f"through proxy {proxy[0]}://{proxy[1]}:{proxy[2]}"
     return "through a proxy"
 
 
@@ -293,6 +301,12 @@ def build_app(pm: pluggy.PluginManager, config: Config | None = None) -> typer.T
             None, "--config", metavar="PATH",
             help="Read settings from PATH instead of $TGX_CONFIG, ./tgx.toml or the user config dir.",
         ),
+        proxy: str | None = typer.Option(
+            None, "--proxy", metavar="URL",
+            help="Connect through this proxy: socks5://[user:pass@]host:port, socks4://, http:// or "
+                 "mtproxy://SECRET@host:port; none connects directly. Default: TGX_PROXY, then "
+                 "\\[telegram] proxy.",
+        ),
         verbose: int = typer.Option(0, "-v", "--verbose", count=True,
                                     help="More detail; -v also shows tracebacks of internal errors."),
         version: bool = typer.Option(False, "--version", is_eager=True, callback=_version_callback,
@@ -302,6 +316,11 @@ def build_app(pm: pluggy.PluginManager, config: Config | None = None) -> typer.T
         if not isinstance(ctx.obj, AppState):
             ctx.obj = default_state
         ctx.obj.config.verbose = max(ctx.obj.config.verbose, verbose)
+        if proxy is not None:  # after the app is built: no plugin depends on it, so no pre-scan
+            try:
+                ctx.obj.config.set_proxy(proxy, "--proxy")
+            except ConfigError as exc:
+                raise UsageError(exc.message, hint=exc.hint) from None
 
     _register_core_commands(app, pm)
     _register_plugin_commands(app, pm)

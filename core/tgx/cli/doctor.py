@@ -131,6 +131,22 @@ def check_session(config: Config) -> list[Check]:
     return checks
 
 
+def check_proxy(config: Config) -> Check:
+    """The proxy every connection goes through, by its label (no password, no MTProxy secret)."""
+    from tgx.proxy import parse_proxy
+
+    try:
+        proxy = parse_proxy(config.proxy, source=config.proxy_source)
+    except TgxError as exc:
+        return Check("proxy", FAIL, exc.message, exc.hint or "")
+    if proxy is None:
+        return Check("proxy", OK, "none: tgx connects directly (--proxy, TGX_PROXY or [telegram] proxy to use one)")
+    detail = f"{proxy.label()} (from {config.proxy_source})"
+    if _simulated(config):
+        detail += "; the simulated Telegram does not use it"
+    return Check("proxy", OK, detail)
+
+
 async def check_online(state: Any) -> Check:
     from tgx.errors import AuthError, NetworkError
 
@@ -229,7 +245,7 @@ def check_plugins(pm: pluggy.PluginManager) -> list[Check]:
 
 
 def run_checks(pm: pluggy.PluginManager, config: Config) -> list[Check]:
-    return [*check_config(config, pm), *check_session(config), check_crypto(),
+    return [*check_config(config, pm), *check_session(config), check_proxy(config), check_crypto(),
             *check_media(pm, config), *check_locations(config), *check_plugins(pm)]
 
 
@@ -269,4 +285,4 @@ def register(app: typer.Typer, pm: pluggy.PluginManager) -> None:
             raise typer.Exit(ExitCode.FAILURE)
 
 
-__all__ = ["Check", "register", "run_checks"]
+__all__ = ["Check", "check_proxy", "register", "run_checks"]
