@@ -15,6 +15,7 @@ from typing import Any
 
 from tgx.errors import ConfigError
 from tgx.simulator.faults import FAULT_TYPES
+from tgx.simulator.login import validate_login
 
 ENV_VAR = "TGX_SIMULATED"
 _TRUE = ("1", "true", "yes", "on")
@@ -36,6 +37,7 @@ TOP_KEYS: dict[str, tuple[tuple[type, ...], str]] = {
     "changes": ((list,), "a list of {chat, post | edit | delete} tables, applied in order"),
     "timeline": ((list,), "a list of {at, chat, post | edit | delete} or {at, drop} tables"),
     "difference_horizon": ((int,), "a number of pts"),
+    "login": ((dict,), "a table of authorized, qr_expires, qr_scan_after, qr_scan_token, password"),
 }
 # one change (top-level ``changes`` and ``timeline``): a chat and exactly one action
 CHANGE_KEYS: dict[str, tuple[tuple[type, ...], str]] = {
@@ -191,6 +193,8 @@ def validate(scenario: Mapping[str, Any]) -> dict[str, Any]:
     for name in ("rate_limit", "rate_window"):
         if name in out and out[name] <= 0:
             raise ConfigError(f"{where}: {name} must be positive")
+    if "login" in out:
+        out["login"] = validate_login(out["login"], f"{where} login")
     chats = []
     for i, chat in enumerate(out.get("chats", [])):
         place = f"{where} chats[{i}]"

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from typing import TYPE_CHECKING, Any
 
 from telethon import TelegramClient, utils
@@ -27,6 +28,7 @@ from telethon.tl import functions
 from telethon.tl.alltlobjects import LAYER
 from telethon.tl.types import RpcError
 
+from tgx.simulator.login import login_key, login_of
 from tgx.simulator.server import Connection, Dropped, RpcFault, Server
 
 if TYPE_CHECKING:
@@ -56,7 +58,7 @@ class SimulatedSender:
     """Duck-typed ``MTProtoSender``: what ``TelegramClient`` calls on ``client._sender``."""
 
     def __init__(self, world: World, *, dc_id: int, authorized: bool, updates_queue: Any = None,
-                 reconnect_callback: Any = None):
+                 reconnect_callback: Any = None, auth_key: bytes | None = None):
         self.world = world
         self._updates_queue = updates_queue  # None: an exported sender (another DC): no updates
         self._reconnect_callback = reconnect_callback
@@ -65,7 +67,7 @@ class SimulatedSender:
         self.server = server_of(world)
         self.conn = Connection(dc_id, authorized)
         self.dc_id = dc_id
-        self.auth_key = AuthKey(world.seed.to_bytes(8, "big", signed=True) * 32)
+        self.auth_key = AuthKey(auth_key or login_key(world.seed))  # Telethon stores it in the session
         self._connection: Any = None
         self._user_connected = False
         self._pending: dict[asyncio.Future, asyncio.Task] = {}
@@ -274,13 +276,26 @@ class SimulatedClient(TelegramClient):
         self._sender = self._new_sender()
 
     def _new_sender(self) -> SimulatedSender:
-        return SimulatedSender(self.world, dc_id=self.session.dc_id, authorized=True,
+        login = login_of(self.world)
+        key = self.session.auth_key.key if self.session.auth_key is not None else None
+        if key is None and not login.authorized:
+            key = os.urandom(256)  # a fresh key, as from a real key exchange: not logged in
+        return SimulatedSender(self.world, dc_id=self.session.dc_id, authorized=login.key_is_logged_in(key),
+                               auth_key=key,
                                updates_queue=self._updates_queue, reconnect_callback=self._handle_auto_reconnect)
 
     async def connect(self) -> None:
         if not isinstance(self._sender, SimulatedSender):
             self._sender = self._new_sender()
         await super().connect()
+
+    async def _on_login(self, user: Any) -> Any:
+        """A login succeeded: keep the world's login key in the session, the simulator's stand-in
+        for Telegram remembering that this key is logged in (see tgx.simulator.login)."""
+        self._sender.auth_key.key = login_of(self.world).key
+        self.session.auth_key = self._sender.auth_key
+        self.session.save()
+        return await super()._on_login(user)
 
     async def _create_exported_sender(self, dc_id: int) -> SimulatedSender:
         """Like Telethon's: a sender for another DC, authorized by exporting/importing the login."""

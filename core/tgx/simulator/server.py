@@ -22,6 +22,7 @@ from telethon.tl.functions import account, auth, channels, contacts, help, messa
 from tgx.simulator import content
 from tgx.simulator import messages as msgs
 from tgx.simulator.ids import WithoutIds
+from tgx.simulator.login import login_of
 from tgx.simulator.updates import ACCOUNT, Event, Page, page
 
 if TYPE_CHECKING:
@@ -36,7 +37,8 @@ DIFF_TIMEOUT = 30  # ChannelDifference.timeout: seconds before a viewing client 
 TOO_LONG_MESSAGES = 20  # latest messages in a ChannelDifferenceTooLong
 MIB = 1 << 20
 EXEMPT_FROM_AUTH = frozenset({"GetConfigRequest", "PingRequest", "ImportAuthorizationRequest",
-                              "GetNearestDcRequest"})
+                              "GetNearestDcRequest", "ExportLoginTokenRequest", "ImportLoginTokenRequest",
+                              "GetPasswordRequest", "CheckPasswordRequest"})  # what logging in needs
 WRAPPERS = (functions.InvokeWithLayerRequest, functions.InitConnectionRequest,
             functions.InvokeWithoutUpdatesRequest, functions.InvokeWithTakeoutRequest,
             functions.InvokeAfterMsgRequest)
@@ -162,6 +164,10 @@ class Server:
             account.FinishTakeoutSessionRequest: self.finish_takeout,
             auth.ExportAuthorizationRequest: self.export_authorization,
             auth.ImportAuthorizationRequest: self.import_authorization,
+            auth.ExportLoginTokenRequest: self.export_login_token,
+            auth.ImportLoginTokenRequest: self.import_login_token,
+            account.GetPasswordRequest: self.get_password,
+            auth.CheckPasswordRequest: self.check_password,
             updates.GetStateRequest: self.get_state,
             updates.GetDifferenceRequest: self.get_difference,
             updates.GetChannelDifferenceRequest: self.get_channel_difference,
@@ -844,6 +850,30 @@ class Server:
             raise RpcFault(400, "AUTH_BYTES_INVALID")
         ctx.conn.authorized = True
         return types.auth.Authorization(user=Raw(world.user_blob(world.me.id)))
+
+    # -- logging in (tgx.simulator.login: QR tokens, 2FA)
+
+    def _authorize(self, conn: Connection) -> Raw:
+        """A login succeeded on ``conn``: it is authorized; the answer's user is the account."""
+        conn.authorized = True
+        return Raw(self.world.user_blob(self.world.me.id))
+
+    def _push_to(self, conn: Connection, data: bytes) -> None:
+        for listener in list(self.world.listeners):
+            if listener.conn is conn and listener.wants_updates():
+                listener.push(data)
+
+    def export_login_token(self, req: Any, ctx: _Ctx) -> Any:
+        return login_of(self.world).export_token(ctx.conn, self._authorize, self._push_to, RpcFault)
+
+    def import_login_token(self, req: Any, ctx: _Ctx) -> Any:
+        return login_of(self.world).import_token(ctx.conn, bytes(req.token), self._authorize, RpcFault)
+
+    def get_password(self, req: Any, ctx: _Ctx) -> Any:
+        return login_of(self.world).get_password(ctx.conn)
+
+    def check_password(self, req: Any, ctx: _Ctx) -> Any:
+        return login_of(self.world).check_password(ctx.conn, req.password, self._authorize, RpcFault)
 
     def _auth_token(self, dc_id: int) -> bytes:
         return content.hash_of(self.world.seed, 0xA07, dc_id).to_bytes(8, "big") * 2

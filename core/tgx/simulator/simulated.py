@@ -62,6 +62,7 @@ def build_world(scenario: Mapping[str, Any]) -> SimulatedTelegram:
         request_log=s.get("request_log"), log_limit=s.get("log_limit", 50_000),
         default_chats=chats is None, difference_horizon=s.get("difference_horizon", 100_000),
     )
+    world.login_settings = dict(s.get("login", {}))  # tgx.simulator.login: QR tokens, 2FA, unauthorized start
     for i, chat in enumerate(chats or ()):
         place = f"[simulated] chats[{i}]"
         kind = chat["kind"]
