@@ -9,7 +9,9 @@ file, line and key. Tables other than the core ones below belong to plugins (``[
 
 from __future__ import annotations
 
+import dataclasses
 import os
+import re
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -156,6 +158,74 @@ def _show(value: Any) -> str:
     return text if len(text) <= 40 else text[:37] + "..."
 
 
+DEFAULT_ACCOUNT = "default"
+DEFAULT_RESOLVE_PER_MINUTE = 20.0  # username look-ups per account per minute (ResolveUsername floods)
+_ACCOUNT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+# [accounts.NAME] keys: what one account may set for itself (the rest comes from [telegram])
+ACCOUNT_KEYS: dict[str, Key] = {
+    "session": Key("a plain name", _text),
+    "proxy": Key("a proxy URL string", _text, secret=True),  # may hold a password: never echoed
+    "api_id": SCHEMA["telegram"]["api_id"],
+    "api_hash": SCHEMA["telegram"]["api_hash"],
+}
+ACCOUNTS_KEYS: dict[str, Key] = {
+    "use": Key("a list of account names", _names),
+    "resolve_per_minute": Key("a number of look-ups per minute above 0", _number(0.0, above=True)),
+}
+
+
+def check_account_name(name: str, where: str = "account name") -> str:
+    """An account name is a plain word (letters, digits, ``_``, ``-``): it names a file."""
+    if not _ACCOUNT_NAME.match(name):
+        raise ConfigError(f"{where} {name!r} is not a plain name (letters, digits, _ and -, at most 64)")
+    return name
+
+
+def _check_session_name(name: str, where: str) -> str:
+    if "/" in name or "\\" in name or name.startswith("."):
+        raise ConfigError(f"{where} {name!r} must be a plain name, not a path")
+    return name
+
+
+def check_accounts(path: Path, section: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
+    """``[accounts]``: its own keys (``use``, ``resolve_per_minute``) and one table per account."""
+    own: dict[str, Any] = {}
+    tables: dict[str, dict[str, Any]] = {}
+    for name, value in section.items():
+        if isinstance(value, dict):
+            check_account_name(name, f"{path}: [accounts.{name}]: account name")
+            unknown = sorted(set(value) - set(ACCOUNT_KEYS))
+            if unknown:
+                raise ConfigError(f"{path}: unknown key accounts.{name}.{unknown[0]}",
+                                  hint=f"known keys in [accounts.{name}]: {', '.join(sorted(ACCOUNT_KEYS))}")
+            table: dict[str, Any] = {}
+            for key, raw in value.items():
+                normal = ACCOUNT_KEYS[key].check(raw)
+                if normal is None:
+                    got = _toml_type(raw) if ACCOUNT_KEYS[key].secret else _show(raw)
+                    raise ConfigError(f"{path}: accounts.{name}.{key} must be {ACCOUNT_KEYS[key].expected}, "
+                                      f"not {got}")
+                table[key] = normal
+            if "session" in table:
+                _check_session_name(table["session"], f"{path}: accounts.{name}.session")
+            if "proxy" in table:  # a bad URL is one line naming it, never its password
+                from tgx.proxy import parse_proxy
+
+                parse_proxy(table["proxy"], source=f"[accounts.{name}] proxy in {path}")
+            tables[name] = table
+            continue
+        if name not in ACCOUNTS_KEYS:
+            raise ConfigError(f"{path}: unknown key accounts.{name}",
+                              hint="[accounts] takes use, resolve_per_minute and [accounts.NAME] tables")
+        normal = ACCOUNTS_KEYS[name].check(value)
+        if normal is None:
+            raise ConfigError(f"{path}: accounts.{name} must be {ACCOUNTS_KEYS[name].expected}, not {_show(value)}")
+        own[name] = normal
+    for used in own.get("use", []):
+        check_account_name(used, f"{path}: accounts.use:")
+    return own, tables
+
+
 def _split_names(value: str | None) -> list[str] | None:
     if value is None:
         return None
@@ -174,6 +244,11 @@ class Config:
     # or "[telegram] proxy in FILE". One value for every client; see proxy_for for an account's.
     proxy: str | None = field(default=None, repr=False)
     proxy_source: str | None = None
+    account: str = DEFAULT_ACCOUNT  # the account this config is for (Config.for_account)
+    default_session: str | None = None  # the default account's session ([telegram] session); None: session
+    accounts: dict[str, dict[str, Any]] = field(default_factory=dict)  # [accounts.NAME] tables, checked
+    accounts_use: list[str] = field(default_factory=list)  # [accounts] use: the accounts of a run by default
+    resolve_per_minute: float = DEFAULT_RESOLVE_PER_MINUTE  # [accounts] resolve_per_minute
     disable: list[str] = field(default_factory=list)  # [plugins] disable + TGX_DISABLE_PLUGINS + -p no:
     load: list[str] | None = None  # allow-list of external plugins; None = every installed one
     enable: list[str] = field(default_factory=list)  # -p NAME: force-enable despite config
@@ -192,6 +267,60 @@ class Config:
     def session_path(self) -> Path:
         """The Telethon session file (without the ``.session`` suffix Telethon adds)."""
         return self.data_dir / "sessions" / self.session
+
+    @property
+    def sessions_dir(self) -> Path:
+        return self.data_dir / "sessions"
+
+    def session_name_of(self, account: str) -> str:
+        """The session file name (without ``.session``) of an account: ``[accounts.NAME] session``,
+        else the account's name; ``default`` keeps today's single session (``[telegram] session``,
+        ``TGX_SESSION``, ``tgx``), read where it is: an old data dir needs no migration."""
+        table = self.accounts.get(account, {})
+        if "session" in table:
+            return str(table["session"])
+        base = self._base_session
+        return base if account == DEFAULT_ACCOUNT else account
+
+    @property
+    def _base_session(self) -> str:
+        return self.default_session or self.session
+
+    def known_accounts(self) -> list[str]:
+        """``default``, every ``[accounts.NAME]`` table, and every other session file in the data
+        dir (``tgx login --account NAME`` needs no table), in that order, each once."""
+        names = [DEFAULT_ACCOUNT, *self.accounts]
+        taken = {self.session_name_of(n) for n in names}
+        folder = self.sessions_dir
+        if folder.is_dir():
+            for path in sorted(folder.glob("*.session")):
+                stem = path.name[: -len(".session")]
+                if stem not in taken and _ACCOUNT_NAME.match(stem):
+                    names.append(stem)
+                    taken.add(stem)
+        return list(dict.fromkeys(names))
+
+    def for_account(self, name: str) -> Config:
+        """This config as account ``name`` sees it: its session, and its own ``proxy``,
+        ``api_id``/``api_hash`` where its ``[accounts.NAME]`` table sets them (over the
+        ``[telegram]`` ones). What the ``tgx_telegram_client`` hook needs, in one object."""
+        check_account_name(name)
+        session = self.session_name_of(name)
+        if name != DEFAULT_ACCOUNT and session == self.session_name_of(DEFAULT_ACCOUNT) \
+                and "session" not in self.accounts.get(name, {}):
+            raise ConfigError(f"account name {name!r} is the default account's session name",
+                              hint="choose another name, or set [accounts.NAME] session")
+        table = self.accounts.get(name, {})
+        changes: dict[str, Any] = {"account": name, "session": session}
+        for key in ("api_id", "api_hash"):
+            if key in table:
+                changes[key] = table[key]
+        if "proxy" in table:  # the account's own, unless --proxy was given (Config.proxy_for)
+            changes["proxy"] = self.proxy_for(table["proxy"])
+            if changes["proxy"] != self.proxy:
+                changes["proxy_source"] = f"[accounts.{name}] proxy"
+        changes["default_session"] = self._base_session
+        return dataclasses.replace(self, **changes)
 
     def table(self, name: str) -> dict[str, Any]:
         """A plugin's table from tgx.toml (empty when absent)."""
@@ -280,8 +409,14 @@ def load_config(
         if not isinstance(section, dict):
             raise ConfigError(f"{cfg_path}: [{table}] must be a table")
         checked[table] = check_table(cfg_path, table, section)
+    accounts = data.get("accounts", {})
+    if not isinstance(accounts, dict):
+        raise ConfigError(f"{cfg_path}: [accounts] must be a table")
+    own, config.accounts = check_accounts(cfg_path, accounts)
+    config.accounts_use = list(own.get("use", []))
+    config.resolve_per_minute = float(own.get("resolve_per_minute", DEFAULT_RESOLVE_PER_MINUTE))
     for name, value in data.items():
-        if name in SCHEMA:
+        if name in SCHEMA or name == "accounts":
             continue
         if not isinstance(value, dict):
             raise ConfigError(f"{cfg_path}: unknown top-level key {name!r}",
@@ -303,6 +438,7 @@ def load_config(
     config.session = env.get("TGX_SESSION") or telegram.get("session") or "tgx"
     if "/" in config.session or config.session.startswith("."):
         raise ConfigError(f"session name {config.session!r} must be a plain name, not a path")
+    config.default_session = config.session
     config.flood_sleep_threshold = telegram.get("flood_sleep_threshold", 60)
     # every source is checked, not only the one that wins
     if "proxy" in telegram:

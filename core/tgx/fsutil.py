@@ -61,6 +61,20 @@ def temp_beside(path: Path | str, *, suffix: str = ".tmp", mode: int | None = No
     return Path(name)
 
 
+def private_file(path: Path | str) -> Path:
+    """Make sure ``path`` exists as a file only its owner may read (0600) in a folder only its
+    owner may enter (0700): for session files, which are as good as a logged-in phone. A new
+    file is created empty with that mode (no moment where it is world-readable)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    os.chmod(path.parent, 0o700)
+    if not path.exists():
+        with contextlib.suppress(FileExistsError):
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    os.chmod(path, 0o600)
+    return path
+
+
 def write_atomic(path: Path | str, data: bytes | str, *, mode: int = 0o644) -> None:
     """Replace ``path`` with ``data`` atomically; the new file gets permission bits ``mode``.
 

@@ -5,19 +5,20 @@ It answers ``tgx_telegram_client`` only when the config has a ``[simulated]`` ta
 otherwise it returns None and the real ``telegram`` plugin answers. The scenario's keys are
 listed in docs/testing.md; an unknown key or fault type is a ConfigError that names it.
 
-A world that starts logged out (``[simulated.login] authorized = false``) keeps its session
-where the real ``telegram`` plugin does (``<data dir>/sessions/<name>.session``, 0600 in a 0700
-folder), so ``tgx login`` and the commands after it share it; otherwise the session lives in
-memory and every run is logged in.
+The client is the one of the account the config is for (``Config.account``: ``default``, or
+``--account NAME`` / ``--accounts``), which must be one of the scenario's ``accounts``. With
+``session_files = true`` its session is a real Telethon session file in the data dir (0600, as
+the real plugin keeps it), so ``tgx accounts``, ``tgx logout`` and an old data dir can be tested.
 """
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 import tgx
 from tgx.config import Config
+from tgx.errors import AuthError
+from tgx.fsutil import private_file
 
 
 @tgx.hookimpl
@@ -28,21 +29,21 @@ def tgx_telegram_client(config: Config) -> Any:
     if scenario is None:
         return None
     world = build_world(scenario)
-    session = None
-    if not scenario.get("login", {}).get("authorized", True):
-        session = _session_file(config)
-    return world.client(session, api_id=config.api_id, api_hash=config.api_hash,
-                        flood_sleep_threshold=config.flood_sleep_threshold)
-
-
-def _session_file(config: Config) -> str:
-    """The session file's path for Telethon (without ``.session``), created 0600 in a 0700 folder."""
-    path = config.session_path.with_name(config.session_path.name + ".session")
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    if not path.exists():
-        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
-    os.chmod(path, 0o600)
-    return str(config.session_path)
+    if config.account not in world.accounts:
+        raise AuthError(f"account {config.account!r} is not logged in (the simulated Telegram has no such "
+                        "account)", hint="add it to [simulated] accounts, or pick one of: "
+                                         + ", ".join(world.accounts))
+    session: Any = None
+    if scenario.get("session_files") or not scenario.get("login", {}).get("authorized", True):
+        # a world that starts logged out keeps its session where tgx login writes it
+        path = config.session_path.with_name(config.session_path.name + ".session")
+        private_file(path)
+        session = str(config.session_path)
+    client = world.client(session, api_id=config.api_id, api_hash=config.api_hash, account=config.account,
+                          flood_sleep_threshold=config.flood_sleep_threshold)
+    if session is not None:
+        private_file(path)  # Telethon's SQLite may have recreated it
+    return client
 
 
 __all__ = ["tgx_telegram_client"]

@@ -50,8 +50,8 @@ PIPE_CLOSED = 141  # stdout's reader went away (`tgx --help | head`): 128 + SIGP
 
 # Core command groups, one module each in tgx.cli, imported lazily by name. A module that does
 # not exist (yet) is skipped silently; one that fails to import is a warning.
-COMMAND_MODULES = ["plugins", "login", "chats", "topics", "formats", "export", "watch", "import_", "render", "verify",
-                   "demo", "encoders", "metrics", "doctor"]
+COMMAND_MODULES = ["plugins", "login", "logout", "accounts", "chats", "topics", "formats", "export", "watch",
+                   "import_", "render", "verify", "demo", "encoders", "metrics", "doctor"]
 
 HELP = """Export Telegram history — channels, groups, private chats, forum topics — with media,
 into JSONL, Telegram-Desktop JSON, HTML, Markdown, CSV or SQLite. Resumable; extensible with plugins.
@@ -67,8 +67,22 @@ class AppState:
     config: Config
     extra: dict[str, Any] = field(default_factory=dict)  # for commands that want to share things
 
-    def make_client(self) -> Any:
-        """A not-yet-connected Telethon client from the ``tgx_telegram_client`` hook.
+    def account_config(self, account: str | None = None) -> Config:
+        """The config as ``account`` sees it (:meth:`tgx.config.Config.for_account`; None: the
+        config's own account), its API hash registered as a secret."""
+        config = self.config if account in (None, self.config.account) else self.config.for_account(account)
+        console.register_secret(config.api_hash)
+        if config.proxy is not None and config.proxy is not self.config.proxy:  # an account's own proxy
+            from tgx.proxy import parse_proxy
+
+            proxy = parse_proxy(config.proxy, source=config.proxy_source)
+            for secret in proxy.secrets() if proxy is not None else ():
+                console.register_secret(secret)
+        return config
+
+    def make_client(self, config: Config | None = None) -> Any:
+        """A not-yet-connected Telethon client from the ``tgx_telegram_client`` hook, for
+        ``config`` (an account's, :meth:`account_config`; default: this state's config).
 
         When the simulated Telegram was asked for (``Config.simulated_requested``; ``tgx demo``
         always asks), only the ``simulated`` plugin is called: an explicit choice wins over
@@ -81,29 +95,38 @@ class AppState:
                                   hint="`tgx plugins enable simulated`, or unset TGX_SIMULATED")
             others = [plugin for name, plugin in self.pm.list_name_plugin() if name != "simulated"]
             hook = self.pm.subset_hook_caller("tgx_telegram_client", remove_plugins=others)
-        client = hook(config=self.config)
+        client = hook(config=config if config is not None else self.config)
         if client is None:
             raise PluginError("no plugin provides a Telegram client",
                               hint="enable the built-in one: `tgx plugins enable telegram`")
         return client
 
     @asynccontextmanager
-    async def connected_client(self, *, require_login: bool = True) -> AsyncIterator[Any]:
+    async def connected_client(self, *, require_login: bool = True, account: str | None = None
+                               ) -> AsyncIterator[Any]:
         """Connect a client for the duration of the block; disconnect whatever happens.
 
         :param require_login: raise :class:`AuthError` (exit 5) when the session is not logged in.
+        :param account: the account to connect as (None: the config's, ``default`` unless a
+            command chose another).
         """
-        client = self.make_client()
+        from tgx.telegram.accounts import record_use
+
+        config = self.account_config(account)
+        client = self.make_client(config)
         try:
             try:
                 await client.connect()
             except (TimeoutError, ConnectionError, OSError, EOFError) as exc:  # EOFError: IncompleteReadError
                 raise NetworkError(f"cannot connect to Telegram at {_server_of(client)}: {type(exc).__name__}: "
-                                   f"{exc} ({_proxy_of(client, self.config)})",
+                                   f"{exc} ({_proxy_of(client, config)})",
                                    hint="check the network (something on the way answered that is not "
                                         "Telegram?), then run the same command again") from None
             if require_login and not await client.is_user_authorized():
-                raise AuthError("not logged in: run `tgx login`")
+                login = "tgx login" if config.account == "default" else f"tgx login --account {config.account}"
+                raise AuthError(f"not logged in: run `{login}`" if config.account == "default"
+                                else f"account {config.account!r} is not logged in: run `{login}`")
+            record_use(config)
             yield client
         finally:
             disconnect = client.disconnect()

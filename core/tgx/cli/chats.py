@@ -16,11 +16,12 @@ from tgx.cli.table import print_table
 PER_CHAT_IDS = ("channel", "supergroup")
 
 
-async def list_chats(state: AppState, *, limit: int | None, counts: bool) -> list[dict[str, Any]]:
+async def list_chats(state: AppState, *, limit: int | None, counts: bool,
+                     account: str | None = None) -> list[dict[str, Any]]:
     from tgx.telegram.peers import peer_from_entity
 
     rows: list[dict[str, Any]] = []
-    async with state.connected_client() as client:
+    async with state.connected_client(account=account) as client:
         async for dialog in client.iter_dialogs(limit=limit):
             try:
                 peer = peer_from_entity(dialog.entity)
@@ -50,12 +51,17 @@ def register(app: typer.Typer, pm: pluggy.PluginManager) -> None:
         counts: bool = typer.Option(False, "--counts",
                                     help="Ask Telegram for each chat's exact message count (one request per "
                                          "chat: slower)."),
+        account: str | None = typer.Option(None, "--account", metavar="NAME",
+                                           help="List the chats of this account (see `tgx accounts`)."),
     ) -> None:
         """List your chats: id, kind, title, @username, unread and (approximate) message count.
 
         Any id or @username shown here is a valid CHAT for `tgx export`.
         """
-        rows = run_async(list_chats(get_state(ctx), limit=limit, counts=counts))
+        from tgx.cli.accounts import account_names
+
+        one = account_names(account, "--account")
+        rows = run_async(list_chats(get_state(ctx), limit=limit, counts=counts, account=one[0] if one else None))
         if json_output:
             console.print_json(rows)
             return

@@ -107,7 +107,8 @@ def check_session(config: Config) -> list[Check]:
     session = config.session_path.with_name(config.session_path.name + ".session")
     folder = session.parent
     if not session.exists():
-        checks.append(Check("session", FAIL, f"not logged in (no {session})", "run `tgx login`"))
+        login = "tgx login" + ("" if config.account == "default" else f" --account {config.account}")
+        checks.append(Check("session", FAIL, f"not logged in (no {session})", f"run `{login}`"))
         return checks
     problems = []
     if _mode(folder) & 0o077:
@@ -147,18 +148,47 @@ def check_proxy(config: Config) -> Check:
     return Check("proxy", OK, detail)
 
 
-async def check_online(state: Any) -> Check:
+def doctor_accounts(config: Config) -> list[str]:
+    """The accounts doctor checks: ``[accounts] use``, else every account tgx knows."""
+    return list(config.accounts_use) or config.known_accounts()
+
+
+def check_accounts(config: Config) -> list[Check]:
+    """:func:`check_session` for every account; each check named after its account when there
+    are several (``session [work]``)."""
+    names = doctor_accounts(config)
+    if len(names) == 1 and names[0] == config.account:
+        return check_session(config)
+    checks: list[Check] = []
+    for name in names:
+        try:
+            cfg = config.for_account(name)
+        except TgxError as exc:
+            checks.append(Check(f"account [{name}]", FAIL, exc.message, exc.hint or "fix [accounts] in tgx.toml"))
+            continue
+        for check in check_session(cfg):
+            check.name = f"{check.name} [{name}]"
+            checks.append(check)
+    return checks
+
+
+async def check_online(state: Any, account: str | None = None) -> Check:
     from tgx.errors import AuthError, NetworkError
 
+    name = "online" if account is None else f"online [{account}]"
+    login = "tgx login" + ("" if account in (None, "default") else f" --account {account}")
     try:
-        async with state.connected_client(require_login=False) as client:
+        async with state.connected_client(require_login=False, account=account) as client:
             if not await client.is_user_authorized():
-                return Check("online", FAIL, "Telegram says this session is not logged in", "run `tgx login`")
+                return Check(name, FAIL, "Telegram says this session is not logged in", f"run `{login}`")
             from tgx.cli.login import describe_account
+            from tgx.telegram.accounts import record_profile
 
-            return Check("online", OK, f"connected, logged in as {describe_account(await client.get_me())}")
+            me = await client.get_me()
+            record_profile(state.account_config(account), me)
+            return Check(name, OK, f"connected, logged in as {describe_account(me)}")
     except (AuthError, NetworkError) as exc:
-        return Check("online", FAIL, exc.message, exc.hint or "")
+        return Check(name, FAIL, exc.message, exc.hint or "")
 
 
 def check_crypto() -> Check:
@@ -245,7 +275,7 @@ def check_plugins(pm: pluggy.PluginManager) -> list[Check]:
 
 
 def run_checks(pm: pluggy.PluginManager, config: Config) -> list[Check]:
-    return [*check_config(config, pm), *check_session(config), check_proxy(config), check_crypto(),
+    return [*check_config(config, pm), *check_accounts(config), check_proxy(config), check_crypto(),
             *check_media(pm, config), *check_locations(config), *check_plugins(pm)]
 
 
@@ -275,7 +305,10 @@ def register(app: typer.Typer, pm: pluggy.PluginManager) -> None:
         state = get_state(ctx)
         checks = run_checks(state.pm, state.config)
         if online:
-            checks.append(run_async(check_online(state)))
+            names = doctor_accounts(state.config)
+            single = len(names) == 1 and names[0] == state.config.account
+            for name in names:
+                checks.append(run_async(check_online(state, None if single else name)))
         ok = not any(c.status == FAIL for c in checks)
         if as_json:
             console.print_json({"ok": ok, "checks": [asdict(c) for c in checks]})

@@ -12,6 +12,7 @@ goes to the terminal (stderr) and the ``tg://login`` URL in it only when stderr 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import sys
 from datetime import UTC, datetime
@@ -200,14 +201,19 @@ async def _import_session_string(state: AppState, imported: Any) -> Any:
 
 async def login(state: AppState, *, bot_token: str | None, phone: str | None, qr: bool = False,
                 session_string: Any = None) -> None:
+    from tgx.telegram.accounts import record_profile
+
     if session_string is not None:
         me = await _import_session_string(state, session_string)
         _secure_session(state)
+        record_profile(state.config, me)
         console.info(f"logged in as {describe_account(me)} (session string imported)")
         return
     async with state.connected_client(require_login=False) as client:
         if await client.is_user_authorized():
-            console.info(f"already logged in as {describe_account(await client.get_me())}")
+            me = await client.get_me()
+            record_profile(state.config, me)
+            console.info(f"already logged in as {describe_account(me)}")
             return
         token = bot_token or (None if phone or qr else state.config.bot_token)
         try:
@@ -230,6 +236,7 @@ async def login(state: AppState, *, bot_token: str | None, phone: str | None, qr
             raise mapped from None
         me = await client.get_me()
     _secure_session(state)
+    record_profile(state.config, me)
     console.info(f"logged in as {describe_account(me)}")
 
 
@@ -252,6 +259,8 @@ def register(app: typer.Typer, pm: pluggy.PluginManager) -> None:
             help="Import a Telethon session string; - reads it from stdin (safer than the command line, "
                  "which other users can see)."
         ),
+        account: str = typer.Option("default", "--account", metavar="NAME",
+                                    help="Log in this account: its own session file (see `tgx accounts`)."),
     ) -> None:
         """Log in to Telegram once; the session is kept in the data dir (0600).
 
@@ -266,7 +275,14 @@ def register(app: typer.Typer, pm: pluggy.PluginManager) -> None:
         if len(chosen) > 1:
             raise UsageError(f"{chosen[0]} and {chosen[1]} cannot be combined: choose one way to log in")
         imported = read_session_string(session_string) if session_string is not None else None
-        run_async(login(get_state(ctx), bot_token=bot_token, phone=phone, qr=qr, session_string=imported))
+        from tgx.cli.accounts import account_names
+
+        state = get_state(ctx)
+        names = account_names(account, "--account")
+        if len(names) != 1:
+            raise UsageError("--account takes one account name")
+        state = dataclasses.replace(state, config=state.account_config(names[0]))  # its session, proxy, keys
+        run_async(login(state, bot_token=bot_token, phone=phone, qr=qr, session_string=imported))
 
 
 __all__ = ["describe_account", "login", "read_session_string", "register", "show_qr"]

@@ -67,6 +67,7 @@ class ChatSpec:
     linked: int | None = None
     comments: CommentLayout | None = None
     readable: bool = True  # False: a private discussion group the account is not in (CHANNEL_PRIVATE)
+    readers: frozenset[str] | None = None  # accounts that are members (None: every account)
     index: int = 0
     access_hash: int = 0
     salt: int = 0
@@ -128,4 +129,24 @@ class ChatSpec:
         return None
 
 
-__all__ = ["DATE_EPOCH", "ChatSpec", "TopicSpec", "UserSpec"]
+@dataclass(slots=True, eq=False)
+class AccountSpec:
+    """One account of the world: its own user (what ``get_me()`` answers), its own rate limit,
+    faults and takeouts, and whether its session is logged in. ``default`` is the world's "me"."""
+
+    name: str
+    user: UserSpec
+    premium: bool = False
+    phone: str | None = None
+    logged_in: bool = True  # False: every authorized request answers 401 (tgx login needed)
+    logged_out: bool = False  # auth.LogOut was called: the session is dead
+    revoked: bool = False  # the ``revoked`` fault fired
+    rate_limiter: Any = None  # a faults.RateLimiter for GetHistory, or None
+    takeouts: dict[int, dict[str, Any]] = field(default_factory=dict)
+
+    @property
+    def authorized(self) -> bool:
+        return self.logged_in and not self.logged_out and not self.revoked
+
+
+__all__ = ["DATE_EPOCH", "AccountSpec", "ChatSpec", "TopicSpec", "UserSpec"]

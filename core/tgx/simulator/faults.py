@@ -41,6 +41,7 @@ class Fault:
     chat: str | None = None  # private: the chat (username, key or marked id)
     code: int = 400  # rpc_error
     message: str = "INTERNAL"  # rpc_error
+    account: str | None = None  # only requests of this account (None: every account)
     seen: int = 0
     fired: int = 0
 
@@ -51,8 +52,8 @@ class Fault:
                        "takeout_delay": "InitTakeoutSessionRequest"}.get(self.type)
             self.request = default
 
-    def matches(self, name: str) -> bool:
-        return self.request is None or self.request == name
+    def matches(self, name: str, account: str = "default") -> bool:
+        return (self.request is None or self.request == name) and self.account in (None, account)
 
     def trigger(self) -> bool:
         """Count one matching request; True when the fault hits it."""
@@ -146,10 +147,11 @@ class RequestRecord:
     takeout: bool
     params: dict[str, Any] = field(default_factory=dict)
     error: str | None = None
+    account: str = "default"
 
     def to_dict(self) -> dict[str, Any]:
         d = {"seq": self.seq, "time": self.time, "type": self.type, "dc": self.dc, "takeout": self.takeout,
-             "error": self.error}
+             "error": self.error, "account": self.account}
         d.update(self.params)
         return d
 
@@ -161,15 +163,18 @@ class RequestLog:
     def __init__(self, path: str | None = None, limit: int = 50_000):
         self.path = path
         self.counts: Counter[str] = Counter()
+        self.by_account: Counter[tuple[str, str]] = Counter()  # (account, type)
         self.records: deque[RequestRecord] = deque(maxlen=limit)
         self.seq = 0
         self._lock = threading.Lock()
         self._file: Any = None  # opened on first use, line-buffered: each line survives a SIGKILL
 
-    def add(self, type: str, dc: int, takeout: bool, params: dict[str, Any]) -> RequestRecord:
+    def add(self, type: str, dc: int, takeout: bool, params: dict[str, Any],
+            account: str = "default") -> RequestRecord:
         self.seq += 1
         self.counts[type] += 1
-        record = RequestRecord(self.seq, time.time(), type, dc, takeout, params)
+        self.by_account[account, type] += 1
+        record = RequestRecord(self.seq, time.time(), type, dc, takeout, params, account=account)
         self.records.append(record)
         return record
 
@@ -192,6 +197,7 @@ class RequestLog:
 
     def clear(self) -> None:
         self.counts.clear()
+        self.by_account.clear()
         self.records.clear()
 
 

@@ -38,6 +38,20 @@ TOP_KEYS: dict[str, tuple[tuple[type, ...], str]] = {
     "timeline": ((list,), "a list of {at, chat, post | edit | delete} or {at, drop} tables"),
     "difference_horizon": ((int,), "a number of pts"),
     "login": ((dict,), "a table of authorized, qr_expires, qr_scan_after, qr_scan_token, password"),
+    "accounts": ((list,), "a list of account tables ({name, user_id, username, premium, ...})"),
+    "session_files": ((bool,), "true: each account's session is a real file in the data dir"),
+}
+# one account of the world (World.add_account); "default" is the world's own user
+ACCOUNT_KEYS: dict[str, tuple[tuple[type, ...], str]] = {
+    "name": ((str,), "an account name"),
+    "user_id": ((int,), "a user id"),
+    "username": ((str,), "a username"),
+    "first_name": ((str,), "a first name"),
+    "premium": ((bool,), "true or false"),
+    "phone": ((str,), "a phone number such as +4915112345678"),
+    "rate_limit": ((int, float), "GetHistory requests per second (this account's)"),
+    "rate_window": ((int, float), "seconds"),
+    "logged_in": ((bool,), "true or false (false: every request answers 401)"),
 }
 # one change (top-level ``changes`` and ``timeline``): a chat and exactly one action
 CHANGE_KEYS: dict[str, tuple[tuple[type, ...], str]] = {
@@ -72,6 +86,7 @@ CHAT_KEYS: dict[str, tuple[tuple[type, ...], str]] = {
     "user": ((str,), "a simulated user (alice, bob, carol, dave, erin, bot, deleted)"),
     "edited": ((list,), "a list of message ids edited since an earlier run"),
     "deleted": ((list,), "a list of message ids deleted since an earlier run"),
+    "members": ((list,), "a list of account names that are members (default: every account)"),
 }
 TOPIC_KEYS: dict[str, tuple[tuple[type, ...], str]] = {
     "title": ((str,), "a title"),
@@ -94,7 +109,7 @@ COMMENT_KEYS: dict[str, tuple[tuple[type, ...], str]] = {
     "edited": ((list,), "a list of message ids (of the group) edited since an earlier run"),
     "deleted": ((list,), "a list of message ids (of the group) deleted since an earlier run"),
 }
-FAULT_COMMON = {"type", "request", "after", "times"}
+FAULT_COMMON = {"type", "request", "after", "times", "account"}
 FAULT_KEYS: dict[str, set[str]] = {
     "flood_wait": FAULT_COMMON | {"seconds"},
     "flood_premium_wait": FAULT_COMMON | {"seconds"},
@@ -115,6 +130,7 @@ FAULT_TYPES_OF: dict[str, tuple[tuple[type, ...], str]] = {
     "chat": ((str, int), "a chat username or id"),
     "code": ((int,), "an RPC error code"),
     "message": ((str,), "an RPC error message such as RPC_CALL_FAIL"),
+    "account": ((str,), "an account name (only its requests; default: every account's)"),
 }
 assert set(FAULT_KEYS) == set(FAULT_TYPES)
 
@@ -195,6 +211,29 @@ def validate(scenario: Mapping[str, Any]) -> dict[str, Any]:
             raise ConfigError(f"{where}: {name} must be positive")
     if "login" in out:
         out["login"] = validate_login(out["login"], f"{where} login")
+    accounts = ["default"]
+    tables = []
+    for i, account in enumerate(out.get("accounts", [])):
+        place = f"{where} accounts[{i}]"
+        if not isinstance(account, Mapping):
+            raise ConfigError(f"{place} must be a table")
+        _table(place, account, ACCOUNT_KEYS)
+        name = account.get("name")
+        if not name:
+            raise ConfigError(f"{place}: an account needs name = \"...\"")
+        if name in accounts and name != "default" or name in accounts[1:]:
+            raise ConfigError(f"{place}: account {name!r} is listed twice")
+        for key in ("rate_limit", "rate_window"):
+            if key in account and account[key] <= 0:
+                raise ConfigError(f"{place}: {key} must be positive")
+        if name == "default" and {"user_id", "username", "first_name"} & set(account):
+            raise ConfigError(f"{place}: the default account is the world's own user (no user_id, username, "
+                              "first_name)")
+        if name != "default":
+            accounts.append(name)
+        tables.append(dict(account))
+    if "accounts" in out:
+        out["accounts"] = tables
     chats = []
     for i, chat in enumerate(out.get("chats", [])):
         place = f"{where} chats[{i}]"
@@ -207,6 +246,11 @@ def validate(scenario: Mapping[str, Any]) -> dict[str, Any]:
             _check(place, key, value, CHAT_KEYS[key])
             if key in ("edited", "deleted"):
                 _ids(place, key, value)
+            if key == "members":
+                unknown = [m for m in value if m not in accounts]
+                if unknown:
+                    raise ConfigError(f"{place}: members names no account {unknown[0]!r}",
+                                      hint="known accounts: " + ", ".join(accounts))
         kind = chat.get("kind")
         if kind not in CHAT_KINDS:
             raise ConfigError(f"{place}: kind must be one of {', '.join(CHAT_KINDS)}, not {kind!r}")
@@ -240,6 +284,9 @@ def validate(scenario: Mapping[str, Any]) -> dict[str, Any]:
             _check(place, key, value, FAULT_TYPES_OF[key])
         if kind == "private" and "chat" not in fault:
             raise ConfigError(f"{place}: a private fault needs chat = \"USERNAME\"")
+        if "account" in fault and fault["account"] not in accounts:
+            raise ConfigError(f"{place}: no account {fault['account']!r}",
+                              hint="known accounts: " + ", ".join(accounts))
         if kind == "rpc_error" and "message" not in fault:
             raise ConfigError(f"{place}: an rpc_error fault needs message = \"ERROR_NAME\"")
         faults.append(dict(fault))

@@ -58,14 +58,14 @@ class SimulatedSender:
     """Duck-typed ``MTProtoSender``: what ``TelegramClient`` calls on ``client._sender``."""
 
     def __init__(self, world: World, *, dc_id: int, authorized: bool, updates_queue: Any = None,
-                 reconnect_callback: Any = None, auth_key: bytes | None = None):
+                 reconnect_callback: Any = None, auth_key: bytes | None = None, account: str = "default"):
         self.world = world
         self._updates_queue = updates_queue  # None: an exported sender (another DC): no updates
         self._reconnect_callback = reconnect_callback
         self._loop: asyncio.AbstractEventLoop | None = None
         self._offline_until = 0.0  # loop time: a transient drop is in progress until then
         self.server = server_of(world)
-        self.conn = Connection(dc_id, authorized)
+        self.conn = Connection(dc_id, authorized, account=account)
         self.dc_id = dc_id
         self.auth_key = AuthKey(auth_key or login_key(world.seed))  # Telethon stores it in the session
         self._connection: Any = None
@@ -261,16 +261,20 @@ def _consume(future: asyncio.Future) -> None:
 class SimulatedClient(TelegramClient):
     """A real ``TelegramClient`` whose network is the simulated server of ``world``.
 
-    Logged in as the world's "me" from the start. ``session`` defaults to a fresh
+    Logged in from the start as ``account`` (``default``: the world's "me"; see
+    :meth:`tgx.simulator.world.World.add_account`). ``session`` defaults to a fresh
     ``MemorySession``; other keyword arguments go to ``TelegramClient`` unchanged.
     """
 
-    def __init__(self, world: World, session: Session | None = None, *,
-                 api_id: int | None = None, api_hash: str | None = None, **kwargs: Any):
+    def __init__(self, world: World, session: Session | str | None = None, *,
+                 api_id: int | None = None, api_hash: str | None = None, account: str = "default",
+                 **kwargs: Any):
+        world.account(account)  # KeyError for an account the world does not have
         kwargs.setdefault("connection", ConnectionTcpFull)
         super().__init__(session if session is not None else MemorySession(), api_id or SIM_API_ID,
                          api_hash or SIM_API_HASH, **kwargs)
         self.world = world
+        self.account = account
         if not self.session.server_address:
             self.session.set_dc(world.home_dc, "::1" if self._use_ipv6 else "127.0.0.1", 443)
         self._sender = self._new_sender()
@@ -282,7 +286,8 @@ class SimulatedClient(TelegramClient):
             key = os.urandom(256)  # a fresh key, as from a real key exchange: not logged in
         return SimulatedSender(self.world, dc_id=self.session.dc_id, authorized=login.key_is_logged_in(key),
                                auth_key=key,
-                               updates_queue=self._updates_queue, reconnect_callback=self._handle_auto_reconnect)
+                               updates_queue=self._updates_queue, reconnect_callback=self._handle_auto_reconnect,
+                               account=self.account)
 
     async def connect(self) -> None:
         if not isinstance(self._sender, SimulatedSender):
@@ -300,7 +305,7 @@ class SimulatedClient(TelegramClient):
     async def _create_exported_sender(self, dc_id: int) -> SimulatedSender:
         """Like Telethon's: a sender for another DC, authorized by exporting/importing the login."""
         dc = await self._get_dc(dc_id)
-        sender = SimulatedSender(self.world, dc_id=dc_id, authorized=False)
+        sender = SimulatedSender(self.world, dc_id=dc_id, authorized=False, account=self.account)
         await sender.connect(self._connection(dc.ip_address, dc.port, dc.id, loggers=self._log,
                                               proxy=self._proxy, local_addr=self._local_addr))
         auth = await self(functions.auth.ExportAuthorizationRequest(dc_id))

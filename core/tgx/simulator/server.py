@@ -69,6 +69,7 @@ class Connection:
     dc_id: int
     authorized: bool
     updates: bool = False  # made a request outside InvokeWithoutUpdates / takeout: gets pushed updates
+    account: str = "default"  # whose session this is (World.accounts)
 
 
 class Raw:
@@ -172,6 +173,7 @@ class Server:
             updates.GetDifferenceRequest: self.get_difference,
             updates.GetChannelDifferenceRequest: self.get_channel_difference,
             account.UpdateStatusRequest: lambda req, ctx: BOOL_TRUE,
+            auth.LogOutRequest: self.log_out,
         }
 
     # -- entry point
@@ -187,18 +189,19 @@ class Server:
             quiet = quiet or isinstance(request, QUIET_WRAPPERS)
             request = request.query
         name = type(request).__name__
-        record = world.log.add(name, conn.dc_id, takeout_id is not None, _params(request))
+        viewer = world.viewer = world.account(conn.account)  # handle() never awaits: one viewer at a time
+        record = world.log.add(name, conn.dc_id, takeout_id is not None, _params(request), account=viewer.name)
         error: str | None = None
         try:
             drop = self._faults(name, request)
-            if world.revoked and name not in EXEMPT_FROM_AUTH:
+            if not viewer.authorized and name not in EXEMPT_FROM_AUTH:
                 raise RpcFault(401, "AUTH_KEY_UNREGISTERED")
             if not conn.authorized and name not in EXEMPT_FROM_AUTH:
                 raise RpcFault(401, "AUTH_KEY_UNREGISTERED")
             if takeout_id is not None and takeout_id not in world.takeouts:
                 raise RpcFault(400, "TAKEOUT_INVALID")
-            if name == "GetHistoryRequest" and world.rate_limiter is not None:
-                wait = world.rate_limiter.acquire()
+            if name == "GetHistoryRequest" and viewer.rate_limiter is not None:
+                wait = viewer.rate_limiter.acquire()
                 if wait:
                     raise RpcFault(420, f"FLOOD_WAIT_{wait}")
             handler = self._handlers.get(type(request))
@@ -224,12 +227,13 @@ class Server:
         """Apply injected faults; returns the drop kind (fatal?) to apply after answering."""
         world = self.world
         drop: bool | None = None
+        viewer = world.viewer.name
         for fault in world.faults:
-            if fault.type == "private" or not fault.matches(name):
+            if fault.type == "private" or not fault.matches(name, viewer):
                 continue
             if fault.type == "revoked":
                 if fault.trigger():
-                    world.revoke()
+                    world.revoke(viewer)
                 continue
             if not fault.trigger():
                 continue
@@ -259,6 +263,8 @@ class Server:
                     world.make_private(chat)
         if chat.index in world.forbidden:
             raise RpcFault(400, "CHANNEL_PRIVATE" if chat.is_channel else "CHAT_FORBIDDEN")
+        if not world.can_read(chat):  # another account's private chat, group or channel
+            raise RpcFault(400, "CHANNEL_PRIVATE" if chat.is_channel else "PEER_ID_INVALID")
         return chat
 
     @staticmethod
@@ -286,7 +292,7 @@ class Server:
     def _user(self, peer: Any, *, allow_contact_hash0: bool = False) -> Any:
         world = self.world
         if isinstance(peer, types.InputUserSelf | types.InputPeerSelf):
-            return world.me
+            return world.viewer.user
         if isinstance(peer, types.InputUserFromMessage | types.InputPeerUserFromMessage):
             user = world.user_by_id(peer.user_id)
         elif isinstance(peer, types.InputUser | types.InputPeerUser):
@@ -527,7 +533,7 @@ class Server:
         world.freeze()
         rows = []
         for chat in world.chats:
-            if not chat.joined or chat.space.count == 0 or chat.index in world.forbidden:
+            if not chat.joined or chat.space.count == 0 or chat.index in world.forbidden or not world.sees(chat):
                 continue
             top = chat.space.id_at(chat.space.count - 1)
             rows.append((msgs.plan(world, chat, top).date, top, chat))
@@ -842,14 +848,20 @@ class Server:
     def export_authorization(self, req: Any, ctx: _Ctx) -> Any:
         if req.dc_id == ctx.conn.dc_id or not 1 <= req.dc_id <= 5:
             raise RpcFault(400, "DC_ID_INVALID")
-        return types.auth.ExportedAuthorization(id=self.world.me.id, bytes=self._auth_token(req.dc_id))
+        return types.auth.ExportedAuthorization(id=self.world.viewer.user.id, bytes=self._auth_token(req.dc_id))
 
     def import_authorization(self, req: Any, ctx: _Ctx) -> Any:
         world = self.world
-        if req.id != world.me.id or bytes(req.bytes) != self._auth_token(ctx.conn.dc_id):
+        me = world.viewer.user
+        if req.id != me.id or bytes(req.bytes) != self._auth_token(ctx.conn.dc_id):
             raise RpcFault(400, "AUTH_BYTES_INVALID")
         ctx.conn.authorized = True
-        return types.auth.Authorization(user=Raw(world.user_blob(world.me.id)))
+        return types.auth.Authorization(user=Raw(world.user_blob(me.id)))
+
+    def log_out(self, req: Any, ctx: _Ctx) -> Any:
+        """auth.LogOut: this account's session is dead from now on (every sender of it)."""
+        self.world.viewer.logged_out = True
+        return types.auth.LoggedOut()
 
     # -- logging in (tgx.simulator.login: QR tokens, 2FA)
 
@@ -983,7 +995,7 @@ class Server:
         """The Updates a connected client receives for ``events`` of ``chat`` (None: nothing,
         e.g. a channel the account has not joined). Account updates carry the next ``seq``."""
         world = self.world
-        if not chat.joined or not chat.readable or chat.index in world.forbidden:
+        if not chat.joined or not chat.readable or chat.index in world.forbidden or not world.sees(chat):
             return None
         ents = _Entities(world)
         out: list[Any] = []

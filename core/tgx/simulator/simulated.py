@@ -63,6 +63,8 @@ def build_world(scenario: Mapping[str, Any]) -> SimulatedTelegram:
         default_chats=chats is None, difference_horizon=s.get("difference_horizon", 100_000),
     )
     world.login_settings = dict(s.get("login", {}))  # tgx.simulator.login: QR tokens, 2FA, unauthorized start
+    for account in s.get("accounts", ()):
+        add_account(world, dict(account))
     for i, chat in enumerate(chats or ()):
         place = f"[simulated] chats[{i}]"
         kind = chat["kind"]
@@ -89,6 +91,8 @@ def build_world(scenario: Mapping[str, Any]) -> SimulatedTelegram:
                 spec = world.add_private(chat["user"], chat.get("messages", 200), **common)
         except (KeyError, ValueError) as exc:
             raise ConfigError(f"{place}: {exc.args[0] if exc.args else exc}") from None
+        if "members" in chat:
+            spec.readers = frozenset(chat["members"])
         world.edit_messages(spec, chat.get("edited", ()))
         world.delete_messages(spec, chat.get("deleted", ()))
     for key in ("changes", "timeline"):
@@ -124,4 +128,20 @@ def build_world(scenario: Mapping[str, Any]) -> SimulatedTelegram:
     return world
 
 
-__all__ = ["SimulatedTelegram", "build_world"]
+def add_account(world: World, table: dict[str, Any]) -> None:
+    """One ``accounts`` table: a new account, or the ``default`` one's premium, phone, login and
+    rate limit."""
+    name = table.pop("name")
+    if name == "default":
+        default = world.accounts.pop("default")
+        world.add_account("default", **table)
+        world.accounts["default"].takeouts = default.takeouts
+        world.viewer = world.accounts["default"]
+        return
+    try:
+        world.add_account(name, **table)
+    except ValueError as exc:
+        raise ConfigError(f"[simulated] accounts: {exc}") from None
+
+
+__all__ = ["SimulatedTelegram", "add_account", "build_world"]

@@ -16,7 +16,7 @@ from typing import Any
 from telethon.tl import types
 
 from tgx.simulator import content, messages
-from tgx.simulator.chats import DATE_EPOCH, ChatSpec, TopicSpec, UserSpec
+from tgx.simulator.chats import DATE_EPOCH, AccountSpec, ChatSpec, TopicSpec, UserSpec
 from tgx.simulator.content import hash_of, mix64, signed64
 from tgx.simulator.faults import Faults, RateLimiter, RequestLog
 from tgx.simulator.ids import (
@@ -87,13 +87,11 @@ class World:
         self.date_epoch = DATE_EPOCH
         self.clock = clock
         self.faults = Faults()
-        self.rate_limiter = RateLimiter(rate_limit, rate_window, clock) if rate_limit else None
+        self.rate_limit, self.rate_window = rate_limit, rate_window  # every account's, unless its own
         self.log = RequestLog(path=request_log, limit=log_limit)
         # server state
         self.file_ref_epoch = 1
-        self.takeouts: dict[int, dict[str, Any]] = {}
         self.next_takeout_id = 1
-        self.revoked = False
         self.forbidden: set[int] = set()  # chat indexes that became private
         self.difference_horizon = difference_horizon
         self.boxes: dict[int, Box] = {}  # pts sequences: a channel's index, or ACCOUNT
@@ -109,6 +107,9 @@ class World:
         self._texts: dict[tuple[int, int], messages.Piece] = {}
         self._blobs: dict[tuple, bytes] = {}
         self._add_default_users()
+        self.accounts: dict[str, AccountSpec] = {}
+        self.add_account("default")
+        self.viewer: AccountSpec = self.accounts["default"]  # whose request the server is answering
         self.source = self.add_channel("tgx_source", "tgx source channel", 50, joined=False,
                                        key="tgx_source")
         if default_chats:
@@ -139,7 +140,71 @@ class World:
 
     @property
     def me(self) -> UserSpec:
+        """The default account's user: histories are written from its point of view (``out``)."""
         return self.users["me"]
+
+    # -- accounts: each its own user, rate limit, faults, takeouts and login; chats' ``readers``
+
+    def add_account(self, name: str, *, user_id: int | None = None, username: str | None = None,
+                    first_name: str | None = None, premium: bool = False, phone: str | None = None,
+                    rate_limit: float | None = None, rate_window: float | None = None,
+                    logged_in: bool = True) -> AccountSpec:
+        """An account that logs in to this world (``default`` is "me"; others get a user of their
+        own). ``rate_limit``/``rate_window``: its own GetHistory budget (default: the world's)."""
+        if name in self.accounts:
+            raise ValueError(f"account {name!r} already exists")
+        if name == "default":
+            if user_id is not None or username is not None or first_name is not None:
+                raise ValueError("the default account is the world's own user: no user_id, username, first_name")
+            user = self.me
+        else:
+            user_id = user_id or 7_200_000_001 + len(self.accounts)
+            if user_id in self._users_by_id:
+                raise ValueError(f"user id {user_id} is taken")
+            if username and any((u.username or "").lower() == username.lower() for u in self.users.values()):
+                raise ValueError(f"username @{username} is taken")
+            user = UserSpec(f"account:{name}", user_id, first_name or name.capitalize(), None, username)
+            user.access_hash = signed64(hash_of(self.seed, 0x05E2, user.id))
+            self.users[user.key] = user
+            self._users_by_id[user.id] = user
+        rate = self.rate_limit if rate_limit is None else rate_limit
+        window = self.rate_window if rate_window is None else rate_window
+        account = AccountSpec(name, user, premium=premium, phone=phone, logged_in=logged_in,
+                              rate_limiter=RateLimiter(rate, window, self.clock) if rate else None)
+        self.accounts[name] = account
+        return account
+
+    def account(self, name: str) -> AccountSpec:
+        try:
+            return self.accounts[name]
+        except KeyError:
+            raise KeyError(f"no simulated account {name!r} (known: {', '.join(self.accounts)})") from None
+
+    def sees(self, chat: ChatSpec, account: AccountSpec | None = None) -> bool:
+        """Whether the account is a member of the chat (``readers``; None: everyone is)."""
+        readers = chat.readers
+        return readers is None or (account or self.viewer).name in readers
+
+    def can_read(self, chat: ChatSpec, account: AccountSpec | None = None) -> bool:
+        """A member, or a public (username) channel or supergroup: anyone may read those."""
+        return self.sees(chat, account) or (chat.is_channel and bool(chat.username))
+
+    @property
+    def rate_limiter(self) -> Any:
+        """The default account's GetHistory limiter (each account has its own)."""
+        return self.accounts["default"].rate_limiter
+
+    @property
+    def takeouts(self) -> dict[int, dict[str, Any]]:
+        return self.viewer.takeouts
+
+    @property
+    def revoked(self) -> bool:
+        return self.accounts["default"].revoked
+
+    @revoked.setter
+    def revoked(self, value: bool) -> None:
+        self.accounts["default"].revoked = value
 
     def user(self, ref: str | int) -> UserSpec:
         if isinstance(ref, int):
@@ -529,10 +594,17 @@ class World:
         server = getattr(self, "_server", None)
         if not listeners or server is None:
             return
-        data = server.pushed(chat, events)
-        if data is not None:
-            for listener in listeners:
-                listener.push(data)
+        viewer = self.viewer
+        try:
+            for name in dict.fromkeys(lst.conn.account for lst in listeners):  # each account sees its own
+                self.viewer = self.account(name)
+                data = server.pushed(chat, events)
+                if data is not None:
+                    for listener in listeners:
+                        if listener.conn.account == name:
+                            listener.push(data)
+        finally:
+            self.viewer = viewer
 
     def editable_ids(self, chat: ChatSpec | str | int, n: int, start: int = 1) -> list[int]:
         """The first ``n`` ids from ``start`` that an edit changes (present, not service messages)."""
@@ -695,9 +767,9 @@ class World:
         self.forbidden.add(self.chat(chat).index)
         self._blobs.clear()
 
-    def revoke(self) -> None:
+    def revoke(self, account: str = "default") -> None:
         """The session is revoked: every authorized request fails with AUTH_KEY_UNREGISTERED."""
-        self.revoked = True
+        self.account(account).revoked = True
 
     # -- entities as TL
 
@@ -714,7 +786,10 @@ class World:
         if as_min:
             return types.User(user.id, min=True, access_hash=signed64(hash_of(self.seed, 0x313, user.id)),
                               **kwargs)
-        return types.User(user.id, is_self=user.is_self or None, contact=user.contact or None,
+        mine = user.id == self.viewer.user.id
+        if mine:
+            kwargs.update(premium=self.viewer.premium or None, phone=self.viewer.phone)
+        return types.User(user.id, is_self=mine or None, contact=user.contact or None,
                           mutual_contact=user.contact or None, access_hash=user.access_hash, **kwargs)
 
     def tl_chat(self, chat: ChatSpec) -> Any:
@@ -729,7 +804,7 @@ class World:
                                               megagroup=chat.kind == "supergroup" or None)
             return types.Channel(
                 chat.id, chat.title, types.ChatPhotoEmpty(), date, access_hash=chat.access_hash,
-                username=chat.username, left=not chat.joined or None,
+                username=chat.username, left=not (chat.joined and self.sees(chat)) or None,
                 broadcast=chat.kind == "channel" or None, megagroup=chat.kind == "supergroup" or None,
                 forum=chat.forum or None, signatures=chat.signatures or None,
                 has_link=chat.linked is not None or None,
@@ -740,7 +815,7 @@ class World:
                           creator=True)
 
     def user_blob(self, user_id: int, as_min: bool = False) -> bytes:
-        key = ("u", user_id, as_min)
+        key = ("u", user_id, as_min, user_id == self.viewer.user.id and self.viewer.name)
         blob = self._blobs.get(key)
         if blob is None:
             user = self._users_by_id[user_id]
@@ -748,7 +823,7 @@ class World:
         return blob
 
     def chat_blob(self, chat: ChatSpec) -> bytes:
-        key = ("c", chat.index)
+        key = ("c", chat.index, self.sees(chat))
         blob = self._blobs.get(key)
         if blob is None:
             blob = self._blobs[key] = bytes(self.tl_chat(chat))
@@ -761,9 +836,12 @@ class World:
         """Recent requests (bounded by ``log_limit``), oldest first, as dicts."""
         return self.log.entries()
 
-    def request_counts(self) -> dict[str, int]:
-        """Requests seen per type (unwrapped: InvokeWithTakeout(GetHistory) counts as GetHistoryRequest)."""
-        return dict(self.log.counts)
+    def request_counts(self, account: str | None = None) -> dict[str, int]:
+        """Requests seen per type (unwrapped: InvokeWithTakeout(GetHistory) counts as GetHistoryRequest),
+        of every account or of one."""
+        if account is None:
+            return dict(self.log.counts)
+        return {t: n for (a, t), n in self.log.by_account.items() if a == account}
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(seed={self.seed}, chats={[c.key for c in self.chats]})"
