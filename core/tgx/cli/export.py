@@ -5,7 +5,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import inspect
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -106,7 +108,36 @@ def export_request_from_cli(state: AppState, values: dict[str, Any], plugin_opts
         topics=values["topic"] or (),
         wait_lock=values["wait_lock"],
         spares=spares,
+        accounts=accounts_of_run(state, values),
     )
+
+
+def accounts_of_run(state: AppState, values: dict[str, Any]) -> list[str]:
+    """``--accounts a,b`` or ``--account NAME``, else tgx.toml's ``[accounts] use``; empty: the
+    default account alone (what tgx did before accounts existed)."""
+    from tgx.cli.accounts import account_names
+
+    several = account_names(values.get("accounts"))
+    one = account_names(values.get("account"), "--account")
+    if several and one:
+        raise UsageError("--account and --accounts together", hint="name every account in --accounts a,b")
+    if len(one) > 1:
+        raise UsageError("--account takes one name", hint="several accounts: --accounts a,b")
+    return several or one or list(state.config.accounts_use)
+
+
+@contextlib.asynccontextmanager
+async def connected_clients(state: AppState, req: ExportRequest) -> AsyncIterator[tuple[Any, dict[str, Any] | None]]:
+    """``(client, clients)``: the first account's connected client, and with several accounts
+    every one's by name (each connected and logged in before anything is exported)."""
+    names = list(req.accounts)
+    if len(names) <= 1:
+        async with state.connected_client(account=names[0] if names else None) as client:
+            yield client, None
+        return
+    async with contextlib.AsyncExitStack() as stack:
+        clients = {name: await stack.enter_async_context(state.connected_client(account=name)) for name in names}
+        yield clients[names[0]], clients
 
 
 def _out_dir(flag: str | None, defaults: dict[str, Any]) -> Path:
@@ -127,9 +158,9 @@ async def export_with_client(state: AppState, req: ExportRequest, *, json_output
     from tgx.render.engine import render_chat
 
     with ExportProgress(quiet=req.quiet or json_output) as progress:
-        async with state.connected_client() as client:
+        async with connected_clients(state, req) as (client, clients):
             outcome = await run_export(state.pm, state.config, req, client, progress,
-                                       render=guarded_render(render_chat))
+                                       render=guarded_render(render_chat), clients=clients)
     for line in outcome.render_errors:
         console.error(line)
     if json_output:
@@ -137,8 +168,10 @@ async def export_with_client(state: AppState, req: ExportRequest, *, json_output
             "out": str(req.out),
             "chats": [{"id": o.peer.id, "title": o.peer.title, "folder": str(o.folder),
                        "fetched": o.fetch.fetched, "complete": o.fetch.complete,
-                       "server_count": o.fetch.server_count, "discussion_of": o.discussion_of}
+                       "server_count": o.fetch.server_count, "discussion_of": o.discussion_of,
+                       **({"account": outcome.exported_by[o.peer.id]} if o.peer.id in outcome.exported_by else {})}
                       for o in outcome.chats],
+            "accounts": outcome.report.get("accounts"),
             "media": outcome.media.as_dict() if outcome.media is not None else None,
             "exit_code": outcome.exit_code,
             "metrics": outcome.outputs,
@@ -197,6 +230,13 @@ def export_parameters(plugin_opts: list[OptionSpec], *, leave_out: frozenset[str
             None, "--crf", min=0, max=51, metavar="N", help="Quality for re-encoding (lower is better; default 23).")),
         P("replace_originals", P.KEYWORD_ONLY, annotation=bool, default=typer.Option(
             False, "--replace-originals", help="Delete an original video once its re-encode is verified.")),
+        P("account", P.KEYWORD_ONLY, annotation=str | None, default=typer.Option(
+            None, "--account", metavar="NAME", help="Export with this account (see `tgx accounts`; default: "
+            "use in tgx.toml's accounts table, else the default account).")),
+        P("accounts", P.KEYWORD_ONLY, annotation=str | None, default=typer.Option(
+            None, "--accounts", metavar="NAMES", help="Export with several accounts at once: each chat by "
+            "one that can read it, each with its own rate limits; a chat whose account must wait longer "
+            "than --max-flood-wait moves to another.")),
         P("max_flood_wait", P.KEYWORD_ONLY, annotation=float | None, default=typer.Option(
             None, "--max-flood-wait", metavar="SECONDS",
             help="Wait out Telegram rate limits up to this long (default 900); beyond it, stop (resumable).")),

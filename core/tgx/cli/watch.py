@@ -57,7 +57,11 @@ async def watch_with_client(state: AppState, req: ExportRequest, *, render_inter
             progress.finish()  # the export's bars are done: the watch prints status lines
             await Watcher(export, options, refresh=guarded_render(refresh_function())).run_until_stopped()
 
-        async with state.connected_client() as client:
+        if len(req.accounts) > 1:
+            from tgx.errors import UsageError
+
+            raise UsageError("tgx watch follows one account's updates: --account NAME, not --accounts")
+        async with state.connected_client(account=req.accounts[0] if req.accounts else None) as client:
             outcome = await run_export(state.pm, state.config, req, client, progress,
                                        render=guarded_render(render_chat), then=then)
     for line in outcome.render_errors:

@@ -9,6 +9,7 @@ each stage lives in its own module.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -22,7 +23,7 @@ from tgx.archive.lock import hold_output_async
 from tgx.archive.store import STATE_DIR, Archive
 from tgx.archive.threads import FORUM
 from tgx.config import Config
-from tgx.errors import ExitCode, OutputError, TgxError, UsageError
+from tgx.errors import ChatNotFound, ExitCode, OutputError, TgxError, UsageError
 from tgx.fetch.history import FetchOptions, FetchResult, HistoryFetcher, quiet_gc
 from tgx.fetch.pages import PageDecoder
 from tgx.fetch.resync import refresh_recent
@@ -44,7 +45,7 @@ from tgx.sync.difference import (
     start_account_stream,
 )
 from tgx.telegram import adapter
-from tgx.telegram.peers import PeerResolution, parse_chat
+from tgx.telegram.peers import PeerResolution, ResolveBudget, parse_chat
 from tgx.telegram.runner import RequestCounter, RequestRunner
 from tgx.telegram.takeout import TakeoutSession
 
@@ -80,6 +81,7 @@ class ExportRequest:
     command: str = "export"
     wait_lock: float = 0.0  # seconds to wait for another tgx process writing OUT (tgx.archive.lock)
     spares: Spares | None = None  # decode workers started with the command (tgx.fetch.workers.prestart)
+    accounts: Sequence[str] = ()  # --accounts: the accounts of the run, in order (empty: the client's own)
 
 
 @dataclass
@@ -99,6 +101,7 @@ class ExportOutcome:
     render_errors: list[str]
     exit_code: int = ExitCode.OK
     media: MediaResult | None = None  # when the media stage ran
+    exported_by: dict[int, str] = field(default_factory=dict)  # chat id → account, with several accounts
 
 
 def prepare_out_dir(out: Path) -> Path:
@@ -127,18 +130,26 @@ def check_folder_owner(archive: Archive, peer: Peer) -> None:
 
 async def run_export(pm: pluggy.PluginManager, config: Config, req: ExportRequest, client: Any,
                      progress: ExportProgress, *, render: RenderChat,
-                     then: Callable[[ExportRun], Awaitable[None]] | None = None) -> ExportOutcome:
+                     then: Callable[[ExportRun], Awaitable[None]] | None = None,
+                     clients: Mapping[str, Any] | None = None) -> ExportOutcome:
     """Export every chat of ``req`` with a connected, logged-in ``client``.
 
     ``render`` is the render engine's ``render_chat`` (passed in so the orchestration is testable).
     ``then`` runs after the render, still holding OUT and the archive (``tgx watch`` stays there).
+    ``clients``: with several accounts (``req.accounts``), each one's connected client by name
+    (``client`` is the first's); chats are shared out between them (tgx.export.accounts).
     """
     refs: list[PeerRef] = [parse_chat(c) for c in req.chats]  # malformed CHAT: fail before any I/O
+    if clients is not None and len(clients) > 1:
+        for flag, used in (("--takeout", req.takeout), ("--comments", req.comments), ("--topic", bool(req.topics))):
+            if used:
+                raise UsageError(f"{flag} works with one account; not with --accounts (yet)",
+                                 hint="export those chats with --account NAME")
     selected = select_formats(pm, req.formats)
     fmt_options = format_options(selected, config, req.plugin_options)
     out = prepare_out_dir(req.out)
     async with hold_output_async(out, req.command, wait_s=req.wait_lock):  # one writer per OUT, whole run
-        export = ExportRun(pm, config, req, client, progress, out, selected)
+        export = ExportRun(pm, config, req, client, progress, out, selected, clients=clients)
         try:
             await export.resolve(refs)
             await export.fetch_all()
@@ -162,7 +173,8 @@ class ExportRun:
     """One run of :func:`run_export`: its :class:`RunContext` and what it found, stage by stage."""
 
     def __init__(self, pm: pluggy.PluginManager, config: Config, req: ExportRequest, client: Any,
-                 progress: ExportProgress, out: Path, selected: Mapping[str, registry.RegisteredFormat]) -> None:
+                 progress: ExportProgress, out: Path, selected: Mapping[str, registry.RegisteredFormat],
+                 clients: Mapping[str, Any] | None = None) -> None:
         self.req = req
         self.selected = selected
         archive = Archive.open(out)
@@ -170,14 +182,16 @@ class ExportRun:
             build_sinks(pm, config, out, req.plugin_options), interval=req.metrics_interval,
             run_info={"command": req.command, "plugins_enabled": _enabled_plugins(pm),
                       "chats": list(req.chats), "formats": list(selected), "out_dir": str(out)},
-            secrets=(config.api_hash, config.bot_token),
+            secrets=(config.api_hash, config.bot_token,
+                     *(config.for_account(n).api_hash for n in (clients or {}) if n != config.account)),
         )
         metrics.start()
         runner = RequestRunner(client, metrics=metrics, status=progress.status,
                                max_flood_wait=req.max_flood_wait, max_reconnects=req.max_reconnects)
         self.run = RunContext(runner=runner, archive=archive, config=config, pm=pm, client=client, out=out,
                               metrics=metrics, progress=progress)
-        self.resolution = PeerResolution.from_plugins(pm, client, out / STATE_DIR, config=config)
+        self.budget = ResolveBudget(config.resolve_per_minute)  # username look-ups per minute
+        self.resolution = PeerResolution.from_plugins(pm, client, out / STATE_DIR, config=config, budget=self.budget)
         for name in [*self.resolution.resolver_names, "network"]:  # one cache entry per resolver
             metrics.add_cache_source(name, self._cache_stats(name))
         self.counter = RequestCounter(client)
@@ -192,6 +206,30 @@ class ExportRun:
         self.report: dict[str, Any] = {}
         self.account_sync: CatchUp | None = None  # the account stream's catch-up, when it ran
         self.fmt_options: Mapping[str, Mapping[str, Any]] = {}
+        self.accounts: list[Any] = []  # tgx.export.accounts.Account, with several accounts
+        self.exported_by: dict[int, Any] = {}  # chat id → the Account that fetched it
+        if clients is not None and len(clients) > 1:
+            self._start_accounts(pm, config, clients)
+
+    def _start_accounts(self, pm: pluggy.PluginManager, config: Config, clients: Mapping[str, Any]) -> None:
+        """One :class:`tgx.export.accounts.Account` per client: its own runner (pacer, flood gate),
+        resolvers (state in ``OUT/.tgx/`` for ``default``, ``OUT/.tgx/accounts/<name>/`` for
+        others) and look-up budget; the first is the run's own client."""
+        from tgx.export.accounts import Account
+
+        for i, (name, client) in enumerate(clients.items()):
+            cfg = config.for_account(name) if name != config.account else config
+            if i == 0:
+                run, resolution, budget, counter = self.run, self.resolution, self.budget, self.counter
+            else:
+                runner = RequestRunner(client, metrics=self.run.metrics, status=self.run.progress.status,
+                                       max_flood_wait=self.req.max_flood_wait, max_reconnects=self.req.max_reconnects)
+                run = dataclasses.replace(self.run, runner=runner, client=client, config=cfg)
+                budget = ResolveBudget(config.resolve_per_minute)
+                state = self.run.out / STATE_DIR / ("" if name == "default" else f"accounts/{name}")
+                resolution = PeerResolution.from_plugins(pm, client, state, config=cfg, budget=budget)
+                counter = RequestCounter(client)
+            self.accounts.append(Account(name, cfg, client, run, resolution, budget, counter))
 
     def _cache_stats(self, name: str) -> Callable[[], Mapping[str, Any]]:
         return lambda: self.resolution.stats().get(name, {})
@@ -200,6 +238,8 @@ class ExportRun:
     async def resolve(self, refs: Sequence[PeerRef]) -> None:
         """The chats named (concurrently; the first failure in argv order wins), each once by
         marked id, then with ``--all-dialogs`` every dialog not named; each registered in the archive."""
+        if self.accounts:
+            return await self._resolve_accounts(refs)
         at_a_time = asyncio.Semaphore(RESOLVE_AT_ONCE)
 
         async def one(ref: PeerRef) -> ResolvedPeer:
@@ -229,6 +269,67 @@ class ExportRun:
                                  hint="`tgx chats` marks forums with (forum)")
         await self.takeout.start()
 
+    async def _resolve_accounts(self, refs: Sequence[PeerRef]) -> None:
+        """Several accounts: each CHAT resolved by one account that can read it — cache first
+        (every account's), then Telegram, the accounts taken in turn so look-ups spread over
+        their budgets; ``--all-dialogs`` is the union of their dialog lists, each chat once, given
+        to the account (of those that list it) with the fewest chats so far."""
+        from tgx.export.accounts import Job
+
+        at_a_time = asyncio.Semaphore(RESOLVE_AT_ONCE * len(self.accounts))
+        accounts = self.accounts
+
+        async def one(i: int, ref: PeerRef) -> tuple[str, ResolvedPeer]:
+            turn = accounts[i % len(accounts):] + accounts[:i % len(accounts)]
+            async with at_a_time:
+                with self.run.metrics.span("resolve", items=1):
+                    for account in turn:
+                        hit = await account.resolution.cached(ref)
+                        if hit is not None:
+                            return account.name, hit
+                    if ref.kind == "username":  # whoever has budget left now goes first
+                        turn.sort(key=lambda a: -min(1, a.budget.available()))
+                    first: ChatNotFound | None = None
+                    for account in turn:
+                        try:
+                            return account.name, await account.resolution.resolve(ref)
+                        except ChatNotFound as exc:  # this account cannot read it: another may
+                            first = first or exc
+                    assert first is not None
+                    raise first
+
+        answers = await asyncio.gather(*(one(i, ref) for i, ref in enumerate(refs)), return_exceptions=True)
+        self.jobs: dict[int, Job] = {}
+        self.homes: dict[int, str] = {}
+        for ref, answer in zip(refs, answers, strict=True):
+            if isinstance(answer, BaseException):
+                raise answer
+            name, rp = answer
+            if rp.peer.id not in self.jobs:
+                self.jobs[rp.peer.id] = Job(ref, {name: rp})
+                self.homes[rp.peer.id] = name
+            self._add(ref, rp)
+        if self.req.all_dialogs:
+            from tgx.telegram.dialogs import list_dialogs
+
+            with self.run.metrics.span("resolve") as span:
+                listed = await asyncio.gather(*(list_dialogs(a.run.runner, kinds=self.req.dialog_types or None)
+                                                for a in accounts))
+                span.items = sum(len(x) for x in listed)
+            for account, found in zip(accounts, listed, strict=True):
+                for rp in found:
+                    job = self.jobs.setdefault(rp.peer.id, Job(None, {}))
+                    job.peers.setdefault(account.name, rp)
+                    self._add(None, rp)
+            load = {a.name: 0 for a in accounts}
+            for peer_id in self.homes:
+                load[self.homes[peer_id]] += 1
+            for peer_id, job in self.jobs.items():
+                if peer_id not in self.homes:
+                    home = min(job.peers, key=lambda n: (load[n], [a.name for a in accounts].index(n)))
+                    self.homes[peer_id] = home
+                    load[home] += 1
+
     def _add(self, ref: PeerRef | None, rp: ResolvedPeer) -> None:
         if any(rp.peer.id == seen.peer.id for _ref, seen in self.resolved):
             return
@@ -244,6 +345,8 @@ class ExportRun:
 
     async def fetch_all(self) -> None:
         """Every resolved chat, ``chats_at_once`` at a time (they share one pacing budget)."""
+        if self.accounts:
+            return await self._fetch_accounts()
         at_once = asyncio.Semaphore(max(1, self.req.chats_at_once))
         await self.catch_up_account()
 
@@ -258,20 +361,59 @@ class ExportRun:
         self.run.archive.settle_counts()  # what each block holds now (the self-check's reference)
         self.run.metrics.incr("messages", sum(o.fetch.fetched for o in self.chats))
 
-    async def catch_up_account(self) -> None:
+    async def _fetch_accounts(self) -> None:
+        """Several accounts: the jobs in their accounts' queues, run by the scheduler."""
+        from tgx.export.accounts import Account, Job, Scheduler
+
+        by_name = {a.name: a for a in self.accounts}
+        for account in self.accounts:  # each account's private chats and groups: its own update stream
+            mine = {pid for pid, home in self.homes.items() if home == account.name}
+            await self.catch_up_account(account.run, {pid: rp for pid, rp in
+                                                       ((p, self.jobs[p].peers[account.name]) for p in mine)})
+
+        async def fetch(account: Account, job: Job, rp: ResolvedPeer) -> ChatOutcome:
+            self.input_peers[rp.peer.id] = rp.input_peer
+            self.exported_by[rp.peer.id] = account
+            fetch_chat = lambda r, on_chat, pages: self._fetch_chat(r, on_chat, pages, run=account.run)  # noqa: E731
+            return await account.resolution.fetch(job.ref, rp, fetch_chat, self._adopt)
+
+        async def resolve(account: Account, job: Job) -> ResolvedPeer | None:
+            peer = next(iter(job.peers.values())).peer
+            ref = job.ref if job.ref is not None else (
+                PeerRef("username", peer.username, f"@{peer.username}") if peer.username
+                else PeerRef("id", peer.id, str(peer.id)))
+            try:
+                rp = await account.resolution.resolve(ref)
+            except ChatNotFound:
+                return None
+            return rp if rp.peer.id == peer.id else None
+
+        scheduler = Scheduler(self.accounts, fetch, resolve, slots=self.req.chats_at_once)
+        for peer_id in self.jobs:
+            scheduler.add(by_name[self.homes[peer_id]], self.jobs[peer_id])
+        self.chats = list(await scheduler.run())
+        await self.decoder.aclose()
+        self.run.archive.settle_counts()
+        self.run.metrics.incr("messages", sum(o.fetch.fetched for o in self.chats))
+
+    async def catch_up_account(self, run: RunContext | None = None,
+                               stream: Mapping[int, ResolvedPeer] | None = None) -> None:
         """Private chats and basic groups share the account's update stream: its changes since the
         last run are applied to every such chat of the archive at once (tgx.sync.difference); on
         a first run its state is stored, before any of them is fetched."""
-        self_id = adapter.self_id(self.run.client)
-        stream = {rp.peer.id: rp.input_peer for _ref, rp in self.resolved if rp.peer.kind in STREAM_KINDS}
-        if self_id is None or not stream:
+        run = run or self.run
+        self_id = adapter.self_id(run.client)
+        chosen = [rp for _ref, rp in self.resolved] if stream is None else list(stream.values())
+        inputs = {rp.peer.id: rp.input_peer for rp in chosen if rp.peer.kind in STREAM_KINDS}
+        if self_id is None or not inputs:
             return
-        archived = [p for p in self.run.archive.chats() if p.kind in STREAM_KINDS]
-        caught = await catch_up_account(self.run, self_id, archived, stream)
+        archived = [p for p in run.archive.chats() if p.kind in STREAM_KINDS
+                    and (stream is None or p.id in inputs)]
+        caught = await catch_up_account(run, self_id, archived, inputs)
         if caught.how in ("difference", "rescan"):
             self.account_sync = caught
             self.run.progress.stage(caught.summary("private chats and groups"))
-        await start_account_stream(self.run, self_id)
+        await start_account_stream(run, self_id)
 
     async def fetch_comments(self, at_once: asyncio.Semaphore) -> None:
         """Comments of every broadcast channel fetched (after the histories: the fallback reads
@@ -312,8 +454,9 @@ class ExportRun:
         self.chats += [o for o in found if o is not None]
 
     async def _fetch_chat(self, rp: ResolvedPeer, on_chat: Callable[[Peer], None] | None,
-                          pages: list[int]) -> ChatOutcome:
-        run, label = self.run, rp.peer.folder_name
+                          pages: list[int], run: RunContext | None = None) -> ChatOutcome:
+        run = run or self.run
+        label = rp.peer.folder_name
         archived = run.archive.count(rp.peer.id)  # one COUNT(*) for the bar and the decoder's estimate
         run.progress.add_chat(label, archived)
         if rp.peer.forum:
@@ -387,8 +530,14 @@ class ExportRun:
         if self.req.media is not None and self.req.media.kinds:
             from tgx.media import run_media_stage
 
-            self.media_result = await run_media_stage(self.run, [o.peer for o in self.chats], self.req.media,
-                                                      input_peers=self.input_peers)
+            if not self.accounts:
+                self.media_result = await run_media_stage(self.run, [o.peer for o in self.chats], self.req.media,
+                                                          input_peers=self.input_peers)
+            for account in self.accounts:  # each chat's files through the account that fetched it
+                peers = [o.peer for o in self.chats if self.exported_by.get(o.peer.id) is account]
+                if peers:
+                    result = await run_media_stage(account.run, peers, self.req.media, input_peers=self.input_peers)
+                    self.media_result = result if self.media_result is None else _merge_media(self.media_result, result)
         await self.takeout.finish(success=True)
 
     def render_all(self, render: RenderChat, fmt_options: Mapping[str, Mapping[str, Any]]) -> None:
@@ -418,14 +567,35 @@ class ExportRun:
         archive closed, a takeout still open finished."""
         await self.decoder.aclose()
         self.resolution.close()
-        self.run.metrics.incr("requests", self.counter.count)
-        self.report = self.run.metrics.finish(status=self.status, exit_code=self.exit_code)
+        extra: dict[str, Any] | None = None
+        if self.accounts:
+            for account in self.accounts[1:]:
+                account.resolution.close()
+            self.run.metrics.incr("requests", sum(a.counter.count for a in self.accounts))
+            extra = {"accounts": {a.name: a.report() for a in self.accounts}}
+        else:
+            self.run.metrics.incr("requests", self.counter.count)
+        self.report = self.run.metrics.finish(status=self.status, exit_code=self.exit_code, extra=extra)
         self.run.archive.close()
         await self.takeout.finish(success=False)  # no-op unless a takeout is still open (a failure)
 
     def outcome(self) -> ExportOutcome:
         return ExportOutcome(self.chats, self.report, self.run.metrics.outputs(), self.render_errors,
-                             self.exit_code, self.media_result)
+                             self.exit_code, self.media_result,
+                             {pid: account.name for pid, account in self.exported_by.items()})
+
+
+def _merge_media(a: MediaResult, b: MediaResult) -> MediaResult:
+    """Two accounts' media results as one (counts added, warnings joined, the larger peak)."""
+    for name in a.__dataclass_fields__:
+        mine, theirs = getattr(a, name), getattr(b, name)
+        if name == "peak_in_flight":
+            setattr(a, name, max(mine, theirs))
+        elif isinstance(mine, list):
+            mine.extend(theirs)
+        elif isinstance(mine, int | float):
+            setattr(a, name, mine + theirs)
+    return a
 
 
 def _enabled_plugins(pm: pluggy.PluginManager) -> list[str]:

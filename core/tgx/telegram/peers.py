@@ -223,6 +223,49 @@ def is_input_peer(obj: Any) -> bool:
 # -- the network resolver --------------------------------------------------------------------------
 
 
+class ResolveBudget:
+    """At most ``per_minute`` username look-ups (``contacts.ResolveUsername``) in any 60 seconds,
+    per account. Bursts of look-ups are what pushes accounts into hours-long flood waits, so a
+    look-up beyond the budget is *deferred* — :meth:`acquire` sleeps until the oldest one leaves
+    the window — never sent into a wait. Cached answers (the ``peer_cache`` resolver) cost nothing.
+    """
+
+    WINDOW = 60.0
+
+    def __init__(self, per_minute: float, *, clock: Callable[[], float] | None = None,
+                 sleep: Callable[[float], Awaitable[Any]] | None = None) -> None:
+        import time
+
+        self.limit = max(1, int(per_minute))
+        self.clock = clock or time.monotonic
+        self.sleep = sleep or asyncio.sleep
+        self.stamps: list[float] = []
+        self.deferred = 0  # look-ups that had to wait for the budget
+        self.used = 0
+
+    def _expire(self, now: float) -> None:
+        while self.stamps and self.stamps[0] <= now - self.WINDOW:
+            self.stamps.pop(0)
+
+    def available(self) -> int:
+        """Look-ups that may go now."""
+        self._expire(self.clock())
+        return self.limit - len(self.stamps)
+
+    async def acquire(self) -> None:
+        waited = False
+        while True:
+            now = self.clock()
+            self._expire(now)
+            if len(self.stamps) < self.limit:
+                self.stamps.append(now)
+                self.used += 1
+                self.deferred += waited
+                return
+            waited = True
+            await self.sleep(self.stamps[0] + self.WINDOW - now)
+
+
 def _not_found(ref: PeerRef, reason: str) -> ChatNotFound:
     return ChatNotFound(f"chat {describe_ref(ref)} not found: {reason}",
                         hint="`tgx chats` lists the chats this account can export")
@@ -271,8 +314,9 @@ class NetworkResolver:
 
     name = "network"
 
-    def __init__(self, client: Any) -> None:
+    def __init__(self, client: Any, budget: ResolveBudget | None = None) -> None:
         self.client = client
+        self.budget = budget  # username look-ups per minute (None: unlimited)
         self.requests = 0  # resolutions that went to Telegram
         self._dialogs: asyncio.Future[bool] | None = None
 
@@ -319,6 +363,8 @@ class NetworkResolver:
                 raise AuthError("not logged in", hint="run `tgx login`")
             return me
         if ref.kind == "username":
+            if self.budget is not None:
+                await self.budget.acquire()
             result = await self.client(functions.contacts.ResolveUsernameRequest(str(ref.value)))
             pid = utils.get_peer_id(result.peer, add_mark=False)
             pool = result.users if isinstance(result.peer, types.PeerUser) else result.chats
@@ -350,7 +396,9 @@ class NetworkResolver:
         return ResolvedPeer(peer, input_peer)
 
     def stats(self) -> dict[str, int]:
-        return {"requests": self.requests}
+        if self.budget is None:
+            return {"requests": self.requests}
+        return {"requests": self.requests, "deferred": self.budget.deferred}
 
 
 # -- the chain -------------------------------------------------------------------------------------
@@ -366,9 +414,9 @@ class PeerResolution:
     """
 
     def __init__(self, client: Any, resolvers: Sequence[tuple[str, PeerResolver]] = (), *,
-                 warn: Warn | None = None) -> None:
+                 warn: Warn | None = None, budget: ResolveBudget | None = None) -> None:
         self.client = client
-        self.network = NetworkResolver(client)
+        self.network = NetworkResolver(client, budget)
         self._resolvers: list[tuple[str, PeerResolver]] = list(resolvers)
         self._disabled: set[str] = set()
         self._warn = console.warn if warn is None else warn
@@ -379,7 +427,8 @@ class PeerResolution:
 
     @classmethod
     def from_plugins(cls, pm: pluggy.PluginManager, client: Any, state_dir: Path | str, *,
-                     config: Config | None = None, warn: Warn | None = None) -> PeerResolution:
+                     config: Config | None = None, warn: Warn | None = None,
+                     budget: ResolveBudget | None = None) -> PeerResolution:
         """The chain from the registered ``tgx_register_peer_resolvers`` specs.
 
         :param state_dir: ``OUT/.tgx/`` — where resolvers may persist (created on demand by them).
@@ -396,7 +445,7 @@ class PeerResolution:
             except Exception as exc:
                 warn(f"peer resolver '{item.name}' (plugin '{item.plugin}') failed to start: "
                      f"{type(exc).__name__}: {exc}; resolving without it")
-        return cls(client, built, warn=warn)
+        return cls(client, built, warn=warn, budget=budget)
 
     @property
     def resolver_names(self) -> list[str]:
@@ -406,6 +455,22 @@ class PeerResolution:
         self._disabled.add(name)
         self._warn(f"peer resolver '{name}' failed in {during}: {type(exc).__name__}: {exc}; "
                    "disabled for this run (resolution goes on without it)")
+
+    async def cached(self, chat: PeerRef | str) -> ResolvedPeer | None:
+        """The resolvers' answer (a cache), or None: never a request."""
+        ref = parse_chat(chat) if isinstance(chat, str) else chat
+        for name, resolver in self._resolvers:
+            if name in self._disabled:
+                continue
+            try:
+                answer = await resolver.resolve(ref)
+            except Exception as exc:
+                self._disable(name, exc, "resolve")
+                continue
+            if isinstance(answer, ResolvedPeer) and isinstance(answer.peer, Peer) and is_input_peer(answer.input_peer):
+                self.resolutions += 1
+                return self._answered(ref, answer, name)
+        return None
 
     async def resolve(self, chat: PeerRef | str) -> ResolvedPeer:
         """Resolve a CHAT (string or parsed): resolvers first, Telegram last.
@@ -544,6 +609,7 @@ def username_check(ref: PeerRef) -> Callable[[Peer], None] | None:
 
 
 __all__ = [
-    "ACCEPTED_FORMS", "ChatFetch", "NetworkResolver", "PeerResolution", "StaleResolution", "describe_ref",
+    "ACCEPTED_FORMS", "ChatFetch", "NetworkResolver", "PeerResolution", "ResolveBudget", "StaleResolution",
+    "describe_ref",
     "is_input_peer", "map_telethon_error", "parse_chat", "peer_from_entity", "username_check",
 ]

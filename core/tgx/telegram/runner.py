@@ -53,6 +53,16 @@ _CONNECTION = (TimeoutError, ConnectionError, OSError, EOFError)
 MAX_BACKOFF = 30.0
 
 
+class FloodWaitTooLong(NetworkError):
+    """Telegram asks this account to wait longer than ``--max-flood-wait``: the export stops
+    (exit 6), or — with several accounts — the chat moves to another account."""
+
+    def __init__(self, message: str, *, seconds: int, kind: str, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.seconds = seconds
+        self.kind = kind
+
+
 def request_kind(request: Any) -> str:
     """The key flood waits are remembered by: the *outer* request's type, as Telegram does."""
     return type(request).__name__
@@ -101,7 +111,10 @@ class RequestRunner:
         kind = request_kind(request)
         failures = 0
         while True:
-            if self.gate.remaining(kind) > 0:
+            left = self.gate.remaining(kind)
+            if left > self.max_flood_wait:  # a wait beyond the limit blocks every later request of the kind
+                self._too_long(int(left) + 1, kind, False)
+            if left > 0:
                 await self._sleep_flood(kind)
             try:
                 self.requests += 1
@@ -132,18 +145,27 @@ class RequestRunner:
         seconds = max(1, int(getattr(exc, "seconds", 1) or 1))
         premium = isinstance(exc, tl_errors.FloodPremiumWaitError)
         if seconds > self.max_flood_wait:
-            why = " (a limit of non-Premium accounts)" if premium else ""
-            raise NetworkError(
-                f"Telegram asks to wait {human_seconds(seconds)} before the next {kind}{why}, more than "
-                f"--max-flood-wait {int(self.max_flood_wait)} s; stopped, progress is saved",
-                hint="run the same command again later to resume where it stopped "
-                     "(or raise --max-flood-wait to wait it out)",
-            ) from None
+            if self._new_flood(kind, seconds, getattr(exc, "tgx_sent_at", None)):
+                self.flood_waits += 1
+                self.flood_wait_seconds += seconds
+                if self.metrics is not None:
+                    self.metrics.flood_wait(stage, seconds)
+            self._too_long(seconds, kind, premium)
         if self._new_flood(kind, seconds, getattr(exc, "tgx_sent_at", None)):
             self.flood_waits += 1
             self.flood_wait_seconds += seconds
             if self.metrics is not None:
                 self.metrics.flood_wait(stage, seconds)
+
+    def _too_long(self, seconds: int, kind: str, premium: bool) -> None:
+        why = " (a limit of non-Premium accounts)" if premium else ""
+        raise FloodWaitTooLong(
+            f"Telegram asks to wait {human_seconds(seconds)} before the next {kind}{why}, more than "
+            f"--max-flood-wait {int(self.max_flood_wait)} s; stopped, progress is saved",
+            seconds=seconds, kind=kind,
+            hint="run the same command again later to resume where it stopped "
+                 "(or raise --max-flood-wait to wait it out)",
+        ) from None
 
     def _new_flood(self, kind: str, seconds: int, sent_at: float | None) -> bool:
         """Block ``kind``; True for a new wait, False for one a peer in flight already saw."""
@@ -215,7 +237,7 @@ class RequestRunner:
                 pass  # the next attempt counts as another failure
 
 
-__all__ = ["RequestCounter", "RequestRunner", "request_kind"]
+__all__ = ["FloodWaitTooLong", "RequestCounter", "RequestRunner", "request_kind"]
 
 
 class RequestCounter:
