@@ -318,3 +318,48 @@ def test_qr_login_tokens_and_session_strings_never_reach_output(tmp_path: Path) 
         if path.is_file() and path.name not in ("tgx.session", "tgx.toml"):  # the scenario holds the password
             data = path.read_bytes()
             assert token.encode() not in data and string.encode() not in data and PASSWORD.encode() not in data, path
+
+
+ACCOUNT_HASH = "beefcafe00112233445566778899aabb"  # [accounts.b] api_hash
+ACCOUNT_PROXY_PASSWORD = "acc0unt-pr0xy-pw"
+
+
+def test_secrets_of_several_accounts_stay_out_of_every_output(tmp_path: Path) -> None:
+    """Two accounts, each with its own secrets (b: its own api_hash and proxy password; both a
+    phone number): a verbose export with both, the accounts listing (checked online), doctor
+    and a failing export never print, log or store any of them — the phones only masked."""
+    b_phone = "+4915199988877"
+    secrets = (ACCOUNT_HASH, ACCOUNT_PROXY_PASSWORD, PHONE, PHONE.lstrip("+"), b_phone, b_phone.lstrip("+"))
+    scenario = {"session_files": True, "big_file_mb": 0,
+                "accounts": [{"name": "a", "username": "acct_a", "phone": PHONE},
+                             {"name": "b", "username": "acct_b", "phone": b_phone}],
+                "chats": [{"kind": "channel", "username": "pub_one", "messages": 300, "media": False},
+                          {"kind": "supergroup", "title": "b only", "id": 1800000002, "messages": 200,
+                           "media": False, "members": ["b"]}]}
+    cfg = write_config(tmp_path / "tgx.toml", scenario, extra={"accounts": {
+        "use": ["a", "b"],
+        "b": {"api_id": 13579, "api_hash": ACCOUNT_HASH,
+              "proxy": f"socks5://bee:{ACCOUNT_PROXY_PASSWORD}@127.0.0.1:1081"}}})
+    env = tgx_env(tmp_path, cfg)
+    runs = [
+        ["-vv", "export", "--all-dialogs", "-o", "out", "--json"],
+        ["accounts", "--check", "--json"],
+        ["accounts"],
+        ["-vv", "doctor", "--online", "--json"],
+        ["-vv", "export", "@nosuchchat", "--accounts", "a,b", "-o", "out"],  # an error path
+    ]
+    for argv in runs:
+        r = subprocess.run([sys.executable, "-m", "tgx", *argv], capture_output=True, text=True, timeout=300,
+                           env=env, cwd=tmp_path)
+        assert r.returncode in (0, 1, 4), (argv, r.stderr)
+        found = [s for s in secrets if s in r.stdout + r.stderr]
+        assert not found, (argv, found)
+    listing = subprocess.run([sys.executable, "-m", "tgx", "accounts", "--json"], capture_output=True, text=True,
+                             env=env, cwd=tmp_path, timeout=120)
+    phones = {row["name"]: row["phone"] for row in __import__("json").loads(listing.stdout)}
+    assert phones["a"] == "+49•••••••••23" and phones["b"] == "+49•••••••••77", phones
+    for root in (tmp_path / "out", tmp_path / "data"):
+        for p in root.rglob("*"):
+            if p.is_file() and not p.name.endswith(".session"):
+                data = p.read_bytes()
+                assert not [s for s in secrets if s.encode() in data], p

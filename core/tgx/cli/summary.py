@@ -85,6 +85,15 @@ def summary_rows(report: Mapping[str, Any],
     if floods:
         flood_text += f" ({fmt_duration(totals.get('flood_wait_seconds'))} waiting)"
     rows.append(("Flood waits", flood_text))
+    for name, acct in (report.get("accounts") or {}).items():  # several accounts: one line each
+        if isinstance(acct, Mapping):
+            waits = acct.get("flood_waits") or 0
+            text = (f"{fmt_int(acct.get('chats'))} chats, {fmt_int(acct.get('requests'))} requests, "
+                    f"{fmt_int(waits)} flood waits"
+                    + (f" ({fmt_duration(acct.get('flood_wait_seconds'))})" if waits else ""))
+            if acct.get("moved_out"):
+                text += f", {fmt_int(acct['moved_out'])} moved to other accounts"
+            rows.append((f"Account {name}", text))
     for name, stats in (report.get("caches") or {}).items():
         if isinstance(stats, Mapping) and stats.get("hit_rate") is not None:
             detail = ""
