@@ -30,6 +30,9 @@ Benches (``--only`` / ``--skip`` names):
 13. ``import``   ``tgx import`` of a Telegram Desktop result.json (100k messages; the whole
                  process) vs the time ijson alone needs for its messages, target <= 3x; peak RSS at
                  1M messages <= 150 MB and flat (benchmarks/imports.py).
+14. ``accounts`` 200 chats x 2,000 at 100 ms, 5 GetHistory/s per account: the whole
+                 ``tgx export --all-dialogs`` (msg/s, CPU s, peak RSS) with 1 account, then 2, 4, 8,
+                 16 once ``--accounts`` exists (benchmarks/accounts.py); target 4 vs 1 >= 3.5x.
 
 Every line prints tgx's figure, the baseline's, their ratio, the target and PASS/FAIL (INFO
 for figures without a target). Wall-clock figures are only as steady as the machine: the load
@@ -193,6 +196,9 @@ class Sizes:
     refresh_small: int = 1_000
     refresh_big: int = 100_000
     catchup: int = 20_000
+    acct_chats: int = 200  # accounts: the workload of issue 17 (100 ms RTT, 5 GetHistory/s per account)
+    acct_msgs: int = 2_000
+    acct_counts: tuple[int, ...] = (1, 2, 4, 8, 16)
     rounds: int = 5  # spine/latency/cpu/chats: each side this many times, alternating; best kept
 
     @classmethod
@@ -201,7 +207,8 @@ class Sizes:
                    chat_msgs=500, formats=2_000, formats_big=8_000, video_mb=4, clip="160x90",
                    clip_seconds=1, metrics_msgs=1_500, metrics_runs=1, thread_posts=100, thread_commented=20,
                    thread_most=20,
-                   forum_msgs=2_000, archive=3_000, refresh_big=5_000, catchup=2_000, rounds=1)
+                   forum_msgs=2_000, archive=3_000, refresh_big=5_000, catchup=2_000, acct_chats=4, acct_msgs=300,
+                   acct_counts=(1, 4), rounds=1)
 
 
 @dataclass
@@ -1016,12 +1023,24 @@ def bench_catchup(ctx: Ctx) -> None:
               unit="s", higher_is_better=False)
 
 
+# ---------------------------------------------------------------------------------------------
+# 14. accounts: how far one machine goes (benchmarks/accounts.py)
+
+
 def bench_import(ctx: Ctx) -> None:
     if str(ROOT / "benchmarks") not in sys.path:
         sys.path.insert(0, str(ROOT / "benchmarks"))
     import imports  # benchmarks/imports.py, beside this file
 
     imports.bench_import(ctx, sys.modules[__name__])
+
+
+def bench_accounts(ctx: Ctx) -> None:
+    if str(ROOT / "benchmarks") not in sys.path:
+        sys.path.insert(0, str(ROOT / "benchmarks"))
+    import accounts  # benchmarks/accounts.py, beside this file
+
+    accounts.bench_accounts(ctx, sys.modules[__name__])
 
 
 BENCHES: dict[str, tuple[str, Callable[[Ctx], None]]] = {
@@ -1039,6 +1058,7 @@ BENCHES: dict[str, tuple[str, Callable[[Ctx], None]]] = {
     "refresh": ("tgx watch's refresh after 50 new + 5 edited msgs: 100k-msg chat vs 1k", bench_refresh),
     "catchup": ("a rerun after 50 edits + 30 deletions: exact difference vs a re-scan of 20k msgs", bench_catchup),
     "import": ("tgx import of a 100k-msg result.json vs ijson alone; peak RSS at 1M", bench_import),
+    "accounts": ("200 chats x 2k at 100 ms, 5 GetHistory/s per account: 1 account, then 2-16", bench_accounts),
 }
 
 
