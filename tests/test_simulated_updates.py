@@ -407,3 +407,31 @@ def test_the_timeline_applies_its_steps_at_their_times_and_drops_connections():
     times = [t for t, _ in world.timeline.applied]
     assert times == sorted(times) and times[0] >= 0.2
     assert world.request_counts().get("GetChannelDifferenceRequest", 0) >= 1  # the gap the drop left
+
+
+def test_pins_are_served_by_history_the_differences_and_pushes():
+    """``World.pin_messages``: GetHistory serves ``pinned`` from then on; the channel's difference
+    says ``updatePinnedChannelMessages`` (pts_count 1 per pin event), the account's
+    ``updatePinnedMessages``; a pin of what is pinned already is no event."""
+    world, chat = channel_world(50)
+    alice = world.add_private("alice", 20)
+    start, account = world.pts_of(chat), world.pts
+    alice_ids = list(world.expected_ids("alice"))
+    assert world.pin_messages(chat, [5, 9, 999]) == [5, 9]  # 999 is not there
+    assert world.pin_messages(chat, [5]) == []  # already pinned: nothing
+    assert world.pin_messages(chat, [9], pinned=False) == [9]
+    assert world.pin_messages(alice, [alice_ids[3]]) == [alice_ids[3]]
+
+    async def fetch(client):
+        history = await client.get_messages(chat.input_peer(), limit=50)
+        diff = await channel_diff(client, chat, start)
+        stream = await client(functions.updates.GetDifferenceRequest(pts=account, date=None, qts=0))
+        return history, diff, stream
+
+    history, diff, stream = world.run(fetch)
+    assert {m.id for m in history if m.pinned} == {5}
+    pins = [(u.messages, u.pinned, u.pts_count) for u in diff.other_updates
+            if isinstance(u, types.UpdatePinnedChannelMessages)]
+    assert pins == [([5, 9], True, 1), ([9], False, 1)] and diff.pts == start + 2
+    assert [(u.messages, u.pinned) for u in stream.other_updates if isinstance(u, types.UpdatePinnedMessages)] == \
+        [([alice_ids[3]], True)]

@@ -207,3 +207,35 @@ def test_a_difference_telegram_refuses_is_one_warning_and_the_position_is_kept(t
     assert r.returncode == 0, r.stderr
     after = {m["id"]: m for m in read_jsonl(tmp_path / "out" / "news" / "messages.jsonl")}
     assert all(after[i]["history"] for i in edit) and all(after[i]["deleted"] for i in delete)
+
+
+def test_pins_and_unpins_since_are_applied_without_a_rescan_and_are_no_edits(tmp_path, sim_config):
+    """Telegram says pins in the difference (``updatePinnedChannelMessages`` /
+    ``updatePinnedMessages``): a rerun sets ``pinned`` on exactly those messages — kept current
+    like a counter: no version, no edit — and the archive matches a fresh export of the end state."""
+    for chat, key in ((NEWS, "news"), (PRIVATE, "alice")):
+        root = tmp_path / key
+        root.mkdir()
+        ids = list(_world(chats=[chat]).expected_ids(key))
+        pin, unpin = [ids[10], ids[200], ids[-1]], [ids[200]]
+        r = tgx(root, "export", f"@{key}", "-o", "out", "-q", "-f", "jsonl", config=sim_config(root / "a.toml",
+                                                                                                chats=[chat]))
+        assert r.returncode == 0, r.stderr
+        before = {m["id"]: m for m in read_jsonl(root / "out" / key / "messages.jsonl")}
+        assert not any(m["pinned"] for m in before.values())
+        log = root / "requests.jsonl"
+        changes = [{"chat": key, "pin": pin}, {"chat": key, "unpin": unpin}]
+        cfg = sim_config(root / "b.toml", chats=[chat], changes=changes, request_log=str(log))
+        r = tgx(root, "export", f"@{key}", "-o", "out", "-q", "-f", "jsonl", config=cfg)
+        assert r.returncode == 0, r.stderr
+        after = {m["id"]: m for m in read_jsonl(root / "out" / key / "messages.jsonl")}
+        assert {i for i in after if after[i] != before[i]} == {ids[10], ids[-1]}, key
+        assert all(after[i]["pinned"] and "history" not in after[i] for i in (ids[10], ids[-1]))
+        assert _requests(log).count("GetHistoryRequest") <= 1  # no re-scan (a private chat: its one page)
+        fresh = root / "fresh"
+        fresh.mkdir()
+        r = tgx(fresh, "export", f"@{key}", "-o", "out", "-q", "-f", "jsonl",
+                config=sim_config(fresh / "c.toml", chats=[chat], changes=changes))
+        assert r.returncode == 0, r.stderr
+        assert {m["id"]: m["pinned"] for m in read_jsonl(fresh / "out" / key / "messages.jsonl")} == \
+            {i: m["pinned"] for i, m in after.items()}

@@ -83,6 +83,7 @@ class ChatSpec:
     base: int = 0  # messages it was created with (``messages`` grows with World.post_messages)
     # changes (World.edit_messages / delete_messages, scenario keys edited/deleted/changes/timeline)
     edited: dict[int, int] = field(default_factory=dict)  # message id -> how many times edited
+    pinned: set[int] = field(default_factory=set)  # message ids pinned now (World.pin_messages)
     deleted: frozenset[int] = frozenset()
     history: Any = None  # ``space`` minus ``deleted``: what GetHistory serves
 

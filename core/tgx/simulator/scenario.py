@@ -59,8 +59,10 @@ CHANGE_KEYS: dict[str, tuple[tuple[type, ...], str]] = {
     "post": ((int,), "a whole number of new messages"),
     "edit": ((list,), "a list of message ids to edit (again)"),
     "delete": ((list,), "a list of message ids to delete"),
+    "pin": ((list,), "a list of message ids to pin"),
+    "unpin": ((list,), "a list of message ids to unpin"),
 }
-ACTIONS = ("post", "edit", "delete")
+ACTIONS = ("post", "edit", "delete", "pin", "unpin")
 STEP_KEYS: dict[str, tuple[tuple[type, ...], str]] = {
     **CHANGE_KEYS,
     "at": ((int, float), "seconds after the first client connected"),
@@ -305,8 +307,9 @@ def _change(place: str, change: Any, keys: dict[str, tuple[tuple[type, ...], str
     _table(place, change, keys)
     actions = [a for a in ACTIONS if a in change]
     if len(actions) != 1 or "chat" not in change:
-        raise ConfigError(f"{place}: a change needs chat = \"...\" and exactly one of post, edit, delete")
-    for key in ("edit", "delete"):
+        raise ConfigError(f"{place}: a change needs chat = \"...\" and exactly one of post, edit, delete, pin, "
+                          "unpin")
+    for key in ("edit", "delete", "pin", "unpin"):
         if key in change:
             _ids(place, key, change[key])
     return dict(change)

@@ -377,6 +377,8 @@ class Server:
             data = tpl.render(world, facts)
             if chat.edited:
                 data = world.edited_bytes(facts, data)
+            if chat.pinned:
+                data = world.pinned_bytes(facts, data)
             out.append(Raw(data))
         return out
 
@@ -930,6 +932,10 @@ class Server:
                                                                                 event.count)))
             if channel is None:
                 ents.add_chat(world.chats[event.chat])
+        for event in found.pins:
+            rows.append((event.pts, _pin_update(world.chats[event.chat], event)))
+            if channel is None:
+                ents.add_chat(world.chats[event.chat])
         if channel is not None:
             ents.add_chat(channel)
         rows.sort(key=lambda r: r[0])
@@ -1011,9 +1017,12 @@ class Server:
                 facts = msgs.plan(world, chat, event.ids[0])
                 tpl = world.template(facts)
                 ents.add_facts(facts, tpl)
-                blob = Raw(world.edited_bytes(facts, tpl.render(world, facts), event.first))
+                data = world.edited_bytes(facts, tpl.render(world, facts), event.first)
+                blob = Raw(world.pinned_bytes(facts, data))
                 out.append(types.UpdateEditChannelMessage(blob, event.pts, 1) if chat.is_channel
                            else types.UpdateEditMessage(blob, event.pts, 1))
+            elif event.kind == "pin":
+                out.append(_pin_update(chat, event))
             else:
                 out.append(types.UpdateDeleteChannelMessages(chat.id, list(event.ids), event.pts, event.count)
                            if chat.is_channel else types.UpdateDeleteMessages(list(event.ids), event.pts,
@@ -1032,6 +1041,14 @@ class Server:
 class _Ctx:
     conn: Connection
     takeout_id: int | None
+
+
+def _pin_update(chat: ChatSpec, event: Event) -> Any:
+    """``updatePinnedChannelMessages`` (a channel) or ``updatePinnedMessages`` for a pin event."""
+    if chat.is_channel:
+        return types.UpdatePinnedChannelMessages(chat.id, list(event.ids), event.pts, event.count,
+                                                 pinned=bool(event.first))
+    return types.UpdatePinnedMessages(chat.peer(), list(event.ids), event.pts, event.count, pinned=bool(event.first))
 
 
 def _vector(blobs: list[bytes]) -> bytes:

@@ -73,6 +73,8 @@ def apply_change(world: World, step: Mapping[str, Any]) -> list[int]:
         return world.post_messages(chat, int(step["post"]))
     if "edit" in step:
         return world.edit_messages(chat, step["edit"])
+    if "pin" in step or "unpin" in step:
+        return world.pin_messages(chat, step.get("pin", step.get("unpin", [])), pinned="pin" in step)
     return world.delete_messages(chat, step["delete"])
 
 

@@ -25,7 +25,8 @@ class Event:
 
     ``kind`` "new": ``count`` messages of chat ``chat``, ranks ``first`` .. ``first+count-1``;
     "edit": ``ids == (id,)``, ``first`` the version it made (1: the first edit);
-    "delete": ``ids`` the messages removed (ascending)."""
+    "delete": ``ids`` the messages removed (ascending); "pin": ``ids`` pinned (``first`` 1) or
+    unpinned (``first`` 0)."""
 
     pts: int
     count: int
@@ -58,13 +59,15 @@ class Box:
 class Page:
     """What changed in ``(from_pts, to_pts]``, compacted as Telegram serves it: ``new`` (chat
     index, id) of messages created there and still present; ``edits`` (chat index, id) → pts of
-    its last edit there, for older messages still present; ``deletes`` every deletion event."""
+    its last edit there, for older messages still present; ``deletes`` every deletion event;
+    ``pins`` every pin / unpin event."""
 
     from_pts: int
     to_pts: int
     new: list[tuple[int, int]]
     edits: dict[tuple[int, int], int]
     deletes: list[Event]
+    pins: list[Event] = field(default_factory=list)
 
 
 def page(box: Box, from_pts: int, limit: int, id_of: Callable[[int, int], int],
@@ -78,6 +81,7 @@ def page(box: Box, from_pts: int, limit: int, id_of: Callable[[int, int], int],
     created: list[tuple[int, int]] = []
     edited: dict[tuple[int, int], int] = {}
     deletes: list[Event] = []
+    pins: list[Event] = []
     pts, items = from_pts, 0
     if pts < box.base:
         if base_chat == ACCOUNT:
@@ -102,6 +106,10 @@ def page(box: Box, from_pts: int, limit: int, id_of: Callable[[int, int], int],
             edited[(event.chat, event.ids[0])] = event.pts
             pts = event.pts
             items += 1
+        elif event.kind == "pin":
+            pins.append(event)
+            pts = event.pts
+            items += 1
         else:
             deletes.append(event)
             pts = event.pts
@@ -110,7 +118,7 @@ def page(box: Box, from_pts: int, limit: int, id_of: Callable[[int, int], int],
     fresh = set(created)
     new = [key for key in created if exists(*key)]
     edits = {key: p for key, p in edited.items() if key not in fresh and exists(*key)}
-    return Page(from_pts, pts, new, edits, deletes)
+    return Page(from_pts, pts, new, edits, deletes, pins)
 
 
 __all__ = ["ACCOUNT", "Box", "Event", "Page", "page"]

@@ -500,7 +500,7 @@ class World:
         """The message exactly as the server serializes it (``version``: 0 the original, k its
         k-th edit; None: the current one)."""
         facts = self.facts(chat, message_id)
-        return self.edited_bytes(facts, self.template(facts).render(self, facts), version)
+        return self.pinned_bytes(facts, self.edited_bytes(facts, self.template(facts).render(self, facts), version))
 
     def edited_bytes(self, facts: messages.Facts, data: bytes, version: int | None = None) -> bytes:
         """``data`` (a rendered message) as of its edit ``version`` (None: the current one).
@@ -546,6 +546,24 @@ class World:
         are skipped; one event of pts_count k for k deleted; returns the ids deleted."""
         return self._change("delete", self.chat(chat), list(ids))
 
+    def pin_messages(self, chat: ChatSpec | str | int, ids: Iterable[int], *, pinned: bool = True) -> list[int]:
+        """Pin (or unpin) messages: GetHistory serves them with ``pinned`` from then on. Ids absent
+        or already so are skipped; one event of pts_count 1 (``updatePinnedChannelMessages`` /
+        ``updatePinnedMessages``); returns the ids changed."""
+        return self._change("pin" if pinned else "unpin", self.chat(chat), list(ids))
+
+    def pinned_bytes(self, facts: messages.Facts, data: bytes) -> bytes:
+        """``data`` with ``pinned`` set when the message is pinned now (almost never: as is)."""
+        if facts.id not in facts.chat.pinned:
+            return data
+        from telethon.extensions import BinaryReader
+
+        msg = BinaryReader(data).tgread_object()
+        if not isinstance(msg, types.Message | types.MessageService):
+            return data
+        msg.pinned = True
+        return bytes(msg)
+
     def _change(self, kind: str, spec: ChatSpec, arg: Any) -> list[int]:
         if not self._frozen:
             self._pending.append((kind, spec, arg))
@@ -568,6 +586,13 @@ class World:
                 version = spec.edited[message_id] = spec.edited.get(message_id, 0) + 1
                 events.append(box.add("edit", spec.index, 1, first=version, ids=(message_id,)))
                 done.append(message_id)
+        elif kind in ("pin", "unpin"):
+            pin = kind == "pin"
+            done = sorted({i for i in arg if isinstance(i, int) and spec.history.contains(i)
+                           and (i in spec.pinned) != pin})
+            if done:
+                (spec.pinned.update if pin else spec.pinned.difference_update)(done)
+                events.append(box.add("pin", spec.index, 1, first=int(pin), ids=tuple(done)))
         else:
             done = sorted({i for i in arg if isinstance(i, int) and spec.history.contains(i)})
             if done:

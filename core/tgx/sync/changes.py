@@ -110,6 +110,22 @@ def _renamed(archive: Archive, peers: Sequence[Peer]) -> bool:
     return False
 
 
+def apply_pins(archive: Archive, chat_id: int, ids: Iterable[int], *, pinned: bool) -> Applied:
+    """Pin or unpin the archived messages among ``ids`` (Telegram's ``updatePinned…Messages``):
+    kept current like a counter — not an edit, no event — and named in ``touched`` for a refresh."""
+    applied = Applied()
+    changed = []
+    for i in ids:
+        old = archive.message(chat_id, i)
+        if old is not None and old.pinned != pinned:
+            old.pinned = pinned
+            changed.append(old)
+    if changed:
+        archive.upsert_batch(chat_id, changed)
+        applied.touched = [(chat_id, m.id) for m in changed]
+    return applied
+
+
 def apply_deletions(archive: Archive, chat_id: int, ids: Iterable[int], *, at: datetime | None = None) -> Applied:
     """Flag the archived messages among ``ids`` deleted (those already flagged are left alone)."""
     when = at or datetime.now(UTC)
@@ -126,7 +142,7 @@ def apply_deletions(archive: Archive, chat_id: int, ids: Iterable[int], *, at: d
     return applied
 
 
-COUNTERS = ("views", "forwards", "replies", "replies_max_id", "reactions")  # change without an edit
+COUNTERS = ("views", "forwards", "replies", "replies_max_id", "reactions", "pinned")  # change without an edit
 
 
 def _same(old: Message, new: Message, *, counters: bool = True) -> bool:

@@ -26,7 +26,7 @@ from telethon.tl import functions, types
 from tgx.fetch.resync import refresh_recent
 from tgx.model import Peer
 from tgx.run import RunContext
-from tgx.sync.changes import Applied, apply_deletions, apply_messages
+from tgx.sync.changes import Applied, apply_deletions, apply_messages, apply_pins
 from tgx.sync.state import AccountState, account_state, chat_pts, set_account_state, set_chat_pts
 
 CHANNEL_LIMIT = 100  # changes one GetChannelDifference returns at most (Telegram's limit for user accounts)
@@ -103,6 +103,8 @@ def _apply_updates(run: RunContext, chat_id: int, updates: Sequence[Any], entiti
             applied.add(apply_messages(archive, chat_id, [update.message], entities, self_id=self_id, edits=True))
         elif isinstance(update, types.UpdateDeleteChannelMessages | types.UpdateDeleteMessages):
             applied.add(apply_deletions(archive, chat_id, update.messages))
+        elif isinstance(update, types.UpdatePinnedChannelMessages | types.UpdatePinnedMessages):
+            applied.add(apply_pins(archive, chat_id, update.messages, pinned=bool(update.pinned)))
 
 
 async def _rescan_channel(run: RunContext, chat_id: int, input_peer: Any, label: str, result: CatchUp,
@@ -184,6 +186,10 @@ async def catch_up_account(run: RunContext, self_id: int, chats: Sequence[Peer],
             elif isinstance(update, types.UpdateDeleteMessages):
                 for chat_id in ids:  # an id is one message across the account's chats
                     result.applied.add(apply_deletions(archive, chat_id, update.messages))
+            elif isinstance(update, types.UpdatePinnedMessages):
+                where = utils.get_peer_id(update.peer)
+                if where in ids:
+                    result.applied.add(apply_pins(archive, where, update.messages, pinned=bool(update.pinned)))
         new = answer.state if isinstance(answer, types.updates.Difference) else answer.intermediate_state
         state = AccountState(new.pts, new.qts, _seconds(new.date))
         set_account_state(archive, self_id, state)

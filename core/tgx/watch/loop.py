@@ -294,10 +294,11 @@ def _chat_of(update: Any) -> int | None:
     if isinstance(update, types.UpdateNewChannelMessage | types.UpdateEditChannelMessage):
         peer = getattr(update.message, "peer_id", None)
         return utils.get_peer_id(peer) if peer is not None else None
-    if isinstance(update, types.UpdateDeleteChannelMessages | types.UpdateChannelTooLong):
+    if isinstance(update, types.UpdateDeleteChannelMessages | types.UpdateChannelTooLong
+                  | types.UpdatePinnedChannelMessages):
         return utils.get_peer_id(types.PeerChannel(update.channel_id))
     if isinstance(update, types.UpdateNewMessage | types.UpdateEditMessage | types.UpdateDeleteMessages
-                  | types.UpdateShortMessage | types.UpdateShortChatMessage):
+                  | types.UpdateShortMessage | types.UpdateShortChatMessage | types.UpdatePinnedMessages):
         return STREAM
     if isinstance(update, types.Updates | types.UpdatesCombined):
         for inner in update.updates:
