@@ -29,7 +29,7 @@ def write_result_json(path: Path, n: int) -> None:
     """A single-chat export of ``n`` messages, streamed to ``path`` (never held whole)."""
     base = 1_700_000_000
     with path.open("w", encoding="utf-8") as out:
-        out.write('{\n "name": "Bench",\n "type": "public_channel",\n "id": %d,\n "messages": [' % CHAT_ID)
+        out.write(f'{{\n "name": "Bench",\n "type": "public_channel",\n "id": {CHAT_ID},\n "messages": [')
         for i in range(1, n + 1):
             when = base + 37 * i
             date = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(when))
