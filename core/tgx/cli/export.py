@@ -17,7 +17,14 @@ import typer
 
 from tgx import console
 from tgx.cli import AppState, get_state
-from tgx.cli.options import option_parameter, plugin_option_specs, py_name, split_formats, verbose_option
+from tgx.cli.options import (
+    option_parameter,
+    plugin_option_specs,
+    py_name,
+    report_parameters,
+    split_formats,
+    wait_lock_parameter,
+)
 from tgx.errors import ConfigError, ExitCode, UsageError
 from tgx.specs import OptionSpec
 
@@ -269,14 +276,8 @@ def export_parameters(plugin_opts: list[OptionSpec], *, leave_out: frozenset[str
                  "`tgx topics`): only its messages are fetched.")),
         P("metrics_interval", P.KEYWORD_ONLY, annotation=float | None, default=typer.Option(
             None, "--metrics-interval", metavar="SECONDS", help="Seconds between metrics snapshots (default 5).")),
-        P("wait_lock", P.KEYWORD_ONLY, annotation=float, default=typer.Option(
-            0.0, "--wait-lock", metavar="SECONDS", min=0,
-            help="If another tgx process is writing OUT, wait up to SECONDS for it (default: fail at once).")),
-        P("quiet", P.KEYWORD_ONLY, annotation=bool, default=typer.Option(
-            False, "--quiet", "-q", help="No progress display and no summary.")),
-        P("json_output", P.KEYWORD_ONLY, annotation=bool, default=typer.Option(
-            False, "--json", help="Print a machine-readable result on stdout.")),
-        P("verbose", P.KEYWORD_ONLY, annotation=int, default=verbose_option()),
+        wait_lock_parameter(),
+        *report_parameters(),
         *(option_parameter(o) for o in plugin_opts),
     ]
     return [p for p in params if p.name not in leave_out]

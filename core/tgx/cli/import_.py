@@ -23,7 +23,14 @@ import typer
 
 from tgx import console
 from tgx.cli import AppState, get_state
-from tgx.cli.options import option_parameter, plugin_option_specs, py_name, split_formats, verbose_option
+from tgx.cli.options import (
+    option_parameter,
+    plugin_option_specs,
+    py_name,
+    report_parameters,
+    split_formats,
+    wait_lock_parameter,
+)
 from tgx.errors import ExitCode, TgxError, UsageError
 
 IMPORT_HELP = """Import a Telegram Desktop export into OUT: its chats become archived chats, rendered into every \
@@ -234,14 +241,8 @@ def register(app: typer.Typer, pm: pluggy.PluginManager) -> None:
             None, "--chat-id", metavar="ID",
             help="Only the chat with this marked id (repeatable); an HTML export names no ids: ID is its "
                  "chat's, or FOLDER=ID for each chat of an HTML account export (chats/FOLDER/).")),
-        P("wait_lock", P.KEYWORD_ONLY, annotation=float, default=typer.Option(
-            0.0, "--wait-lock", metavar="SECONDS", min=0,
-            help="If another tgx process is writing OUT, wait up to SECONDS for it (default: fail at once).")),
-        P("quiet", P.KEYWORD_ONLY, annotation=bool, default=typer.Option(
-            False, "--quiet", "-q", help="No progress display and no summary.")),
-        P("json_output", P.KEYWORD_ONLY, annotation=bool, default=typer.Option(
-            False, "--json", help="Print a machine-readable result on stdout.")),
-        P("verbose", P.KEYWORD_ONLY, annotation=int, default=verbose_option()),
+        wait_lock_parameter(),
+        *report_parameters(),
         *(option_parameter(o) for o in plugin_opts),
     ])
     app.command("import", help=IMPORT_HELP)(import_command)

@@ -123,6 +123,26 @@ def legacy_bool_args(args: Sequence[str], specs: Sequence[OptionSpec]) -> list[s
     return out
 
 
+def wait_lock_parameter() -> inspect.Parameter:
+    """``--wait-lock SECONDS``: every command that writes OUT takes its lock the same way."""
+    return inspect.Parameter("wait_lock", inspect.Parameter.KEYWORD_ONLY, annotation=float, default=typer.Option(
+        0.0, "--wait-lock", metavar="SECONDS", min=0,
+        help="If another tgx process is writing OUT, wait up to SECONDS for it (default: fail at once)."))
+
+
+def report_parameters(*, quiet_help: str = "No progress display and no summary.",
+                      json_help: str | None = "Print a machine-readable result on stdout.") -> list[inspect.Parameter]:
+    """``--quiet``, ``--json`` (unless ``json_help`` is None) and ``-v``: how a command reports."""
+    P = inspect.Parameter
+    params = [P("quiet", P.KEYWORD_ONLY, annotation=bool, default=typer.Option(False, "--quiet", "-q",
+                                                                                  help=quiet_help))]
+    if json_help is not None:
+        params.append(P("json_output", P.KEYWORD_ONLY, annotation=bool, default=typer.Option(
+            False, "--json", help=json_help)))
+    params.append(P("verbose", P.KEYWORD_ONLY, annotation=int, default=verbose_option()))
+    return params
+
+
 def verbose_option() -> Any:
     """``-v/--verbose`` for commands that print progress, as the root accepts it (main's prescan
     reads it from either place, so it works before config and plugins load)."""

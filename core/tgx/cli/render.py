@@ -11,7 +11,14 @@ import typer
 
 from tgx import console
 from tgx.cli import AppState, get_state
-from tgx.cli.options import option_parameter, plugin_option_specs, py_name, split_formats, verbose_option
+from tgx.cli.options import (
+    option_parameter,
+    plugin_option_specs,
+    py_name,
+    report_parameters,
+    split_formats,
+    wait_lock_parameter,
+)
 from tgx.errors import ExitCode, OutputError, UsageError
 from tgx.model import Peer
 
@@ -103,12 +110,8 @@ def register(app: typer.Typer, pm: pluggy.PluginManager) -> None:
             ..., "--format", "-f", metavar="FORMATS", help="Formats to render, comma-separated or repeated.")),
         P("chat", P.KEYWORD_ONLY, annotation=list[str] | None, default=typer.Option(
             None, "--chat", metavar="CHAT", help="Only this chat (repeatable); default: every chat.")),
-        P("wait_lock", P.KEYWORD_ONLY, annotation=float, default=typer.Option(
-            0.0, "--wait-lock", metavar="SECONDS", min=0,
-            help="If another tgx process is writing OUT, wait up to SECONDS for it (default: fail at once).")),
-        P("quiet", P.KEYWORD_ONLY, annotation=bool, default=typer.Option(
-            False, "--quiet", "-q", help="Print only errors.")),
-        P("verbose", P.KEYWORD_ONLY, annotation=int, default=verbose_option()),
+        wait_lock_parameter(),
+        *report_parameters(quiet_help="Print only errors.", json_help=None),
         *(option_parameter(o) for o in plugin_opts),
     ])
     app.command("render", help=RENDER_HELP)(render)
