@@ -459,18 +459,11 @@ class PeerResolution:
     async def cached(self, chat: PeerRef | str) -> ResolvedPeer | None:
         """The resolvers' answer (a cache), or None: never a request."""
         ref = parse_chat(chat) if isinstance(chat, str) else chat
-        for name, resolver in self._resolvers:
-            if name in self._disabled:
-                continue
-            try:
-                answer = await resolver.resolve(ref)
-            except Exception as exc:
-                self._disable(name, exc, "resolve")
-                continue
-            if isinstance(answer, ResolvedPeer) and isinstance(answer.peer, Peer) and is_input_peer(answer.input_peer):
-                self.resolutions += 1
-                return self._answered(ref, answer, name)
-        return None
+        found = await self._ask_resolvers(ref)
+        if found is None:
+            return None
+        self.resolutions += 1
+        return self._answered(ref, *found)
 
     async def resolve(self, chat: PeerRef | str) -> ResolvedPeer:
         """Resolve a CHAT (string or parsed): resolvers first, Telegram last.
@@ -481,8 +474,14 @@ class PeerResolution:
         """
         ref = parse_chat(chat) if isinstance(chat, str) else chat
         self.resolutions += 1
-        resolved: ResolvedPeer | None = None
-        source = "network"
+        found = await self._ask_resolvers(ref)
+        if found is None:
+            found = await self.network.resolve(ref), "network"
+        return self._answered(ref, *found)
+
+    async def _ask_resolvers(self, ref: PeerRef) -> tuple[ResolvedPeer, str] | None:
+        """The first resolver's answer and its name; a resolver that fails or answers something
+        that is no ResolvedPeer is disabled for the run."""
         for name, resolver in self._resolvers:
             if name in self._disabled:
                 continue
@@ -498,11 +497,8 @@ class PeerResolution:
                 self._disable(name, TypeError(f"answered {type(answer).__name__}, not a ResolvedPeer "
                                               "with a Peer and an InputPeer"), "resolve")
                 continue
-            resolved, source = answer, name
-            break
-        if resolved is None:
-            resolved = await self.network.resolve(ref)
-        return self._answered(ref, resolved, source)
+            return answer, name
+        return None
 
     def _answered(self, ref: PeerRef, resolved: ResolvedPeer, source: str) -> ResolvedPeer:
         """Count who answered, remember it for :meth:`from_resolver`, teach every resolver."""
