@@ -32,7 +32,7 @@ from pathlib import Path
 from tgx.archive.store import Archive
 from tgx.fsutil import fsync_dir
 from tgx.media.index import MediaIndex, chat_relative
-from tgx.media.names import FolderNames, ext_for_mime, media_dir, open_nofollow, safe_name, split_ext
+from tgx.media.names import MediaFolders, ext_for_mime, open_nofollow, safe_name, split_ext
 from tgx.model import FILE_MEDIA_KINDS, Media
 
 CHUNK = 1 << 20
@@ -78,7 +78,7 @@ class FilePlacer:
         self.link = link
         self.index = MediaIndex(archive)
         self.counts = FileCounts()
-        self._folders: dict[str, tuple[Path, FolderNames]] = {}
+        self._folder = MediaFolders(out, self.index.path_taken)
         self._done: dict[str, Placed] = {}  # sha256 → where this run put it
 
     # -- checking ------------------------------------------------------------------------------
@@ -214,14 +214,6 @@ class FilePlacer:
         assert temp is not None
         os.replace(temp, final)
         return "copied"
-
-    def _folder(self, reldir: str) -> tuple[Path, FolderNames]:
-        entry = self._folders.get(reldir)
-        if entry is None:
-            directory = media_dir(self.out, *reldir.split("/"))
-            names = FolderNames(directory, lambda name, owner: self.index.path_taken(f"{reldir}/{name}", owner))
-            entry = self._folders[reldir] = (directory, names)
-        return entry
 
     def _present(self, relpath: str | None, size: int) -> bool:
         if not relpath:

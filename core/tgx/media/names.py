@@ -233,6 +233,26 @@ def _refuse_link(path: Path, out_dir: Path) -> None:
         raise OutputError(f"{path} exists and is not a directory")
 
 
+class MediaFolders:
+    """The media folders of one run, each created once (:func:`media_dir`) with its
+    :class:`FolderNames`; ``taken(relpath, owner)``: whether the archive records ``relpath`` (a
+    path under OUT) for another file — the download stage and the import share the rule."""
+
+    def __init__(self, out_dir: Path, taken: Callable[[str, object], bool]) -> None:
+        self.out_dir = Path(out_dir)
+        self._taken = taken
+        self._folders: dict[str, tuple[Path, FolderNames]] = {}
+
+    def __call__(self, reldir: str) -> tuple[Path, FolderNames]:
+        """``(the folder, its names)`` for ``reldir`` (POSIX, under OUT)."""
+        entry = self._folders.get(reldir)
+        if entry is None:
+            folder = media_dir(self.out_dir, *reldir.split("/"))
+            names = FolderNames(folder, lambda name, owner: self._taken(f"{reldir}/{name}", owner))
+            entry = self._folders[reldir] = (folder, names)
+        return entry
+
+
 def media_dir(out_dir: Path, *parts: str) -> Path:
     """Create ``OUT/<parts...>`` (each part one safe component), refusing symlinks on the way
     and checking that the result resolves inside OUT/. Returns the folder."""
@@ -283,6 +303,6 @@ def open_nofollow(path: Path, flags: int, mode: int = 0o644) -> int:
 
 
 __all__ = [
-    "JOURNAL_SUFFIX", "MAX_NAME_BYTES", "PART_SUFFIX", "FolderNames", "ext_for_mime", "fit", "inside",
-    "media_dir", "name_key", "open_nofollow", "safe_name", "split_ext",
+    "JOURNAL_SUFFIX", "MAX_NAME_BYTES", "PART_SUFFIX", "FolderNames", "MediaFolders", "ext_for_mime", "fit",
+    "inside", "media_dir", "name_key", "open_nofollow", "safe_name", "split_ext",
 ]

@@ -52,9 +52,9 @@ from tgx.media.names import (
     JOURNAL_SUFFIX,
     PART_SUFFIX,
     FolderNames,
+    MediaFolders,
     ext_for_mime,
     inside,
-    media_dir,
     safe_name,
     split_ext,
 )
@@ -145,7 +145,7 @@ class MediaStage:
         self.result = MediaResult()
         self.index = MediaIndex(run.archive)
         self._seen: set[int] = set()
-        self._folders: dict[str, tuple[Path, FolderNames]] = {}
+        self._folder = MediaFolders(self.out, self.index.path_taken)
         self._total = 0
         self._file_warnings = 0
         self._failed_examples: list[str] = []
@@ -295,14 +295,6 @@ class MediaStage:
             self._total += remote.size or 0
             self.progress.media_total(self._total)
             await queue.put(job)
-
-    def _folder(self, reldir: str) -> tuple[Path, FolderNames]:
-        entry = self._folders.get(reldir)
-        if entry is None:
-            folder = media_dir(self.out, *reldir.split("/"))
-            names = FolderNames(folder, lambda name, owner: self.index.path_taken(f"{reldir}/{name}", owner))
-            entry = self._folders[reldir] = (folder, names)
-        return entry
 
     def _make_job(self, chat: _Chat, message_id: int, media: Media, record: Any, remote: RemoteFile) -> _Job:
         kind = media.kind
