@@ -103,9 +103,8 @@ def setup(tmp_path: Path):
     archive.close()
 
 
-@pytest.fixture
-def continued(monkeypatch):
-    """The formats refresh_chat continued (the rest went through the full render)."""
+def spy_refreshes(monkeypatch) -> list[str]:
+    """The formats refresh_chat will continue, redo in parts or patch — not render in full."""
     seen: list[str] = []
     for attr in ("_continue", "_refresh_parts", "_patch"):
         def spy(archive, chat_id, out_dir, name, *args, _real=getattr(refresh_module, attr), **kw):
@@ -115,6 +114,12 @@ def continued(monkeypatch):
 
         monkeypatch.setattr(refresh_module, attr, spy)
     return seen
+
+
+@pytest.fixture
+def continued(monkeypatch):
+    """The formats refresh_chat continued (the rest went through the full render)."""
+    return spy_refreshes(monkeypatch)
 
 
 def refresh(archive: Archive, out: Path, changed: Iterable[int], options=OPTIONS):

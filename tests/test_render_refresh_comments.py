@@ -8,10 +8,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from test_render_refresh import FORMATS, database
+from test_render_refresh import FORMATS, database, spy_refreshes
 from tgx.archive.store import Archive
 from tgx.model import Forward, Message, Peer
-from tgx.render import refresh as refresh_module
 from tgx.render.engine import refresh_chat, render_chat
 
 CHANNEL = Peer(-1000000000200, "channel", "Posts", "posts")
@@ -79,15 +78,7 @@ def rendered(tmp_path: Path, monkeypatch):
     a = build(tmp_path)
     out = tmp_path / "out"
     assert render_chat(a, CHANNEL.id, out, {n: FORMATS[n] for n in NAMES}, OPTIONS, batch_size=50).ok
-    seen: list[str] = []
-    for attr in ("_continue", "_refresh_parts", "_patch"):
-        def spy(archive, chat_id, out_dir, name, *args, _real=getattr(refresh_module, attr), **kw):
-            entry = _real(archive, chat_id, out_dir, name, *args, **kw)
-            seen.append(name)
-            return entry
-
-        monkeypatch.setattr(refresh_module, attr, spy)
-    yield a, out, tmp_path, seen
+    yield a, out, tmp_path, spy_refreshes(monkeypatch)
     a.close()
 
 

@@ -8,10 +8,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from test_render_refresh import FORMATS
+from test_render_refresh import FORMATS, spy_refreshes
 from tgx.archive.store import Archive
 from tgx.model import Action, Message, Peer, Topic
-from tgx.render import refresh as refresh_module
 from tgx.render.engine import refresh_chat, render_chat
 
 FORUM = Peer(-1000000000300, "supergroup", "Board", "board", forum=True)
@@ -50,16 +49,7 @@ def forum(tmp_path: Path, monkeypatch):
     a.upsert_batch(FORUM.id, [make(i) for i in range(1, 401)], [FORUM, *PEOPLE])
     out = tmp_path / "out"
     assert render_chat(a, FORUM.id, out, {n: FORMATS[n] for n in NAMES}, OPTIONS, batch_size=50).ok
-    seen: list[str] = []
-    real = refresh_module._refresh_parts
-
-    def spy(archive, chat_id, out_dir, name, *args, **kw):
-        entry = real(archive, chat_id, out_dir, name, *args, **kw)
-        seen.append(name)
-        return entry
-
-    monkeypatch.setattr(refresh_module, "_refresh_parts", spy)
-    yield a, out, tmp_path, seen
+    yield a, out, tmp_path, spy_refreshes(monkeypatch)
     a.close()
 
 
