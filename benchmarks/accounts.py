@@ -51,7 +51,7 @@ def accounts_scenario(n: int) -> dict[str, Any]:
 
 def cli_supports_accounts(h: Any, ctx: Any) -> bool:
     """Whether ``tgx export --help`` offers ``--accounts`` (the several-accounts work landed)."""
-    env = h.tgx_env(ctx, ctx.tmp / "no-such.toml")
+    env = h.tgx_env(ctx, h.scenario_file(ctx.tmp / "accounts-help.toml", chats=[]))  # a config that exists
     env["COLUMNS"] = "200"  # rich folds long option names in a narrow terminal
     done = subprocess.run(h.tgx_cmd("export", "--help"), env=env, capture_output=True, text=True, timeout=120,
                           check=False)
