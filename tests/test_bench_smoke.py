@@ -9,7 +9,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCHES = ("spine", "latency", "ratelimit", "cpu", "chats", "formats", "media", "metrics", "startup", "threads",
-           "archive", "refresh", "catchup", "accounts")
+           "archive", "refresh", "catchup", "import", "accounts")
 
 
 def test_quick_benchmarks_run_and_print_every_bench(tmp_path):
