@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import random
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -39,6 +40,7 @@ EDIT_DELAY = 5 * 86_400  # its new edit_date: this long after the message's date
 EDIT_STEP = 3600  # each further edit of a message: this much later again
 DIFFERENCE_HORIZON = 100_000  # pts the server keeps per sequence (Telegram's documented usual value)
 COMMENT_PERIOD = 1024  # a discussion group's comment counts repeat every this many posts
+TEMPLATE_CACHE = 4096  # message templates a world keeps (least recently used ones go)
 
 
 class World:
@@ -103,7 +105,10 @@ class World:
         self.users: dict[str, UserSpec] = {}
         self.chats: list[ChatSpec] = []
         self._frozen = False
-        self._templates: dict[tuple, messages.Template] = {}
+        # the last TEMPLATE_CACHE templates: a chat needs its few hundred while it is read, and a
+        # world of many chats must not keep every chat's (the server shares its process with tgx,
+        # whose memory the benchmarks measure)
+        self._templates: OrderedDict[tuple, messages.Template] = OrderedDict()
         self._texts: dict[tuple[int, int], messages.Piece] = {}
         self._blobs: dict[tuple, bytes] = {}
         self._add_default_users()
@@ -484,9 +489,14 @@ class World:
 
     def template(self, facts: messages.Facts) -> messages.Template:
         key = (facts.chat.index, messages.variant_of(facts, self.me.id))
-        tpl = self._templates.get(key)
+        templates = self._templates
+        tpl = templates.get(key)
         if tpl is None:
-            tpl = self._templates[key] = messages.build_template(self, facts.chat, facts)
+            tpl = templates[key] = messages.build_template(self, facts.chat, facts)
+            if len(templates) > TEMPLATE_CACHE:
+                templates.popitem(last=False)
+        else:
+            templates.move_to_end(key)
         return tpl
 
     def text_piece(self, pool: int, index: int) -> messages.Piece:
