@@ -35,6 +35,7 @@ ACCOUNTS_FLAG = "--accounts"
 LATENCY_MS = 100
 RATE = 5.0  # GetHistory requests per second, per account
 TARGET_AT_4 = 3.5  # issue 17: 4 accounts >= 3.5x the one-account throughput
+RESOLVE_PER_MINUTE = 20  # [accounts] resolve_per_minute: the default budget of username look-ups
 
 
 def account_names(n: int) -> list[str]:
@@ -100,6 +101,43 @@ def _row(h: Any, ctx: Any, r: dict[str, Any], ceiling: float) -> None:
                          m.tree_mb, "MB", note=f"tgx process alone {m.maxrss_mb:.0f} MB"))
 
 
+def resolve_budget(h: Any, ctx: Any, accounts: int, budget: int = RESOLVE_PER_MINUTE) -> None:
+    """The chats named by @username over ``accounts`` accounts (one page each): every account's
+    ResolveUsername requests, in any 60 s, never above ``[accounts] resolve_per_minute`` — the
+    look-ups beyond it wait for the budget, none is fired into a flood wait."""
+    from tgx.testing import read_request_log
+
+    s = ctx.sizes
+    work = ctx.dir(f"accounts-resolve-{accounts}")
+    chats = [h.channel(f"named{i:03d}", 50) for i in range(s.acct_chats)]
+    log = work / "requests.jsonl"
+    cfg = h.scenario_file(work / "tgx.toml", chats=chats, latency_ms=LATENCY_MS, rate_limit=RATE, rate_window=1.0,
+                          request_log=str(log), **accounts_scenario(accounts))
+    with cfg.open("a", encoding="utf-8") as fh:
+        fh.write(f"\n[accounts]\nresolve_per_minute = {budget}\n")
+    args = ["export", *(f"@named{i:03d}" for i in range(s.acct_chats)), "-o", str(work / "out"), "-f", "jsonl", "-q"]
+    if accounts > 1:
+        args += [ACCOUNTS_FLAG, ",".join(account_names(accounts))]
+    m = h.run_tgx(ctx, cfg, *args, cwd=work)
+    times: dict[str, list[float]] = {}
+    for r in read_request_log(str(log)):
+        if r["type"] == "ResolveUsernameRequest":
+            times.setdefault(r["account"], []).append(r["time"])
+    worst = 0
+    for stamps in times.values():
+        stamps.sort()
+        lo = 0
+        for hi, t in enumerate(stamps):
+            while t - stamps[lo] >= 60.0:
+                lo += 1
+            worst = max(worst, hi - lo + 1)
+    total = sum(len(v) for v in times.values())
+    ctx.report.add(h.Row("accounts", f"{accounts} accounts, {s.acct_chats} chats by @username: most look-ups of "
+                         "one account in 60 s", worst, "requests", budget, worst / budget,
+                         f"<= {budget} (resolve_per_minute)", worst <= budget,
+                         note=f"{total} look-ups in {m.wall:.0f} s over {len(times)} accounts"))
+
+
 def bench_accounts(ctx: Any, h: Any) -> None:
     """``h``: the ``run`` module (Row, run_tgx, scenario_file, ...), passed in to avoid a cycle."""
     s = ctx.sizes
@@ -125,10 +163,12 @@ def bench_accounts(ctx: Any, h: Any) -> None:
     else:
         h.ratio_row(ctx, "accounts", "4 accounts vs 1: total msg/s", four["rate"], one["rate"], TARGET_AT_4,
                     note=f"CPU per account {four['m'].cpu / 4:.1f} s vs {one['m'].cpu:.1f} s")
+    if supported:
+        resolve_budget(h, ctx, 4)
 
 
 __all__ = ["ACCOUNTS_FLAG", "account_names", "accounts_scenario", "bench_accounts", "cli_supports_accounts",
-           "export_workload"]
+           "export_workload", "resolve_budget"]
 
 
 if __name__ == "__main__":  # pragma: no cover - run it through run.py
