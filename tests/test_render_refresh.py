@@ -58,8 +58,8 @@ def build(root: Path, n: int, step: int = 1) -> Archive:
     return archive
 
 
-def files(out: Path) -> dict[str, bytes]:
-    chat = out / PEER.folder_name
+def files(out: Path, peer: Peer = PEER) -> dict[str, bytes]:
+    chat = out / peer.folder_name
     return {p.relative_to(chat).as_posix(): p.read_bytes() for p in sorted(chat.rglob("*")) if p.is_file()}
 
 
@@ -81,15 +81,16 @@ def database(path: Path) -> dict[str, list[tuple]]:
 
 
 def assert_same_as_full(archive: Archive, out: Path, tmp: Path, formats: Iterable[str] = FORMATS,
-                        options=OPTIONS) -> None:
-    """Every file byte for byte as a full render's, except a patched database: equal in content."""
+                        options=OPTIONS, peer: Peer = PEER) -> None:
+    """Every file of ``peer``'s folder byte for byte as a full render's, except a patched
+    database: equal in content."""
     fresh = tmp / f"fresh{len(list(tmp.glob('fresh*')))}"
-    render_chat(archive, CHAT, fresh, {n: FORMATS[n] for n in formats}, options, batch_size=50)
-    got, want = files(out), files(fresh)
+    render_chat(archive, peer.id, fresh, {n: FORMATS[n] for n in formats}, options, batch_size=50)
+    got, want = files(out, peer), files(fresh, peer)
     assert sorted(got) == sorted(want)
     for rel in want:
         if rel.endswith(".sqlite"):
-            assert database(out / PEER.folder_name / rel) == database(fresh / PEER.folder_name / rel)
+            assert database(out / peer.folder_name / rel) == database(fresh / peer.folder_name / rel)
         else:
             assert got[rel] == want[rel], rel
 

@@ -8,7 +8,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from test_render_refresh import FORMATS, database, spy_refreshes
+from test_render_refresh import FORMATS, database, files, spy_refreshes
+from test_render_refresh import assert_same_as_full as same_as_full
 from tgx.archive.store import Archive
 from tgx.model import Forward, Message, Peer
 from tgx.render.engine import refresh_chat, render_chat
@@ -57,20 +58,11 @@ def mtimes(out: Path) -> dict[str, int]:
 
 
 def assert_same_as_full(a: Archive, out: Path, tmp: Path) -> None:
-    fresh = tmp / f"fresh{len(list(tmp.glob('fresh*')))}"
-    render_chat(a, CHANNEL.id, fresh, {n: FORMATS[n] for n in NAMES}, OPTIONS, batch_size=50)
-    got, want = files_of(out), files_of(fresh)
-    assert sorted(got) == sorted(want)
-    for rel in want:
-        if rel.endswith(".sqlite"):
-            assert database(out / CHANNEL.folder_name / rel) == database(fresh / CHANNEL.folder_name / rel)
-        else:
-            assert got[rel] == want[rel], rel
+    same_as_full(a, out, tmp, NAMES, OPTIONS, CHANNEL)
 
 
 def files_of(out: Path) -> dict[str, bytes]:
-    chat = out / CHANNEL.folder_name
-    return {p.relative_to(chat).as_posix(): p.read_bytes() for p in sorted(chat.rglob("*")) if p.is_file()}
+    return files(out, CHANNEL)
 
 
 @pytest.fixture
