@@ -288,3 +288,38 @@ def test_export_uses_accounts_use_from_the_config_and_bad_names_are_usage_errors
     assert both.returncode == ExitCode.USAGE
     unknown = tgx(tmp_path, "export", "@pub_one", "--accounts", "a,zed", "-o", "out", config=cfg)
     assert unknown.returncode == ExitCode.AUTH and "zed" in unknown.stderr
+
+
+def test_watch_with_two_accounts_follows_each_chat_through_the_account_that_exported_it(tmp_path, sim_config):
+    """``tgx watch --accounts a,b``: one watcher per account, on the chats it exported, through its
+    own client — posts into a's private group, b's private channel and a public channel while
+    watched all reach the archive (each catch-up sent by the chat's own account), the files are
+    refreshed, SIGTERM exits 0."""
+    from test_watch_e2e import _archive, _watch
+
+    log = tmp_path / "requests.jsonl"
+    a_only, b_only = -1_001_800_000_011, -1_001_800_000_012
+    chats = [_channel("pub_w", 300), _private("a group", 1_800_000_011, ["a"], 300),
+             {**_private("b channel", 1_800_000_012, ["b"], 300), "kind": "channel"}]
+    steps = [{"at": 4.0 + 0.5 * k, "chat": chat, "post": 7} for k, chat in enumerate(("pub_w", a_only, b_only))]
+    cfg = sim_config(accounts=_accounts("a", "b"), chats=chats, timeline=steps, request_log=str(log))
+
+    def done(out, _err) -> bool:
+        return _archive(out, "SELECT count(*) FROM messages") >= 3 * 307 and (out / "pub_w" / "messages.jsonl").exists()
+
+    w = _watch(tmp_path, cfg, "--all-dialogs", "--accounts", "a,b", "-o", "out", "-f", "jsonl",
+               "--render-interval", "1", "--poll", "60", until=done)
+    assert w.returncode == 0, w.stderr
+    con = sqlite3.connect(tmp_path / "out" / ".tgx" / "archive.sqlite")
+    counts = dict(con.execute("SELECT chat_id, count(*) FROM messages GROUP BY chat_id").fetchall())
+    con.close()
+    assert counts[a_only] == counts[b_only] == 307 and sorted(counts.values()) == [307, 307, 307]
+    for folder in ("pub_w", str(a_only), str(b_only)):
+        lines = (tmp_path / "out" / folder / "messages.jsonl").read_bytes().count(b"\n")
+        assert lines == 307, folder  # refreshed with the posts, not only archived
+    catch_ups: dict[int, set[str]] = {}
+    for r in _log(log):
+        if r["type"] == "GetChannelDifferenceRequest" and r["error"] is None:
+            catch_ups.setdefault(r["peer"], set()).add(r["account"])
+    assert catch_ups[b_only] == {"b"}  # only b can read it: its watcher asked, through b's client
+    assert catch_ups[a_only] == {"a"}

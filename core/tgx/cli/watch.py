@@ -16,7 +16,7 @@ import typer
 
 from tgx import console
 from tgx.cli import AppState, get_state
-from tgx.cli.export import export_parameters, export_request_from_cli
+from tgx.cli.export import connected_clients, export_parameters, export_request_from_cli
 from tgx.cli.options import plugin_option_specs
 from tgx.errors import ExitCode, UsageError
 
@@ -42,7 +42,7 @@ async def watch_with_client(state: AppState, req: ExportRequest, *, render_inter
     from tgx.metrics.progress import ExportProgress
     from tgx.render.engine import render_chat
     from tgx.sync.changes import Change
-    from tgx.watch.loop import Watcher, WatchOptions, refresh_function
+    from tgx.watch.loop import Watcher, WatchOptions, refresh_function, watch_all
 
     def event(change: Change) -> None:
         sys.stdout.write(orjson.dumps(change.to_dict()).decode() + "\n")
@@ -55,15 +55,15 @@ async def watch_with_client(state: AppState, req: ExportRequest, *, render_inter
             options = WatchOptions(render_interval=render_interval, poll_seconds=poll,
                                    on_change=event if json_output else None, status=status)
             progress.finish()  # the export's bars are done: the watch prints status lines
-            await Watcher(export, options, refresh=guarded_render(refresh_function())).run_until_stopped()
+            refresh = guarded_render(refresh_function())
+            # several accounts: one watcher each, on the chats it exported, through its own client
+            watchers = ([Watcher(export, options, refresh=refresh, account=a) for a in export.accounts]
+                        or [Watcher(export, options, refresh=refresh)])
+            await watch_all(watchers)
 
-        if len(req.accounts) > 1:
-            from tgx.errors import UsageError
-
-            raise UsageError("tgx watch follows one account's updates: --account NAME, not --accounts")
-        async with state.connected_client(account=req.accounts[0] if req.accounts else None) as client:
+        async with connected_clients(state, req) as (client, clients):
             outcome = await run_export(state.pm, state.config, req, client, progress,
-                                       render=guarded_render(render_chat), then=then)
+                                       render=guarded_render(render_chat), then=then, clients=clients)
     for line in outcome.render_errors:
         console.error(line)
     return outcome.exit_code

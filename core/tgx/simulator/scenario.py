@@ -143,8 +143,8 @@ def _check(where: str, key: str, value: Any, spec: tuple[tuple[type, ...], str])
         raise ConfigError(f"{where}: {key} must be {what}, not {value!r}")
     if not isinstance(value, accepted):
         raise ConfigError(f"{where}: {key} must be {what}, not {value!r}")
-    if isinstance(value, int | float) and not isinstance(value, bool) and value < 0:
-        raise ConfigError(f"{where}: {key} must not be negative")
+    if isinstance(value, int | float) and not isinstance(value, bool) and value < 0 and key != "chat":
+        raise ConfigError(f"{where}: {key} must not be negative")  # (a change's chat may be a marked id)
 
 
 def _ids(place: str, key: str, value: list[Any]) -> None:

@@ -21,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -86,16 +86,20 @@ class ChatWatch:
 class Watcher:
     """One ``tgx watch`` after its export: see the module doc."""
 
-    def __init__(self, export: ExportRun, options: WatchOptions, *, refresh: Callable[..., Any]) -> None:
+    def __init__(self, export: ExportRun, options: WatchOptions, *, refresh: Callable[..., Any],
+                 account: Any = None) -> None:
+        """``account`` (several accounts, ``tgx.export.accounts.Account``): this watcher follows
+        the chats that account exported, through its own client and runner — one watcher each."""
         self.export = export
-        self.run = export.run
+        self.run = export.run if account is None else account.run
         self.options = options
         self.refresh = refresh
         self.self_id = adapter.self_id(self.run.client)
+        self.first = account is None or account is export.accounts[0]  # says what the start caught up
         self.chats: dict[int, ChatWatch] = {}
         for o in export.chats:
             input_peer = export.input_peers.get(o.peer.id)
-            if input_peer is not None:
+            if input_peer is not None and (account is None or export.exported_by.get(o.peer.id) is account):
                 self.chats[o.peer.id] = ChatWatch(o.peer, input_peer)
         # a discussion group's comments are rendered with its channel too
         self.channel_of = {o.peer.id: o.discussion_of for o in export.chats if o.discussion_of is not None}
@@ -118,7 +122,10 @@ class Watcher:
         self.wake.set()
 
     def _report_catch_up(self) -> None:
-        """The changes the export's own catch-up applied (since the last run) are events too."""
+        """The changes the export's own catch-up applied (since the last run) are events too
+        (said once, by the first of several watchers)."""
+        if not self.first:
+            return
         caught = [o.sync for o in self.export.chats if o.sync is not None]
         if self.export.account_sync is not None:
             caught.append(self.export.account_sync)
@@ -280,6 +287,32 @@ class Watcher:
     def _say(self, line: str) -> None:
         if self.options.status is not None:
             self.options.status(line)
+
+
+async def watch_all(watchers: Sequence[Watcher]) -> None:
+    """Several watchers (one per account) side by side until stopped: a stop (the task cancelled,
+    Ctrl-C / SIGTERM) reaches each, and each finishes as one watcher does — its last refresh."""
+    if len(watchers) == 1:
+        await watchers[0].run_until_stopped()
+        return
+    tasks = [asyncio.create_task(w.run_until_stopped()) for w in watchers]
+    try:
+        done, _pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+    except asyncio.CancelledError:
+        for t in tasks:
+            t.cancel()
+        await asyncio.wait(tasks)
+        task = asyncio.current_task()
+        if task is not None and task.cancelling():
+            task.uncancel()
+    else:
+        for t in tasks:  # one failed: the others stop too, the error is the command's
+            if not t.done():
+                t.cancel()
+        await asyncio.wait(tasks)
+    for t in tasks:
+        if not t.cancelled() and t.exception() is not None:
+            raise t.exception()  # type: ignore[misc]
 
 
 STREAM = 0  # _chat_of: an update of the account's common stream (private chats, basic groups)
