@@ -178,28 +178,50 @@ def test_username_lookups_per_account_never_exceed_the_budget(tmp_path, sim_conf
 
 def test_resolve_budget_defers_beyond_the_budget_and_never_exceeds_it():
     """The budget itself, on a fake clock: the third look-up of a 2-per-minute budget waits for
-    the first to leave the window; no 60 s window ever holds more than two."""
+    the first to leave the window — counted from its *answer*, since Telegram counts it when it
+    arrives, somewhere between send and answer; no 60 s window ever holds more than two, even
+    with answers taking 5 s and look-ups sent concurrently."""
     now = [0.0]
-    slept: list[float] = []
 
     async def sleep(seconds: float) -> None:
-        slept.append(seconds)
         now[0] += seconds
+        await asyncio.sleep(0)
 
     budget = ResolveBudget(2, clock=lambda: now[0], sleep=sleep)
 
-    async def main() -> list[float]:
-        stamps = []
+    async def main() -> list[tuple[float, float]]:
+        spans = []  # (sent, answered) of each look-up
         for _ in range(5):
-            await budget.acquire()
-            stamps.append(now[0])
+            async with budget.lookup():
+                sent = now[0]
+                now[0] += 5  # the round trip
+            spans.append((sent, now[0]))
             now[0] += 1
-        return stamps
+        return spans
 
-    stamps = asyncio.run(main())
-    assert stamps == [0.0, 1.0, 60.0, 61.0, 120.0]
-    assert budget.deferred == 2 and slept  # the 3rd and the 5th waited
-    assert all(sum(1 for t in stamps if s <= t < s + 60) <= 2 for s in stamps)
+    spans = asyncio.run(main())
+    assert [s for s, _a in spans] == [0.0, 6.0, 65.0, 71.0, 130.0]
+    assert budget.deferred == 2 and budget.in_flight == 0
+    # wherever in (sent, answered) the server saw each one, no 60 s held more than two:
+    for i, (_s, answered) in enumerate(spans):
+        assert all(sent >= answered + 60 for sent, _a in spans[i + 2:])
+
+    async def concurrent() -> list[float]:
+        budget = ResolveBudget(3, clock=lambda: now[0], sleep=sleep)
+        sent: list[float] = []
+
+        async def one() -> None:
+            async with budget.lookup():
+                sent.append(now[0])
+                await sleep(2)
+
+        now[0] = 0.0
+        await asyncio.gather(*(one() for _ in range(7)))
+        return sent
+
+    sent = asyncio.run(concurrent())
+    assert len(sent) == 7 and sorted(sent) == sent
+    assert all(later - first >= 60 for first, later in zip(sent, sent[3:], strict=False))
 
 
 def test_accounts_listing_logout_and_an_old_single_session_data_dir(tmp_path, sim_config):

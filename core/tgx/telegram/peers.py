@@ -12,8 +12,9 @@ the run with one warning, so a broken cache can cost requests but never an expor
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import parse_qs, urlsplit
@@ -226,8 +227,13 @@ def is_input_peer(obj: Any) -> bool:
 class ResolveBudget:
     """At most ``per_minute`` username look-ups (``contacts.ResolveUsername``) in any 60 seconds,
     per account. Bursts of look-ups are what pushes accounts into hours-long flood waits, so a
-    look-up beyond the budget is *deferred* — :meth:`acquire` sleeps until the oldest one leaves
+    look-up beyond the budget is *deferred* — :meth:`lookup` waits until the oldest one leaves
     the window — never sent into a wait. Cached answers (the ``peer_cache`` resolver) cost nothing.
+
+    A look-up holds its place from the moment it is sent until 60 s after its *answer*: Telegram
+    counts it whenever it reached the server, somewhere in between, so windows counted from the
+    send would let a look-up delayed on the way (a busy connection, a slow round trip) share a
+    server-side minute with the next budget's worth (measured: 24 in 60 s at a budget of 20).
     """
 
     WINDOW = 60.0
@@ -239,7 +245,9 @@ class ResolveBudget:
         self.limit = max(1, int(per_minute))
         self.clock = clock or time.monotonic
         self.sleep = sleep or asyncio.sleep
-        self.stamps: list[float] = []
+        self.stamps: list[float] = []  # when the answers of the window's look-ups came
+        self.in_flight = 0  # sent, not answered: they hold a place with no end yet
+        self._answered: asyncio.Event | None = None  # set when one in flight is answered
         self.deferred = 0  # look-ups that had to wait for the budget
         self.used = 0
 
@@ -250,20 +258,42 @@ class ResolveBudget:
     def available(self) -> int:
         """Look-ups that may go now."""
         self._expire(self.clock())
-        return self.limit - len(self.stamps)
+        return self.limit - len(self.stamps) - self.in_flight
 
     async def acquire(self) -> None:
+        """Take a place (waiting for one); pair it with :meth:`release` once answered."""
         waited = False
         while True:
             now = self.clock()
             self._expire(now)
-            if len(self.stamps) < self.limit:
-                self.stamps.append(now)
+            if len(self.stamps) + self.in_flight < self.limit:
+                self.in_flight += 1
                 self.used += 1
                 self.deferred += waited
                 return
             waited = True
-            await self.sleep(self.stamps[0] + self.WINDOW - now)
+            if self.stamps:  # the oldest answer leaves the window first
+                await self.sleep(self.stamps[0] + self.WINDOW - now)
+            else:  # every place is in flight: its window starts when it is answered
+                self._answered = self._answered or asyncio.Event()
+                await self._answered.wait()
+
+    def release(self) -> None:
+        """The look-up was answered (or failed): its 60 s start now."""
+        self.in_flight -= 1
+        self.stamps.append(self.clock())
+        if self._answered is not None:
+            self._answered.set()
+            self._answered = None
+
+    @contextlib.asynccontextmanager
+    async def lookup(self) -> AsyncIterator[None]:
+        """``async with budget.lookup(): await client(ResolveUsernameRequest(...))``."""
+        await self.acquire()
+        try:
+            yield
+        finally:
+            self.release()
 
 
 def _not_found(ref: PeerRef, reason: str) -> ChatNotFound:
@@ -363,9 +393,12 @@ class NetworkResolver:
                 raise AuthError("not logged in", hint="run `tgx login`")
             return me
         if ref.kind == "username":
-            if self.budget is not None:
-                await self.budget.acquire()
-            result = await self.client(functions.contacts.ResolveUsernameRequest(str(ref.value)))
+            request = functions.contacts.ResolveUsernameRequest(str(ref.value))
+            if self.budget is None:
+                result = await self.client(request)
+            else:
+                async with self.budget.lookup():
+                    result = await self.client(request)
             pid = utils.get_peer_id(result.peer, add_mark=False)
             pool = result.users if isinstance(result.peer, types.PeerUser) else result.chats
             for entity in pool:
