@@ -307,3 +307,38 @@ def test_forum_topics_and_threads(sim_world):
         for message_id in ids:
             facts = sim_world.facts(forum, message_id)
             assert facts.top_id in (0, root) and (root == 1) == (facts.top_id == 0)
+
+
+def test_each_account_has_its_own_access_hashes():
+    """As on Telegram, an access hash belongs to the account that was given it: an input peer
+    resolved by one account is CHANNEL_INVALID (a user's: not found) for another, so a chat
+    moved between accounts must be resolved again by the one that takes it."""
+    world = SimulatedTelegram(seed=5, media=False)
+    world.add_channel("public_news", "Public", 20)
+    world.add_account("other")
+
+    async def resolve(client):
+        channel = await client.get_input_entity("@public_news")
+        bob = (await client(functions.contacts.ResolveUsernameRequest("bob_builder"))).users[0]
+        return channel, types.InputPeerUser(bob.id, bob.access_hash)
+
+    mine, bob_mine = world.run(resolve)
+    theirs, bob_theirs = world.run(resolve, account="other")
+    assert mine.channel_id == theirs.channel_id and mine.access_hash != theirs.access_hash
+    assert bob_mine.user_id == bob_theirs.user_id and bob_mine.access_hash != bob_theirs.access_hash
+
+    async def history(client, peer):
+        return len((await client(functions.messages.GetHistoryRequest(peer, 0, None, 0, 5, 0, 0, 0))).messages)
+
+    assert world.run(lambda c: history(c, theirs), account="other") == 5
+    with pytest.raises(errors.ChannelInvalidError):
+        world.run(lambda c: history(c, mine), account="other")
+    with pytest.raises(errors.ChannelInvalidError):
+        world.run(lambda c: history(c, theirs))
+
+    async def full_user(client, peer):
+        return await client(functions.users.GetFullUserRequest(peer))
+
+    assert world.run(lambda c: full_user(c, bob_theirs), account="other").full_user.id == bob_theirs.user_id
+    with pytest.raises(errors.RPCError):
+        world.run(lambda c: full_user(c, bob_mine), account="other")

@@ -277,7 +277,7 @@ class Server:
     def _channel(self, channel_id: int, access_hash: int | None) -> ChatSpec:
         for chat in self.world.chats:
             if chat.is_channel and chat.id == channel_id:
-                if access_hash is not None and access_hash != chat.access_hash:
+                if access_hash is not None and access_hash != self.world.channel_hash(chat):
                     raise RpcFault(400, "CHANNEL_INVALID")
                 return chat
         raise RpcFault(400, "CHANNEL_INVALID")
@@ -297,7 +297,7 @@ class Server:
             user = world.user_by_id(peer.user_id)
         elif isinstance(peer, types.InputUser | types.InputPeerUser):
             user = world.user_by_id(peer.user_id)
-            if user is not None and peer.access_hash != user.access_hash:
+            if user is not None and peer.access_hash != world.user_hash(user):
                 if not (allow_contact_hash0 and peer.access_hash == 0 and (user.contact or user.bot)):
                     user = None
         else:

@@ -185,6 +185,22 @@ class World:
         except KeyError:
             raise KeyError(f"no simulated account {name!r} (known: {', '.join(self.accounts)})") from None
 
+    def channel_hash(self, chat: ChatSpec, account: AccountSpec | None = None) -> int:
+        """The access hash of a channel as ``account`` (default: the viewer) knows it: Telegram
+        gives every account its own, so an input peer one account resolved is CHANNEL_INVALID
+        for another — a chat moved to another account must be resolved again by that one."""
+        return self._own_hash(chat.access_hash, account)
+
+    def user_hash(self, user: UserSpec, account: AccountSpec | None = None) -> int:
+        """The access hash of a user as ``account`` (default: the viewer) knows it (see :meth:`channel_hash`)."""
+        return self._own_hash(user.access_hash, account)
+
+    def _own_hash(self, stored: int, account: AccountSpec | None) -> int:
+        account = account or self.viewer
+        if not stored or account.name == "default":  # the world's own account: the stored hash
+            return stored
+        return signed64(hash_of(stored, account.user.id))
+
     def sees(self, chat: ChatSpec, account: AccountSpec | None = None) -> bool:
         """Whether the account is a member of the chat (``readers``; None: everyone is)."""
         readers = chat.readers
@@ -825,7 +841,7 @@ class World:
         if mine:
             kwargs.update(premium=self.viewer.premium or None, phone=self.viewer.phone)
         return types.User(user.id, is_self=mine or None, contact=user.contact or None,
-                          mutual_contact=user.contact or None, access_hash=user.access_hash, **kwargs)
+                          mutual_contact=user.contact or None, access_hash=self.user_hash(user), **kwargs)
 
     def tl_chat(self, chat: ChatSpec) -> Any:
         if chat.kind == "private":
@@ -834,11 +850,11 @@ class World:
         date = datetime.fromtimestamp(chat.date_base, UTC)
         if chat.is_channel:
             if chat.index in self.forbidden:
-                return types.ChannelForbidden(chat.id, chat.access_hash, chat.title,
+                return types.ChannelForbidden(chat.id, self.channel_hash(chat), chat.title,
                                               broadcast=chat.kind == "channel" or None,
                                               megagroup=chat.kind == "supergroup" or None)
             return types.Channel(
-                chat.id, chat.title, types.ChatPhotoEmpty(), date, access_hash=chat.access_hash,
+                chat.id, chat.title, types.ChatPhotoEmpty(), date, access_hash=self.channel_hash(chat),
                 username=chat.username, left=not (chat.joined and self.sees(chat)) or None,
                 broadcast=chat.kind == "channel" or None, megagroup=chat.kind == "supergroup" or None,
                 forum=chat.forum or None, signatures=chat.signatures or None,
@@ -850,7 +866,7 @@ class World:
                           creator=True)
 
     def user_blob(self, user_id: int, as_min: bool = False) -> bytes:
-        key = ("u", user_id, as_min, user_id == self.viewer.user.id and self.viewer.name)
+        key = ("u", user_id, as_min, self.viewer.name)  # each account its own access hashes
         blob = self._blobs.get(key)
         if blob is None:
             user = self._users_by_id[user_id]
@@ -858,7 +874,7 @@ class World:
         return blob
 
     def chat_blob(self, chat: ChatSpec) -> bytes:
-        key = ("c", chat.index, self.sees(chat))
+        key = ("c", chat.index, self.sees(chat), self.viewer.name)
         blob = self._blobs.get(key)
         if blob is None:
             blob = self._blobs[key] = bytes(self.tl_chat(chat))
