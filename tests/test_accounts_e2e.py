@@ -345,3 +345,38 @@ def test_watch_with_two_accounts_follows_each_chat_through_the_account_that_expo
             catch_ups.setdefault(r["peer"], set()).add(r["account"])
     assert catch_ups[b_only] == {"b"}  # only b can read it: its watcher asked, through b's client
     assert catch_ups[a_only] == {"a"}
+
+
+def test_comments_with_several_accounts_come_through_the_account_that_exported_the_channel(tmp_path, sim_config):
+    """``--comments --accounts a,b``: each channel's comments are fetched by the account that
+    exported it, with its own client and input peers (access hashes are per account): b's
+    private channel's discussion group is read by b only, every comment of both channels once
+    with its post — the same comments files one account that reads both writes."""
+    from tgx.testing import SimulatedTelegram
+
+    comments = {"commented": 40, "most": 30}
+    private = {"kind": "channel", "title": "B news", "id": 1_800_000_007, "messages": 200, "media": False,
+               "members": ["b"], "comments": comments}
+    chats = [_channel("pub_news", 200, comments=comments), private]
+    log = tmp_path / "requests.jsonl"
+    cfg = sim_config(accounts=_accounts("a", "b"), chats=chats, request_log=str(log))
+    r = tgx(tmp_path, "export", "--comments", "--accounts", "a,b", "-o", "multi", "-f", "jsonl", "--json", "-q",
+            "--", "@pub_news", "-1001800000007", config=cfg)
+    assert r.returncode == 0, r.stderr
+    by = {c["id"]: c["account"] for c in json.loads(r.stdout)["chats"]}
+    assert by[-1_001_800_000_007] == "b"
+    world = SimulatedTelegram.from_scenario({"accounts": _accounts("a", "b"), "chats": chats})
+    world.freeze()
+    for folder, key in (("pub_news", "pub_news"), ("-1001800000007", -1_001_800_000_007)):
+        lines = [orjson.loads(line) for line in (tmp_path / "multi" / folder / "comments.jsonl").read_bytes()
+                 .splitlines()]
+        expected = list(world.expected_comments(key))
+        assert [(c["post_id"], c["id"]) for c in lines] == expected and expected
+    group = world.chat(-1_001_800_000_007).linked
+    group_id = world.chats[group].marked_id if isinstance(group, int) else group.marked_id
+    readers = {r["account"] for r in _log(log) if r.get("peer") == group_id and r["error"] is None}
+    assert readers == {"b"}
+    for flag in ("--takeout", "--topic=1"):  # one account's session / one forum: refused in one line
+        r = tgx(tmp_path, "export", "@pub_news", flag, "--accounts", "a,b", "-o", "other", config=cfg)
+        assert r.returncode == ExitCode.USAGE and "not with --accounts" in r.stderr
+        assert "Traceback" not in r.stderr and not (tmp_path / "other").exists()

@@ -141,9 +141,9 @@ async def run_export(pm: pluggy.PluginManager, config: Config, req: ExportReques
     """
     refs: list[PeerRef] = [parse_chat(c) for c in req.chats]  # malformed CHAT: fail before any I/O
     if clients is not None and len(clients) > 1:
-        for flag, used in (("--takeout", req.takeout), ("--comments", req.comments), ("--topic", bool(req.topics))):
+        for flag, used in (("--takeout", req.takeout), ("--topic", bool(req.topics))):
             if used:
-                raise UsageError(f"{flag} works with one account; not with --accounts (yet)",
+                raise UsageError(f"{flag} works with one account, not with --accounts",
                                  hint="export those chats with --account NAME")
     selected = select_formats(pm, req.formats)
     fmt_options = format_options(selected, config, req.plugin_options)
@@ -392,6 +392,8 @@ class ExportRun:
         for peer_id in self.jobs:
             scheduler.add(by_name[self.homes[peer_id]], self.jobs[peer_id])
         self.chats = list(await scheduler.run())
+        if self.req.comments:
+            await self.fetch_comments(asyncio.Semaphore(max(1, self.req.chats_at_once)))
         await self.decoder.aclose()
         self.run.archive.settle_counts()
         self.run.metrics.incr("messages", sum(o.fetch.fetched for o in self.chats))
@@ -429,18 +431,29 @@ class ExportRun:
                               f"{o.peer.kind}): no comments fetched")
         by_id = {rp.peer.id: rp for _ref, rp in self.resolved}
 
+        def source(o: ChatOutcome) -> tuple[RunContext, ResolvedPeer]:
+            """With several accounts, the one that exported the channel fetches its comments,
+            through its own client and with the input peer it resolved (access hashes are its own)."""
+            account = self.exported_by.get(o.peer.id)
+            if account is None:
+                return self.run, by_id[o.peer.id]
+            return account.run, ResolvedPeer(o.peer, self.input_peers[o.peer.id])
+
         def adopt(group: ResolvedPeer) -> None:
             if group.peer.id not in named:
                 self._adopt(group, moved=True)
 
         async def one(o: ChatOutcome) -> ChatOutcome | None:
+            run, rp = source(o)
             async with at_once:
-                result = await fetch_comments(self.run, by_id[o.peer.id], options=self.req.fetch,
+                result = await fetch_comments(run, rp, options=self.req.fetch,
                                               decoder=self.decoder, fetched=named.__contains__, adopt=adopt)
             if result.group is None:
                 self.run.warn(f"{o.peer.folder_name}: has no discussion group: no comments to fetch")
                 return None
             group = result.group.peer
+            if o.peer.id in self.exported_by:  # its comments came through the channel's account
+                self.exported_by[group.id] = self.exported_by[o.peer.id]
             how = "its history" if result.readable else f"GetReplies on {result.threads} post(s)"
             self.run.progress.stage(f"{o.peer.folder_name}: comments from {group.folder_name} ({how}): "
                                     f"{result.fetch.fetched:,} new, "
