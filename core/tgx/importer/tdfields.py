@@ -62,6 +62,8 @@ SILENT_EXTRAS = frozenset({
     "via_bot", "saved_from", "inline_bot_buttons", "self_destruct_period_seconds", "contact_vcard",
     "thumbnail_file_size", "game_link",
 })
+# An ordinary message's keys that a model field holds (none of them goes to ``extra``).
+_QUIET_KEYS = (_COMMON | _MESSAGE | _MEDIA_KEYS) - SILENT_EXTRAS
 _SERVICE_OWN = frozenset({"actor", "actor_id", "action", "reply_to_message_id", "reply_to_peer_id"})
 # Service actions whose message id Telegram Desktop writes under its own name; online it is the reply.
 _REPLY_ACTION_KEYS = {"score_in_game": "game_message_id", "send_payment": "invoice_message_id"}
@@ -116,6 +118,10 @@ def _parse_date(unixtime: Any, text: Any) -> datetime | None:
 
 
 def _number(value: Any) -> int | None:
+    if value is None:
+        return None
+    if type(value) is int:
+        return value
     if isinstance(value, bool):
         return None
     if isinstance(value, int):
@@ -147,6 +153,7 @@ class ChatMessages:
         self._warn = warn
         self._warned: set[tuple[str, str]] = set()
         self._topics: set[int] = set()  # ids of topic_created messages: a reply to one is a post in it
+        self._ids: dict[str, int] = {}  # "user123" -> its marked id (as many as the peers)
 
     def warn(self, kind: str, detail: str) -> None:
         """Once per (kind, detail) and chat: a million messages with the same unknown key warn once."""
@@ -157,7 +164,11 @@ class ChatMessages:
     # -- peers ---------------------------------------------------------------------------------
     def learn(self, ref: Any, name: Any) -> int | None:
         """The marked id of ``ref``; a peer named by a non-empty name is remembered."""
-        peer_id = parse_ref(ref)
+        peer_id = self._ids.get(ref) if type(ref) is str else None  # the same few senders, again and again
+        if peer_id is None:
+            peer_id = parse_ref(ref)
+            if peer_id is not None and type(ref) is str:
+                self._ids[ref] = peer_id
         if peer_id is None:
             if ref is not None:
                 self.warn("bad peer id", repr(ref)[:60])
@@ -306,12 +317,13 @@ class ChatMessages:
                 if "reply_to_peer_id" in d:
                     msg.reply_to_peer_id = parse_ref(d["reply_to_peer_id"])
         msg.media = self._media(d, files, extra)
-        for key, value in d.items():
-            if key in SILENT_EXTRAS:
-                extra[key] = value
-            elif key not in _COMMON and key not in _MESSAGE and key not in _MEDIA_KEYS:
-                self.warn("unknown field", key)
-                extra[key] = value
+        if d.keys() - _QUIET_KEYS:  # a key that goes to extra (most messages have none): in order
+            for key, value in d.items():
+                if key in SILENT_EXTRAS:
+                    extra[key] = value
+                elif key not in _QUIET_KEYS:
+                    self.warn("unknown field", key)
+                    extra[key] = value
 
     def _forward(self, d: dict[str, Any]) -> Forward:
         name = d.get("forwarded_from")
@@ -322,6 +334,8 @@ class ChatMessages:
         return Forward(from_name=name if isinstance(name, str) and name else None)
 
     def _media(self, d: dict[str, Any], files: list[SourceFile], extra: dict[str, Any]) -> Media | None:
+        if d.keys().isdisjoint(_MEDIA_KEYS):  # most messages: text only
+            return None
         spoiler = d.get("media_spoiler") is True
         if "photo" in d:
             media = Media("photo", size=_number(d.get("photo_file_size")), spoiler=spoiler)
