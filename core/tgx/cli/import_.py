@@ -82,15 +82,26 @@ def _unreadable(path: Path, exc: BaseException) -> UsageError:
 
 
 def read_through(kind: str, source: Path, check: Callable[[Iterator[Any]], Any], warn: Callable[[str, str], None],
-                 ids: ChatIds, *, shallow: bool = False) -> Any:
+                 ids: ChatIds, *, shallow: bool = False, child: bool = False) -> Any:
     """Run ``check`` over the reader's items, every failure of the reader as one line. An HTML
     export names no chat ids: the reader gets them from ``--chat-id``. ``shallow``: the JSON
-    reader checks the file whole without reading its messages (the pre-pass)."""
+    reader checks the file whole without reading its messages (the pre-pass). ``child``: a JSON
+    export is read in a process of its own (:mod:`tgx.importer.process`) where two cores allow."""
     read = reader(kind)
     try:
         if kind == "html":
             single = ids.plain[0] if len(ids.plain) == 1 else None
             return check(read(source, warn, chat_id=single, chat_ids=ids.folders or None))
+        if child and not shallow:
+            from tgx.importer.process import read_json_in_process, two_cores
+
+            if two_cores():
+                try:
+                    items = read_json_in_process(source, warn, chat_ids=ids.plain)
+                except OSError:  # no process to be had: read here
+                    pass
+                else:
+                    return check(items)
         return check(read(source, warn, shallow=shallow))
     except TgxError:
         raise
@@ -150,7 +161,7 @@ async def import_export(state: AppState, path: Path, out: Path, formats: list[st
             with sync_section():
                 result = read_through(kind, source, lambda items: import_items(
                     archive, out, items, root=root, exported_at=exported_at, link=link, chat_ids=wanted,
-                    warn=warnings, on_chat=on_chat, on_batch=on_batch, watch=watch), reader_warns, ids)
+                    warn=warnings, on_chat=on_chat, on_batch=on_batch, watch=watch), reader_warns, ids, child=True)
                 imported = time.perf_counter() - started - checked
                 progress.finish()
                 chats = [archive.chat(c.peer.id) or c.peer for c in result.chats]

@@ -22,9 +22,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from tgx.model import Message, Peer
+from tgx.model import Media, Message, Peer
 
-__all__ = ["ExportItem", "ImportedChat", "ImportedMessage", "SourceFile", "Warn"]
+__all__ = ["ExportItem", "ImportedChat", "ImportedMessage", "SourceFile", "StoredRow", "Warn", "note_missing"]
 
 Warn = Callable[[str, str], None]
 """``warn(kind, detail)``: something the reader skipped or kept aside (an unknown message field,
@@ -41,10 +41,23 @@ class SourceFile:
     missing: str | None = None  # why the export has no file (Telegram Desktop's note), None when it has one
 
 
+def note_missing(media: Media, role: str, why: str) -> None:
+    """Record on ``media`` that the file (``role``) is not in the archive, and why — where every
+    format shows it (``media.extra["missing"]`` / ``["thumbnail_missing"]``)."""
+    key = "missing" if role == "file" else "thumbnail_missing"
+    media.extra = {**(media.extra or {}), key: why}
+
+
 @dataclass(slots=True)
 class ImportedMessage:
     message: Message  # chat_id: the chat's marked id; media paths None (see SourceFile)
     files: list[SourceFile] = field(default_factory=list)
+
+
+StoredRow = tuple[int, int, int, int | None, int, bytes]
+"""A message without files already as its archive row (:data:`tgx.archive.records.MessageRow`:
+chat id, id, date, edit date, deleted, record) — what a reader in another process sends
+(:mod:`tgx.importer.process`): the stage stores it as it is."""
 
 
 @dataclass(slots=True)
@@ -54,10 +67,11 @@ class ImportedChat:
 
     peer: Peer  # marked id from Telegram Desktop's type + bare id (docs/import.md)
     td_type: str  # Telegram Desktop's ``type`` ("personal_chat", "public_channel", ...)
-    messages: Iterator[ImportedMessage]
+    messages: Iterator[ImportedMessage | StoredRow]
     peers: dict[int, Peer] = field(default_factory=dict)
     left: bool = False  # from ``left_chats`` of an account export
     source: Path | None = None  # the file it was read from (the first of an HTML chat's pages)
+    missing: int = 0  # files the export lacks whose notes the reader recorded itself (tgx.importer.process)
 
 
 ExportItem = Peer | ImportedChat

@@ -38,7 +38,7 @@ from tgx.archive.threads import FORUM
 from tgx.errors import OutputError, UsageError
 from tgx.fetch.checkpoint import parse_checkpoint
 from tgx.importer.files import FileCounts, FilePlacer
-from tgx.importer.source import ExportItem, ImportedChat, ImportedMessage
+from tgx.importer.source import ExportItem, ImportedChat, ImportedMessage, StoredRow, note_missing
 from tgx.model import Peer
 
 BATCH = 1000  # messages per transaction
@@ -254,15 +254,16 @@ class _ChatWriter:
         self._flush(batch, final=True)
         if on_batch is not None and batch:
             on_batch(self.result, len(batch))
+        self.placer.counts.missing += self.chat.missing  # noted by the reader (in its own process)
 
-    def _row(self, imported: ImportedMessage) -> MessageRow:
+    def _row(self, imported: ImportedMessage | StoredRow) -> MessageRow:
+        if type(imported) is tuple:  # read (and serialized) in the reader's process: stored as it is
+            self._count(imported[1])
+            return imported
+        assert isinstance(imported, ImportedMessage)
         m = imported.message
         m.chat_id = self.peer.id
-        self.result.messages += 1
-        if self._hi is not None and m.id <= self._hi:
-            self._ascending = False  # then the span is claimed only once the chat is done
-        self._lo = m.id if self._lo is None else min(self._lo, m.id)
-        self._hi = m.id if self._hi is None else max(self._hi, m.id)
+        self._count(m.id)
         media = m.media
         for source in imported.files:
             if media is None:
@@ -272,14 +273,20 @@ class _ChatWriter:
             if placed.how == "refused":
                 self.warn("file refused", f"message {m.id} of {self.folder}: {placed.missing}")
             if placed.relpath is None:
-                key = "missing" if source.role == "file" else "thumbnail_missing"
-                media.extra = {**(media.extra or {}), key: placed.missing}
+                note_missing(media, source.role, placed.missing or "not in the export")
             elif source.role == "file":
                 if media.id is None:
                     media.id = placed.media_id
             else:
                 media.thumbnail_path = self.placer.chat_path(placed, self.folder)
         return message_row(self.peer.id, m)
+
+    def _count(self, message_id: int) -> None:
+        self.result.messages += 1
+        if self._hi is not None and message_id <= self._hi:
+            self._ascending = False  # then the span is claimed only once the chat is done
+        self._lo = message_id if self._lo is None or message_id < self._lo else self._lo
+        self._hi = message_id if self._hi is None or message_id > self._hi else self._hi
 
     def _new_peers(self) -> list[Peer]:
         fresh = []

@@ -1,0 +1,245 @@
+"""The JSON reader in a process of its own, beside the archive writer: two cores for one import.
+
+Why: reading a Telegram Desktop message (ijson's C parser, then mapping its dict into the model
+and serializing the archive record) costs ~3x what storing it costs (compressing, SQLite), and
+all of it is Python — one core. So the child (:func:`child_main`) runs the reader
+(:func:`tgx.importer.tdjson.read_json_export`) and turns every message without files into its
+finished archive row (:func:`tgx.archive.records.message_row`); the parent (:func:`read_json_in_process`)
+gives the import stage the same :data:`~tgx.importer.source.ExportItem` stream a reader in its
+own process would, except that such messages arrive as rows. Messages with files come as
+:class:`~tgx.importer.source.ImportedMessage`: placing their files (hashing, copying, the media
+index) is the stage's, in the parent.
+
+The pipe carries length-prefixed pickles (the child is this very tgx, started like the decode
+workers: :mod:`tgx.fetch.workers`), one frame per batch of :data:`BATCH` messages with the
+warnings and the new peers read meanwhile, in order. A failure in the child — the file is not an
+export, breaks off — comes back as a frame and is raised in the parent as the reader would have
+raised it. The parent reads at its own pace: a full pipe blocks the child (memory stays flat:
+one batch each side). A parent that stops early (an error, Ctrl-C) kills the child.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import struct
+import subprocess
+import sys
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import IO, Any
+
+from tgx.errors import TgxError, UsageError
+from tgx.importer.source import ExportItem, ImportedChat, ImportedMessage, StoredRow, Warn
+from tgx.model import Peer
+
+BATCH = 1000  # messages per frame (the stage's transaction size: one frame, one commit)
+_HEADER = struct.Struct("<I")
+CHILD_ARGV = ("-P", "-c", "import signal; signal.signal(signal.SIGINT, signal.SIG_IGN); "
+              "import sys; from tgx.importer.process import child_main; sys.exit(child_main())")
+
+__all__ = ["BATCH", "CHILD_ARGV", "ReaderFailed", "child_main", "read_json_in_process", "two_cores"]
+
+
+class ReaderFailed(Exception):
+    """The child's reader raised something that is not a :class:`TgxError` (its text kept)."""
+
+
+# -- the parent ----------------------------------------------------------------------------------
+
+
+def _spawn() -> subprocess.Popen[bytes]:
+    env = dict(os.environ)
+    root = str(Path(__file__).resolve().parent.parent.parent)  # this very tgx, even from a checkout
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
+    return subprocess.Popen([sys.executable, *CHILD_ARGV], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL, env=env)
+
+
+def read_json_in_process(path: Path, warn: Warn, *, chat_ids: Iterable[int] = ()) -> Iterator[ExportItem]:
+    """What :func:`~tgx.importer.tdjson.read_json_export` yields, read in a child process; the
+    messages of a chat in ``chat_ids`` (default: every chat) without files come as their archive
+    rows (:data:`~tgx.importer.source.StoredRow`), the others' messages are skipped in the child.
+    The child starts now: OSError when it cannot (then read in this process)."""
+    proc = _spawn()
+    assert proc.stdin is not None and proc.stdout is not None
+    try:
+        proc.stdin.write(pickle.dumps((str(path), sorted(set(chat_ids))), protocol=pickle.HIGHEST_PROTOCOL))
+        proc.stdin.close()
+    except OSError:
+        _stop(proc)
+        raise
+    return _items(proc, warn)
+
+
+def _items(proc: subprocess.Popen[bytes], warn: Warn) -> Iterator[ExportItem]:
+    assert proc.stdout is not None
+    try:
+        yield from _Frames(proc.stdout, warn).items()
+    finally:
+        _stop(proc)
+
+
+def two_cores() -> bool:
+    """Whether this process may run on two CPUs or more (else a reader process only costs)."""
+    try:
+        return len(os.sched_getaffinity(0)) >= 2
+    except (AttributeError, OSError):
+        return (os.cpu_count() or 1) >= 2
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    if proc.stdout is not None:
+        proc.stdout.close()
+    if proc.poll() is None:
+        proc.kill()
+    proc.wait()
+
+
+class _Frames:
+    """The child's frames back into items; one chat's messages are read while the stage asks."""
+
+    def __init__(self, stream: IO[bytes], warn: Warn):
+        self.stream = stream
+        self.warn = warn
+        self._open: _ChatFrames | None = None
+
+    def read(self) -> tuple[Any, ...]:
+        header = self.stream.read(_HEADER.size)
+        if len(header) < _HEADER.size:
+            raise ReaderFailed("the reader process ended without a word")
+        (size,) = _HEADER.unpack(header)
+        frame: tuple[Any, ...] = pickle.loads(self.stream.read(size))
+        for kind, detail in frame[-1]:  # every frame ends with the warnings said before it
+            self.warn(kind, detail)
+        if frame[0] == "error":
+            _, cls, message, hint, _warns = frame
+            if cls is None:
+                raise ReaderFailed(message)
+            raise UsageError(message, hint=hint)  # the reader's own one line (ExportError is a UsageError)
+        return frame
+
+    def items(self) -> Iterator[ExportItem]:
+        while True:
+            if self._open is not None:
+                self._open.drain()  # the stage moved on: the rest of that chat is skipped
+                self._open = None
+            frame = self.read()
+            tag = frame[0]
+            if tag == "done":
+                return
+            if tag == "peer":
+                yield frame[1]
+            elif tag == "chat":
+                _, peer, td_type, left, source, _warns = frame
+                frames = _ChatFrames(self)
+                chat = frames.chat = ImportedChat(peer, td_type, frames.messages(), frames.peers, left=left,
+                                                  source=Path(source) if source else None)
+                self._open = frames
+                yield chat
+            else:  # pragma: no cover - the child speaks this module's protocol only
+                raise ReaderFailed(f"unexpected frame {tag!r}")
+
+
+class _ChatFrames:
+    def __init__(self, frames: _Frames):
+        self.frames = frames
+        self.peers: dict[int, Peer] = {}
+        self.chat: ImportedChat | None = None
+        self.done = False
+
+    def messages(self) -> Iterator[ImportedMessage | StoredRow]:
+        while not self.done:
+            frame = self.frames.read()
+            if frame[0] == "end":
+                self._learn(frame[1])
+                self.done = True
+                return
+            _, items, peers, missing, _warns = frame
+            self._learn(peers)
+            if self.chat is not None:
+                self.chat.missing += missing
+            yield from items
+
+    def _learn(self, peers: list[Peer]) -> None:
+        for peer in peers:
+            self.peers[peer.id] = peer
+
+    def drain(self) -> None:
+        for _item in self.messages():
+            pass
+
+
+# -- the child -----------------------------------------------------------------------------------
+
+
+def child_main() -> int:
+    """Read the export named on stdin, write its frames to stdout (see the module doc)."""
+    from tgx.archive.records import message_row
+    from tgx.importer.source import note_missing
+    from tgx.importer.tdjson import read_json_export
+
+    path, wanted = pickle.loads(sys.stdin.buffer.read())
+    wanted = set(wanted)
+    out = sys.stdout.buffer
+    warns: list[tuple[str, str]] = []
+
+    def send(*frame: Any) -> None:
+        data = pickle.dumps((*frame, warns[:]), protocol=pickle.HIGHEST_PROTOCOL)
+        warns.clear()
+        out.write(_HEADER.pack(len(data)))
+        out.write(data)
+
+    def warn(kind: str, detail: str) -> None:
+        warns.append((kind, detail))
+
+    try:
+        for item in read_json_export(Path(path), warn):
+            if isinstance(item, Peer):
+                send("peer", item)
+                continue
+            send("chat", item.peer, item.td_type, item.left, str(item.source) if item.source else None)
+            chat_id = item.peer.id
+            sent: set[int] = set()
+            batch: list[ImportedMessage | StoredRow] = []
+
+            def new_peers() -> list[Peer]:
+                fresh = [p for pid, p in item.peers.items() if pid not in sent]  # noqa: B023
+                sent.update(p.id for p in fresh)  # noqa: B023
+                return fresh
+
+            if wanted and chat_id not in wanted:
+                for _m in item.messages:  # read through (the file must be whole), nothing sent
+                    pass
+            else:
+                missing = 0
+                for imported in item.messages:
+                    assert isinstance(imported, ImportedMessage)  # the reader here gives messages
+                    m, files = imported.message, imported.files
+                    if files and (m.media is None or any(f.relpath is not None for f in files)):
+                        batch.append(imported)  # files to place (or to warn of): the stage's
+                    else:
+                        for f in files:  # only the export's notes that it left the file out
+                            note_missing(m.media, f.role, f.missing or "not in the export")  # type: ignore[arg-type]
+                        missing += len(files)
+                        m.chat_id = chat_id
+                        batch.append(message_row(chat_id, m))
+                    if len(batch) >= BATCH:
+                        send("batch", batch, new_peers(), missing)
+                        batch, missing = [], 0
+                if batch or missing:
+                    send("batch", batch, new_peers(), missing)
+            send("end", new_peers())
+        send("done")
+    except TgxError as exc:
+        send("error", type(exc).__name__, exc.message, exc.hint)
+    except (BrokenPipeError, KeyboardInterrupt):  # the parent stopped reading: nothing to say
+        return 1
+    except Exception as exc:  # noqa: BLE001 - whatever a reader of untrusted input raises: its text
+        text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        send("error", None, text, None)
+    try:
+        out.flush()
+    except BrokenPipeError:
+        return 1
+    return 0
