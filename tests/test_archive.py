@@ -485,3 +485,48 @@ def test_a_schema_3_archive_gets_the_thread_tables_on_open(tmp_path: Path):
         assert a.count(GROUP) == 7 and a.discussion_of(CHANNEL) is None
         a.set_threaded(GROUP, "discussion", CHANNEL)
         assert _comments(a) == [(7, 3), (7, 4), (9, 6)]
+
+
+def test_held_writes_are_one_transaction_until_released(tmp_path: Path):
+    """``Archive.held``: what ``tgx import`` writes while its check of the export still runs —
+    nothing of it is there for another reader until ``release()``; a block that fails before
+    that leaves the archive file as it was (not even its time: closing writes nothing), a batch
+    failing inside it is undone alone (a savepoint), and the archive stays usable."""
+    from tgx.archive.records import message_row
+
+    peer = Peer(CHAT, "channel", "News")
+    with Archive.open(tmp_path) as a:
+        a.set_chat(peer)
+        a.upsert_batch(CHAT, [make(i) for i in range(1, 11)])
+    path = tmp_path / ".tgx" / "archive.sqlite"
+    stamp = (path.stat().st_mtime_ns, path.read_bytes())
+
+    def others() -> int:  # what a second connection sees
+        con = sqlite3.connect(path)
+        try:
+            return con.execute("SELECT count(*) FROM messages").fetchone()[0]
+        finally:
+            con.close()
+
+    with pytest.raises(RuntimeError), Archive.open(tmp_path) as a, a.held():
+        for start in range(11, 3011, 1000):  # enough rows to train a dictionary meanwhile
+            a.import_rows(CHAT, [message_row(CHAT, make(i)) for i in range(start, start + 1000)], exported_at=1)
+        assert a.count(CHAT) == 3010 and others() == 10
+        raise RuntimeError("the check failed")
+    assert (path.stat().st_mtime_ns, path.read_bytes()) == stamp
+    with Archive.open(tmp_path) as a:
+        assert a.count(CHAT) == 10
+        with a.held() as release:
+            a.import_rows(CHAT, [message_row(CHAT, make(i)) for i in range(11, 21)], exported_at=1)
+            rows = [message_row(CHAT, make(i)) for i in range(21, 31)]
+            rows.append((CHAT, 31, 0, None, 0, {"not": "bytes"}))  # type: ignore[arg-type]  # SQLite cannot bind it
+            with pytest.raises(OutputError):
+                a.import_rows(CHAT, rows, exported_at=1)
+            assert a.count(CHAT) == 20  # the failed batch undone alone
+            release()
+            assert others() == 20
+            a.import_rows(CHAT, [message_row(CHAT, make(i)) for i in range(31, 41)], exported_at=1)
+            assert others() == 30  # after release: each write commits
+    with Archive.open(tmp_path) as a:
+        assert a.count(CHAT) == 30
+        assert [m.id for batch in a.iter_messages(CHAT) for m in batch] == [*range(1, 21), *range(31, 41)]

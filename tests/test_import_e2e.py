@@ -63,8 +63,10 @@ def _exact(out: Path, chat_id: int) -> list[bytes]:
 
 
 def _snapshot(root: Path) -> dict[str, tuple[int, int, bytes]]:
+    """Every file of OUT (its time, size and bytes) — but the lock file, which names the last
+    process that held OUT (tgx.archive.lock): an import that was refused held it too."""
     return {str(p.relative_to(root)): (p.stat().st_mtime_ns, p.stat().st_size, p.read_bytes())
-            for p in sorted(root.rglob("*")) if p.is_file()}
+            for p in sorted(root.rglob("*")) if p.is_file() and p.relative_to(root) != Path(".tgx", "lock")}
 
 
 # -- round trips ---------------------------------------------------------------------------------
@@ -310,6 +312,33 @@ def test_truncated_json_is_one_line_and_out_is_untouched(tmp_path: Path) -> None
     for out in ("out", "fresh"):
         result = tgx(tmp_path, "import", str(cut), "-o", out)
         assert result.returncode == ExitCode.USAGE
+        assert "result.json" in _one_error(result)
+    assert _snapshot(tmp_path / "out") == before
+    assert not (tmp_path / "fresh").exists()
+
+
+def test_a_broken_export_with_files_leaves_out_as_it_was(tmp_path: Path) -> None:
+    """The import runs beside its check of the file, its writes one uncommitted transaction until
+    the check passes: an export whose result.json breaks off at its very end (its first thousand
+    messages and their files read, placed and stored meanwhile) is refused in one line, its rows
+    rolled back and the files it had placed removed — OUT as it was, or not there at all."""
+    good = _td_export(tmp_path / "good", [_td_message(i, f"m{i}") for i in range(1, 301)])
+    _import(tmp_path, str(good), "-o", "out")
+    before = _snapshot(tmp_path / "out")
+    broken = tmp_path / "broken"
+    (broken / "files").mkdir(parents=True)
+    messages = []
+    for i in range(1, 1601):
+        extra: dict[str, Any] = {}
+        if i % 25 == 0:
+            (broken / "files" / f"note{i}.txt").write_text(f"file of message {i}")
+            extra = {"file": f"files/note{i}.txt", "file_name": f"note{i}.txt", "mime_type": "text/plain"}
+        messages.append(_td_message(i, f"m{i}", **extra))
+    whole = _td_export(broken, messages).read_bytes()
+    (broken / "result.json").write_bytes(whole[: whole.rstrip().rfind(b"]")])  # the array never closes
+    for out in ("out", "fresh"):
+        result = tgx(tmp_path, "import", str(broken), "-o", out)
+        assert result.returncode == ExitCode.USAGE, result.stderr
         assert "result.json" in _one_error(result)
     assert _snapshot(tmp_path / "out") == before
     assert not (tmp_path / "fresh").exists()

@@ -99,6 +99,19 @@ async def hold_output_async(out: Path | str, command: str, *, wait_s: float = 0.
         yield path
 
 
+def prepare_out_dir(out: Path) -> Path:
+    """Create OUT/ and check it is writable, before anything else happens (then lock it)."""
+    if out.exists() and not out.is_dir():
+        raise OutputError(f"output path {out} exists and is not a directory")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"cannot create output directory {out}: {exc.strerror}") from None
+    if not os.access(out, os.W_OK | os.X_OK):
+        raise OutputError(f"output directory {out} is not writable")
+    return out
+
+
 def _busy(out: Path | str, waited: float) -> OutputBusy:
     info = holder(out) or {}
     who = f"pid {info.get('pid', '?')} ({info.get('command', 'tgx')})"
@@ -107,4 +120,4 @@ def _busy(out: Path | str, waited: float) -> OutputBusy:
                       hint="wait for it to finish, or pass --wait-lock SECONDS to wait for it")
 
 
-__all__ = ["LOCK_NAME", "OutputBusy", "hold_output", "hold_output_async", "holder", "lock_path"]
+__all__ = ["LOCK_NAME", "OutputBusy", "hold_output", "hold_output_async", "holder", "lock_path", "prepare_out_dir"]

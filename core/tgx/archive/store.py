@@ -336,6 +336,7 @@ class Archive:
         self._conn = conn
         self.path = path
         self._lock = threading.RLock()
+        self._held = False  # inside :meth:`held`: every write joins its one transaction
         self.warn: Warn = console.warn  # unreadable rows (see decode)
         self._unsettled: dict[int, set[int]] = {}  # chat → blocks written since their rows were counted
         self._threaded: dict[int, tuple[str, int | None]] = {}  # chat → (kind, channel id): see thread_links
@@ -378,12 +379,7 @@ class Archive:
         archive = cls(conn, path)
         try:
             archive._setup()
-            archive._threaded = {chat: (kind, channel) for chat, kind, channel in conn.execute(
-                "SELECT chat_id, kind, channel_id FROM threaded")}
-            current = conn.execute("SELECT value FROM meta WHERE key = ?", (_DICTIONARY_KEY,)).fetchone()
-            data = archive._dictionary(orjson.loads(current[0])) if current else None
-            if current and data is not None:
-                archive._codec.use(orjson.loads(current[0]), data)
+            archive._load_state()
         except sqlite3.DatabaseError as exc:
             conn.close()
             if isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc):
@@ -393,6 +389,19 @@ class Archive:
             conn.close()
             raise
         return archive
+
+    def _load_state(self) -> None:
+        """What this object keeps of the archive in memory, read from it: threaded chats, the
+        current dictionary (at open, and after :meth:`held` rolled its writes back)."""
+        conn = self._conn
+        self._threaded = {chat: (kind, channel) for chat, kind, channel in conn.execute(
+            "SELECT chat_id, kind, channel_id FROM threaded")}
+        self._codec = RecordCodec(self._dictionary)
+        self._samples, self._train_at = None, _codec.TRAIN_ROWS
+        current = conn.execute("SELECT value FROM meta WHERE key = ?", (_DICTIONARY_KEY,)).fetchone()
+        data = self._dictionary(orjson.loads(current[0])) if current else None
+        if current and data is not None:
+            self._codec.use(orjson.loads(current[0]), data)
 
     def _setup(self) -> None:
         c = self._conn
@@ -466,9 +475,23 @@ class Archive:
     @contextlib.contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
         """One ``BEGIN IMMEDIATE … COMMIT`` under the lock: rolled back on any exception, an
-        SQLite error raised as the archive's one-line :class:`OutputError`."""
+        SQLite error raised as the archive's one-line :class:`OutputError`. Inside :meth:`held`,
+        part of its transaction instead."""
         with self._lock:
             c = self._conn
+            if self._held:  # a savepoint: each write still all or nothing within the held one
+                try:
+                    c.execute("SAVEPOINT tgx_write")
+                    try:
+                        yield c
+                        c.execute("RELEASE tgx_write")
+                    except BaseException:
+                        c.execute("ROLLBACK TO tgx_write")
+                        c.execute("RELEASE tgx_write")
+                        raise
+                except sqlite3.Error as exc:
+                    raise self._error(exc) from None
+                return
             try:
                 c.execute("BEGIN IMMEDIATE")
                 try:
@@ -480,6 +503,44 @@ class Archive:
                     raise
             except sqlite3.Error as exc:
                 raise self._error(exc) from None
+
+    @contextlib.contextmanager
+    def held(self) -> Iterator[Callable[[], None]]:
+        """Every write of the block in ONE transaction until the ``release()`` it yields commits
+        it; writes after that commit one by one as usual. A block that fails before ``release()``
+        leaves the archive as it was: what ``tgx import`` writes while its check of the export
+        still runs beside it. Leaving the block normally releases."""
+        with self._lock:
+            try:
+                self._conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.Error as exc:
+                raise self._error(exc) from None
+            self._held = True
+            unsettled = {chat: set(blocks) for chat, blocks in self._unsettled.items()}
+
+        def release() -> None:
+            with self._lock:
+                if self._held:
+                    self._held = False
+                    try:
+                        self._conn.execute("COMMIT")
+                    except sqlite3.Error as exc:
+                        raise self._error(exc) from None
+
+        try:
+            yield release
+        except BaseException:
+            with self._lock:
+                if self._held:
+                    self._held = False
+                    if self._conn.in_transaction:
+                        self._conn.execute("ROLLBACK")
+                    # and what this object learned from the writes that are gone (a dictionary
+                    # trained meanwhile, counts to settle): else closing would write again
+                    self._unsettled = unsettled
+                    self._load_state()
+            raise
+        release()
 
     # -- writing ---------------------------------------------------------------------------------
     def upsert_batch(self, chat_id: int, messages: Sequence[Message], peers: Sequence[Peer] = (),

@@ -115,11 +115,11 @@ async def import_export(state: AppState, path: Path, out: Path, formats: list[st
                         link: bool = False, chat_ids: ChatIds | None = None, json_output: bool = False,
                         quiet: bool = False, wait_lock: float = 0.0) -> int:
     """The command (a coroutine so that :func:`~tgx.cli.interrupt.run_cli` handles SIGINT/SIGTERM)."""
-    from tgx.archive.lock import hold_output_async
+    from tgx.archive.lock import hold_output_async, prepare_out_dir
     from tgx.archive.store import Archive
     from tgx.cli.interrupt import sync_section
     from tgx.cli.render import render_chats
-    from tgx.export.conductor import prepare_out_dir
+    from tgx.importer.process import ReaderFailed
     from tgx.importer.stage import HoleWatch, Warnings, check_export, import_items
     from tgx.metrics.progress import ExportProgress
     from tgx.render.selection import format_options, select_formats
@@ -132,40 +132,100 @@ async def import_export(state: AppState, path: Path, out: Path, formats: list[st
     wanted = ids.plain
     warnings = Warnings()
     started = time.perf_counter()
-    # JSON: a shallow pass (the file whole, the chats' headers; its messages only counted — what
-    # reading one finds is a warning, said by the import pass); HTML: read through
-    shallow = kind == "json"
-    with sync_section():
-        check = read_through(kind, source, lambda items: check_export(items, chat_ids=wanted),
-                             (lambda _k, _d: None) if shallow else warnings, ids, shallow=shallow)
-    checked = time.perf_counter() - started
-    totals = {chat_id: n for chat_id, _title, n in check.chats}
+    checked = 0.0
+    beside: Any = None  # tgx.importer.process.CheckJob: the pre-pass, beside the import
+    check: Any = None
+    if kind == "json":
+        # JSON: its head read first (not an export at all: one line, OUT untouched); then the
+        # shallow pass — the file whole, the chats' headers, messages only counted; what reading
+        # one finds is warned by the import pass — runs in a process beside the import, whose
+        # writes stay one uncommitted transaction until it has passed (one core: before it)
+        with sync_section():
+            read_through(kind, source, _first_item, lambda _k, _d: None, ids)
+            beside = _check_beside(source, wanted)
+            if beside is None:
+                check = read_through(kind, source, lambda items: check_export(items, chat_ids=wanted),
+                                     lambda _k, _d: None, ids, shallow=True)
+    else:  # HTML: read through first (its warnings are said from this pass)
+        with sync_section():
+            check = read_through(kind, source, lambda items: check_export(items, chat_ids=wanted), warnings, ids)
+    if check is not None:
+        checked = time.perf_counter() - started
+    totals = {chat_id: n for chat_id, _title, n in check.chats} if check is not None else {}
+    undo = _Undo(out)
     out = prepare_out_dir(out)
     exported_at = int(source.stat().st_mtime)
     failures = 0
-    async with hold_output_async(out, "import", wait_s=wait_lock):
-        with Archive.open(out) as archive, ExportProgress(quiet=quiet or json_output) as progress:
-            def on_chat(chat: Any) -> None:
-                progress.add_chat(chat.folder, 0)
+    try:
+        async with hold_output_async(out, "import", wait_s=wait_lock):
+            with Archive.open(out) as archive, ExportProgress(quiet=quiet or json_output) as progress:
+                with archive.held() as release:
+                    def verdict(wait: bool) -> None:
+                        """The check's result once it is there (``wait``: wait for it): a failure
+                        ends the import, its writes rolled back; a pass commits them."""
+                        nonlocal beside
+                        if beside is None or not (wait or beside.done()):
+                            return
+                        nonlocal checked
+                        job, beside = beside, None
+                        try:
+                            passed = job.result()  # raises what the check found
+                        except ReaderFailed as exc:
+                            raise _unreadable(source, exc) from None
+                        checked = time.perf_counter() - started
+                        totals.update({chat_id: n for chat_id, _title, n in passed.chats})
+                        release()
+                        undo.committed = True
+                        for event in held_progress:  # what was read meanwhile: shown now that it counts
+                            event()
+                        held_progress.clear()
 
-            def on_batch(chat: Any, n: int) -> None:
-                progress.advance(chat.folder, n, totals.get(chat.peer.id))
+                    held_progress: list[Callable[[], None]] = []  # until the check has passed
 
-            watch = HoleWatch()  # holes count here; the reader's warnings too unless the pre-pass said them
+                    def show(event: Callable[[], None]) -> None:
+                        if undo.committed:
+                            event()
+                        else:
+                            held_progress.append(event)
 
-            def reader_warns(kind_: str, detail: str) -> None:
-                watch(kind_, detail)
-                if shallow:
-                    warnings(kind_, detail)
+                    if beside is None:
+                        release()
+                        undo.committed = True
 
-            with sync_section():
-                result = read_through(kind, source, lambda items: import_items(
-                    archive, out, items, root=root, exported_at=exported_at, link=link, chat_ids=wanted,
-                    warn=warnings, on_chat=on_chat, on_batch=on_batch, watch=watch), reader_warns, ids, child=True)
-                imported = time.perf_counter() - started - checked
-                progress.finish()
-                chats = [archive.chat(c.peer.id) or c.peer for c in result.chats]
-                failures = render_chats(archive, out, chats, specs, fmt_options, quiet=quiet or json_output)
+                    def on_chat(chat: Any) -> None:
+                        show(lambda: progress.add_chat(chat.folder, 0))
+
+                    def on_batch(chat: Any, n: int) -> None:
+                        show(lambda: progress.advance(chat.folder, n, totals.get(chat.peer.id)))
+                        verdict(False)
+
+                    watch = HoleWatch()  # holes count here; the reader's warnings too unless the pre-pass said them
+
+                    def reader_warns(kind_: str, detail: str) -> None:
+                        watch(kind_, detail)
+                        if kind == "json":
+                            warnings(kind_, detail)
+
+                    with sync_section():
+                        try:
+                            result = read_through(kind, source, lambda items: import_items(
+                                archive, out, items, root=root, exported_at=exported_at, link=link, chat_ids=wanted,
+                                warn=warnings, on_chat=on_chat, on_batch=on_batch, watch=watch,
+                                created=undo.files), reader_warns, ids, child=True)
+                        except TgxError:
+                            verdict(True)  # the check failed too: its line is the one to say
+                            raise
+                        verdict(True)
+                imported = time.perf_counter() - started
+                with sync_section():
+                    progress.finish()
+                    chats = [archive.chat(c.peer.id) or c.peer for c in result.chats]
+                    failures = render_chats(archive, out, chats, specs, fmt_options, quiet=quiet or json_output)
+    except BaseException:
+        if beside is not None:
+            beside.close()
+        undo.run()
+        raise
     for line in warnings.lines():
         console.warn(line)
     files = result.files
@@ -176,7 +236,7 @@ async def import_export(state: AppState, path: Path, out: Path, formats: list[st
             "files": {"copied": files.copied, "linked": files.linked, "deduped": files.deduped,
                       "missing": files.missing, "refused": files.refused, "bytes": files.bytes},
             "warnings": warnings.counts(),
-            "seconds": {"check": round(checked, 3), "import": round(imported, 3)},
+            "seconds": {"check": round(checked, 3), "import": round(imported, 3)},  # the two overlap (JSON)
             "exit_code": int(ExitCode.FAILURE if failures else ExitCode.OK),
         })
     elif not quiet:
@@ -188,6 +248,67 @@ async def import_export(state: AppState, path: Path, out: Path, formats: list[st
         console.info(f"files: {files.copied + files.linked:,} placed ({files.linked:,} linked), {files.deduped:,} "
                      f"already there, {files.missing:,} not in the export, {files.refused:,} refused")
     return ExitCode.FAILURE if failures else ExitCode.OK
+
+
+def _first_item(items: Iterator[Any]) -> None:
+    """Read an export's head: its shape and its first peer or chat header (not its messages)."""
+    first = next(items, None)
+    if first is not None and hasattr(items, "close"):
+        items.close()
+
+
+def _check_beside(source: Path, wanted: list[int]) -> Any:
+    """The JSON pre-pass started in a process of its own, or None where one core (or no process
+    to be had) makes running it first the faster way."""
+    from tgx.importer.process import CheckJob, two_cores
+
+    if not two_cores():
+        return None
+    try:
+        return CheckJob(source, wanted)
+    except OSError:
+        return None
+
+
+class _Undo:
+    """What an import abandoned before its writes were committed (its check failed, Ctrl-C) must
+    remove so that OUT is as it was: the files it placed, a fresh archive, OUT itself when the
+    import created it. The archive's own rows are rolled back by SQLite (Archive.held)."""
+
+    def __init__(self, out: Path) -> None:
+        from tgx.archive.store import ARCHIVE_NAME, STATE_DIR
+
+        self.out = out
+        self.out_existed = out.exists()
+        self.state = out / STATE_DIR
+        self.state_existed = self.state.exists()
+        self.archive = self.state / ARCHIVE_NAME
+        self.archive_existed = self.archive.exists()
+        self.files: list[Path] = []
+        self.committed = False
+
+    def run(self) -> None:
+        import shutil
+
+        if self.committed:
+            return
+        if not self.out_existed:
+            shutil.rmtree(self.out, ignore_errors=True)
+            return
+        for path in reversed(self.files):
+            path.unlink(missing_ok=True)
+            for parent in path.parents:  # the media folders it made, while empty
+                if parent == self.out or self.out not in parent.parents:
+                    break
+                try:
+                    parent.rmdir()
+                except OSError:
+                    break
+        if not self.state_existed:
+            shutil.rmtree(self.state, ignore_errors=True)
+        elif not self.archive_existed:
+            for suffix in ("", "-wal", "-shm", "-journal"):
+                self.archive.with_name(self.archive.name + suffix).unlink(missing_ok=True)
 
 
 @dataclass(slots=True)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import os
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import pluggy
 
-from tgx.archive.lock import hold_output_async
+from tgx.archive.lock import hold_output_async, prepare_out_dir
 from tgx.archive.store import STATE_DIR, Archive
 from tgx.archive.threads import FORUM
 from tgx.config import Config
@@ -102,19 +101,6 @@ class ExportOutcome:
     exit_code: int = ExitCode.OK
     media: MediaResult | None = None  # when the media stage ran
     exported_by: dict[int, str] = field(default_factory=dict)  # chat id → account, with several accounts
-
-
-def prepare_out_dir(out: Path) -> Path:
-    """Create OUT/ and check it is writable, before anything else happens."""
-    if out.exists() and not out.is_dir():
-        raise OutputError(f"output path {out} exists and is not a directory")
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise OutputError(f"cannot create output directory {out}: {exc.strerror}") from None
-    if not os.access(out, os.W_OK | os.X_OK):
-        raise OutputError(f"output directory {out} is not writable")
-    return out
 
 
 def check_folder_owner(archive: Archive, peer: Peer) -> None:

@@ -70,8 +70,10 @@ class FileCounts:
 class FilePlacer:
     """Places the files of one import (see the module doc)."""
 
-    def __init__(self, archive: Archive, out: Path, root: Path, *, link: bool = False) -> None:
+    def __init__(self, archive: Archive, out: Path, root: Path, *, link: bool = False,
+                 created: list[Path] | None = None) -> None:
         self.archive = archive
+        self.created = created if created is not None else []  # files this import put into OUT
         self.out = out
         self.root = root
         self.root_real = root.resolve()
@@ -183,6 +185,7 @@ class FilePlacer:
             name = names.claim(wanted, media_id, tag=digest[:8])
             final = directory / name
             how = self._put(final, source=source, temp=temp)
+            self.created.append(final)
             fsync_dir(directory)
         rel = f"{reldir}/{name}"
         self.index.done(media_id, rel, size, sha256=digest)

@@ -34,11 +34,15 @@ from tgx.importer.source import ExportItem, ImportedChat, ImportedMessage, Store
 from tgx.model import Peer
 
 BATCH = 1000  # messages per frame (the stage's transaction size: one frame, one commit)
+PIPE_SIZE = 1 << 20  # a frame of 1,000 rows is ~0.7 MB
 _HEADER = struct.Struct("<I")
 CHILD_ARGV = ("-P", "-c", "import signal; signal.signal(signal.SIGINT, signal.SIG_IGN); "
               "import sys; from tgx.importer.process import child_main; sys.exit(child_main())")
+CHECK_ARGV = ("-P", "-c", "import signal; signal.signal(signal.SIGINT, signal.SIG_IGN); "
+              "import sys; from tgx.importer.process import check_main; sys.exit(check_main())")
 
-__all__ = ["BATCH", "CHILD_ARGV", "ReaderFailed", "child_main", "read_json_in_process", "two_cores"]
+__all__ = ["BATCH", "CHECK_ARGV", "CHILD_ARGV", "CheckJob", "ReaderFailed", "check_main", "child_main",
+           "read_json_in_process", "two_cores"]
 
 
 class ReaderFailed(Exception):
@@ -48,12 +52,52 @@ class ReaderFailed(Exception):
 # -- the parent ----------------------------------------------------------------------------------
 
 
-def _spawn() -> subprocess.Popen[bytes]:
+def _spawn(argv: tuple[str, ...] | None = None) -> subprocess.Popen[bytes]:
     env = dict(os.environ)
     root = str(Path(__file__).resolve().parent.parent.parent)  # this very tgx, even from a checkout
     env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
-    return subprocess.Popen([sys.executable, *CHILD_ARGV], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                            stderr=subprocess.DEVNULL, env=env)
+    return subprocess.Popen([sys.executable, *(argv or CHILD_ARGV)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL, env=env, bufsize=0)
+
+
+class CheckJob:
+    """The shallow pre-pass (:func:`tgx.importer.stage.check_export` over the shallow reader) in
+    a process of its own, beside the import, at a lower priority (the import is what the user
+    waits for): :meth:`result` waits for its verdict — the :class:`~tgx.importer.stage.Precheck`,
+    the reader's own :class:`UsageError`, or :class:`ReaderFailed` for anything else it raised.
+    :meth:`close` stops it unasked."""
+
+    def __init__(self, path: Path, chat_ids: Iterable[int] = ()) -> None:
+        self.proc = _spawn(CHECK_ARGV)
+        assert self.proc.stdin is not None
+        try:
+            self.proc.stdin.write(pickle.dumps((str(path), sorted(set(chat_ids))), protocol=pickle.HIGHEST_PROTOCOL))
+            self.proc.stdin.close()
+        except OSError:
+            self.close()
+            raise
+        self._verdict: tuple[Any, ...] | None = None
+
+    def done(self) -> bool:
+        return self._verdict is not None or self.proc.poll() is not None
+
+    def result(self) -> Any:
+        if self._verdict is None:
+            assert self.proc.stdout is not None
+            data = b"" if self.proc.stdout.closed else self.proc.stdout.read()
+            self.close()
+            self._verdict = (pickle.loads(data) if data
+                             else ("failed", None, "the check process ended without a word", None))
+        tag, *rest = self._verdict
+        if tag == "passed":
+            return rest[0]
+        cls, message, hint = rest
+        if cls is None:
+            raise ReaderFailed(message)
+        raise UsageError(message, hint=hint)
+
+    def close(self) -> None:
+        _stop(self.proc)
 
 
 def read_json_in_process(path: Path, warn: Warn, *, chat_ids: Iterable[int] = ()) -> Iterator[ExportItem]:
@@ -63,6 +107,7 @@ def read_json_in_process(path: Path, warn: Warn, *, chat_ids: Iterable[int] = ()
     The child starts now: OSError when it cannot (then read in this process)."""
     proc = _spawn()
     assert proc.stdin is not None and proc.stdout is not None
+    _widen(proc.stdout)
     try:
         proc.stdin.write(pickle.dumps((str(path), sorted(set(chat_ids))), protocol=pickle.HIGHEST_PROTOCOL))
         proc.stdin.close()
@@ -88,6 +133,18 @@ def two_cores() -> bool:
         return (os.cpu_count() or 1) >= 2
 
 
+def _widen(pipe: IO[bytes]) -> None:
+    """A pipe that holds a whole frame (Linux: up to ``/proc/sys/fs/pipe-max-size``, 1 MiB by
+    default): one read per frame — each read gives the GIL away, and a thread beside this one
+    (the import's check) holds it for a switch interval before this one gets it back."""
+    try:
+        import fcntl
+
+        fcntl.fcntl(pipe.fileno(), getattr(fcntl, "F_SETPIPE_SZ", 1031), PIPE_SIZE)
+    except (ImportError, OSError):
+        pass
+
+
 def _stop(proc: subprocess.Popen[bytes]) -> None:
     if proc.stdout is not None:
         proc.stdout.close()
@@ -100,16 +157,26 @@ class _Frames:
     """The child's frames back into items; one chat's messages are read while the stage asks."""
 
     def __init__(self, stream: IO[bytes], warn: Warn):
-        self.stream = stream
+        self.fd = stream.fileno()
         self.warn = warn
         self._open: _ChatFrames | None = None
 
+    def _exactly(self, size: int) -> bytes:
+        chunks = []
+        while size:
+            chunk = os.read(self.fd, min(size, PIPE_SIZE))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size -= len(chunk)
+        return b"".join(chunks)
+
     def read(self) -> tuple[Any, ...]:
-        header = self.stream.read(_HEADER.size)
+        header = self._exactly(_HEADER.size)
         if len(header) < _HEADER.size:
             raise ReaderFailed("the reader process ended without a word")
         (size,) = _HEADER.unpack(header)
-        frame: tuple[Any, ...] = pickle.loads(self.stream.read(size))
+        frame: tuple[Any, ...] = pickle.loads(self._exactly(size))
         for kind, detail in frame[-1]:  # every frame ends with the warnings said before it
             self.warn(kind, detail)
         if frame[0] == "error":
@@ -170,7 +237,34 @@ class _ChatFrames:
             pass
 
 
-# -- the child -----------------------------------------------------------------------------------
+# -- the children ----------------------------------------------------------------------------------
+
+
+def check_main() -> int:
+    """The shallow pre-pass over the export named on stdin; its verdict, pickled, to stdout."""
+    from tgx.importer.stage import check_export
+    from tgx.importer.tdjson import read_json_export
+
+    path, wanted = pickle.loads(sys.stdin.buffer.read())
+    try:  # the import is what the user waits for: this check takes what the reader and writer leave
+        os.nice(10)
+    except (AttributeError, OSError):
+        pass
+    verdict: tuple[Any, ...]
+    try:
+        verdict = ("passed", check_export(read_json_export(Path(path), lambda _k, _d: None, shallow=True),
+                                          chat_ids=wanted))
+    except TgxError as exc:
+        verdict = ("failed", type(exc).__name__, exc.message, exc.hint)
+    except Exception as exc:  # noqa: BLE001 - whatever a reader of untrusted input raises: its text
+        verdict = ("failed", None, str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__,
+                   None)
+    try:
+        sys.stdout.buffer.write(pickle.dumps(verdict, protocol=pickle.HIGHEST_PROTOCOL))
+        sys.stdout.buffer.flush()
+    except BrokenPipeError:
+        return 1
+    return 0
 
 
 def child_main() -> int:

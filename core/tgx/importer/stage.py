@@ -128,8 +128,8 @@ def identity(peer: Peer, wanted: set[int]) -> int:
 
 def check_export(items: Iterable[ExportItem], *, chat_ids: Iterable[int] = ()) -> Precheck:
     """Read the whole export once, writing nothing: what a reader raises (not an export, truncated
-    JSON, ...) surfaces here, before OUT is touched. ``chat_ids``: only those chats are wanted
-    (the others are read all the same: the file must be whole)."""
+    JSON, ...) surfaces here, before anything of the import counts. ``chat_ids``: only those
+    chats are wanted (the others are read all the same: the file must be whole)."""
     check = Precheck()
     wanted = set(chat_ids)
     for item in items:
@@ -152,18 +152,20 @@ def check_export(items: Iterable[ExportItem], *, chat_ids: Iterable[int] = ()) -
 def import_items(archive: Archive, out: Path, items: Iterable[ExportItem], *, root: Path, exported_at: int,
                  link: bool = False, chat_ids: Iterable[int] = (), warn: Callable[[str, str], None] | None = None,
                  on_chat: Callable[[ChatImport], None] | None = None,
-                 on_batch: Callable[[ChatImport, int], None] | None = None, watch: HoleWatch | None = None
-                 ) -> ImportResult:
+                 on_batch: Callable[[ChatImport, int], None] | None = None, watch: HoleWatch | None = None,
+                 created: list[Path] | None = None) -> ImportResult:
     """Write the export's items into ``archive`` (see the module doc). ``root``: the export folder
     the files are resolved against; ``exported_at``: when the export was made (Unix seconds: the
     newer export wins a merge); ``chat_ids``: only these chats (default all). ``on_chat`` /
     ``on_batch(chat, n)``: progress, after each chat starts and each batch commits. ``watch``: the
-    :class:`HoleWatch` the reader of ``items`` warns to (a chat with holes claims no more coverage)."""
+    :class:`HoleWatch` the reader of ``items`` warns to (a chat with holes claims no more coverage).
+    ``created``: the files put into OUT are appended to it as they are (to remove them again when
+    the import is abandoned before it counts: see :meth:`tgx.archive.store.Archive.held`)."""
     say = warn or (lambda _k, _d: None)
     wanted = set(chat_ids)
     holes = watch if watch is not None else HoleWatch()
     result = ImportResult()
-    placer = FilePlacer(archive, out, root, link=link)
+    placer = FilePlacer(archive, out, root, link=link, created=created)
     result.files = placer.counts
     known_peers: set[int] = set()
     pending_peers: list[Peer] = []
