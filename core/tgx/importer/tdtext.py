@@ -80,8 +80,10 @@ def parse_text(message: dict[str, Any], warn: Callable[[str, str], None]) -> Par
         # the common run first, in as few steps as possible (a million messages pass here):
         # {"type": ..., "text": "..."} and nothing else, of a type without an extra key
         if type(part) is dict:
-            run = part.get("text", "")
-            kind = part.get("type", "plain")
+            try:  # Telegram Desktop writes both keys, always
+                run, kind = part["text"], part["type"]
+            except KeyError:
+                run, kind = part.get("text", ""), part.get("type", "plain")
             if type(run) is not str:
                 warn("bad text", f"a text run is {type(run).__name__}")
                 run = str(run)
