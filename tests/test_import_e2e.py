@@ -344,6 +344,38 @@ def test_a_broken_export_with_files_leaves_out_as_it_was(tmp_path: Path) -> None
     assert not (tmp_path / "fresh").exists()
 
 
+@pytest.mark.skipif(not hasattr(os, "sched_setaffinity") or len(os.sched_getaffinity(0)) < 2,
+                    reason="needs two CPUs to compare with one")
+def test_on_one_cpu_the_import_reads_and_checks_in_its_own_process_and_ends_the_same(tmp_path: Path) -> None:
+    """With one CPU the reader and the check are not worth a process: the import checks first and
+    reads in its own process — the same archive and files as with two, the same refusal."""
+    import subprocess
+    import sys
+
+    from tgxrun import tgx_env
+
+    def one_cpu(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "tgx", *args], capture_output=True, text=True, timeout=300,
+                              env=tgx_env(tmp_path), cwd=tmp_path, preexec_fn=lambda: os.sched_setaffinity(0, {0}))
+
+    messages = [_td_message(i, f"m{i}", **({"reply_to_message_id": i - 1} if i % 3 == 0 else {}))
+                for i in range(1, 2501)]
+    good = _td_export(tmp_path / "good", messages)
+    _import(tmp_path, str(good), "-o", "two", "-f", "jsonl")
+    r = one_cpu("import", str(good), "-o", "one", "-f", "jsonl")
+    assert r.returncode == 0, r.stderr
+    assert _exact(tmp_path / "one", -1001800000001) == _exact(tmp_path / "two", -1001800000001)
+    [jsonl] = (tmp_path / "one").glob("*/messages.jsonl")
+    assert jsonl.read_bytes() == next((tmp_path / "two").glob("*/messages.jsonl")).read_bytes()
+    cut = tmp_path / "cut" / "result.json"
+    cut.parent.mkdir()
+    cut.write_bytes(good.read_bytes()[: good.stat().st_size // 2])
+    before = _snapshot(tmp_path / "one")
+    r = one_cpu("import", str(cut), "-o", "one")
+    assert r.returncode == ExitCode.USAGE and "truncated" in _one_error(r)
+    assert _snapshot(tmp_path / "one") == before
+
+
 def test_not_an_export_is_one_line(tmp_path: Path) -> None:
     (tmp_path / "notes").mkdir()
     (tmp_path / "notes" / "readme.txt").write_text("hello")
