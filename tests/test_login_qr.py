@@ -208,3 +208,25 @@ def test_login_table_typos_are_config_errors(login, problem):
     with pytest.raises(ConfigError) as info:
         validate_scenario({"login": login})
     assert problem in info.value.message
+
+
+def test_qr_login_moves_to_the_dc_the_account_lives_on(tmp_path):
+    """Most accounts live on another DC than the one a new client asks first: the scanned token is
+    answered with auth.loginTokenMigrateTo, the client moves there (a new key) and imports the
+    token — and the session kept is that DC's, which the next process uses."""
+    from tgx.testing import read_request_log
+
+    log = tmp_path / "requests.jsonl"
+    config = _config(tmp_path, qr_scan_after=0.2, qr_dc=4)
+    text = config.read_text().replace("[simulated]", f"[simulated]\nrequest_log = {json.dumps(str(log))}", 1)
+    config.write_text(text)
+    r = tgx(tmp_path, "login", "--qr", config=config, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert "logged in as @tgx_tester" in r.stderr
+    sent = [(e["type"], e["dc"], e["error"]) for e in read_request_log(str(log))
+            if e["type"] in ("ExportLoginTokenRequest", "ImportLoginTokenRequest")]
+    assert sent[-1] == ("ImportLoginTokenRequest", 4, None)
+    assert all(dc != 4 for kind, dc, _e in sent if kind == "ExportLoginTokenRequest")
+    after = tgx(tmp_path, "chats", "--json", config=config)
+    assert after.returncode == 0, after.stderr
+    assert {e["dc"] for e in read_request_log(str(log)) if e["type"] == "GetDialogsRequest"} == {4}

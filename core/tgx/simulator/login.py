@@ -50,6 +50,7 @@ LOGIN_KEYS: dict[str, tuple[tuple[type, ...], str]] = {
     "qr_scan_after": ((int, float), "seconds after its export that the QR code is scanned"),
     "qr_scan_token": ((int,), "which exported QR token is scanned (1: the first)"),
     "password": ((str,), "the account's two-step verification password"),
+    "qr_dc": ((int,), "the DC the account lives on: a QR code scanned on another answers auth.loginTokenMigrateTo"),
 }
 
 
@@ -64,7 +65,8 @@ def validate_login(table: Any, where: str = "[simulated] login") -> dict[str, An
         kinds, expected = LOGIN_KEYS[key]
         if isinstance(value, bool) and bool not in kinds or not isinstance(value, kinds):
             raise ConfigError(f"{where}: {key} must be {expected}")
-        if key in ("qr_expires", "qr_scan_after") and value < 0 or key == "qr_scan_token" and value < 1:
+        if key in ("qr_expires", "qr_scan_after") and value < 0 or key == "qr_scan_token" and value < 1 \
+                or key == "qr_dc" and not 1 <= value <= 5:
             raise ConfigError(f"{where}: {key} must be {expected} (not {value})")
         out[key] = value
     return out
@@ -112,6 +114,7 @@ class Login:
     qr_scan_after: float = 0.5
     qr_scan_token: int = 1
     password: str | None = None
+    qr_dc: int | None = None  # the account's DC, when a QR login must move there (loginTokenMigrateTo)
     tokens: list[Token] = field(default_factory=list)
     salt1: bytes = b""
     salt2: bytes = b""
@@ -141,6 +144,8 @@ class Login:
         token was scanned, else a fresh token (and, for the scanned one, a scan scheduled)."""
         mine = [t for t in self.tokens if t.conn is conn]
         if mine and mine[-1].scanned:
+            if self.qr_dc is not None and conn.dc_id != self.qr_dc:  # the account lives elsewhere
+                return types.auth.LoginTokenMigrateTo(dc_id=self.qr_dc, token=mine[-1].value)
             if self.password is not None:
                 self._password_wanted.add(id(conn))
                 raise fault(401, "SESSION_PASSWORD_NEEDED")
@@ -170,6 +175,8 @@ class Login:
             raise fault(400, "AUTH_TOKEN_EXPIRED")
         if not token.scanned:
             raise fault(400, "AUTH_TOKEN_INVALID")
+        if self.qr_dc is not None and conn.dc_id != self.qr_dc:
+            raise fault(400, "AUTH_TOKEN_INVALID")  # imported on a DC the account does not live on
         if self.password is not None:
             self._password_wanted.add(id(conn))
             raise fault(401, "SESSION_PASSWORD_NEEDED")

@@ -290,7 +290,9 @@ class SimulatedClient(TelegramClient):
                                account=self.account)
 
     async def connect(self) -> None:
-        if not isinstance(self._sender, SimulatedSender):
+        # a new sender also after Telethon's _switch_dc (auth.loginTokenMigrateTo, *_MIGRATE):
+        # the session names another DC now, with no key there yet
+        if not isinstance(self._sender, SimulatedSender) or self._sender.dc_id != self.session.dc_id:
             self._sender = self._new_sender()
         await super().connect()
 
