@@ -82,26 +82,18 @@ def _unreadable(path: Path, exc: BaseException) -> UsageError:
 
 
 def read_through(kind: str, source: Path, check: Callable[[Iterator[Any]], Any], warn: Callable[[str, str], None],
-                 ids: ChatIds, *, shallow: bool = False, child: bool = False) -> Any:
+                 ids: ChatIds, *, shallow: bool = False, child: Iterator[Any] | None = None) -> Any:
     """Run ``check`` over the reader's items, every failure of the reader as one line. An HTML
     export names no chat ids: the reader gets them from ``--chat-id``. ``shallow``: the JSON
-    reader checks the file whole without reading its messages (the pre-pass). ``child``: a JSON
-    export is read in a process of its own (:mod:`tgx.importer.process`) where two cores allow."""
+    reader checks the file whole without reading its messages (the pre-pass). ``child``: the
+    items of a reader process already started (:func:`_reader_process`), read instead."""
     read = reader(kind)
     try:
+        if child is not None:
+            return check(child)
         if kind == "html":
             single = ids.plain[0] if len(ids.plain) == 1 else None
             return check(read(source, warn, chat_id=single, chat_ids=ids.folders or None))
-        if child and not shallow:
-            from tgx.importer.process import read_json_in_process, two_cores
-
-            if two_cores():
-                try:
-                    items = read_json_in_process(source, warn, chat_ids=ids.plain)
-                except OSError:  # no process to be had: read here
-                    pass
-                else:
-                    return check(items)
         return check(read(source, warn, shallow=shallow))
     except TgxError:
         raise
@@ -131,123 +123,128 @@ async def import_export(state: AppState, path: Path, out: Path, formats: list[st
     ids = chat_ids or ChatIds()
     wanted = ids.plain
     warnings = Warnings()
+    watch = HoleWatch()  # holes count here; the reader's warnings too unless the pre-pass said them
+
+    def reader_warns(kind_: str, detail: str) -> None:
+        watch(kind_, detail)
+        if kind == "json":
+            warnings(kind_, detail)
+
     started = time.perf_counter()
-    checked = 0.0
-    beside: Any = None  # tgx.importer.process.CheckJob: the pre-pass, beside the import
-    check: Any = None
-    if kind == "json":
-        # JSON: its head read first (not an export at all: one line, OUT untouched); then the
-        # shallow pass — the file whole, the chats' headers, messages only counted; what reading
-        # one finds is warned by the import pass — runs in a process beside the import, whose
-        # writes stay one uncommitted transaction until it has passed (one core: before it)
-        with sync_section():
-            read_through(kind, source, _first_item, lambda _k, _d: None, ids)
-            beside = _check_beside(source, wanted)
-            if beside is None:
-                check = read_through(kind, source, lambda items: check_export(items, chat_ids=wanted),
-                                     lambda _k, _d: None, ids, shallow=True)
-    else:  # HTML: read through first (its warnings are said from this pass)
-        with sync_section():
-            check = read_through(kind, source, lambda items: check_export(items, chat_ids=wanted), warnings, ids)
-    if check is not None:
-        checked = time.perf_counter() - started
-    totals = {chat_id: n for chat_id, _title, n in check.chats} if check is not None else {}
-    undo = _Undo(out)
-    out = prepare_out_dir(out)
-    exported_at = int(source.stat().st_mtime)
-    failures = 0
+    child = _reader_process(kind, source, wanted, reader_warns)  # reading ahead while this gets ready
     try:
-        async with hold_output_async(out, "import", wait_s=wait_lock):
-            with Archive.open(out) as archive, ExportProgress(quiet=quiet or json_output) as progress:
-                with archive.held() as release:
-                    def verdict(wait: bool) -> None:
-                        """The check's result once it is there (``wait``: wait for it): a failure
-                        ends the import, its writes rolled back; a pass commits them."""
-                        nonlocal beside
-                        if beside is None or not (wait or beside.done()):
-                            return
-                        nonlocal checked
-                        job, beside = beside, None
-                        try:
-                            passed = job.result()  # raises what the check found
-                        except ReaderFailed as exc:
-                            raise _unreadable(source, exc) from None
-                        checked = time.perf_counter() - started
-                        totals.update({chat_id: n for chat_id, _title, n in passed.chats})
-                        release()
-                        undo.committed = True
-                        for event in held_progress:  # what was read meanwhile: shown now that it counts
-                            event()
-                        held_progress.clear()
+        checked = 0.0
+        beside: Any = None  # tgx.importer.process.CheckJob: the pre-pass, beside the import
+        check: Any = None
+        if kind == "json":
+            # JSON: its head read first (not an export at all: one line, OUT untouched); then the
+            # shallow pass — the file whole, the chats' headers, messages only counted; what reading
+            # one finds is warned by the import pass — runs in a process beside the import, whose
+            # writes stay one uncommitted transaction until it has passed (one core: before it)
+            with sync_section():
+                read_through(kind, source, _first_item, lambda _k, _d: None, ids)
+                beside = _check_beside(source, wanted)
+                if beside is None:
+                    check = read_through(kind, source, lambda items: check_export(items, chat_ids=wanted),
+                                         lambda _k, _d: None, ids, shallow=True)
+        else:  # HTML: read through first (its warnings are said from this pass)
+            with sync_section():
+                check = read_through(kind, source, lambda items: check_export(items, chat_ids=wanted), warnings, ids)
+        if check is not None:
+            checked = time.perf_counter() - started
+        totals = {chat_id: n for chat_id, _title, n in check.chats} if check is not None else {}
+        undo = _Undo(out)
+        out = prepare_out_dir(out)
+        exported_at = int(source.stat().st_mtime)
+        failures = 0
+        try:
+            async with hold_output_async(out, "import", wait_s=wait_lock):
+                with Archive.open(out) as archive, ExportProgress(quiet=quiet or json_output) as progress:
+                    with archive.held() as release:
+                        def verdict(wait: bool) -> None:
+                            """The check's result once it is there (``wait``: wait for it): a failure
+                            ends the import, its writes rolled back; a pass commits them."""
+                            nonlocal beside
+                            if beside is None or not (wait or beside.done()):
+                                return
+                            nonlocal checked
+                            job, beside = beside, None
+                            try:
+                                passed = job.result()  # raises what the check found
+                            except ReaderFailed as exc:
+                                raise _unreadable(source, exc) from None
+                            checked = time.perf_counter() - started
+                            totals.update({chat_id: n for chat_id, _title, n in passed.chats})
+                            release()
+                            undo.committed = True
+                            for event in held_progress:  # what was read meanwhile: shown now that it counts
+                                event()
+                            held_progress.clear()
 
-                    held_progress: list[Callable[[], None]] = []  # until the check has passed
+                        held_progress: list[Callable[[], None]] = []  # until the check has passed
 
-                    def show(event: Callable[[], None]) -> None:
-                        if undo.committed:
-                            event()
-                        else:
-                            held_progress.append(event)
+                        def show(event: Callable[[], None]) -> None:
+                            if undo.committed:
+                                event()
+                            else:
+                                held_progress.append(event)
 
-                    if beside is None:
-                        release()
-                        undo.committed = True
+                        if beside is None:
+                            release()
+                            undo.committed = True
 
-                    def on_chat(chat: Any) -> None:
-                        show(lambda: progress.add_chat(chat.folder, 0))
+                        def on_chat(chat: Any) -> None:
+                            show(lambda: progress.add_chat(chat.folder, 0))
 
-                    def on_batch(chat: Any, n: int) -> None:
-                        show(lambda: progress.advance(chat.folder, n, totals.get(chat.peer.id)))
-                        verdict(False)
+                        def on_batch(chat: Any, n: int) -> None:
+                            show(lambda: progress.advance(chat.folder, n, totals.get(chat.peer.id)))
+                            verdict(False)
 
-                    watch = HoleWatch()  # holes count here; the reader's warnings too unless the pre-pass said them
-
-                    def reader_warns(kind_: str, detail: str) -> None:
-                        watch(kind_, detail)
-                        if kind == "json":
-                            warnings(kind_, detail)
-
+                        with sync_section():
+                            try:
+                                result = read_through(kind, source, lambda items: import_items(
+                                    archive, out, items, root=root, exported_at=exported_at, link=link, chat_ids=wanted,
+                                    warn=warnings, on_chat=on_chat, on_batch=on_batch, watch=watch,
+                                    created=undo.files), reader_warns, ids, child=child)
+                            except TgxError:
+                                verdict(True)  # the check failed too: its line is the one to say
+                                raise
+                            verdict(True)
+                    imported = time.perf_counter() - started
                     with sync_section():
-                        try:
-                            result = read_through(kind, source, lambda items: import_items(
-                                archive, out, items, root=root, exported_at=exported_at, link=link, chat_ids=wanted,
-                                warn=warnings, on_chat=on_chat, on_batch=on_batch, watch=watch,
-                                created=undo.files), reader_warns, ids, child=True)
-                        except TgxError:
-                            verdict(True)  # the check failed too: its line is the one to say
-                            raise
-                        verdict(True)
-                imported = time.perf_counter() - started
-                with sync_section():
-                    progress.finish()
-                    chats = [archive.chat(c.peer.id) or c.peer for c in result.chats]
-                    failures = render_chats(archive, out, chats, specs, fmt_options, quiet=quiet or json_output)
-    except BaseException:
-        if beside is not None:
-            beside.close()
-        undo.run()
-        raise
-    for line in warnings.lines():
-        console.warn(line)
-    files = result.files
-    if json_output:
-        console.print_json({
-            "out": str(out), "source": str(source), "kind": kind,
-            "chats": [c.to_dict() for c in result.chats], "peers": result.peers,
-            "files": {"copied": files.copied, "linked": files.linked, "deduped": files.deduped,
-                      "missing": files.missing, "refused": files.refused, "bytes": files.bytes},
-            "warnings": warnings.counts(),
-            "seconds": {"check": round(checked, 3), "import": round(imported, 3)},  # the two overlap (JSON)
-            "exit_code": int(ExitCode.FAILURE if failures else ExitCode.OK),
-        })
-    elif not quiet:
-        for c in result.chats:
-            n = c.counts
-            console.info(f"{c.peer.title or c.folder}: {c.messages:,} messages read: {n.new:,} new, "
-                         f"{n.replaced:,} newer than the archive's, {n.unchanged:,} unchanged, {n.older:,} older "
-                         f"({n.versions:,} kept as versions) → {out / c.folder}")
-        console.info(f"files: {files.copied + files.linked:,} placed ({files.linked:,} linked), {files.deduped:,} "
-                     f"already there, {files.missing:,} not in the export, {files.refused:,} refused")
-    return ExitCode.FAILURE if failures else ExitCode.OK
+                        progress.finish()
+                        chats = [archive.chat(c.peer.id) or c.peer for c in result.chats]
+                        failures = render_chats(archive, out, chats, specs, fmt_options, quiet=quiet or json_output)
+        except BaseException:
+            if beside is not None:
+                beside.close()
+            undo.run()
+            raise
+        for line in warnings.lines():
+            console.warn(line)
+        files = result.files
+        if json_output:
+            console.print_json({
+                "out": str(out), "source": str(source), "kind": kind,
+                "chats": [c.to_dict() for c in result.chats], "peers": result.peers,
+                "files": {"copied": files.copied, "linked": files.linked, "deduped": files.deduped,
+                          "missing": files.missing, "refused": files.refused, "bytes": files.bytes},
+                "warnings": warnings.counts(),
+                "seconds": {"check": round(checked, 3), "import": round(imported, 3)},  # the two overlap (JSON)
+                "exit_code": int(ExitCode.FAILURE if failures else ExitCode.OK),
+            })
+        elif not quiet:
+            for c in result.chats:
+                n = c.counts
+                console.info(f"{c.peer.title or c.folder}: {c.messages:,} messages read: {n.new:,} new, "
+                             f"{n.replaced:,} newer than the archive's, {n.unchanged:,} unchanged, {n.older:,} older "
+                             f"({n.versions:,} kept as versions) → {out / c.folder}")
+            console.info(f"files: {files.copied + files.linked:,} placed ({files.linked:,} linked), {files.deduped:,} "
+                         f"already there, {files.missing:,} not in the export, {files.refused:,} refused")
+        return ExitCode.FAILURE if failures else ExitCode.OK
+    finally:
+        if child is not None:
+            child.close()
 
 
 def _first_item(items: Iterator[Any]) -> None:
@@ -255,6 +252,19 @@ def _first_item(items: Iterator[Any]) -> None:
     first = next(items, None)
     if first is not None and hasattr(items, "close"):
         items.close()
+
+
+def _reader_process(kind: str, source: Path, wanted: list[int], warn: Callable[[str, str], None]) -> Any:
+    """A JSON export's reader started in a process of its own (tgx.importer.process), or None
+    where one core (or no process to be had) makes reading it here the faster way."""
+    from tgx.importer.process import read_json_in_process, two_cores
+
+    if kind != "json" or not two_cores():
+        return None
+    try:
+        return read_json_in_process(source, warn, chat_ids=wanted)
+    except OSError:
+        return None
 
 
 def _check_beside(source: Path, wanted: list[int]) -> Any:

@@ -25,7 +25,7 @@ import pickle
 import struct
 import subprocess
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Generator, Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
@@ -41,8 +41,8 @@ CHILD_ARGV = ("-P", "-c", "import signal; signal.signal(signal.SIGINT, signal.SI
 CHECK_ARGV = ("-P", "-c", "import signal; signal.signal(signal.SIGINT, signal.SIG_IGN); "
               "import sys; from tgx.importer.process import check_main; sys.exit(check_main())")
 
-__all__ = ["BATCH", "CHECK_ARGV", "CHILD_ARGV", "CheckJob", "ReaderFailed", "check_main", "child_main",
-           "read_json_in_process", "two_cores"]
+__all__ = ["BATCH", "CHECK_ARGV", "CHILD_ARGV", "CheckJob", "ChildReader", "ReaderFailed", "check_main",
+           "child_main", "read_json_in_process", "two_cores"]
 
 
 class ReaderFailed(Exception):
@@ -100,29 +100,43 @@ class CheckJob:
         _stop(self.proc)
 
 
-def read_json_in_process(path: Path, warn: Warn, *, chat_ids: Iterable[int] = ()) -> Iterator[ExportItem]:
+def read_json_in_process(path: Path, warn: Warn, *, chat_ids: Iterable[int] = ()) -> ChildReader:
     """What :func:`~tgx.importer.tdjson.read_json_export` yields, read in a child process; the
     messages of a chat in ``chat_ids`` (default: every chat) without files come as their archive
     rows (:data:`~tgx.importer.source.StoredRow`), the others' messages are skipped in the child.
-    The child starts now: OSError when it cannot (then read in this process)."""
-    proc = _spawn()
-    assert proc.stdin is not None and proc.stdout is not None
-    _widen(proc.stdout)
-    try:
-        proc.stdin.write(pickle.dumps((str(path), sorted(set(chat_ids))), protocol=pickle.HIGHEST_PROTOCOL))
-        proc.stdin.close()
-    except OSError:
-        _stop(proc)
-        raise
-    return _items(proc, warn)
+    The child starts now — it reads ahead while the caller gets ready (a full pipe stops it) —
+    OSError when it cannot (then read in this process)."""
+    return ChildReader(path, warn, chat_ids)
 
 
-def _items(proc: subprocess.Popen[bytes], warn: Warn) -> Iterator[ExportItem]:
-    assert proc.stdout is not None
-    try:
-        yield from _Frames(proc.stdout, warn).items()
-    finally:
-        _stop(proc)
+class ChildReader:
+    """The items of a reader process (an iterator); :meth:`close` stops the process, read or not."""
+
+    def __init__(self, path: Path, warn: Warn, chat_ids: Iterable[int] = ()) -> None:
+        self.proc = _spawn()
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        _widen(self.proc.stdout)
+        try:
+            self.proc.stdin.write(pickle.dumps((str(path), sorted(set(chat_ids))), protocol=pickle.HIGHEST_PROTOCOL))
+            self.proc.stdin.close()
+        except OSError:
+            _stop(self.proc)
+            raise
+        self._items = _Frames(self.proc.stdout, warn).items()
+
+    def __iter__(self) -> ChildReader:
+        return self
+
+    def __next__(self) -> ExportItem:
+        try:
+            return next(self._items)
+        except BaseException:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        self._items.close()
+        _stop(self.proc)
 
 
 def two_cores() -> bool:
@@ -186,7 +200,7 @@ class _Frames:
             raise UsageError(message, hint=hint)  # the reader's own one line (ExportError is a UsageError)
         return frame
 
-    def items(self) -> Iterator[ExportItem]:
+    def items(self) -> Generator[ExportItem, None, None]:
         while True:
             if self._open is not None:
                 self._open.drain()  # the stage moved on: the rest of that chat is skipped
