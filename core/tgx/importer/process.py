@@ -16,6 +16,10 @@ warnings and the new peers read meanwhile, in order. A failure in the child — 
 export, breaks off — comes back as a frame and is raised in the parent as the reader would have
 raised it. The parent reads at its own pace: a full pipe blocks the child (memory stays flat:
 one batch each side). A parent that stops early (an error, Ctrl-C) kills the child.
+
+:class:`CheckJob` runs the import's pre-pass (:func:`check_main`) the same way, in a third
+process at a lower priority, while the import's writes wait uncommitted for its verdict
+(:meth:`tgx.archive.store.Archive.held`).
 """
 
 from __future__ import annotations
