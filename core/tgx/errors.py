@@ -76,3 +76,10 @@ class EncodeError(TgxError):
 
 class Interrupted(TgxError):
     exit_code = ExitCode.INTERRUPTED
+
+
+def first_line(exc: BaseException) -> str:
+    """An exception's message as one line (its first), or its type's name when it has none:
+    what a one-line error says of a failure from outside tgx (a parser of untrusted input)."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

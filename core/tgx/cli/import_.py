@@ -31,7 +31,7 @@ from tgx.cli.options import (
     split_formats,
     wait_lock_parameter,
 )
-from tgx.errors import ExitCode, TgxError, UsageError
+from tgx.errors import ExitCode, TgxError, UsageError, first_line
 
 IMPORT_HELP = """Import a Telegram Desktop export into OUT: its chats become archived chats, rendered into every \
 format (--format), and `tgx export CHAT --out OUT` later continues them online.
@@ -76,8 +76,7 @@ def reader(kind: str) -> Callable[..., Iterator[Any]]:
 
 def _unreadable(path: Path, exc: BaseException) -> UsageError:
     """A reader's failure as one line (a reader's own TgxError is passed through by the caller)."""
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    return UsageError(f"{path} is not a readable Telegram Desktop export: {text}",
+    return UsageError(f"{path} is not a readable Telegram Desktop export: {first_line(exc)}",
                       hint="a truncated result.json (an export interrupted, a copy cut short) cannot be imported")
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -24,7 +24,7 @@ from pathlib import Path
 WORKER_ARGV = ("-P", "-c", "import signal; signal.signal(signal.SIGINT, signal.SIG_IGN); "
                "import sys; from tgx.fetch.pages import worker_main; sys.exit(worker_main())")
 
-__all__ = ["WORKER_ARGV", "Spares", "default_workers", "prestart", "spawn"]
+__all__ = ["WORKER_ARGV", "Spares", "cpus", "default_workers", "prestart", "spawn"]
 
 
 def default_workers() -> int:
@@ -35,21 +35,27 @@ def default_workers() -> int:
     (its own Telethon), so memory stays bounded whatever the machine; ``--decode-workers N``
     asks for more.
     """
+    return 1 if cpus() >= 2 else 0
+
+
+def cpus() -> int:
+    """The CPUs this process may run on (its affinity where the system has one)."""
     try:
-        cpus = len(os.sched_getaffinity(0))
+        return len(os.sched_getaffinity(0))
     except (AttributeError, OSError):
-        cpus = os.cpu_count() or 1
-    return 1 if cpus >= 2 else 0
+        return os.cpu_count() or 1
 
 
-def spawn() -> subprocess.Popen[bytes]:
-    """One worker process, its stdin and stdout the frame pipes (raises OSError when it cannot)."""
+def spawn(argv: Sequence[str] | None = None, *, bufsize: int = -1) -> subprocess.Popen[bytes]:
+    """One worker process of this tgx (``argv``: the interpreter's arguments, a decode worker by
+    default; tgx.importer.process starts its own the same way), its stdin and stdout pipes
+    (raises OSError when it cannot)."""
     env = dict(os.environ)
     # The child must import this very tgx, even when it runs from a checkout (sys.path edits).
     root = str(Path(__file__).resolve().parent.parent.parent)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
-    return subprocess.Popen([sys.executable, *WORKER_ARGV], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                            stderr=subprocess.DEVNULL, env=env)
+    return subprocess.Popen([sys.executable, *(argv or WORKER_ARGV)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL, env=env, bufsize=bufsize)
 
 
 class Spares:

@@ -10,8 +10,8 @@ own process would, except that such messages arrive as rows. Messages with files
 :class:`~tgx.importer.source.ImportedMessage`: placing their files (hashing, copying, the media
 index) is the stage's, in the parent.
 
-The pipe carries length-prefixed pickles (the child is this very tgx, started like the decode
-workers: :mod:`tgx.fetch.workers`), one frame per batch of :data:`BATCH` messages with the
+The pipe carries length-prefixed pickles (the child is this very tgx, started as the decode
+workers are: :func:`tgx.fetch.workers.spawn`), one frame per batch of :data:`BATCH` messages with the
 warnings and the new peers read meanwhile, in order. A failure in the child — the file is not an
 export, breaks off — comes back as a frame and is raised in the parent as the reader would have
 raised it. The parent reads at its own pace: a full pipe blocks the child (memory stays flat:
@@ -33,7 +33,8 @@ from collections.abc import Generator, Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
-from tgx.errors import TgxError, UsageError
+from tgx.errors import TgxError, UsageError, first_line
+from tgx.fetch import workers
 from tgx.importer.source import ExportItem, ImportedChat, ImportedMessage, StoredRow, Warn
 from tgx.model import Peer
 
@@ -56,12 +57,17 @@ class ReaderFailed(Exception):
 # -- the parent ----------------------------------------------------------------------------------
 
 
-def _spawn(argv: tuple[str, ...] | None = None) -> subprocess.Popen[bytes]:
-    env = dict(os.environ)
-    root = str(Path(__file__).resolve().parent.parent.parent)  # this very tgx, even from a checkout
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
-    return subprocess.Popen([sys.executable, *(argv or CHILD_ARGV)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                            stderr=subprocess.DEVNULL, env=env, bufsize=0)
+def _start(argv: tuple[str, ...], path: Path, chat_ids: Iterable[int]) -> subprocess.Popen[bytes]:
+    """A child of this tgx (started like the decode workers), told which export and chats."""
+    proc = workers.spawn(argv, bufsize=0)
+    assert proc.stdin is not None
+    try:
+        proc.stdin.write(pickle.dumps((str(path), sorted(set(chat_ids))), protocol=pickle.HIGHEST_PROTOCOL))
+        proc.stdin.close()
+    except OSError:
+        _stop(proc)
+        raise
+    return proc
 
 
 class CheckJob:
@@ -72,14 +78,7 @@ class CheckJob:
     :meth:`close` stops it unasked."""
 
     def __init__(self, path: Path, chat_ids: Iterable[int] = ()) -> None:
-        self.proc = _spawn(CHECK_ARGV)
-        assert self.proc.stdin is not None
-        try:
-            self.proc.stdin.write(pickle.dumps((str(path), sorted(set(chat_ids))), protocol=pickle.HIGHEST_PROTOCOL))
-            self.proc.stdin.close()
-        except OSError:
-            self.close()
-            raise
+        self.proc = _start(CHECK_ARGV, path, chat_ids)
         self._verdict: tuple[Any, ...] | None = None
 
     def done(self) -> bool:
@@ -117,15 +116,9 @@ class ChildReader:
     """The items of a reader process (an iterator); :meth:`close` stops the process, read or not."""
 
     def __init__(self, path: Path, warn: Warn, chat_ids: Iterable[int] = ()) -> None:
-        self.proc = _spawn()
-        assert self.proc.stdin is not None and self.proc.stdout is not None
+        self.proc = _start(CHILD_ARGV, path, chat_ids)
+        assert self.proc.stdout is not None
         _widen(self.proc.stdout)
-        try:
-            self.proc.stdin.write(pickle.dumps((str(path), sorted(set(chat_ids))), protocol=pickle.HIGHEST_PROTOCOL))
-            self.proc.stdin.close()
-        except OSError:
-            _stop(self.proc)
-            raise
         self._items = _Frames(self.proc.stdout, warn).items()
 
     def __iter__(self) -> ChildReader:
@@ -145,16 +138,12 @@ class ChildReader:
 
 def two_cores() -> bool:
     """Whether this process may run on two CPUs or more (else a reader process only costs)."""
-    try:
-        return len(os.sched_getaffinity(0)) >= 2
-    except (AttributeError, OSError):
-        return (os.cpu_count() or 1) >= 2
+    return workers.cpus() >= 2
 
 
 def _widen(pipe: IO[bytes]) -> None:
     """A pipe that holds a whole frame (Linux: up to ``/proc/sys/fs/pipe-max-size``, 1 MiB by
-    default): one read per frame — each read gives the GIL away, and a thread beside this one
-    (the import's check) holds it for a switch interval before this one gets it back."""
+    default): the child writes a frame at once and the parent reads it in one call."""
     try:
         import fcntl
 
@@ -275,8 +264,7 @@ def check_main() -> int:
     except TgxError as exc:
         verdict = ("failed", type(exc).__name__, exc.message, exc.hint)
     except Exception as exc:  # noqa: BLE001 - whatever a reader of untrusted input raises: its text
-        verdict = ("failed", None, str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__,
-                   None)
+        verdict = ("failed", None, first_line(exc), None)
     try:
         sys.stdout.buffer.write(pickle.dumps(verdict, protocol=pickle.HIGHEST_PROTOCOL))
         sys.stdout.buffer.flush()
@@ -348,8 +336,7 @@ def child_main() -> int:
     except (BrokenPipeError, KeyboardInterrupt):  # the parent stopped reading: nothing to say
         return 1
     except Exception as exc:  # noqa: BLE001 - whatever a reader of untrusted input raises: its text
-        text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        send("error", None, text, None)
+        send("error", None, first_line(exc), None)
     try:
         out.flush()
     except BrokenPipeError:

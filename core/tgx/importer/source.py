@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from tgx.archive.records import MessageRow
 from tgx.model import Media, Message, Peer
 
 __all__ = ["ExportItem", "ImportedChat", "ImportedMessage", "SourceFile", "StoredRow", "Warn", "note_missing"]
@@ -54,10 +55,10 @@ class ImportedMessage:
     files: list[SourceFile] = field(default_factory=list)
 
 
-StoredRow = tuple[int, int, int, int | None, int, bytes]
-"""A message without files already as its archive row (:data:`tgx.archive.records.MessageRow`:
-chat id, id, date, edit date, deleted, record) — what a reader in another process sends
-(:mod:`tgx.importer.process`): the stage stores it as it is."""
+StoredRow = MessageRow
+"""A message without files already as its archive row (chat id, id, date, edit date, deleted,
+record) — what a reader in another process sends (:mod:`tgx.importer.process`): the stage
+stores it as it is."""
 
 
 @dataclass(slots=True)

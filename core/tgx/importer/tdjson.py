@@ -29,7 +29,7 @@ from typing import IO, Any
 import ijson  # type: ignore[import-untyped]
 from ijson.common import IncompleteJSONError, JSONError, ObjectBuilder  # type: ignore[import-untyped]
 
-from tgx.errors import UsageError
+from tgx.errors import UsageError, first_line
 from tgx.importer import tdlines
 from tgx.model import Message, Peer
 
@@ -361,7 +361,7 @@ def _offset(fh: IO[bytes]) -> int:
 
 
 def _reason(exc: Exception) -> str:
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    text = first_line(exc)
     if "premature EOF" in text or "incomplete" in text.lower():
         return "the file breaks off (truncated)"
     return f"invalid JSON ({text[:80]})"
