@@ -115,8 +115,10 @@ def escape_inline(s: str) -> str:
 
 
 def _protect_indent(line: str) -> str:
-    """A leading space or tab would start an indented code block after a blank line."""
-    if line and line[0] in _WHITESPACE_REFS and not line.isspace():
+    """A leading space or tab would start an indented code block after a blank line. Blank is
+    Markdown's blank — spaces and tabs only: a line of a tab and a no-break space is a code block
+    (Python's ``isspace`` calls it blank)."""
+    if line and line[0] in _WHITESPACE_REFS and line.strip(" \t"):
         return _WHITESPACE_REFS[line[0]] + line[1:]
     return line
 
