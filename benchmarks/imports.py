@@ -6,12 +6,11 @@ a photo the export left out ("File not included"), service messages now and then
 ``archive`` size (100k messages in the full run) and the ``formats_big`` size (1M).
 
 Measured as a user runs it: the whole ``tgx import FILE -o OUT -f jsonl`` process (start-up,
-the pre-pass that checks the file before OUT is touched, the archive writes, the jsonl render)
+the reader process, the archive writes in one transaction, the jsonl render)
 against the floor the issue names: the time ijson alone (its C backend) needs to iterate the
 file's messages, in this process. Target <= 3x; peak RSS of the process tree at the big size
 <= 150 MB and flat against the small one (the import streams: memory must not grow with the
-file). The import's own ``--json`` report splits the time into its pre-pass and its archive
-writes (the note of the row).
+file).
 """
 
 from __future__ import annotations

@@ -209,15 +209,20 @@ def test_a_killed_import_is_finished_by_running_it_again(tmp_path: Path) -> None
     source = _td_export(tmp_path / "big", [_td_message(i, f"message {i} " + "x" * 200) for i in range(1, n + 1)])
     clean = _import(tmp_path, str(source), "-o", "clean", "-f", "jsonl")
     assert clean["chats"][0]["new"] == n
+    """All or nothing: a SIGKILL in the middle leaves no message committed (SQLite rolls the one
+    transaction back); the rerun makes the archive an uninterrupted import makes."""
     proc = tgx_popen(tmp_path, "import", str(source), "-o", "killed", "-f", "jsonl", "--quiet")
     deadline = time.monotonic() + 120
-    while archived_count(tmp_path / "killed") < 1:  # the first batch is committed, the import goes on
+    archive = tmp_path / "killed" / ".tgx" / "archive.sqlite"
+    while not archive.exists():  # OUT locked, the archive open: the import is writing
         assert proc.poll() is None, proc.stderr.read().decode()
         assert time.monotonic() < deadline
         time.sleep(0.005)
+    time.sleep(0.2)  # well inside its writes (60,000 messages)
+    assert proc.poll() is None
     proc.send_signal(signal.SIGKILL)
     proc.wait()
-    assert 0 < archived_count(tmp_path / "killed") < n
+    assert archived_count(tmp_path / "killed") == 0
     assert not (tmp_path / "killed" / "-1001800000001" / "messages.jsonl").exists()
     _import(tmp_path, str(source), "-o", "killed", "-f", "jsonl")
     assert _exact(tmp_path / "killed", -1001800000001) == _exact(tmp_path / "clean", -1001800000001)
@@ -318,10 +323,11 @@ def test_truncated_json_is_one_line_and_out_is_untouched(tmp_path: Path) -> None
 
 
 def test_a_broken_export_with_files_leaves_out_as_it_was(tmp_path: Path) -> None:
-    """The import runs beside its check of the file, its writes one uncommitted transaction until
-    the check passes: an export whose result.json breaks off at its very end (its first thousand
-    messages and their files read, placed and stored meanwhile) is refused in one line, its rows
-    rolled back and the files it had placed removed — OUT as it was, or not there at all."""
+    """All or nothing: the import's writes are one transaction, committed once the export is read
+    to its last byte — an export whose result.json breaks off at its very end (all its messages
+    and their files read, placed and stored meanwhile) is refused in one line, its rows rolled
+    back and the files it had placed removed: OUT as it was, or not there at all. The same for an
+    export that is whole but lacks the chat --chat-id asks for."""
     good = _td_export(tmp_path / "good", [_td_message(i, f"m{i}") for i in range(1, 301)])
     _import(tmp_path, str(good), "-o", "out")
     before = _snapshot(tmp_path / "out")
@@ -342,13 +348,20 @@ def test_a_broken_export_with_files_leaves_out_as_it_was(tmp_path: Path) -> None
         assert "result.json" in _one_error(result)
     assert _snapshot(tmp_path / "out") == before
     assert not (tmp_path / "fresh").exists()
+    (broken / "result.json").write_bytes(whole)
+    for out in ("out", "fresh"):
+        result = tgx(tmp_path, "import", str(broken), "-o", out, "--chat-id", "-1005")
+        assert result.returncode == ExitCode.USAGE, result.stderr
+        assert "holds no chat with id -1005" in _one_error(result)
+    assert _snapshot(tmp_path / "out") == before
+    assert not (tmp_path / "fresh").exists()
 
 
 @pytest.mark.skipif(not hasattr(os, "sched_setaffinity") or len(os.sched_getaffinity(0)) < 2,
                     reason="needs two CPUs to compare with one")
-def test_on_one_cpu_the_import_reads_and_checks_in_its_own_process_and_ends_the_same(tmp_path: Path) -> None:
-    """With one CPU the reader and the check are not worth a process: the import checks first and
-    reads in its own process — the same archive and files as with two, the same refusal."""
+def test_on_one_cpu_the_import_reads_in_its_own_process_and_ends_the_same(tmp_path: Path) -> None:
+    """With one CPU a reader process is not worth it: the import reads in its own process — the
+    same archive and files as with two, the same refusal."""
     import subprocess
     import sys
 

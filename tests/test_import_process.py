@@ -15,9 +15,8 @@ import psutil
 import pytest
 from tgx.archive.records import message_row
 from tgx.errors import UsageError
-from tgx.importer.process import CheckJob, ReaderFailed, read_json_in_process
+from tgx.importer.process import ReaderFailed, read_json_in_process
 from tgx.importer.source import ImportedChat, ImportedMessage, note_missing
-from tgx.importer.stage import check_export
 from tgx.importer.tdjson import read_json_export
 from tgx.model import Peer
 
@@ -154,30 +153,3 @@ def test_a_child_that_dies_is_one_error(tmp_path: Path, monkeypatch: pytest.Monk
     monkeypatch.setattr(process, "CHILD_ARGV", ("-c", "import sys; sys.exit(3)"))
     with pytest.raises(ReaderFailed, match="ended without a word"):
         list(read_json_in_process(_chat(tmp_path, [_message(1)]), lambda k, d: None))
-
-
-def test_the_check_beside_the_import_gives_the_checks_verdict(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """CheckJob: the same Precheck as check_export here; a broken file the reader's own line; a
-    wanted chat the export lacks refused; a check process that dies an error, never a pass."""
-    import tgx.importer.process as process
-
-    path = FIXTURES / "account" / "result.json"
-    here = check_export(read_json_export(path, lambda k, d: None, shallow=True))
-    assert CheckJob(path).result() == here and here.chats
-    whole = _chat(tmp_path, [_message(i) for i in range(1, 3000)]).read_bytes()
-    cut = tmp_path / "cut.json"
-    cut.write_bytes(whole[: len(whole) - 40])
-    with pytest.raises(UsageError) as expected:
-        check_export(read_json_export(cut, lambda k, d: None, shallow=True))
-    with pytest.raises(UsageError) as got:
-        CheckJob(cut).result()
-    assert str(got.value) == str(expected.value) and "truncated" in str(got.value)
-    with pytest.raises(UsageError, match="holds no chat with id 5"):
-        CheckJob(path, [5]).result()
-    job = CheckJob(path)
-    job.close()  # stopped unasked (the import failed first): no verdict is a pass
-    with pytest.raises(ReaderFailed):
-        job.result()
-    monkeypatch.setattr(process, "CHECK_ARGV", ("-c", "import sys; sys.exit(3)"))
-    with pytest.raises(ReaderFailed, match="without a word"):
-        CheckJob(path).result()

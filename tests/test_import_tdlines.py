@@ -90,8 +90,7 @@ def test_anything_else_stops_where_it_is_and_ijson_goes_on(tmp_path: Path) -> No
     with pytest.raises(tdlines.Layout) as stop:
         list(tdlines.messages(path))
     assert stop.value.count == 40
-    [chat] = list(read_json_export(path, lambda k, d: None))
-    assert [m.message.id for m in chat.messages] == list(range(1, 60))  # type: ignore[union-attr]
+    assert read_messages(path) == list(range(1, 60))
 
 
 def test_a_file_that_breaks_off_is_ijsons_line(tmp_path: Path) -> None:
@@ -134,3 +133,52 @@ def test_a_compact_file_is_never_held_whole(tmp_path: Path, monkeypatch: pytest.
     with path.open("rb") as fh, pytest.raises(tdlines._LongLine):
         list(tdlines._lines(Counting(fh)))  # type: ignore[arg-type]
     assert sum(read) <= (1 << 16) + 2 * tdlines.BLOCK < path.stat().st_size
+
+
+@pytest.mark.parametrize("tail", [
+    ' ]\n}\n{"x": 1}\n',  # a second value after the root
+    ' ]\n}\ngarbage',  # trailing garbage
+    ' ]\n',  # the root never closed
+    ' ],\n "more": [1, 2]\n}\n',  # a key after the messages: read by ijson, valid
+])
+def test_what_follows_the_array_is_judged_as_ijson_judges_it(tmp_path: Path, tail: str) -> None:
+    """The fast path reads the file to its last byte: anything but the root's closing brace
+    after the array goes to ijson, which refuses it or reads it — the same verdict either way."""
+    path = tmp_path / "result.json"
+    path.write_text(one_per_line(MESSAGES[:5]).rsplit(" ]", 1)[0] + tail, encoding="utf-8")
+    with pytest.raises(tdlines.Layout) as stop:
+        list(tdlines.messages(path))
+    assert stop.value.count == 5
+    try:
+        expected: Any = by_ijson(path)
+    except ijson.JSONError:
+        with pytest.raises(ExportError):
+            read_messages(path)
+    else:
+        assert [m["id"] for m in expected] == read_messages(path) == [1, 2, 3, 4, 5]
+
+
+def test_an_integer_beyond_64_bits_is_refused_as_ijson_refuses_it(tmp_path: Path) -> None:
+    """orjson reads 2**64 (as a float); ijson refuses the file: the fast path checks a message
+    with 19 digits in a row by ijson's parser — a custom emoji's 19-digit id stays fast."""
+    path = tmp_path / "result.json"
+    emoji = [{"type": "custom_emoji", "text": "🙂", "document_id": 5368324170671202286}]
+    fine = [_msg(i) for i in range(1, 4)] + [_msg(4, text_entities=emoji, text=emoji)]
+    path.write_text(one_per_line(fine), encoding="utf-8")
+    assert list(tdlines.messages(path)) == by_ijson(path)
+    path.write_text(one_per_line([*fine, _msg(5, views=2**64)]), encoding="utf-8")
+    with pytest.raises(tdlines.Layout) as stop:
+        list(tdlines.messages(path))
+    assert stop.value.count == 4
+    with pytest.raises(ExportError, match="integer overflow"):
+        read_messages(path)
+
+
+def test_an_account_export_is_read_to_its_last_byte(tmp_path: Path) -> None:
+    account = (FIXTURES / "account" / "result.json").read_text(encoding="utf-8")
+    path = tmp_path / "result.json"
+    path.write_text(account.rstrip() + "\n[]\n", encoding="utf-8")
+    with pytest.raises(ExportError, match="trailing garbage"):
+        for item in read_json_export(path, lambda k, d: None):
+            for _m in getattr(item, "messages", ()):
+                pass

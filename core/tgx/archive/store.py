@@ -508,8 +508,8 @@ class Archive:
     def held(self) -> Iterator[Callable[[], None]]:
         """Every write of the block in ONE transaction until the ``release()`` it yields commits
         it; writes after that commit one by one as usual. A block that fails before ``release()``
-        leaves the archive as it was: what ``tgx import`` writes while its check of the export
-        still runs beside it. Leaving the block normally releases."""
+        leaves the archive as it was: ``tgx import``, all or nothing, commits once its reader
+        has read the export to its last byte. Leaving the block normally releases."""
         with self._lock:
             try:
                 self._conn.execute("BEGIN IMMEDIATE")

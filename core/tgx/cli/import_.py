@@ -1,12 +1,13 @@
 """``tgx import``: a Telegram Desktop export (JSON or HTML) into an archive, then rendered offline.
 
-The order is what keeps OUT whole on bad input: the export is read through once first, writing
-nothing (:func:`tgx.importer.stage.check_export`: a truncated file, something that is not an
-export, a ``--chat-id`` it does not hold end the command here, with one line and OUT untouched;
-a JSON export's messages are only counted there, built in C and dropped, which costs about what
-ijson alone does);
-only then is OUT locked, the archive written (:func:`tgx.importer.stage.import_items`) and the
-formats rendered as ``tgx render`` renders them (:func:`tgx.cli.render.render_chats`).
+All or nothing, which is what keeps OUT whole on bad input: the export's head is read first
+(not an export at all: one line, OUT untouched); then OUT is locked and the archive written
+(:func:`tgx.importer.stage.import_items`) as ONE transaction (:meth:`tgx.archive.store.Archive.held`),
+committed only once the reader has read the export to its last byte — a file that breaks off,
+a ``--chat-id`` it does not hold, Ctrl-C: the transaction is rolled back and the files placed
+meanwhile removed (:class:`_Undo`), with one line. Then the formats are rendered as ``tgx render``
+renders them (:func:`tgx.cli.render.render_chats`). A JSON export is read in a process of its
+own where two cores allow (:mod:`tgx.importer.process`).
 """
 
 from __future__ import annotations
@@ -81,11 +82,10 @@ def _unreadable(path: Path, exc: BaseException) -> UsageError:
 
 
 def read_through(kind: str, source: Path, check: Callable[[Iterator[Any]], Any], warn: Callable[[str, str], None],
-                 ids: ChatIds, *, shallow: bool = False, child: Iterator[Any] | None = None) -> Any:
+                 ids: ChatIds, *, child: Iterator[Any] | None = None) -> Any:
     """Run ``check`` over the reader's items, every failure of the reader as one line. An HTML
-    export names no chat ids: the reader gets them from ``--chat-id``. ``shallow``: the JSON
-    reader checks the file whole without reading its messages (the pre-pass). ``child``: the
-    items of a reader process already started (:func:`_reader_process`), read instead."""
+    export names no chat ids: the reader gets them from ``--chat-id``. ``child``: the items of a
+    reader process already started (:func:`_reader_process`), read instead."""
     read = reader(kind)
     try:
         if child is not None:
@@ -93,7 +93,7 @@ def read_through(kind: str, source: Path, check: Callable[[Iterator[Any]], Any],
         if kind == "html":
             single = ids.plain[0] if len(ids.plain) == 1 else None
             return check(read(source, warn, chat_id=single, chat_ids=ids.folders or None))
-        return check(read(source, warn, shallow=shallow))
+        return check(read(source, warn))
     except TgxError:
         raise
     except (KeyboardInterrupt, MemoryError):
@@ -110,8 +110,7 @@ async def import_export(state: AppState, path: Path, out: Path, formats: list[st
     from tgx.archive.store import Archive
     from tgx.cli.interrupt import sync_section
     from tgx.cli.render import render_chats
-    from tgx.importer.process import ReaderFailed
-    from tgx.importer.stage import HoleWatch, Warnings, check_export, import_items
+    from tgx.importer.stage import HoleWatch, Warnings, import_items
     from tgx.metrics.progress import ExportProgress
     from tgx.render.selection import format_options, select_formats
 
@@ -120,103 +119,41 @@ async def import_export(state: AppState, path: Path, out: Path, formats: list[st
     fmt_options = format_options(selected, state.config, options)
     specs = {n: r.spec for n, r in selected.items()}
     ids = chat_ids or ChatIds()
-    wanted = ids.plain
     warnings = Warnings()
-    watch = HoleWatch()  # holes count here; the reader's warnings too unless the pre-pass said them
+    watch = HoleWatch()  # the warnings that mean messages were left out, counted per chat
 
     def reader_warns(kind_: str, detail: str) -> None:
         watch(kind_, detail)
-        if kind == "json":
-            warnings(kind_, detail)
+        warnings(kind_, detail)
 
     started = time.perf_counter()
-    child = _reader_process(kind, source, wanted, reader_warns)  # reading ahead while this gets ready
+    child = _reader_process(kind, source, ids.plain, reader_warns)  # reading ahead while this gets ready
     try:
-        checked = 0.0
-        beside: Any = None  # tgx.importer.process.CheckJob: the pre-pass, beside the import
-        check: Any = None
-        if kind == "json":
-            # JSON: its head read first (not an export at all: one line, OUT untouched); then the
-            # shallow pass — the file whole, the chats' headers, messages only counted; what reading
-            # one finds is warned by the import pass — runs in a process beside the import, whose
-            # writes stay one uncommitted transaction until it has passed (one core: before it)
-            with sync_section():
-                read_through(kind, source, _first_item, lambda _k, _d: None, ids)
-                beside = _check_beside(source, wanted)
-                if beside is None:
-                    check = read_through(kind, source, lambda items: check_export(items, chat_ids=wanted),
-                                         lambda _k, _d: None, ids, shallow=True)
-        else:  # HTML: read through first (its warnings are said from this pass)
-            with sync_section():
-                check = read_through(kind, source, lambda items: check_export(items, chat_ids=wanted), warnings, ids)
-        if check is not None:
-            checked = time.perf_counter() - started
-        totals = {chat_id: n for chat_id, _title, n in check.chats} if check is not None else {}
+        with sync_section():  # the head: not an export at all is one line, before OUT exists
+            read_through(kind, source, _first_item, lambda _k, _d: None, ids)
         undo = _Undo(out)
         out = prepare_out_dir(out)
         exported_at = int(source.stat().st_mtime)
-        failures = 0
         try:
             async with hold_output_async(out, "import", wait_s=wait_lock):
-                with Archive.open(out) as archive, ExportProgress(quiet=quiet or json_output) as progress:
-                    with archive.held() as release:
-                        def verdict(wait: bool) -> None:
-                            """The check's result once it is there (``wait``: wait for it): a failure
-                            ends the import, its writes rolled back; a pass commits them."""
-                            nonlocal beside
-                            if beside is None or not (wait or beside.done()):
-                                return
-                            nonlocal checked
-                            job, beside = beside, None
-                            try:
-                                passed = job.result()  # raises what the check found
-                            except ReaderFailed as exc:
-                                raise _unreadable(source, exc) from None
-                            checked = time.perf_counter() - started
-                            totals.update({chat_id: n for chat_id, _title, n in passed.chats})
-                            release()
-                            undo.committed = True
-                            for event in held_progress:  # what was read meanwhile: shown now that it counts
-                                event()
-                            held_progress.clear()
-
-                        held_progress: list[Callable[[], None]] = []  # until the check has passed
-
-                        def show(event: Callable[[], None]) -> None:
-                            if undo.committed:
-                                event()
-                            else:
-                                held_progress.append(event)
-
-                        if beside is None:
-                            release()
-                            undo.committed = True
-
-                        def on_chat(chat: Any) -> None:
-                            show(lambda: progress.add_chat(chat.folder, 0))
-
-                        def on_batch(chat: Any, n: int) -> None:
-                            show(lambda: progress.advance(chat.folder, n, totals.get(chat.peer.id)))
-                            verdict(False)
-
-                        with sync_section():
-                            try:
-                                result = read_through(kind, source, lambda items: import_items(
-                                    archive, out, items, root=root, exported_at=exported_at, link=link, chat_ids=wanted,
-                                    warn=warnings, on_chat=on_chat, on_batch=on_batch, watch=watch,
-                                    created=undo.files), reader_warns, ids, child=child)
-                            except TgxError:
-                                verdict(True)  # the check failed too: its line is the one to say
-                                raise
-                            verdict(True)
+                with Archive.open(out) as archive, ExportProgress(quiet=quiet or json_output, atomic=True) as progress:
+                    # All or nothing: every write is one transaction, committed once the reader has
+                    # read the export to its last byte; anything before that (a file that breaks off,
+                    # a --chat-id it lacks, Ctrl-C) rolls it back and the undo removes what was placed.
+                    with archive.held() as commit, sync_section():
+                        result = read_through(kind, source, lambda items: import_items(
+                            archive, out, items, root=root, exported_at=exported_at, link=link, chat_ids=ids.plain,
+                            warn=warnings, watch=watch, created=undo.files,
+                            on_chat=lambda chat: progress.add_chat(chat.folder, 0),
+                            on_batch=lambda chat, n: progress.advance(chat.folder, n)), reader_warns, ids, child=child)
+                        commit()
+                        undo.committed = True
                     imported = time.perf_counter() - started
                     with sync_section():
                         progress.finish()
                         chats = [archive.chat(c.peer.id) or c.peer for c in result.chats]
                         failures = render_chats(archive, out, chats, specs, fmt_options, quiet=quiet or json_output)
         except BaseException:
-            if beside is not None:
-                beside.close()
             undo.run()
             raise
         for line in warnings.lines():
@@ -229,7 +166,7 @@ async def import_export(state: AppState, path: Path, out: Path, formats: list[st
                 "files": {"copied": files.copied, "linked": files.linked, "deduped": files.deduped,
                           "missing": files.missing, "refused": files.refused, "bytes": files.bytes},
                 "warnings": warnings.counts(),
-                "seconds": {"check": round(checked, 3), "import": round(imported, 3)},  # the two overlap (JSON)
+                "seconds": {"import": round(imported, 3), "total": round(time.perf_counter() - started, 3)},
                 "exit_code": int(ExitCode.FAILURE if failures else ExitCode.OK),
             })
         elif not quiet:
@@ -266,21 +203,8 @@ def _reader_process(kind: str, source: Path, wanted: list[int], warn: Callable[[
         return None
 
 
-def _check_beside(source: Path, wanted: list[int]) -> Any:
-    """The JSON pre-pass started in a process of its own, or None where one core (or no process
-    to be had) makes running it first the faster way."""
-    from tgx.importer.process import CheckJob, two_cores
-
-    if not two_cores():
-        return None
-    try:
-        return CheckJob(source, wanted)
-    except OSError:
-        return None
-
-
 class _Undo:
-    """What an import abandoned before its writes were committed (its check failed, Ctrl-C) must
+    """What an import abandoned before its writes were committed (the export broke off, Ctrl-C) must
     remove so that OUT is as it was: the files it placed, a fresh archive, OUT itself when the
     import created it. The archive's own rows are rolled back by SQLite (Archive.held)."""
 

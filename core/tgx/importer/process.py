@@ -17,9 +17,9 @@ export, breaks off — comes back as a frame and is raised in the parent as the 
 raised it. The parent reads at its own pace: a full pipe blocks the child (memory stays flat:
 one batch each side). A parent that stops early (an error, Ctrl-C) kills the child.
 
-:class:`CheckJob` runs the import's pre-pass (:func:`check_main`) the same way, in a third
-process at a lower priority, while the import's writes wait uncommitted for its verdict
-(:meth:`tgx.archive.store.Archive.held`).
+The child reads the file to its last byte (what it does not import too: the file is judged
+whole, :func:`~tgx.importer.tdjson.read_json_export`): its ``done`` frame is the verdict the
+import waits for before it commits (:meth:`tgx.archive.store.Archive.held`).
 """
 
 from __future__ import annotations
@@ -43,11 +43,8 @@ PIPE_SIZE = 1 << 20  # a frame of 1,000 rows is ~0.7 MB
 _HEADER = struct.Struct("<I")
 CHILD_ARGV = ("-P", "-c", "import signal; signal.signal(signal.SIGINT, signal.SIG_IGN); "
               "import sys; from tgx.importer.process import child_main; sys.exit(child_main())")
-CHECK_ARGV = ("-P", "-c", "import signal; signal.signal(signal.SIGINT, signal.SIG_IGN); "
-              "import sys; from tgx.importer.process import check_main; sys.exit(check_main())")
 
-__all__ = ["BATCH", "CHECK_ARGV", "CHILD_ARGV", "CheckJob", "ChildReader", "ReaderFailed", "check_main",
-           "child_main", "read_json_in_process", "two_cores"]
+__all__ = ["BATCH", "CHILD_ARGV", "ChildReader", "ReaderFailed", "child_main", "read_json_in_process", "two_cores"]
 
 
 class ReaderFailed(Exception):
@@ -68,39 +65,6 @@ def _start(argv: tuple[str, ...], path: Path, chat_ids: Iterable[int]) -> subpro
         _stop(proc)
         raise
     return proc
-
-
-class CheckJob:
-    """The shallow pre-pass (:func:`tgx.importer.stage.check_export` over the shallow reader) in
-    a process of its own, beside the import, at a lower priority (the import is what the user
-    waits for): :meth:`result` waits for its verdict — the :class:`~tgx.importer.stage.Precheck`,
-    the reader's own :class:`UsageError`, or :class:`ReaderFailed` for anything else it raised.
-    :meth:`close` stops it unasked."""
-
-    def __init__(self, path: Path, chat_ids: Iterable[int] = ()) -> None:
-        self.proc = _start(CHECK_ARGV, path, chat_ids)
-        self._verdict: tuple[Any, ...] | None = None
-
-    def done(self) -> bool:
-        return self._verdict is not None or self.proc.poll() is not None
-
-    def result(self) -> Any:
-        if self._verdict is None:
-            assert self.proc.stdout is not None
-            data = b"" if self.proc.stdout.closed else self.proc.stdout.read()
-            self.close()
-            self._verdict = (pickle.loads(data) if data
-                             else ("failed", None, "the check process ended without a word", None))
-        tag, *rest = self._verdict
-        if tag == "passed":
-            return rest[0]
-        cls, message, hint = rest
-        if cls is None:
-            raise ReaderFailed(message)
-        raise UsageError(message, hint=hint)
-
-    def close(self) -> None:
-        _stop(self.proc)
 
 
 def read_json_in_process(path: Path, warn: Warn, *, chat_ids: Iterable[int] = ()) -> ChildReader:
@@ -245,32 +209,6 @@ class _ChatFrames:
 
 
 # -- the children ----------------------------------------------------------------------------------
-
-
-def check_main() -> int:
-    """The shallow pre-pass over the export named on stdin; its verdict, pickled, to stdout."""
-    from tgx.importer.stage import check_export
-    from tgx.importer.tdjson import read_json_export
-
-    path, wanted = pickle.loads(sys.stdin.buffer.read())
-    try:  # the import is what the user waits for: this check takes what the reader and writer leave
-        os.nice(10)
-    except (AttributeError, OSError):
-        pass
-    verdict: tuple[Any, ...]
-    try:
-        verdict = ("passed", check_export(read_json_export(Path(path), lambda _k, _d: None, shallow=True),
-                                          chat_ids=wanted))
-    except TgxError as exc:
-        verdict = ("failed", type(exc).__name__, exc.message, exc.hint)
-    except Exception as exc:  # noqa: BLE001 - whatever a reader of untrusted input raises: its text
-        verdict = ("failed", None, first_line(exc), None)
-    try:
-        sys.stdout.buffer.write(pickle.dumps(verdict, protocol=pickle.HIGHEST_PROTOCOL))
-        sys.stdout.buffer.flush()
-    except BrokenPipeError:
-        return 1
-    return 0
 
 
 def child_main() -> int:

@@ -46,7 +46,7 @@ BATCH = 1000  # messages per transaction
 # an id or a date): ids in the span are then not all deletions, and no more of it is claimed.
 HOLES = frozenset({"missing page", "bad message", "no date"})
 
-__all__ = ["BATCH", "HOLES", "ChatImport", "HoleWatch", "ImportResult", "Warnings", "check_export", "import_items"]
+__all__ = ["BATCH", "HOLES", "ChatImport", "HoleWatch", "ImportResult", "Warnings", "import_items"]
 
 
 class HoleWatch:
@@ -103,18 +103,6 @@ class ImportResult:
     files: FileCounts = field(default_factory=FileCounts)
 
 
-@dataclass(slots=True)
-class Precheck:
-    """What the streaming pre-pass read (nothing written)."""
-
-    chats: list[tuple[int, str, int]] = field(default_factory=list)  # (id, title, messages)
-    peers: int = 0
-
-    @property
-    def messages(self) -> int:
-        return sum(n for _i, _t, n in self.chats)
-
-
 def identity(peer: Peer, wanted: set[int]) -> int:
     """The chat's marked id: the reader's, or — for an export that does not name it (0: an HTML
     export of one chat) — the one ``--chat-id`` gives."""
@@ -124,29 +112,6 @@ def identity(peer: Peer, wanted: set[int]) -> int:
         return next(iter(wanted))
     raise UsageError(f"the export does not say which chat {peer.title or 'it'!r} is: give its id with --chat-id",
                      hint="the marked id tgx uses (see `tgx chats`): -100… for channels and supergroups")
-
-
-def check_export(items: Iterable[ExportItem], *, chat_ids: Iterable[int] = ()) -> Precheck:
-    """Read the whole export once, writing nothing: what a reader raises (not an export, truncated
-    JSON, ...) surfaces here, before anything of the import counts. ``chat_ids``: only those
-    chats are wanted (the others are read all the same: the file must be whole)."""
-    check = Precheck()
-    wanted = set(chat_ids)
-    for item in items:
-        if isinstance(item, Peer):
-            check.peers += 1
-            continue
-        peer_id = identity(item.peer, wanted)
-        n = 0
-        for _m in item.messages:
-            n += 1
-        check.chats.append((peer_id, item.peer.title, n))
-    missing = wanted - {i for i, _t, _n in check.chats}
-    if missing:
-        names = ", ".join(f"{t} ({i})" for i, t, _n in check.chats[:5]) or "none"
-        raise UsageError(f"the export holds no chat with id {', '.join(str(i) for i in sorted(missing))}",
-                         hint=f"its chats: {names}")
-    return check
 
 
 def import_items(archive: Archive, out: Path, items: Iterable[ExportItem], *, root: Path, exported_at: int,
@@ -169,6 +134,7 @@ def import_items(archive: Archive, out: Path, items: Iterable[ExportItem], *, ro
     result.files = placer.counts
     known_peers: set[int] = set()
     pending_peers: list[Peer] = []
+    seen: list[tuple[int, str]] = []  # (id, title) of every chat of the export
     for item in items:
         if isinstance(item, Peer):
             if item.id not in known_peers and archive.peer(item.id) is None:
@@ -180,6 +146,7 @@ def import_items(archive: Archive, out: Path, items: Iterable[ExportItem], *, ro
                 pending_peers = []
             continue
         item.peer.id = identity(item.peer, wanted)
+        seen.append((item.peer.id, item.peer.title))
         if wanted and item.peer.id not in wanted:
             for _m in item.messages:  # the reader needs the chat consumed before the next item
                 pass
@@ -202,6 +169,11 @@ def import_items(archive: Archive, out: Path, items: Iterable[ExportItem], *, ro
     if pending_peers:
         archive.upsert_peers(pending_peers)
         result.peers += len(pending_peers)
+    missing = wanted - {chat_id for chat_id, _title in seen}
+    if missing:  # raised once the export is read: the import's writes are not committed yet
+        names = ", ".join(f"{t} ({i})" for i, t in seen[:5]) or "none"
+        raise UsageError(f"the export holds no chat with id {', '.join(str(i) for i in sorted(missing))}",
+                         hint=f"its chats: {names}")
     return result
 
 

@@ -22,7 +22,6 @@ exports without it have ``date`` in the exporter's local time, read as UTC), tex
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
@@ -31,7 +30,7 @@ from ijson.common import IncompleteJSONError, JSONError, ObjectBuilder  # type: 
 
 from tgx.errors import UsageError, first_line
 from tgx.importer import tdlines
-from tgx.model import Message, Peer
+from tgx.model import Peer
 
 from .source import ExportItem, ImportedChat, ImportedMessage, Warn
 from .tdfields import CHAT_TYPES, ChatMessages, mark
@@ -66,29 +65,24 @@ def find_result_json(path: Path) -> Path:
     return path
 
 
-def read_json_export(path: Path, warn: Warn, *, shallow: bool = False) -> Iterator[ExportItem]:
+def read_json_export(path: Path, warn: Warn) -> Iterator[ExportItem]:
     """Every peer and chat of the export at ``path`` (a ``result.json`` or its folder), in file order.
 
-    ``shallow``: the file is checked whole (its shape, every chat's header, JSON to its last byte)
-    but no message is read: each is the same placeholder, to be counted — the cheap first pass
-    ``tgx import`` makes before it touches OUT (what reading a message finds is warned, never
-    raised, so the second pass cannot fail where the first passed)."""
+    The file is judged whole: a reader whose items (and every chat's messages) were read to the
+    end has read valid JSON to its last byte, or it raised :class:`ExportError` — which is how
+    ``tgx import`` knows it may commit (what reading one message finds is warned, never raised)."""
     file = find_result_json(path)
     with file.open("rb") as fh:
-        yield from _Reader(file, fh, warn, shallow=shallow).items()
-
-
-_PLACEHOLDER = ImportedMessage(Message(0, 0, datetime.fromtimestamp(0, UTC)))  # a shallow pass's messages
+        yield from _Reader(file, fh, warn).items()
 
 
 class _Reader:
     """One pass over the events of one file; chats share it with their message iterators."""
 
-    def __init__(self, file: Path, fh: IO[bytes], warn: Warn, *, shallow: bool = False):
+    def __init__(self, file: Path, fh: IO[bytes], warn: Warn):
         self.file = file
         self.fh = fh
         self.warn = warn
-        self.shallow = shallow
         self.events = _backend.parse(fh, use_float=True)
         self.where = "the start"  # for an error line: what was read last
         self.last: tuple[Any, str] | None = None  # (id, chat title) of the last message read, once past it
@@ -205,7 +199,8 @@ class _Reader:
                 header[key] = self.value(event, value)
             elif shape == "chat" and key == "messages":
                 yield self._chat(header, event, left=False, prefix=SINGLE_CHAT_MESSAGES)
-                return  # Telegram Desktop writes nothing after a single chat's messages
+                self._close_open()  # its messages are the rest of the file, read to its end
+                return
             elif key == "personal_information":
                 peer = self._personal(self.value(event, value))
                 if peer is not None:
@@ -218,6 +213,20 @@ class _Reader:
                 self.skip(event)
         if shape is None:
             raise ExportError(f"{self.file}: not a Telegram Desktop export (an empty object)")
+        self.where, self.last = "the end of the export", None
+        self._end()
+
+    def _end(self) -> None:
+        """The root object closed: nothing but whitespace may follow it."""
+        try:
+            next(self.events)
+        except StopIteration:
+            return
+        except IncompleteJSONError as exc:
+            raise self.error(_reason(exc)) from None
+        except (JSONError, UnicodeDecodeError, ValueError) as exc:
+            raise self.error(f"unreadable JSON ({exc})") from None
+        raise self.error("a second value follows the export's root object")
 
     def _close_open(self) -> None:
         """The consumer moved on: skip what it left of the last chat's messages."""
@@ -302,15 +311,14 @@ class _ChatStream:
         self.title = title
         self.prefix = prefix
         self.done = False  # the array is consumed (read to its end, or skipped by drain)
+        self._objs: Iterator[Any] | None = None  # the message objects, once asked for
 
     def messages(self) -> Iterator[ImportedMessage]:
         source, chat = self.source, self.chat
         if self.done:  # the consumer asked only after moving on: nothing of this chat is left
             return
-        if source.shallow:
-            yield from self._placeholders()
-            return
-        for obj in self._objects():
+        self._objs = self._objects()
+        for obj in self._objs:
             if not isinstance(obj, dict):
                 chat.warn("bad message", f"a message that is a {type(obj).__name__}")
                 continue
@@ -322,22 +330,6 @@ class _ChatStream:
                 return
         self.done = True
 
-    def _placeholders(self) -> Iterator[ImportedMessage]:
-        """One placeholder per message (a shallow pass): each message's ``id`` built in C — the
-        file parsed whole all the same, a quarter cheaper than building every message — or,
-        inside an account export, their events skipped. (A message without an id is not
-        counted: the counts are the progress display's; the import pass warns of it.)"""
-        if self.prefix is not None:
-            for _id in self.source.objects_at(self.prefix + ".id"):
-                yield _PLACEHOLDER
-        else:
-            for event, _value in self.source.array():
-                self.source.skip(event)
-                yield _PLACEHOLDER
-                if self.done:
-                    return
-        self.done = True
-
     def _objects(self) -> Iterator[Any]:
         if self.prefix is not None:
             yield from self.source.objects_at(self.prefix)
@@ -346,9 +338,13 @@ class _ChatStream:
             yield self.source.value(event, value)
 
     def drain(self) -> None:
+        """Past what the consumer left of the chat: skipped, but read (the file is judged whole)."""
         if not self.done:
             self.done = True
-            if self.prefix is None:
+            if self.prefix is not None:  # on from where the consumer stopped (or from the start)
+                for _obj in self._objs if self._objs is not None else self.source.objects_at(self.prefix):
+                    pass
+            else:
                 for event, _value in self.source.array():
                     self.source.skip(event)
 

@@ -9,27 +9,38 @@ three times faster than ijson builds it from its parser's events — the larger 
 import's reading.
 
 This is a fast path, never the judge: anything it does not expect (another layout, a compact
-file, a message orjson refuses, a number beyond 64 bits, the file ending inside the array)
-raises :class:`Layout` with the number of messages already given, and the reader goes on with
-ijson from that message (:meth:`tgx.importer.tdjson._Reader.objects_at`), which then reads what
-is there or says, in its words, what is wrong. What follows the array is not read here: the
-pre-pass (ijson, the file whole) checks it — as it checks integers beyond 64 bits, which orjson
-reads as floats where ijson refuses the file: such a file is refused by the pre-pass, whichever
-path read its messages.
+file, a message orjson refuses, the file ending inside the array, anything but the closing ``}``
+after it) raises :class:`Layout` with the number of messages already given, and the reader goes
+on with ijson from that message (:meth:`tgx.importer.tdjson._Reader.objects_at`), which then
+reads what is there or says, in its words, what is wrong — so a file this path reads to its end
+is one ijson would have read whole, to its last byte. The one thing orjson accepts that ijson
+refuses, an integer beyond 64 bits (orjson reads it as a float), is looked for in each message's
+bytes (a run of 19 digits, a C scan: custom emoji ids have 19); a message with one is checked by
+ijson's own parser and, refused there, handed to ijson as above.
 """
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
+import ijson  # type: ignore[import-untyped]
 import orjson
+
+try:
+    _strict = ijson.get_backend("yajl2_c")  # the parser the rest of the reader uses
+except ImportError:  # pragma: no cover - a wheel built without yajl: the best one ijson has
+    _strict = ijson
 
 BLOCK = 1 << 18  # bytes read at a time
 LONGEST = 1 << 20  # a line longer than this is no line of this layout (a compact file is one line)
 
 __all__ = ["Layout", "messages"]
+
+_DIGITS = bytes(48 if 48 <= b <= 57 else 32 for b in range(256))  # every digit "0", the rest " "
+_LONG_RUN = b"0" * 19  # 19 digits: an integer that may not fit in 64 bits (ijson refuses those)
 
 
 class Layout(Exception):
@@ -73,6 +84,8 @@ def messages(path: Path) -> Iterator[dict[str, Any]]:
                     if array == b"[":
                         break
                     if array.replace(b" ", b"") == b"[]":
+                        if not _closes(b"]", lines):
+                            raise Layout(0)
                         return  # no messages
                     raise Layout(0)
             else:
@@ -100,7 +113,9 @@ def _read_items(lines: Iterator[bytes], given: list[int]) -> Iterator[dict[str, 
             body = line.lstrip(b" ")
             if not body:
                 continue
-            if body.rstrip() in (b"]", b"],", b"]}"):
+            if body.rstrip() in (b"]", b"]}"):
+                if not _closes(body.rstrip(), lines):
+                    raise Layout(count)
                 return  # an empty array
             if not body.startswith(b"{"):
                 raise Layout(count)
@@ -122,17 +137,51 @@ def _read_items(lines: Iterator[bytes], given: list[int]) -> Iterator[dict[str, 
             if not comma:
                 raise Layout(count)  # two messages without a comma between them: not JSON
             comma = chunk.endswith(b",")
+            if comma:
+                chunk = chunk[:-1]
             try:
-                obj = orjson.loads(chunk[:-1] if comma else chunk)
+                obj = orjson.loads(chunk)
             except orjson.JSONDecodeError:
                 raise Layout(count) from None
+            if not _fits(chunk):
+                raise Layout(count)
             if type(obj) is not dict:
                 raise Layout(count)
             yield obj
             count += 1
             given[0] = count
         elif line.strip() in (b"]", b"]}") and not comma:
-            return  # the array's end
+            if not _closes(line.strip(), lines):
+                raise Layout(count)  # something follows the array: ijson reads (or refuses) it
+            return  # the array's end, the root's end, the file's end
         elif line.strip():
             raise Layout(count)
     raise Layout(count)  # the file ends inside the array
+
+
+def _closes(end: bytes, lines: Iterator[bytes]) -> bool:
+    """Whether the array's closing line ``end`` and the lines after it close the root object
+    and end the file (Telegram Desktop writes nothing after a chat's messages)."""
+    closed = end == b"]}"
+    for line in lines:
+        rest = line.strip()
+        if not rest:
+            continue
+        if closed or rest != b"}":
+            return False
+        closed = True
+    return closed
+
+
+def _fits(chunk: bytes) -> bool:
+    """Whether ijson would read every integer of this message (orjson reads any): only a
+    message with a run of 19 digits somewhere may hold one beyond 64 bits, and only that one
+    is parsed again, by ijson's own parser, to know."""
+    if _LONG_RUN not in chunk.translate(_DIGITS):
+        return True
+    try:
+        for _event in _strict.basic_parse(io.BytesIO(chunk), use_float=True):
+            pass
+    except Exception:  # noqa: BLE001 - whatever ijson refuses: ijson then says it, in its words
+        return False
+    return True

@@ -28,13 +28,18 @@ MIB = 1024 * 1024
 
 
 class ExportProgress:
-    def __init__(self, *, quiet: bool = False, console: Console | None = None, plain_every: float = 5.0):
+    def __init__(self, *, quiet: bool = False, console: Console | None = None, plain_every: float = 5.0,
+                 atomic: bool = False):
+        """``atomic``: the work counts only as a whole (``tgx import``): plain lines start after
+        ``plain_every`` seconds and a failed end prints none — an import refused early says its
+        one line alone."""
         self.console = console or Console(stderr=True)
         self.quiet = quiet
         self.live = not quiet and self.console.is_terminal
         self.plain_every = plain_every
+        self.atomic = atomic
         self._chats: dict[str, dict[str, Any]] = {}
-        self._last_plain = 0.0
+        self._last_plain = time.monotonic() if atomic else 0.0
         self._progress: Progress | None = None
         self._media_task: TaskID | None = None
         self._status_task: TaskID | None = None
@@ -51,7 +56,9 @@ class ExportProgress:
             self._progress.start()
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, exc_type: object, *_exc: object) -> None:
+        if exc_type is not None and self.atomic and self._progress is None:
+            self._finished = True  # nothing of it counts: no last state to print
         self.finish()
 
     def finish(self) -> None:
