@@ -93,7 +93,7 @@ def read_through(kind: str, source: Path, check: Callable[[Iterator[Any]], Any],
         if kind == "html":
             single = ids.plain[0] if len(ids.plain) == 1 else None
             return check(read(source, warn, chat_id=single, chat_ids=ids.folders or None))
-        return check(read(source, warn))
+        return check(read(source, warn, rows=True))
     except TgxError:
         raise
     except (KeyboardInterrupt, MemoryError):

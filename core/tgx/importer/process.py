@@ -232,7 +232,7 @@ def child_main() -> int:
         warns.append((kind, detail))
 
     try:
-        for item in read_json_export(Path(path), warn):
+        for item in read_json_export(Path(path), warn, rows=True):
             if isinstance(item, Peer):
                 send("peer", item)
                 continue
@@ -252,11 +252,15 @@ def child_main() -> int:
             else:
                 missing = 0
                 for imported in item.messages:
-                    assert isinstance(imported, ImportedMessage)  # the reader here gives messages
-                    m, files = imported.message, imported.files
-                    if files and (m.media is None or any(f.relpath is not None for f in files)):
+                    if type(imported) is tuple:  # the reader made its row already
+                        batch.append(imported)
+                    elif not isinstance(imported, ImportedMessage):  # pragma: no cover - the contract
+                        raise TypeError(f"a reader gave {type(imported).__name__}")
+                    elif (files := imported.files) and (imported.message.media is None
+                                                        or any(f.relpath is not None for f in files)):
                         batch.append(imported)  # files to place (or to warn of): the stage's
                     else:
+                        m = imported.message
                         for f in files:  # only the export's notes that it left the file out
                             note_missing(m.media, f.role, f.missing or "not in the export")  # type: ignore[arg-type]
                         missing += len(files)

@@ -5,9 +5,10 @@ What it writes, per chat of the export:
 * the chat (``chats``; a chat the archive already knows keeps its record — an online export
   knows its username, an export does not), the peers the export names (only those the archive
   does not know: Telegram's own record of a peer is richer than an export's);
-* its messages, :data:`BATCH` at a time, each batch one transaction with its peers and the
+* its messages, :data:`BATCH` at a time, each batch written as a whole with its peers and the
   chat's checkpoint (:meth:`tgx.archive.store.Archive.import_rows`: rows marked imported,
-  merged by the newer-version rule, identical ones not written at all);
+  merged by the newer-version rule, identical ones not written at all) — inside ``tgx import``'s
+  one transaction: the command commits all or nothing;
 * its files (:mod:`tgx.importer.files`): the message's ``media.id`` becomes the file's content
   id, so the render engine links it like a download; a thumbnail's path is stored in the record;
   a file the export lacks or that is refused is recorded in ``media.extra["missing"]``;
@@ -20,7 +21,7 @@ Nothing of Telegram's update state (``pts``) is written: an imported chat has no
 first online export records it as for a chat it never saw (:func:`tgx.sync.difference.record_first_pts`).
 
 Idempotent and resumable: a re-run of the same import finds every row identical and writes
-nothing; a killed one is finished by running it again (the rows it committed are found identical,
+nothing; a killed one is finished by running it again (what a run committed is found identical,
 files left at their final names are adopted by their bytes). Memory is flat: one batch of rows,
 and the chat's peers as the reader collects them.
 """

@@ -32,7 +32,7 @@ from tgx.errors import UsageError, first_line
 from tgx.importer import tdlines
 from tgx.model import Peer
 
-from .source import ExportItem, ImportedChat, ImportedMessage, Warn
+from .source import ExportItem, ImportedChat, ImportedMessage, StoredRow, Warn
 from .tdfields import CHAT_TYPES, ChatMessages, mark
 
 try:
@@ -65,24 +65,28 @@ def find_result_json(path: Path) -> Path:
     return path
 
 
-def read_json_export(path: Path, warn: Warn) -> Iterator[ExportItem]:
+def read_json_export(path: Path, warn: Warn, *, rows: bool = False) -> Iterator[ExportItem]:
     """Every peer and chat of the export at ``path`` (a ``result.json`` or its folder), in file order.
+    ``rows``: the commonest messages come as their finished archive rows
+    (:meth:`~tgx.importer.tdfields.ChatMessages.row`, what the import stores), the others as
+    :class:`~tgx.importer.source.ImportedMessage`; else all of them as the latter.
 
     The file is judged whole: a reader whose items (and every chat's messages) were read to the
     end has read valid JSON to its last byte, or it raised :class:`ExportError` — which is how
     ``tgx import`` knows it may commit (what reading one message finds is warned, never raised)."""
     file = find_result_json(path)
     with file.open("rb") as fh:
-        yield from _Reader(file, fh, warn).items()
+        yield from _Reader(file, fh, warn, rows=rows).items()
 
 
 class _Reader:
     """One pass over the events of one file; chats share it with their message iterators."""
 
-    def __init__(self, file: Path, fh: IO[bytes], warn: Warn):
+    def __init__(self, file: Path, fh: IO[bytes], warn: Warn, *, rows: bool = False):
         self.file = file
         self.fh = fh
         self.warn = warn
+        self.rows = rows
         self.events = _backend.parse(fh, use_float=True)
         self.where = "the start"  # for an error line: what was read last
         self.last: tuple[Any, str] | None = None  # (id, chat title) of the last message read, once past it
@@ -313,8 +317,10 @@ class _ChatStream:
         self.done = False  # the array is consumed (read to its end, or skipped by drain)
         self._objs: Iterator[Any] | None = None  # the message objects, once asked for
 
-    def messages(self) -> Iterator[ImportedMessage]:
+    def messages(self) -> Iterator[ImportedMessage | StoredRow]:
+        """Each message (the commonest as its archive row where the reader was asked for rows)."""
         source, chat = self.source, self.chat
+        rows = source.rows
         if self.done:  # the consumer asked only after moving on: nothing of this chat is left
             return
         self._objs = self._objects()
@@ -323,6 +329,12 @@ class _ChatStream:
                 chat.warn("bad message", f"a message that is a {type(obj).__name__}")
                 continue
             source.last = (obj.get("id"), self.title)  # the error line's words only when one is needed
+            row = chat.row(obj) if rows else None
+            if row is not None:
+                yield row
+                if self.done:
+                    return
+                continue
             imported = chat.read(obj)
             if imported is not None:
                 yield imported

@@ -85,7 +85,8 @@ class ExportProgress:
 
     def advance(self, name: str, n: int, total: int | None = None) -> None:
         """``n`` more messages are *committed* to the archive (the fetcher reports after each
-        transaction, so a bar never shows what a disk-full error or a kill then lost). ``total``:
+        transaction, so a bar never shows what a disk-full error or a kill then lost; an
+        ``atomic`` import's are written into its one transaction). ``total``:
         the chat's message count per Telegram, shown only while it is not below what is done
         (private chats and basic groups have no count until their last page)."""
         state = self._chats[name]
