@@ -230,7 +230,7 @@ class ChatMessages:
         """The archive row of the commonest message (keys of :data:`_ROW_KEYS`, known entities
         and reactions only) built straight from its object — what :meth:`read` and
         :func:`tgx.archive.records.message_row` make of it, byte for byte (tests/test_import_rows.py),
-        at about half the cost; None for any other message (:meth:`read` takes it)."""
+        without a Message and its ``to_dict`` between; None for any other message (:meth:`read`)."""
         mid, unixtime = d.get("id"), d.get("date_unixtime")
         if (type(mid) is not int or d.get("type") != "message" or type(unixtime) is not str
                 or not unixtime.isdigit() or not _ROW_KEYS.issuperset(d)):
