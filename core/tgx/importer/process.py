@@ -54,9 +54,9 @@ class ReaderFailed(Exception):
 # -- the parent ----------------------------------------------------------------------------------
 
 
-def _start(argv: tuple[str, ...], path: Path, chat_ids: Iterable[int]) -> subprocess.Popen[bytes]:
-    """A child of this tgx (started like the decode workers), told which export and chats."""
-    proc = workers.spawn(argv, bufsize=0)
+def _start(path: Path, chat_ids: Iterable[int]) -> subprocess.Popen[bytes]:
+    """The reader process: this tgx (started like the decode workers), told which export and chats."""
+    proc = workers.spawn(CHILD_ARGV, bufsize=0)
     assert proc.stdin is not None
     try:
         proc.stdin.write(pickle.dumps((str(path), sorted(set(chat_ids))), protocol=pickle.HIGHEST_PROTOCOL))
@@ -80,7 +80,7 @@ class ChildReader:
     """The items of a reader process (an iterator); :meth:`close` stops the process, read or not."""
 
     def __init__(self, path: Path, warn: Warn, chat_ids: Iterable[int] = ()) -> None:
-        self.proc = _start(CHILD_ARGV, path, chat_ids)
+        self.proc = _start(path, chat_ids)
         assert self.proc.stdout is not None
         _widen(self.proc.stdout)
         self._items = _Frames(self.proc.stdout, warn).items()

@@ -246,10 +246,10 @@ class ChatMessages:
                 kind = r.get("type")
                 if kind not in _REACTION_KINDS or "recent" in r:
                     return None
-                reactions.append({"type": kind, "count": _number(r.get("count")) or 0,
-                                  "emoji": r.get("emoji") if kind == "emoji" else None,
-                                  "document_id": _number(r.get("document_id")) if kind == "custom_emoji" else None,
-                                  "chosen": False})
+                reactions.append(Reaction(kind, _number(r.get("count")) or 0,
+                                          emoji=r.get("emoji") if kind == "emoji" else None,
+                                          document_id=_number(r.get("document_id")) if kind == "custom_emoji"
+                                          else None).to_dict())
         parsed = parse_text(d, self.warn)
         if parsed.unknown:
             return None
