@@ -88,6 +88,27 @@ EDGES = [
 ]
 
 
+def _runs(i: int, runs: Any) -> dict[str, Any]:
+    """A message whose text is these runs only (the fast text of the shortcut, tdtext.plain_runs, or its edges)."""
+    return {**_msg(i), "text": runs if isinstance(runs, list) else "", "text_entities": runs}
+
+
+EDGES += [
+    _runs(30, [{"type": "bold", "text": "Today:"}, {"type": "plain", "text": " news 🙂 𝄞 "},
+               {"type": "mention", "text": "@tgx"}, {"type": "link", "text": "https://example.org/1"}]),
+    _runs(31, [{"type": "plain", "text": ""}, {"type": "italic", "text": ""}, {"type": "code", "text": "x"}]),
+    _runs(32, [{"type": "pre", "text": "print()"}]),  # pre without its language
+    _runs(33, [{"type": "bold", "text": 5}]),
+    _runs(34, [{"type": ["bold"], "text": "x"}]),
+    _runs(35, [{"type": "bold", "text": "x", "extra": 1}]),
+    _runs(36, ["plain string", {"type": "bold", "text": "b"}]),
+    _runs(37, {"type": "bold", "text": "not a list"}),
+    _runs(38, [{"type": "shiny", "text": "x"}]),
+    _runs(39, []),
+    _runs(40, [{"text": "no type"}, {"type": "bold"}]),
+]
+
+
 @pytest.mark.parametrize("kind", ["personal_chat", "private_supergroup", "public_channel", "saved_messages"])
 def test_every_edge_of_the_shortcut_gives_the_same_rows(tmp_path: Path, kind: str) -> None:
     path = tmp_path / "result.json"
@@ -95,3 +116,30 @@ def test_every_edge_of_the_shortcut_gives_the_same_rows(tmp_path: Path, kind: st
     head = {"name": "Chat", "type": kind, "id": chat_id}
     path.write_text(json.dumps({**head, "messages": EDGES}, ensure_ascii=False, indent=1), encoding="utf-8")
     assert _same(path) >= 8  # the shortcut was taken, not only declined
+
+
+@pytest.mark.parametrize("seconds", [0, 59, 86_399, 86_400, 1_704_067_214, -1, -86_401, 951_782_400,  # 2000-02-29
+                                     253_402_300_799, -62_135_596_800, 253_402_300_800, -62_135_596_801, 10**12])
+def test_the_shortcut_writes_a_date_as_the_record_does(seconds: int) -> None:
+    """``utc_iso`` (the shortcut's date) is ``utc(ts).isoformat()``: the same text, or the same
+    refusal beyond the years a datetime holds (then the message goes the general way)."""
+    from tgx.model import utc, utc_iso
+
+    try:
+        expected: object = utc(seconds).isoformat()
+    except (ValueError, OverflowError, OSError) as exc:
+        expected = type(exc)
+    try:
+        got: object = utc_iso(seconds)
+    except (ValueError, OverflowError, OSError) as exc:
+        got = type(exc)
+    assert got == expected
+
+
+def test_the_shortcut_writes_every_second_of_a_day_as_the_record_does() -> None:
+    from tgx.model import utc, utc_iso
+
+    for day in (-1, 0, 19_723):  # 1969-12-31, 1970-01-01, 2024-01-01
+        for second in range(0, 86_400, 7):
+            ts = day * 86_400 + second
+            assert utc_iso(ts) == utc(ts).isoformat()

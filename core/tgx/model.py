@@ -385,3 +385,21 @@ class Peer:
 def utc(ts: int | float) -> datetime:
     """A Unix timestamp as an aware UTC datetime."""
     return datetime.fromtimestamp(ts, UTC)
+
+
+_DAYS: dict[int, str] = {}  # day number -> "YYYY-MM-DDT" (the days one export spans: a few thousand)
+_MINUTES = tuple(f"{h:02d}:{m:02d}:" for h in range(24) for m in range(60))
+_SECONDS = tuple(f"{s:02d}+00:00" for s in range(60))
+
+
+def utc_iso(ts: int) -> str:
+    """``utc(ts).isoformat()`` for whole seconds — a record's date (:func:`_iso`) — without a
+    datetime in between: ~6x cheaper, for a reader that builds a million records (tgx import)."""
+    day, second = divmod(ts, 86400)
+    prefix = _DAYS.get(day)
+    if prefix is None:
+        if len(_DAYS) >= 20_000:
+            _DAYS.clear()
+        prefix = _DAYS[day] = utc(day * 86400).isoformat()[:11]
+    minute, second = divmod(second, 60)
+    return prefix + _MINUTES[minute] + _SECONDS[second]

@@ -21,10 +21,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from tgx.archive.records import MessageRow, dumps
-from tgx.model import Action, Forward, Media, Message, Peer, Reaction, utc
+from tgx.model import Action, Forward, Media, Message, Peer, Reaction, utc, utc_iso
 
 from .source import ImportedMessage, SourceFile
-from .tdtext import parse_text
+from .tdtext import parse_text, plain_runs
 
 CHANNEL_MARK = 1_000_000_000_000
 
@@ -250,11 +250,17 @@ class ChatMessages:
                                           emoji=r.get("emoji") if kind == "emoji" else None,
                                           document_id=_number(r.get("document_id")) if kind == "custom_emoji"
                                           else None).to_dict())
-        parsed = parse_text(d, self.warn)
-        if parsed.unknown:
-            return None
+        runs = plain_runs(d)
+        if runs is not None:
+            text, entities = runs
+        else:  # another text: read as read() reads it (its warnings said)
+            parsed = parse_text(d, self.warn)
+            if parsed.unknown:
+                return None
+            text, entities = parsed.text, [e.to_dict() for e in parsed.entities]
         try:
-            date = utc(int(unixtime))
+            seconds = int(unixtime)
+            date = utc_iso(seconds)
         except (ValueError, OverflowError, OSError):
             return None
         sender = self._sender(d["from_id"], d.get("from")) if "from_id" in d else None
@@ -266,14 +272,14 @@ class ChatMessages:
             else:
                 reply_to = reply
         record = {
-            "id": mid, "chat_id": self.chat.id, "date": date.isoformat(), "edit_date": None, "sender_id": sender,
-            "text": parsed.text, "entities": [e.to_dict() for e in parsed.entities], "reply_to_id": reply_to,
+            "id": mid, "chat_id": self.chat.id, "date": date, "edit_date": None, "sender_id": sender,
+            "text": text, "entities": entities, "reply_to_id": reply_to,
             "reply_to_peer_id": None, "reply_to_top_id": None, "forward": None, "media": None, "action": None,
             "reactions": reactions, "views": None, "forwards": None, "replies": None, "replies_max_id": None,
             "grouped_id": None, "topic_id": topic, "post_author": None, "via_bot_id": None,
             "out": self.self_id is not None and sender == self.self_id, "pinned": False, "deleted": False,
         }
-        return (self.chat.id, mid, int(unixtime), None, 0, dumps(record))
+        return (self.chat.id, mid, seconds, None, 0, dumps(record))
 
     def _sender(self, ref: Any, name: Any) -> int | None:
         """Telegram Desktop names the chat itself as the sender of a post with none. Online, a

@@ -106,6 +106,36 @@ def parse_text(message: dict[str, Any], warn: Callable[[str, str], None]) -> Par
     return out
 
 
+def plain_runs(message: dict[str, Any]) -> tuple[str, list[dict[str, Any]]] | None:
+    """:func:`parse_text`'s text and entities (as their records, :meth:`Entity.to_dict`) for the
+    commonest ``text_entities`` — ``{type, text}`` runs only, of types without an extra key — or
+    None for any other text, which :func:`parse_text` then reads (and warns of). The archive
+    row of the commonest message is built from it (:meth:`tgx.importer.tdfields.ChatMessages.row`):
+    no Entity objects between the runs and their records."""
+    parts = message.get("text_entities")
+    if type(parts) is not list:
+        return None
+    chunks: list[str] = []
+    entities: list[dict[str, Any]] = []
+    offset = 0
+    for part in parts:
+        if type(part) is not dict or len(part) != 2:
+            return None
+        run, kind = part.get("text"), part.get("type")
+        if type(run) is not str or type(kind) is not str:
+            return None
+        if not run:
+            continue
+        length = len(run) if run.isascii() else utf16_len(run)
+        chunks.append(run)
+        if kind != "plain":
+            if kind not in _PLAIN_TYPES:
+                return None
+            entities.append({"type": kind, "offset": offset, "length": length})
+        offset += length
+    return "".join(chunks), entities
+
+
 def _add(out: ParsedText, kind: Any, offset: int, length: int, part: dict[str, Any],
          warn: Callable[[str, str], None]) -> None:
     entity = _entity(kind, offset, length, part) if isinstance(kind, str) and kind in _KNOWN_TYPES else None
