@@ -371,12 +371,15 @@ def test_on_one_cpu_the_import_reads_in_its_own_process_and_ends_the_same(tmp_pa
         return subprocess.run([sys.executable, "-m", "tgx", *args], capture_output=True, text=True, timeout=300,
                               env=tgx_env(tmp_path), cwd=tmp_path, preexec_fn=lambda: os.sched_setaffinity(0, {0}))
 
-    messages = [_td_message(i, f"m{i}", **({"reply_to_message_id": i - 1} if i % 3 == 0 else {}))
-                for i in range(1, 2501)]
+    left_out = {"photo": "(File not included. Change data exporting settings to download.)", "width": 90,
+                "height": 60}
+    messages = [_td_message(i, f"m{i}", **({"reply_to_message_id": i - 1} if i % 3 == 0 else {}),
+                            **(left_out if i % 7 == 0 else {})) for i in range(1, 2501)]
     good = _td_export(tmp_path / "good", messages)
-    _import(tmp_path, str(good), "-o", "two", "-f", "jsonl")
-    r = one_cpu("import", str(good), "-o", "one", "-f", "jsonl")
+    two = _import(tmp_path, str(good), "-o", "two", "-f", "jsonl")
+    r = one_cpu("import", str(good), "-o", "one", "-f", "jsonl", "--json")
     assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["files"] == two["files"] and two["files"]["missing"] == 2500 // 7
     assert _exact(tmp_path / "one", -1001800000001) == _exact(tmp_path / "two", -1001800000001)
     [jsonl] = (tmp_path / "one").glob("*/messages.jsonl")
     assert jsonl.read_bytes() == next((tmp_path / "two").glob("*/messages.jsonl")).read_bytes()

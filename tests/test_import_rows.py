@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 from tgx.archive.records import message_row
-from tgx.importer.source import ImportedChat, ImportedMessage
+from tgx.importer.source import ImportedChat, ImportedMessage, note_missing
 from tgx.importer.tdjson import read_json_export
 from tgx.model import Peer
 
@@ -19,8 +19,9 @@ FIXTURES = Path(__file__).parent / "fixtures" / "tdexports"
 
 
 def _read(path: Path, *, rows: bool) -> tuple[list[Any], list[Any], int]:
-    """Every item as comparable data, each message as its row where it has no files; the
-    warnings; how many messages came as rows."""
+    """Every item as comparable data, each message as its row where it has no file to place
+    (a file the export left out noted as the import notes it, and counted); the warnings; how
+    many messages came as rows."""
     out: list[Any] = []
     warned: list[tuple[str, str]] = []
     shortcut = 0
@@ -29,14 +30,22 @@ def _read(path: Path, *, rows: bool) -> tuple[list[Any], list[Any], int]:
             out.append(item)
             continue
         assert isinstance(item, ImportedChat)
+        missing = 0
         for m in item.messages:
             if type(m) is tuple:
                 shortcut += 1
                 out.append(m)
-            else:
-                assert isinstance(m, ImportedMessage)
-                out.append(message_row(item.peer.id, m.message) if not m.files else m)
+                continue
+            assert isinstance(m, ImportedMessage)
+            media = m.message.media
+            if media is not None and m.files and all(f.relpath is None for f in m.files):
+                for f in m.files:
+                    note_missing(media, f.role, f.missing or "not in the export")
+                missing += len(m.files)
+                m.files = []
+            out.append(message_row(item.peer.id, m.message) if not m.files else m)
         out.append(sorted(item.peers.items()))
+        out.append(("missing", missing + item.missing))
     return out, warned, shortcut
 
 
@@ -106,6 +115,21 @@ EDGES += [
     _runs(38, [{"type": "shiny", "text": "x"}]),
     _runs(39, []),
     _runs(40, [{"text": "no type"}, {"type": "bold"}]),
+]
+
+_LEFT_OUT = "(File not included. Change data exporting settings to download.)"
+EDGES += [  # a photo: left out (the shortcut), or not (the general way)
+    _msg(50, photo=_LEFT_OUT, photo_file_size=48_213, width=1280, height=720),
+    _msg(51, photo="(File exceeds maximum size. Change data exporting settings to download.)", width=0, height=9),
+    _msg(52, photo=_LEFT_OUT),
+    _msg(53, photo="photos/photo_1.jpg", photo_file_size=10, width=1, height=1),
+    _msg(54, photo=_LEFT_OUT, media_spoiler=True),
+    _msg(55, photo="", width=5, height=5),
+    _msg(56, photo=7),
+    _msg(57, photo=_LEFT_OUT, photo_file_size="12", reply_to_message_id=50,
+         reactions=[{"type": "emoji", "count": 2, "emoji": "🔥"}]),
+    _msg(58, photo=_LEFT_OUT, file=_LEFT_OUT, media_type="video_file"),
+    _runs(59, [{"type": "bold", "text": "x", "extra": 1}]) | {"photo": _LEFT_OUT, "from_id": "nonsense"},
 ]
 
 

@@ -190,7 +190,10 @@ class _ChatFrames:
         while not self.done:
             frame = self.frames.read()
             if frame[0] == "end":
-                self._learn(frame[1])
+                _, peers, missing, _warns = frame
+                self._learn(peers)
+                if self.chat is not None:
+                    self.chat.missing += missing
                 self.done = True
                 return
             _, items, peers, missing, _warns = frame
@@ -271,7 +274,7 @@ def child_main() -> int:
                         batch, missing = [], 0
                 if batch or missing:
                     send("batch", batch, new_peers(), missing)
-            send("end", new_peers())
+            send("end", new_peers(), item.missing)  # the files its rows record as left out
         send("done")
     except TgxError as exc:
         send("error", type(exc).__name__, exc.message, exc.hint)

@@ -23,7 +23,7 @@ from typing import Any
 from tgx.archive.records import MessageRow, dumps
 from tgx.model import Action, Forward, Media, Message, Peer, Reaction, utc, utc_iso
 
-from .source import ImportedMessage, SourceFile
+from .source import ImportedMessage, SourceFile, note_missing
 from .tdtext import parse_text, plain_runs
 
 CHANNEL_MARK = 1_000_000_000_000
@@ -70,6 +70,8 @@ _SERVICE_OWN = frozenset({"actor", "actor_id", "action", "reply_to_message_id", 
 # archive record :meth:`ChatMessages.row` builds without a Message in between.
 _ROW_KEYS = frozenset({"id", "type", "date", "date_unixtime", "from", "from_id", "text", "text_entities",
                        "reply_to_message_id", "reactions"})
+# ... and the same with a photo the export left out ("File not included"): no file to place.
+_ROW_PHOTO_KEYS = _ROW_KEYS | {"photo", "photo_file_size", "width", "height"}
 _REACTION_KINDS = frozenset({"emoji", "custom_emoji", "paid"})
 # Service actions whose message id Telegram Desktop writes under its own name; online it is the reply.
 _REPLY_ACTION_KEYS = {"score_in_game": "game_message_id", "send_payment": "invoice_message_id"}
@@ -160,6 +162,7 @@ class ChatMessages:
         self._warned: set[tuple[str, str]] = set()
         self._topics: set[int] = set()  # ids of topic_created messages: a reply to one is a post in it
         self._ids: dict[str, int] = {}  # "user123" -> its marked id (as many as the peers)
+        self.missing = 0  # files the export left out, recorded in the rows :meth:`row` made
 
     def warn(self, kind: str, detail: str) -> None:
         """Once per (kind, detail) and chat: a million messages with the same unknown key warn once."""
@@ -228,12 +231,16 @@ class ChatMessages:
 
     def row(self, d: dict[str, Any]) -> MessageRow | None:
         """The archive row of the commonest message (keys of :data:`_ROW_KEYS`, known entities
-        and reactions only) built straight from its object — what :meth:`read` and
-        :func:`tgx.archive.records.message_row` make of it, byte for byte (tests/test_import_rows.py),
-        without a Message and its ``to_dict`` between; None for any other message (:meth:`read`)."""
+        and reactions only; or with a photo the export left out, counted in :attr:`missing`)
+        built straight from its object — what :meth:`read` and :func:`tgx.archive.records.message_row`
+        make of it (a left-out file noted as the import notes it), byte for byte
+        (tests/test_import_rows.py), without a Message and its ``to_dict`` between; None for any
+        other message (:meth:`read`)."""
         mid, unixtime = d.get("id"), d.get("date_unixtime")
-        if (type(mid) is not int or d.get("type") != "message" or type(unixtime) is not str
-                or not unixtime.isdigit() or not _ROW_KEYS.issuperset(d)):
+        if type(mid) is not int or d.get("type") != "message" or type(unixtime) is not str or not unixtime.isdigit():
+            return None
+        photo = not _ROW_KEYS.issuperset(d)
+        if photo and ("photo" not in d or not _ROW_PHOTO_KEYS.issuperset(d)):
             return None
         reactions: list[dict[str, Any]] = []
         raw = d.get("reactions")
@@ -264,6 +271,14 @@ class ChatMessages:
         except (ValueError, OverflowError, OSError):
             return None
         sender = self._sender(d["from_id"], d.get("from")) if "from_id" in d else None
+        media = None
+        if photo:  # after the text and the sender: the warnings come in read()'s order
+            files: list[SourceFile] = []
+            left_out = self._media(d, files, {})
+            if left_out is None or len(files) != 1 or files[0].missing is None:
+                return None  # a file to place (the stage's), or a path it cannot read (warned there)
+            note_missing(left_out, "file", files[0].missing)
+            media = left_out.to_dict()
         reply_to = topic = None
         reply = _number(d.get("reply_to_message_id"))
         if reply is not None:
@@ -274,11 +289,13 @@ class ChatMessages:
         record = {
             "id": mid, "chat_id": self.chat.id, "date": date, "edit_date": None, "sender_id": sender,
             "text": text, "entities": entities, "reply_to_id": reply_to,
-            "reply_to_peer_id": None, "reply_to_top_id": None, "forward": None, "media": None, "action": None,
+            "reply_to_peer_id": None, "reply_to_top_id": None, "forward": None, "media": media, "action": None,
             "reactions": reactions, "views": None, "forwards": None, "replies": None, "replies_max_id": None,
             "grouped_id": None, "topic_id": topic, "post_author": None, "via_bot_id": None,
             "out": self.self_id is not None and sender == self.self_id, "pinned": False, "deleted": False,
         }
+        if media is not None:
+            self.missing += 1
         return (self.chat.id, mid, seconds, None, 0, dumps(record))
 
     def _sender(self, ref: Any, name: Any) -> int | None:

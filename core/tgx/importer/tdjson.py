@@ -302,8 +302,9 @@ class _Reader:
             peer = Peer(chat_id, kind, title, public=str(td_type).startswith("public_"))
         stream = _ChatStream(self, ChatMessages(peer, {}, self.warn, self.self_id or _self_of(peer)), title, prefix)
         self._open = stream
-        return ImportedChat(peer, str(td_type), stream.messages(), stream.chat.peers, left=left,
-                            source=self.file)
+        stream.imported = ImportedChat(peer, str(td_type), stream.messages(), stream.chat.peers, left=left,
+                                       source=self.file)
+        return stream.imported
 
 
 class _ChatStream:
@@ -316,6 +317,7 @@ class _ChatStream:
         self.prefix = prefix
         self.done = False  # the array is consumed (read to its end, or skipped by drain)
         self._objs: Iterator[Any] | None = None  # the message objects, once asked for
+        self.imported: ImportedChat | None = None  # the chat this stream is the messages of
 
     def messages(self) -> Iterator[ImportedMessage | StoredRow]:
         """Each message (the commonest as its archive row where the reader was asked for rows)."""
@@ -341,6 +343,8 @@ class _ChatStream:
             if self.done:  # drained by the reader meanwhile: the stream is elsewhere now
                 return
         self.done = True
+        if self.imported is not None:  # the files its rows record as left out (ChatMessages.row)
+            self.imported.missing += chat.missing
 
     def _objects(self) -> Iterator[Any]:
         if self.prefix is not None:
