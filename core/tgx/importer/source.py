@@ -72,7 +72,7 @@ class ImportedChat:
     peers: dict[int, Peer] = field(default_factory=dict)
     left: bool = False  # from ``left_chats`` of an account export
     source: Path | None = None  # the file it was read from (the first of an HTML chat's pages)
-    missing: int = 0  # files the export lacks whose notes the reader recorded itself (tgx.importer.process)
+    missing: int = 0  # files the export lacks whose notes the reader recorded itself (its row shortcut, its process)
 
 
 ExportItem = Peer | ImportedChat
