@@ -25,7 +25,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
-import ijson  # type: ignore[import-untyped]
 from ijson.common import IncompleteJSONError, JSONError, ObjectBuilder  # type: ignore[import-untyped]
 
 from tgx.errors import UsageError, first_line
@@ -35,10 +34,7 @@ from tgx.model import Peer
 from .source import ExportItem, ImportedChat, ImportedMessage, StoredRow, Warn
 from .tdfields import CHAT_TYPES, ChatMessages, mark
 
-try:
-    _backend = ijson.get_backend("yajl2_c")  # the C backend: several times the pure-Python one
-except ImportError:  # pragma: no cover - a wheel built without yajl: the best one ijson has
-    _backend = ijson
+_backend = tdlines.BACKEND  # ijson's C backend where built (chosen once, for both paths)
 
 FILE_NAME = "result.json"
 SINGLE_CHAT_MESSAGES = "messages.item"  # ijson's prefix of a single-chat export's messages

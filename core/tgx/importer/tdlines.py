@@ -30,14 +30,14 @@ import ijson  # type: ignore[import-untyped]
 import orjson
 
 try:
-    _strict = ijson.get_backend("yajl2_c")  # the parser the rest of the reader uses
+    BACKEND = ijson.get_backend("yajl2_c")  # the C backend: several times the pure-Python one (the reader's)
 except ImportError:  # pragma: no cover - a wheel built without yajl: the best one ijson has
-    _strict = ijson
+    BACKEND = ijson
 
 BLOCK = 1 << 18  # bytes read at a time
 LONGEST = 1 << 20  # a line longer than this is no line of this layout (a compact file is one line)
 
-__all__ = ["Layout", "messages"]
+__all__ = ["BACKEND", "Layout", "messages"]
 
 _DIGITS = bytes(48 if 48 <= b <= 57 else 32 for b in range(256))  # every digit "0", the rest " "
 _LONG_RUN = b"0" * 19  # 19 digits: an integer that may not fit in 64 bits (ijson refuses those)
@@ -180,7 +180,7 @@ def _fits(chunk: bytes) -> bool:
     if _LONG_RUN not in chunk.translate(_DIGITS):
         return True
     try:
-        for _event in _strict.basic_parse(io.BytesIO(chunk), use_float=True):
+        for _event in BACKEND.basic_parse(io.BytesIO(chunk), use_float=True):
             pass
     except Exception:  # noqa: BLE001 - whatever ijson refuses: ijson then says it, in its words
         return False
